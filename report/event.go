@@ -1,0 +1,250 @@
+// Package report defines the results stream of a run (versioned JSON lines),
+// turns it into a bounded summary and renders that summary. It imports no
+// process, socket or terminal code: a run's own report and `rtmpload report`
+// are the same code on the same stream.
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Schema is the version of the results stream. Bump it when a field changes
+// meaning; readers refuse streams with a newer schema.
+const Schema = 1
+
+// Event types, the "type" field of every line.
+const (
+	TypeRun     = "run"     // first line: the run header
+	TypeAttempt = "attempt" // one publish attempt changed state
+	TypeHook    = "hook"    // the callback server answered (or failed) one call
+	TypeServer  = "server"  // the RTMP server's own view (embedded server events)
+	TypeWire    = "wire"    // the tap's phases of one connection
+	TypeEnd     = "end"     // last line
+)
+
+// Attempt phases (the "phase" field of attempt events).
+const (
+	PhaseSpawn      = "spawn"      // ffmpeg started
+	PhasePublishing = "publishing" // ffmpeg's first -progress block: its output is open
+	PhaseExit       = "exit"       // ffmpeg is gone
+)
+
+// End reasons.
+const (
+	EndNormal      = "normal"
+	EndInterrupted = "interrupted"
+	EndError       = "error"
+)
+
+// Event is one line of results.jsonl. Only the fields of its type are set.
+type Event struct {
+	Type string    `json:"type"`
+	Time time.Time `json:"t"`
+
+	// run header
+	Run *RunHeader `json:"run,omitempty"`
+
+	// attempt
+	Attempt *AttemptEvent `json:"attempt,omitempty"`
+
+	// hook call
+	Hook *HookCall `json:"hook,omitempty"`
+
+	// server event
+	Server *ServerEvent `json:"server,omitempty"`
+
+	// wire (tap) phases
+	Wire *WireConn `json:"wire,omitempty"`
+
+	// end
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// RunHeader describes a run so that its report explains itself.
+type RunHeader struct {
+	Schema    int               `json:"schema"`
+	ID        string            `json:"id"`
+	Started   time.Time         `json:"started"`
+	Scenario  ScenarioInfo      `json:"scenario"`
+	Target    string            `json:"target"`
+	HookMode  string            `json:"hook_mode"`
+	Options   map[string]string `json:"options,omitempty"`
+	Versions  map[string]string `json:"versions,omitempty"`
+	Publisher []string          `json:"publisher_args,omitempty"`
+}
+
+// ScenarioInfo is the part of a scenario a report needs.
+type ScenarioInfo struct {
+	Name     string        `json:"name"`
+	Source   string        `json:"source"`
+	Duration time.Duration `json:"duration_ns"`
+	Groups   []GroupInfo   `json:"groups"`
+}
+
+// GroupInfo is one publisher group of the scenario.
+type GroupInfo struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// AttemptEvent is a state change of one publish attempt.
+type AttemptEvent struct {
+	ID     string `json:"id"`
+	Phase  string `json:"phase"`
+	Group  string `json:"group"`
+	Stream string `json:"stream"`
+	Slot   int    `json:"slot"`
+	URL    string `json:"url,omitempty"`
+
+	// exit only
+	Class      string   `json:"class,omitempty"` // publisher.Result.Class
+	ExitCode   int      `json:"exit_code,omitempty"`
+	Stopped    bool     `json:"stopped,omitempty"`
+	Killed     bool     `json:"killed,omitempty"`
+	Message    string   `json:"message,omitempty"`
+	StderrTail []string `json:"stderr_tail,omitempty"`
+	Frames     int64    `json:"frames,omitempty"`
+	Bytes      int64    `json:"bytes,omitempty"`
+}
+
+// HookCall is the callback server's record of one call.
+type HookCall struct {
+	Seq      int64     `json:"seq"`
+	Action   string    `json:"action"`
+	Attempt  string    `json:"attempt,omitempty"`
+	ClientID string    `json:"client_id,omitempty"`
+	Stream   string    `json:"stream,omitempty"`
+	App      string    `json:"app,omitempty"`
+	Param    string    `json:"param,omitempty"`
+	Arrived  time.Time `json:"arrived"`
+	Answered time.Time `json:"answered"`
+	Status   int       `json:"status"`
+	Verdict  string    `json:"verdict"` // allow | deny | error
+	Reason   string    `json:"reason,omitempty"`
+	Canceled bool      `json:"canceled,omitempty"`
+}
+
+// Latency is how long the hook took to answer, as the hook saw it.
+func (h *HookCall) Latency() time.Duration { return h.Answered.Sub(h.Arrived) }
+
+// ServerEvent is the embedded server's view of a publish, like SRS's log.
+type ServerEvent struct {
+	Kind        string `json:"kind"`
+	Attempt     string `json:"attempt,omitempty"`
+	ClientID    string `json:"client_id,omitempty"`
+	Stream      string `json:"stream,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	HookStatus  int    `json:"hook_status,omitempty"`
+	HookErr     string `json:"hook_err,omitempty"`
+	HookLatency int64  `json:"hook_latency_ns,omitempty"`
+	BytesIn     uint64 `json:"bytes_in,omitempty"`
+	VideoMsgs   uint64 `json:"video_msgs,omitempty"`
+	AudioMsgs   uint64 `json:"audio_msgs,omitempty"`
+}
+
+// WireConn is the tap's record of one TCP connection between a publisher
+// and the server.
+type WireConn struct {
+	Conn      uint64     `json:"conn"`
+	Attempt   string     `json:"attempt,omitempty"`
+	Stream    string     `json:"stream,omitempty"`
+	Marks     []WireMark `json:"marks"`
+	BytesUp   uint64     `json:"bytes_up"`
+	BytesDown uint64     `json:"bytes_down"`
+	Unparsed  bool       `json:"unparsed,omitempty"`
+}
+
+// WireMark is one phase seen on the wire.
+type WireMark struct {
+	Phase  string    `json:"phase"`
+	At     time.Time `json:"at"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Writer writes events as JSON lines. Each event is one write to the
+// underlying file, so a run killed midway still leaves whole lines behind.
+// It is safe for concurrent use.
+type Writer struct {
+	mu  sync.Mutex
+	w   io.Writer
+	err error
+	n   int
+}
+
+// NewWriter returns a Writer on w.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Write appends one event. The first error sticks and is returned by Err.
+func (w *Writer) Write(ev Event) {
+	b, err := json.Marshal(ev)
+	if err == nil {
+		b = append(b, '\n')
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return
+	}
+	if err == nil {
+		_, err = w.w.Write(b)
+	}
+	if err != nil {
+		w.err = fmt.Errorf("write results: %w", err)
+		return
+	}
+	w.n++
+}
+
+// Err returns the first write error.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Count returns how many events were written.
+func (w *Writer) Count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// Read decodes a results stream and calls fn for each event. A truncated
+// last line (a run killed mid-write) is ignored; any other bad line is an
+// error naming its line number.
+func Read(r io.Reader, fn func(Event) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	line := 0
+	for {
+		b, err := br.ReadBytes('\n')
+		if len(b) > 0 {
+			line++
+			complete := b[len(b)-1] == '\n'
+			var ev Event
+			if uerr := json.Unmarshal(b, &ev); uerr != nil {
+				if !complete && err == io.EOF {
+					return nil // torn last line of an interrupted run
+				}
+				return fmt.Errorf("results line %d: %v", line, uerr)
+			}
+			if ev.Type == TypeRun && ev.Run != nil && ev.Run.Schema > Schema {
+				return fmt.Errorf("results line %d: schema %d is newer than this rtmpload understands (%d): upgrade rtmpload", line, ev.Run.Schema, Schema)
+			}
+			if ferr := fn(ev); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

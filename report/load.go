@@ -1,0 +1,48 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Summarize reads a results stream and returns its summary.
+func Summarize(r io.Reader) (*Summary, error) {
+	b := NewBuilder()
+	if err := Read(r, b.Add); err != nil {
+		return nil, err
+	}
+	return b.Summary(), nil
+}
+
+// Load reads a results file and returns its summary.
+func Load(path string) (*Summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s, err := Summarize(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// WriteFile writes report.json atomically: a reader never sees half a report.
+func WriteFile(path string, s *Summary) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := JSON(tmp, s); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

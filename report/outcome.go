@@ -1,0 +1,182 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Outcomes of a publish attempt (DESIGN §4), in report order.
+const (
+	OutcomeOK                = "ok"
+	OutcomeServerUnreachable = "server_unreachable"
+	OutcomeHookUnreachable   = "hook_unreachable"
+	OutcomeHookDenied        = "hook_denied"
+	OutcomeHookErrorStatus   = "hook_error_status"
+	OutcomeHookTimeout       = "hook_timeout"
+	OutcomeStreamBusy        = "stream_busy"
+	OutcomeDropped           = "dropped"
+	OutcomeFFmpegError       = "ffmpeg_error"
+	OutcomeRejectedUnknown   = "rejected_unknown"
+	// OutcomeDuplicateAccepted is an anomaly, not the outcome of one
+	// attempt: two live publishers of one name.
+	OutcomeDuplicateAccepted = "duplicate_accepted"
+)
+
+// Outcomes lists every attempt outcome in the order reports show them.
+var Outcomes = []string{
+	OutcomeOK, OutcomeServerUnreachable, OutcomeHookUnreachable, OutcomeHookDenied,
+	OutcomeHookErrorStatus, OutcomeHookTimeout, OutcomeStreamBusy, OutcomeDropped,
+	OutcomeFFmpegError, OutcomeRejectedUnknown,
+}
+
+// SRSHookTimeout is how long SRS waits for an on_publish answer
+// (SRS_HTTP_CLIENT_TIMEOUT, srs-facts §2).
+const SRSHookTimeout = 30 * time.Second
+
+// Publisher exit classes, as the supervisor reports them.
+const (
+	ClassStopped    = "stopped"
+	ClassExited     = "exited"
+	ClassFailed     = "failed"
+	ClassKilled     = "killed"
+	ClassSpawnError = "spawn_error"
+)
+
+// Attempt is everything the report knows about one publish attempt, joined
+// from the publisher, the hook and the server through the attempt id.
+type Attempt struct {
+	ID     string `json:"id"`
+	Group  string `json:"group"`
+	Stream string `json:"stream"`
+	Slot   int    `json:"slot"`
+
+	Spawn      time.Time `json:"spawn"`
+	Publishing time.Time `json:"publishing,omitzero"`
+	Exit       time.Time `json:"exit,omitzero"`
+
+	Class      string   `json:"class,omitempty"`
+	ExitCode   int      `json:"exit_code,omitempty"`
+	Stopped    bool     `json:"stopped,omitempty"`
+	Message    string   `json:"message,omitempty"`
+	StderrTail []string `json:"stderr_tail,omitempty"`
+
+	Hook      *HookCall    `json:"hook,omitempty"`       // its on_publish call, when the hook saw one
+	HookCalls int          `json:"hook_calls,omitempty"` // on_publish calls seen for it
+	Server    *ServerEvent `json:"server,omitempty"`     // the server's verdict (embedded server)
+	Wire      *WireConn    `json:"wire,omitempty"`
+
+	Outcome  string `json:"outcome"`
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// published reports whether the publisher got as far as sending media.
+func (a *Attempt) published() bool { return !a.Publishing.IsZero() }
+
+// verdictTime is when the server decided on this attempt: when the hook
+// answered if it did, else when ffmpeg gave up.
+func (a *Attempt) verdictTime() time.Time {
+	if a.Hook != nil && !a.Hook.Answered.IsZero() {
+		return a.Hook.Answered
+	}
+	return a.Exit
+}
+
+// liveInterval is when this attempt held its stream name on the server: from
+// the hook's allow (the server registers the publisher right after it) or its
+// first progress, to its exit.
+func (a *Attempt) liveInterval() (from, to time.Time, ok bool) {
+	if !a.published() {
+		return time.Time{}, time.Time{}, false
+	}
+	from = a.Publishing
+	if a.Hook != nil && a.Hook.Verdict == "allow" && a.Hook.Answered.Before(from) {
+		from = a.Hook.Answered
+	}
+	to = a.Exit
+	if to.IsZero() {
+		to = time.Unix(1<<40, 0) // never seen to end
+	}
+	return from, to, true
+}
+
+// classify decides an attempt's outcome from all the evidence. liveOther
+// tells whether another attempt held the same name at a moment. It is pure:
+// the same evidence always gives the same outcome.
+func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (string, string) {
+	ev := evidence(a)
+	switch {
+	case a.Class == "":
+		return OutcomeRejectedUnknown, "no exit recorded: the run was cut short" + ev
+	case a.Class == ClassSpawnError:
+		return OutcomeFFmpegError, "ffmpeg could not be started" + ev
+	case a.published():
+		if a.Class == ClassStopped || a.Class == ClassExited {
+			return OutcomeOK, ""
+		}
+		return OutcomeDropped, "published, then ffmpeg ended on its own" + ev
+	}
+
+	// Not published: the server refused it, or it never got that far.
+	if h := a.Hook; h != nil {
+		switch {
+		case h.Verdict == "deny":
+			return OutcomeHookDenied, "hook answered deny" + ev
+		case h.Canceled || h.Latency() >= SRSHookTimeout:
+			return OutcomeHookTimeout, fmt.Sprintf("hook took %s (SRS gives up at %s)", h.Latency().Round(time.Millisecond), SRSHookTimeout) + ev
+		case h.Status != 200 && h.Status != 201:
+			return OutcomeHookErrorStatus, fmt.Sprintf("hook answered HTTP %d", h.Status) + ev
+		case h.Verdict == "allow":
+			if other := liveOther(a, a.verdictTime()); other != nil {
+				return OutcomeStreamBusy, fmt.Sprintf("hook allowed, but %s (%s) was publishing %s", other.ID, other.Group, a.Stream) + ev
+			}
+		}
+	}
+	if a.Class == ClassStopped {
+		return OutcomeRejectedUnknown, "stopped by rtmpload before its publish started" + ev
+	}
+	if a.Server != nil && a.Server.Kind == "reject" {
+		if o := serverOutcome(a.Server.Reason); o != "" {
+			return o, "server rejected it: " + a.Server.Reason + ev
+		}
+	}
+	if a.Hook == nil && strings.Contains(a.Message, "Connection refused") {
+		return OutcomeServerUnreachable, "the RTMP port refused the connection" + ev
+	}
+	if a.Hook == nil && strings.Contains(a.Message, "Input/output error") && a.Server != nil {
+		return OutcomeHookUnreachable, "the server received the publish but the hook never saw it" + ev
+	}
+	if !strings.Contains(a.Message, "Input/output error") && a.Hook == nil {
+		return OutcomeFFmpegError, "ffmpeg failed before any hook call" + ev
+	}
+	return OutcomeRejectedUnknown, "refused, cause not determined" + ev
+}
+
+// serverOutcome maps the embedded server's rejection reason (its log) to an
+// outcome.
+func serverOutcome(reason string) string {
+	switch reason {
+	case OutcomeHookDenied, OutcomeHookErrorStatus, OutcomeHookUnreachable, OutcomeHookTimeout, OutcomeStreamBusy:
+		return reason
+	case "hook_invalid": // a 200 whose body is not SRS's allow: a refusal by the hook
+		return OutcomeHookDenied
+	}
+	return ""
+}
+
+// evidence is the short trail shown beside a failure.
+func evidence(a *Attempt) string {
+	var parts []string
+	if a.Hook != nil {
+		parts = append(parts, fmt.Sprintf("hook: %s %d in %s", a.Hook.Verdict, a.Hook.Status, a.Hook.Latency().Round(time.Millisecond)))
+	} else {
+		parts = append(parts, "hook: no call")
+	}
+	if a.Server != nil && a.Server.Reason != "" {
+		parts = append(parts, "server: "+a.Server.Reason)
+	}
+	if a.Class != "" {
+		parts = append(parts, fmt.Sprintf("ffmpeg: %s exit %d after %s", a.Class, a.ExitCode, a.Exit.Sub(a.Spawn).Round(time.Millisecond)))
+	}
+	return " [" + strings.Join(parts, "; ") + "]"
+}

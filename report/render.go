@@ -1,0 +1,170 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// JSON writes the summary as indented JSON (report.json).
+func JSON(w io.Writer, s *Summary) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+func newTable(w io.Writer, header ...any) *tablewriter.Table {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+	)
+	t.Header(header...)
+	return t
+}
+
+// Table writes the terminal report.
+func Table(w io.Writer, s *Summary) error {
+	r := s.Run
+	dur := "?"
+	if !s.Ended.IsZero() && !r.Started.IsZero() {
+		dur = s.Ended.Sub(r.Started).Round(100 * time.Millisecond).String()
+	}
+	fmt.Fprintf(w, "run %s  scenario %s  target %s  hook %s  ran %s  end %s\n",
+		r.ID, r.Scenario.Name, r.Target, r.HookMode, dur, s.EndReason)
+	if s.EndError != "" {
+		fmt.Fprintf(w, "error: %s\n", s.EndError)
+	}
+	for _, a := range s.Anomalies {
+		fmt.Fprintf(w, "ANOMALY %s\n", a)
+	}
+
+	// Outcomes per group; only the outcome columns that occurred.
+	var cols []string
+	for _, o := range Outcomes {
+		if s.Outcomes[o] > 0 {
+			cols = append(cols, o)
+		}
+	}
+	fmt.Fprintln(w, "\nOutcomes")
+	header := []any{"group", "attempts"}
+	for _, c := range cols {
+		header = append(header, c)
+	}
+	t := newTable(w, header...)
+	for _, g := range s.Groups {
+		row := []string{g.Name, strconv.Itoa(g.Attempts)}
+		for _, c := range cols {
+			row = append(row, strconv.Itoa(g.Outcomes[c]))
+		}
+		if err := t.Append(row); err != nil {
+			return err
+		}
+	}
+	total := []string{"total", strconv.Itoa(s.Attempts)}
+	for _, c := range cols {
+		total = append(total, strconv.Itoa(s.Outcomes[c]))
+	}
+	if err := t.Append(total); err != nil {
+		return err
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+
+	if len(s.Latency) > 0 {
+		fmt.Fprintln(w, "\nLatency (ms)")
+		t = newTable(w, "metric", "source", "group", "n", "p50", "p90", "p95", "p99", "p99.9", "max")
+		for _, l := range s.Latency {
+			if err := t.Append([]string{l.Metric, l.Source, l.Group, strconv.FormatInt(l.Count, 10),
+				ms(l.P50), ms(l.P90), ms(l.P95), ms(l.P99), ms(l.P999), ms(l.Max)}); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintf(w, "\nHook: %d calls; on_publish answers:", s.Hook.Calls)
+	for _, v := range []string{"allow", "deny", "error"} {
+		if n := s.Hook.Verdicts[v]; n > 0 {
+			fmt.Fprintf(w, " %s %d", v, n)
+		}
+	}
+	fmt.Fprintln(w)
+
+	if len(s.Contests) > 0 {
+		fmt.Fprintln(w, "\nDuplicate-name contests (attempts in start order)")
+		t = newTable(w, "stream", "winner", "attempts: id group hook -> outcome")
+		for _, c := range s.Contests {
+			var parts []string
+			for _, e := range c.Attempts {
+				hv := e.HookVerdict
+				if hv == "" {
+					hv = "no-call"
+				}
+				parts = append(parts, fmt.Sprintf("%s %s %s -> %s", shortID(e.ID), e.Group, hv, e.Outcome))
+			}
+			winner := strings.Join(shortIDs(c.Winners), ",")
+			if winner == "" {
+				winner = "none"
+			}
+			if c.TwoLive {
+				winner += " (TWO LIVE)"
+			}
+			if err := t.Append([]string{c.Stream, winner, strings.Join(parts, "; ")}); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+
+	if len(s.Failures) > 0 {
+		fmt.Fprintln(w, "\nFailures")
+		t = newTable(w, "attempt", "group", "stream", "outcome", "ffmpeg said", "hook saw")
+		for _, f := range s.Failures {
+			if err := t.Append([]string{shortID(f.ID), f.Group, f.Stream, f.Outcome, lastPart(f.Message), f.Hook}); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ms(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+// shortID drops the run id from an attempt id: "20261125T2001-ab12-7" -> "#7".
+func shortID(id string) string {
+	if i := strings.LastIndexByte(id, '-'); i >= 0 {
+		return "#" + id[i+1:]
+	}
+	return id
+}
+
+func shortIDs(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = shortID(id)
+	}
+	return out
+}
+
+// lastPart keeps the end of ffmpeg's message ("rtmp://...: Input/output
+// error" -> "Input/output error"): the URL is in the stream column.
+func lastPart(msg string) string {
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}

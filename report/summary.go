@@ -1,0 +1,388 @@
+package report
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Metric names in latency tables.
+const (
+	MetricPublishStart = "publish_start" // spawn to ffmpeg's first progress (ffmpeg-observed)
+	MetricHookLatency  = "hook_latency"  // on_publish arrival to answer (hook-observed)
+)
+
+// Latency histograms hold microseconds from 1 µs to 1 h at 3 significant
+// digits: bounded memory whatever the run length.
+const (
+	histMin  = 1
+	histMax  = int64(time.Hour / time.Microsecond)
+	histSigs = 3
+)
+
+// Summary is what a run amounts to. It is the body of report.json.
+type Summary struct {
+	Run       RunHeader      `json:"run"`
+	Ended     time.Time      `json:"ended,omitzero"`
+	EndReason string         `json:"end_reason"`
+	EndError  string         `json:"end_error,omitempty"`
+	Attempts  int            `json:"attempts"`
+	Outcomes  map[string]int `json:"outcomes"`
+	Groups    []GroupSummary `json:"groups"`
+	Latency   []LatencyRow   `json:"latency"`
+	Hook      HookSummary    `json:"hook"`
+	Contests  []Contest      `json:"contests"`
+	Failures  []Failure      `json:"failures"`
+	Anomalies []string       `json:"anomalies,omitempty"`
+}
+
+// GroupSummary counts one publisher group's outcomes.
+type GroupSummary struct {
+	Name     string         `json:"name"`
+	Attempts int            `json:"attempts"`
+	Outcomes map[string]int `json:"outcomes"`
+}
+
+// LatencyRow is one metric's percentiles for one group ("all" for every
+// group), in milliseconds.
+type LatencyRow struct {
+	Metric string  `json:"metric"`
+	Source string  `json:"source"` // ffmpeg | wire | hook
+	Group  string  `json:"group"`
+	Count  int64   `json:"count"`
+	P50    float64 `json:"p50_ms"`
+	P90    float64 `json:"p90_ms"`
+	P95    float64 `json:"p95_ms"`
+	P99    float64 `json:"p99_ms"`
+	P999   float64 `json:"p99_9_ms"`
+	Max    float64 `json:"max_ms"`
+}
+
+// HookSummary is what the callback server saw.
+type HookSummary struct {
+	Calls    int            `json:"calls"`
+	Verdicts map[string]int `json:"verdicts"` // on_publish answers
+	Orphans  int            `json:"orphans"`  // on_publish calls not tied to any attempt
+}
+
+// Contest is every attempt at one stream name that more than one publisher
+// used, in the order they were started.
+type Contest struct {
+	Stream   string         `json:"stream"`
+	Winners  []string       `json:"winners"`
+	Attempts []ContestEntry `json:"attempts"`
+	// TwoLive is set when two attempts held the name at the same time.
+	TwoLive bool `json:"two_live,omitempty"`
+}
+
+// ContestEntry is one attempt in a contest.
+type ContestEntry struct {
+	ID          string    `json:"id"`
+	Group       string    `json:"group"`
+	Spawn       time.Time `json:"spawn"`
+	HookVerdict string    `json:"hook_verdict"` // what the hook answered, "" if it saw no call
+	HookReason  string    `json:"hook_reason,omitempty"`
+	Outcome     string    `json:"outcome"`
+	Message     string    `json:"message,omitempty"`
+}
+
+// Failure is one attempt that did not end ok, with its evidence.
+type Failure struct {
+	ID       string `json:"id"`
+	Group    string `json:"group"`
+	Stream   string `json:"stream"`
+	Outcome  string `json:"outcome"`
+	Message  string `json:"message"` // ffmpeg's own words
+	Hook     string `json:"hook"`    // what the hook saw
+	Evidence string `json:"evidence"`
+}
+
+// Builder accumulates a results stream into a Summary. Add events in any
+// order; Summary joins them.
+type Builder struct {
+	header   RunHeader
+	end      *Event
+	attempts map[string]*Attempt
+	order    []string
+	hooks    []*HookCall // on_publish calls with no attempt yet (joined at the end)
+	calls    int
+}
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder {
+	return &Builder{attempts: make(map[string]*Attempt)}
+}
+
+func (b *Builder) attempt(id string) *Attempt {
+	a, ok := b.attempts[id]
+	if !ok {
+		a = &Attempt{ID: id}
+		b.attempts[id] = a
+		b.order = append(b.order, id)
+	}
+	return a
+}
+
+// Add takes one event of the stream.
+func (b *Builder) Add(ev Event) error {
+	switch ev.Type {
+	case TypeRun:
+		if ev.Run != nil {
+			b.header = *ev.Run
+		}
+	case TypeEnd:
+		e := ev
+		b.end = &e
+	case TypeAttempt:
+		ae := ev.Attempt
+		if ae == nil {
+			return nil
+		}
+		a := b.attempt(ae.ID)
+		a.Group, a.Stream, a.Slot = ae.Group, ae.Stream, ae.Slot
+		switch ae.Phase {
+		case PhaseSpawn:
+			a.Spawn = ev.Time
+		case PhasePublishing:
+			a.Publishing = ev.Time
+		case PhaseExit:
+			a.Exit = ev.Time
+			a.Class, a.ExitCode, a.Stopped = ae.Class, ae.ExitCode, ae.Stopped
+			a.Message, a.StderrTail = ae.Message, ae.StderrTail
+		}
+	case TypeHook:
+		if ev.Hook == nil {
+			return nil
+		}
+		b.calls++
+		if ev.Hook.Action == "on_publish" {
+			h := *ev.Hook
+			b.hooks = append(b.hooks, &h)
+		}
+	case TypeServer:
+		se := ev.Server
+		if se == nil || se.Attempt == "" {
+			return nil
+		}
+		if se.Kind == "reject" || se.Kind == "accept" {
+			s := *se
+			b.attempt(se.Attempt).Server = &s
+		}
+	case TypeWire:
+		if ev.Wire != nil && ev.Wire.Attempt != "" {
+			w := *ev.Wire
+			b.attempt(ev.Wire.Attempt).Wire = &w
+		}
+	}
+	return nil
+}
+
+// Summary joins everything added so far and returns the summary.
+func (b *Builder) Summary() *Summary {
+	s := &Summary{
+		Run:      b.header,
+		Outcomes: make(map[string]int),
+		Hook:     HookSummary{Calls: b.calls, Verdicts: make(map[string]int)},
+	}
+	if b.end != nil {
+		s.Ended, s.EndReason, s.EndError = b.end.Time, b.end.Reason, b.end.Error
+	} else {
+		s.EndReason = "unfinished"
+	}
+
+	for _, h := range b.hooks {
+		s.Hook.Verdicts[h.Verdict]++
+		a, ok := b.attempts[h.Attempt]
+		if !ok || h.Attempt == "" {
+			s.Hook.Orphans++
+			continue
+		}
+		a.HookCalls++
+		if a.Hook == nil {
+			a.Hook = h
+		}
+	}
+
+	attempts := make([]*Attempt, 0, len(b.order))
+	byStream := make(map[string][]*Attempt)
+	for _, id := range b.order {
+		a := b.attempts[id]
+		if a.Spawn.IsZero() && a.Class == "" {
+			continue // server or wire record of something we did not start
+		}
+		attempts = append(attempts, a)
+		byStream[a.Stream] = append(byStream[a.Stream], a)
+	}
+	liveOther := func(a *Attempt, at time.Time) *Attempt {
+		for _, o := range byStream[a.Stream] {
+			if o == a {
+				continue
+			}
+			if from, to, ok := o.liveInterval(); ok && !at.Before(from) && !at.After(to) {
+				return o
+			}
+		}
+		return nil
+	}
+
+	groups := make(map[string]*GroupSummary)
+	for _, g := range b.header.Scenario.Groups {
+		gs := &GroupSummary{Name: g.Name, Outcomes: make(map[string]int)}
+		groups[g.Name] = gs
+		s.Groups = append(s.Groups, *gs)
+	}
+	hists := newHistograms()
+	for _, a := range attempts {
+		a.Outcome, a.Evidence = classify(a, liveOther)
+		s.Attempts++
+		s.Outcomes[a.Outcome]++
+		gs, ok := groups[a.Group]
+		if !ok {
+			gs = &GroupSummary{Name: a.Group, Outcomes: make(map[string]int)}
+			groups[a.Group] = gs
+			s.Groups = append(s.Groups, *gs)
+		}
+		gs.Attempts++
+		gs.Outcomes[a.Outcome]++
+		if a.published() && !a.Spawn.IsZero() {
+			hists.record(MetricPublishStart, "ffmpeg", a.Group, a.Publishing.Sub(a.Spawn))
+		}
+		if a.Hook != nil && !a.Hook.Answered.IsZero() {
+			hists.record(MetricHookLatency, "hook", a.Group, a.Hook.Latency())
+		}
+		if a.Outcome != OutcomeOK {
+			s.Failures = append(s.Failures, Failure{
+				ID: a.ID, Group: a.Group, Stream: a.Stream, Outcome: a.Outcome,
+				Message: a.Message, Hook: hookSaw(a), Evidence: a.Evidence,
+			})
+		}
+	}
+	for i := range s.Groups {
+		s.Groups[i] = *groups[s.Groups[i].Name]
+	}
+	s.Latency = hists.rows()
+	s.Contests, s.Anomalies = contests(byStream)
+	if s.Failures == nil {
+		s.Failures = []Failure{}
+	}
+	return s
+}
+
+// hookSaw says in a few words what the hook saw of an attempt.
+func hookSaw(a *Attempt) string {
+	h := a.Hook
+	if h == nil {
+		return "no on_publish call"
+	}
+	out := h.Verdict
+	if h.Reason != "" {
+		out += " (" + h.Reason + ")"
+	}
+	if a.HookCalls > 1 {
+		out += ", called more than once"
+	}
+	return out
+}
+
+// contests lists every name with more than one attempt, and raises
+// duplicate_accepted when two attempts held a name at once.
+func contests(byStream map[string][]*Attempt) ([]Contest, []string) {
+	var out []Contest
+	var anomalies []string
+	for stream, as := range byStream {
+		if len(as) < 2 {
+			continue
+		}
+		as = slices.Clone(as)
+		slices.SortStableFunc(as, func(x, y *Attempt) int { return x.Spawn.Compare(y.Spawn) })
+		c := Contest{Stream: stream, Winners: []string{}}
+		for _, a := range as {
+			e := ContestEntry{ID: a.ID, Group: a.Group, Spawn: a.Spawn, Outcome: a.Outcome, Message: a.Message}
+			if a.Hook != nil {
+				e.HookVerdict, e.HookReason = a.Hook.Verdict, a.Hook.Reason
+			}
+			if a.Outcome == OutcomeOK || a.Outcome == OutcomeDropped {
+				c.Winners = append(c.Winners, a.ID)
+			}
+			c.Attempts = append(c.Attempts, e)
+		}
+		for i, a := range as {
+			af, at, ok := a.liveInterval()
+			if !ok {
+				continue
+			}
+			for _, o := range as[i+1:] {
+				of, ot, ok := o.liveInterval()
+				if ok && af.Before(ot) && of.Before(at) {
+					c.TwoLive = true
+				}
+			}
+		}
+		if c.TwoLive {
+			anomalies = append(anomalies, OutcomeDuplicateAccepted+": "+stream+" had two live publishers ("+strings.Join(c.Winners, ", ")+")")
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(x, y Contest) int { return cmp.Compare(x.Stream, y.Stream) })
+	slices.Sort(anomalies)
+	if out == nil {
+		out = []Contest{}
+	}
+	return out, anomalies
+}
+
+// histograms keeps one HDR histogram per (metric, group) plus "all".
+type histograms struct {
+	h    map[[2]string]*hdrhistogram.Histogram
+	src  map[string]string
+	keys [][2]string
+}
+
+func newHistograms() *histograms {
+	return &histograms{h: make(map[[2]string]*hdrhistogram.Histogram), src: make(map[string]string)}
+}
+
+func (hs *histograms) record(metric, source, group string, d time.Duration) {
+	hs.src[metric] = source
+	us := max(d.Microseconds(), histMin)
+	for _, g := range []string{"all", group} {
+		k := [2]string{metric, g}
+		h, ok := hs.h[k]
+		if !ok {
+			h = hdrhistogram.New(histMin, histMax, histSigs)
+			hs.h[k] = h
+			hs.keys = append(hs.keys, k)
+		}
+		_ = h.RecordValue(min(us, histMax)) // clamped: cannot fail
+	}
+}
+
+func (hs *histograms) rows() []LatencyRow {
+	keys := slices.Clone(hs.keys)
+	slices.SortStableFunc(keys, func(x, y [2]string) int {
+		if c := cmp.Compare(x[0], y[0]); c != 0 {
+			return c
+		}
+		if (x[1] == "all") != (y[1] == "all") {
+			if x[1] == "all" {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(x[1], y[1])
+	})
+	rows := make([]LatencyRow, 0, len(keys))
+	for _, k := range keys {
+		h := hs.h[k]
+		ms := func(us int64) float64 { return float64(us) / 1000 }
+		rows = append(rows, LatencyRow{
+			Metric: k[0], Source: hs.src[k[0]], Group: k[1], Count: h.TotalCount(),
+			P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)), P95: ms(h.ValueAtQuantile(95)),
+			P99: ms(h.ValueAtQuantile(99)), P999: ms(h.ValueAtQuantile(99.9)), Max: ms(h.Max()),
+		})
+	}
+	return rows
+}

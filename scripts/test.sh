@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The project's test command: what CI runs (.ci/run) and what README names.
+# Formatting, vet, then every test with the race detector, end-to-end tests
+# with real ffmpeg included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+
+scripts/deps.sh --test
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt: these files need 'gofmt -w': $unformatted" >&2
+	exit 1
+fi
+go vet ./...
+go test -race -count=1 -timeout 20m ./...
