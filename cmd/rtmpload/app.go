@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rtmpload/rtmpload/scenarios"
+)
+
+// Exit codes (DESIGN §6), decided here and nowhere else.
+const (
+	exitOK        = 0
+	exitSetup     = 1 // usage or setup error
+	exitAborted   = 2 // run aborted: partial results written
+	exitThreshold = 3 // thresholds failed
+)
+
+const usage = `rtmpload: load- and soak-test RTMP ingest with real ffmpeg publishers
+
+Usage:
+  rtmpload run SCENARIO [flags]   run a scenario (a file, or a built-in name)
+  rtmpload scenarios              list the built-in scenarios
+  rtmpload version                print the version
+
+Run 'rtmpload run --help' for the flags of run.
+`
+
+// run is the whole command, with its environment passed in so tests can
+// drive it in-process. It returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitSetup
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "run":
+		return runCmd(ctx, rest, stdout, stderr)
+	case "scenarios":
+		err = scenariosCmd(rest, stdout)
+	case "version", "--version":
+		err = versionCmd(rest, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "rtmpload: unknown command %q: run 'rtmpload help' for the list\n", cmd)
+		return exitSetup
+	}
+	if err != nil {
+		return fail(stderr, err)
+	}
+	return exitOK
+}
+
+// fail prints err as rtmpload's one-line message (multi-line messages, such
+// as a scenario error with its source caret, keep their lines) and returns
+// the setup exit code.
+func fail(stderr io.Writer, err error) int {
+	if errors.Is(err, pflag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "rtmpload: %s\n", strings.TrimRight(err.Error(), "\n"))
+	// A scenario error also shows where: the source lines with a caret.
+	var pe *scenarios.ParseError
+	if errors.As(err, &pe) && pe.Excerpt != "" {
+		fmt.Fprintln(stderr, strings.TrimRight(pe.Excerpt, "\n"))
+	}
+	return exitSetup
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, out io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.SortFlags = false
+	return fs
+}

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rtmpload/rtmpload/report"
+)
+
+// End-to-end tests: real ffmpeg publishers, the embedded server, the
+// built-in hook. They need ffmpeg (scripts/deps.sh installs it) and skip
+// with -short.
+
+func needFFmpeg(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not on PATH: run scripts/deps.sh")
+	}
+}
+
+// cacheDir is shared by every test of this package so the clip is encoded once.
+func cacheDir(t *testing.T) string {
+	d := filepath.Join(os.TempDir(), "rtmpload-test-clips")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// runInProcess runs the command in-process with a bounded context.
+func runInProcess(t *testing.T, timeout time.Duration, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code = run(ctx, args, strings.NewReader(""), &out, &errb)
+	if ctx.Err() != nil {
+		t.Fatalf("run did not finish within %s\nstderr:\n%s", timeout, errb.String())
+	}
+	return code, out.String(), errb.String()
+}
+
+func readReport(t *testing.T, dir string) *report.Summary {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s report.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+// readEvents returns every event of a results file.
+func readEvents(t *testing.T, path string) []report.Event {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []report.Event
+	if err := report.Read(f, func(ev report.Event) error { evs = append(evs, ev); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// assertGone checks (bounded) that none of the pids is still alive.
+func assertGone(t *testing.T, pids []int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range pids {
+		for {
+			err := syscall.Kill(pid, 0)
+			if errors.Is(err, syscall.ESRCH) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("ffmpeg pid %d is still alive after the run", pid)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func spawnPIDs(evs []report.Event) []int {
+	var pids []int
+	for _, ev := range evs {
+		if ev.Type == report.TypeAttempt && ev.Attempt.Phase == report.PhaseSpawn && ev.Attempt.PID > 0 {
+			pids = append(pids, ev.Attempt.PID)
+		}
+	}
+	return pids
+}
+
+func TestE2ESmoke(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := runInProcess(t, 2*time.Minute, "run", "smoke", "--out", dir, "--progress", "none", "--cache-dir", cacheDir(t))
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	s := readReport(t, dir)
+	if s.Attempts != 5 || s.Outcomes[report.OutcomeOK] != 5 {
+		t.Fatalf("want 5 ok attempts, got %d attempts, outcomes %v\nfailures: %+v", s.Attempts, s.Outcomes, s.Failures)
+	}
+	if s.EndReason != report.EndNormal {
+		t.Errorf("end reason %q", s.EndReason)
+	}
+	if s.Hook.Verdicts["allow"] != 5 {
+		t.Errorf("hook verdicts %v, want 5 allow", s.Hook.Verdicts)
+	}
+	for _, want := range []string{"Outcomes", "cams", "publish_start", "hook_latency", "results.jsonl"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	evs := readEvents(t, filepath.Join(dir, "results.jsonl"))
+	if evs[0].Type != report.TypeRun || evs[0].Run.Schema != report.Schema || evs[len(evs)-1].Type != report.TypeEnd {
+		t.Errorf("results stream must start with the run header and end with the end line")
+	}
+	// The embedded server sends on_unpublish for every accepted publisher.
+	unpub := 0
+	for _, ev := range evs {
+		if ev.Type == report.TypeHook && ev.Hook.Action == "on_unpublish" {
+			unpub++
+		}
+	}
+	if unpub != 5 {
+		t.Errorf("on_unpublish calls: %d, want 5", unpub)
+	}
+	assertGone(t, spawnPIDs(evs))
+}
+
+func TestE2EDuplicateContest(t *testing.T) {
+	needFFmpeg(t)
+	for _, tc := range []struct{ mode, loser string }{
+		{"allow", report.OutcomeStreamBusy},
+		{"conflict", report.OutcomeHookDenied},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "out")
+			code, stdout, stderr := runInProcess(t, 3*time.Minute, "run", "duplicate-contest", "--hook-mode", tc.mode,
+				"--out", dir, "--progress", "none", "--cache-dir", cacheDir(t))
+			if code != exitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			s := readReport(t, dir)
+			if len(s.Contests) != 10 {
+				t.Fatalf("contests: %d, want 10", len(s.Contests))
+			}
+			hookSaw := make(map[string]bool)
+			for _, f := range s.Failures {
+				hookSaw[f.ID] = f.Hook != "no on_publish call"
+			}
+			for _, c := range s.Contests {
+				if len(c.Attempts) < 2 || len(c.Attempts) > 3 {
+					t.Errorf("%s: %d attempts, want 2..3", c.Stream, len(c.Attempts))
+				}
+				if len(c.Winners) != 1 || c.TwoLive {
+					t.Errorf("%s: winners %v (two live %v), want exactly one", c.Stream, c.Winners, c.TwoLive)
+				}
+				for _, e := range c.Attempts {
+					if e.HookVerdict == "" {
+						t.Errorf("%s: the hook saw no on_publish for %s", c.Stream, e.ID)
+					}
+					if e.ID == c.Winners[0] {
+						if e.Outcome != report.OutcomeOK {
+							t.Errorf("%s: winner %s outcome %s", c.Stream, e.ID, e.Outcome)
+						}
+						continue
+					}
+					if e.Outcome != tc.loser {
+						t.Errorf("%s: loser %s outcome %q, want %q", c.Stream, e.ID, e.Outcome, tc.loser)
+					}
+					if !strings.Contains(e.Message, "Input/output error") {
+						t.Errorf("%s: loser %s: ffmpeg's message %q lacks Input/output error", c.Stream, e.ID, e.Message)
+					}
+				}
+			}
+			if n := s.Outcomes[tc.loser]; n != s.Attempts-10 {
+				t.Errorf("%s: %d, want %d (every attempt but the 10 winners)", tc.loser, n, s.Attempts-10)
+			}
+			if !strings.Contains(stdout, tc.loser) || !strings.Contains(stdout, "Input/output error") {
+				t.Errorf("table lacks the losers' outcome or ffmpeg's message:\n%s", stdout)
+			}
+		})
+	}
+}
+
+// TestE2EInterrupt sends a real SIGINT to a real rtmpload process mid-run.
+func TestE2EInterrupt(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "rtmpload")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "run", "smoke", "--out", dir, "--progress", "log", "--cache-dir", cacheDir(t))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait (bounded) until at least one publisher is publishing.
+	results := filepath.Join(dir, "results.jsonl")
+	deadline := time.Now().Add(60 * time.Second)
+	for !publishing(results) {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("no publisher started within 60 s\nstderr:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitAborted {
+		t.Fatalf("exit: %v, want code %d\nstderr:\n%s", err, exitAborted, stderr.String())
+	}
+	evs := readEvents(t, results)
+	last := evs[len(evs)-1]
+	if last.Type != report.TypeEnd || last.Reason != report.EndInterrupted {
+		t.Errorf("last line %+v, want end with reason interrupted", last)
+	}
+	pids := spawnPIDs(evs)
+	if len(pids) == 0 {
+		t.Fatal("no ffmpeg was spawned")
+	}
+	assertGone(t, pids)
+	if _, err := os.Stat(filepath.Join(dir, "report.json")); err != nil {
+		t.Errorf("report.json must be written after an interrupt: %v", err)
+	}
+	if !strings.Contains(stdout.String(), "interrupted") {
+		t.Errorf("the table should show the end reason:\n%s", stdout.String())
+	}
+}
+
+func publishing(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"phase":"publishing"`) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBadInput(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	broken := filepath.Join(t.TempDir(), "broken.yaml")
+	if err := os.WriteFile(broken, []byte("name: x\nduration: 10s\npublishers:\n  - group: a\n    count: 1\n    name: \"a-{j}\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unknownKey := filepath.Join(t.TempDir(), "unknown.yaml")
+	if err := os.WriteFile(unknownKey, []byte("name: x\nduration: 10s\nbogus: 1\npublishers:\n  - group: a\n    count: 1\n    name: a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want []string
+		ffm  bool // needs ffmpeg to reach the check
+	}{
+		{"unknown builtin", []string{"run", "no-such-scenario"}, []string{"no-such-scenario", "smoke"}, false},
+		{"missing file", []string{"run", "./missing.yaml"}, []string{"missing.yaml"}, false},
+		{"bad pattern", []string{"run", broken}, []string{broken + ":6:"}, false},
+		{"unknown key", []string{"run", unknownKey}, []string{unknownKey + ":3:", "bogus"}, false},
+		{"no ffmpeg", []string{"run", "smoke", "--ffmpeg", "/nonexistent/ffmpeg"}, []string{"ffmpeg"}, false},
+		{"busy port", []string{"run", "smoke", "--listen", busy.Addr().String()}, []string{busy.Addr().String(), "in use"}, true},
+		{"unknown command", []string{"frobnicate"}, []string{"frobnicate"}, false},
+		{"bad flag", []string{"run", "smoke", "--no-such-flag"}, []string{"no-such-flag"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.ffm {
+				needFFmpeg(t)
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			args := append(tc.args, "--out", out, "--progress", "none", "--cache-dir", cacheDir(t))
+			if tc.name == "unknown command" {
+				args = tc.args
+			}
+			code, stdout, stderr := runInProcess(t, time.Minute, args...)
+			if code != exitSetup {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitSetup, stdout, stderr)
+			}
+			first, _, _ := strings.Cut(stderr, "\n")
+			if tc.name != "bad flag" && !strings.HasPrefix(first, "rtmpload: ") {
+				t.Errorf("error should be one rtmpload line first, got %q", stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("nothing may be written on bad input, but %s exists", out)
+			}
+		})
+	}
+}
+
+func TestScenariosAndVersion(t *testing.T) {
+	code, stdout, _ := runInProcess(t, 10*time.Second, "scenarios")
+	if code != exitOK || !strings.Contains(stdout, "smoke") || !strings.Contains(stdout, "duplicate-contest") {
+		t.Errorf("scenarios: exit %d\n%s", code, stdout)
+	}
+	code, stdout, _ = runInProcess(t, 10*time.Second, "version")
+	if code != exitOK || !strings.HasPrefix(stdout, "rtmpload ") {
+		t.Errorf("version: exit %d %q", code, stdout)
+	}
+}

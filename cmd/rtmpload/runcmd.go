@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/runner"
+	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/scenarios"
+)
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: rtmpload run SCENARIO [flags]\n\nSCENARIO is a YAML file or a built-in name (rtmpload scenarios).\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	out := fs.String("out", "", "results directory (default ./rtmpload-results/<time>)")
+	listen := fs.String("listen", "127.0.0.1:0", "embedded server RTMP listen address")
+	apiListen := fs.String("api-listen", "127.0.0.1:0", "embedded server HTTP API listen address")
+	hookListen := fs.String("hook-listen", "127.0.0.1:0", "built-in callback server listen address")
+	hookMode := fs.String("hook-mode", "", "override the scenario's hook.mode: allow, deny or conflict")
+	ffmpeg := fs.String("ffmpeg", "", "ffmpeg binary (default: ffmpeg on PATH)")
+	cacheDir := fs.String("cache-dir", "", "clip cache directory (default: the user cache directory)")
+	grace := fs.Duration("grace", 5*time.Second, "how long a stopped ffmpeg may take to exit before SIGKILL")
+	jsonOut := fs.Bool("json", false, "print report.json to stdout instead of the table")
+	progress := fs.String("progress", "auto", "live progress: auto (bars on a terminal, log lines otherwise), bars, log, none")
+	if err := fs.Parse(args); err != nil {
+		return fail(stderr, err)
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitSetup
+	}
+	sc, err := scenarios.Resolve(fs.Arg(0))
+	if err != nil {
+		return fail(stderr, err)
+	}
+	ffPath, err := publisher.FindFFmpeg(*ffmpeg)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("rtmpload-results", time.Now().Format("20060102-150405"))
+	}
+
+	live := runner.NewLive()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	stopProgress := startProgress(*progress, stderr, logger, live, sc)
+	res, err := runner.Run(ctx, runner.Options{
+		Scenario:   sc,
+		FFmpeg:     ffPath,
+		ResultsDir: dir,
+		Listen:     *listen,
+		APIListen:  *apiListen,
+		HookListen: *hookListen,
+		HookMode:   *hookMode,
+		CacheDir:   *cacheDir,
+		Grace:      *grace,
+		Live:       live,
+		Logger:     logger,
+	})
+	stopProgress()
+
+	var setup *runner.SetupError
+	if errors.As(err, &setup) {
+		return fail(stderr, err)
+	}
+	if res != nil && res.Summary != nil {
+		if *jsonOut {
+			err = errors.Join(err, report.JSON(stdout, res.Summary))
+		} else {
+			err = errors.Join(err, report.Table(stdout, res.Summary))
+			fmt.Fprintf(stdout, "\nresults: %s\nreport:  %s\n", res.ResultsPath, res.ReportPath)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "rtmpload: %v\n", err)
+		if res != nil {
+			fmt.Fprintf(stderr, "rtmpload: what was measured is in %s\n", res.ResultsPath)
+		}
+		return exitAborted
+	}
+	if res.Interrupted {
+		fmt.Fprintln(stderr, "rtmpload: interrupted: every ffmpeg was stopped; results and report written")
+		return exitAborted
+	}
+	return exitOK
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

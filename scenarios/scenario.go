@@ -1,0 +1,378 @@
+// Package scenarios defines rtmpload's scenario files: the schema, a strict loader whose errors
+// carry file, line and column, the publish schedule as a pure function of elapsed time, and the
+// built-in scenarios embedded in the binary.
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/printer"
+	"github.com/goccy/go-yaml/token"
+)
+
+// Values accepted in a scenario file.
+const (
+	HookAllow    = "allow"
+	HookDeny     = "deny"
+	HookConflict = "conflict"
+
+	DefaultClip    = "testsrc-720p"
+	DefaultBitrate = "500k"
+
+	// MaxGroupCount bounds one group so that a typo cannot schedule millions of ffmpeg processes.
+	MaxGroupCount = 100000
+)
+
+// Clips lists the clip names a scenario may ask for.
+var Clips = []string{"testsrc-720p", "testsrc-360p"}
+
+// HookModes lists the hook modes a scenario may ask for.
+var HookModes = []string{HookAllow, HookDeny, HookConflict}
+
+// Scenario is one load test: who publishes which stream name, when, for how long.
+type Scenario struct {
+	Name        string
+	Description string        // one line, shown by `rtmpload scenarios`
+	Duration    time.Duration // whole run; > 0
+	Media       Media
+	Hook        Hook
+	Publishers  []Group
+	Source      string // file path or "builtin:<name>", set by the loader
+}
+
+// Media is what every publisher sends.
+type Media struct {
+	Clip       string // one of Clips
+	Bitrate    string // as written, for ffmpeg: "500k", "1.5M", "800000"
+	BitrateBps int    // Bitrate in bits per second
+}
+
+// Hook is how the built-in on_publish callback server answers.
+type Hook struct {
+	Mode    string // one of HookModes
+	Latency time.Duration
+}
+
+// Group is a set of publishers that share a name pattern and a start schedule.
+type Group struct {
+	Group string // unique within the scenario
+	Count int    // >= 1
+	Name  string // pattern, see ExpandName; equal names inside or across groups are deliberate duplicates
+	Start time.Duration
+	Ramp  time.Duration // publisher i starts at Start + Ramp*i/Count
+	Hold  time.Duration // 0: until the run ends
+}
+
+// Info describes a built-in scenario.
+type Info struct {
+	Name, Description string
+}
+
+// ParseError is a problem in a scenario file. Error() is the one line
+// "FILE:LINE:COL: message"; Excerpt holds the surrounding source with a caret, for a terminal.
+type ParseError struct {
+	Source  string
+	Line    int // 1-based; 0 when the position is unknown
+	Column  int
+	Message string
+	Excerpt string
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.Source, e.Line, e.Column, e.Message)
+}
+
+// nodeError is returned from our own YAML unmarshalers: goccy/go-yaml passes it through
+// unchanged, so it must carry the position itself.
+type nodeError struct {
+	tok *token.Token
+	msg string
+}
+
+func (e *nodeError) Error() string { return e.msg }
+
+// The file's shape. Separate from the public types so that durations are parsed strictly and
+// the public API keeps plain time.Duration.
+type fileScenario struct {
+	Name        string      `yaml:"name"`
+	Description string      `yaml:"description"`
+	Duration    Duration    `yaml:"duration"`
+	Media       fileMedia   `yaml:"media"`
+	Hook        fileHook    `yaml:"hook"`
+	Publishers  []fileGroup `yaml:"publishers"`
+}
+
+type fileMedia struct {
+	Clip    string `yaml:"clip"`
+	Bitrate string `yaml:"bitrate"`
+}
+
+type fileHook struct {
+	Mode    string   `yaml:"mode"`
+	Latency Duration `yaml:"latency"`
+}
+
+type fileGroup struct {
+	Group string   `yaml:"group"`
+	Count int      `yaml:"count"`
+	Name  string   `yaml:"name"`
+	Start Duration `yaml:"start"`
+	Ramp  Duration `yaml:"ramp"`
+	Hold  Duration `yaml:"hold"`
+}
+
+// Load reads and parses a scenario file.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse parses a scenario strictly: unknown keys, malformed values and inconsistent settings are
+// all errors, returned as *ParseError naming source, line and column. A missing name defaults to
+// the source's base name without extension; media and hook settings have defaults.
+func Parse(source string, data []byte) (*Scenario, error) {
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, positioned(source, err)
+	}
+	if len(file.Docs) != 1 || file.Docs[0].Body == nil {
+		return nil, &ParseError{Source: source, Line: 1, Column: 1, Message: "want exactly one YAML document with the scenario"}
+	}
+	body := file.Docs[0].Body
+	var raw fileScenario
+	if err := yaml.NodeToValue(body, &raw, yaml.Strict()); err != nil {
+		return nil, positioned(source, err)
+	}
+	s := raw.scenario(source)
+	if p := s.check(); p != nil {
+		tok := p.token(file)
+		return nil, &ParseError{Source: source, Line: tok.Position.Line, Column: tok.Position.Column, Message: p.msg, Excerpt: excerpt(tok)}
+	}
+	return s, nil
+}
+
+func (raw *fileScenario) scenario(source string) *Scenario {
+	s := &Scenario{
+		Name:        raw.Name,
+		Description: raw.Description,
+		Duration:    time.Duration(raw.Duration),
+		Media:       Media{Clip: raw.Media.Clip, Bitrate: raw.Media.Bitrate},
+		Hook:        Hook{Mode: raw.Hook.Mode, Latency: time.Duration(raw.Hook.Latency)},
+		Source:      source,
+	}
+	if s.Name == "" {
+		base := filepath.Base(strings.TrimPrefix(source, builtinPrefix))
+		s.Name = strings.TrimSuffix(base, filepath.Ext(base))
+	}
+	if s.Media.Clip == "" {
+		s.Media.Clip = DefaultClip
+	}
+	if s.Media.Bitrate == "" {
+		s.Media.Bitrate = DefaultBitrate
+	}
+	// A bad bitrate is reported by check; here it just stays 0.
+	s.Media.BitrateBps, _ = ParseBitrate(s.Media.Bitrate)
+	if s.Hook.Mode == "" {
+		s.Hook.Mode = HookAllow
+	}
+	for _, g := range raw.Publishers {
+		s.Publishers = append(s.Publishers, Group{
+			Group: g.Group, Count: g.Count, Name: g.Name,
+			Start: time.Duration(g.Start), Ramp: time.Duration(g.Ramp), Hold: time.Duration(g.Hold),
+		})
+	}
+	return s
+}
+
+// Validate checks a scenario built in code by the same rules Parse applies to files.
+func (s *Scenario) Validate() error {
+	p := s.check()
+	if p == nil {
+		return nil
+	}
+	where := strings.TrimPrefix(p.path, "$")
+	if p.key != "" {
+		where += "." + p.key
+	}
+	return fmt.Errorf("scenario %q: %s: %s", s.Name, strings.TrimPrefix(where, "."), p.msg)
+}
+
+// problem is a validation failure found after decoding, located by YAML path so that Parse can
+// point at the offending key in the source.
+type problem struct {
+	path string // mapping that holds the key, e.g. "$.publishers[1]"
+	key  string // "" for the mapping itself
+	msg  string
+}
+
+func (s *Scenario) check() *problem {
+	at := func(path, key, format string, args ...any) *problem {
+		return &problem{path: path, key: key, msg: fmt.Sprintf(format, args...)}
+	}
+	if s.Name == "" {
+		return at("$", "name", "name is required")
+	}
+	if strings.ContainsAny(s.Description, "\r\n") {
+		return at("$", "description", "description must be one line")
+	}
+	if s.Duration <= 0 {
+		return at("$", "duration", "duration is required and must be greater than 0, such as 60s")
+	}
+	if !contains(Clips, s.Media.Clip) {
+		return at("$.media", "clip", "unknown clip %q (want one of: %s)", s.Media.Clip, strings.Join(Clips, ", "))
+	}
+	if bps, err := ParseBitrate(s.Media.Bitrate); err != nil {
+		return at("$.media", "bitrate", "%v", err)
+	} else if bps != s.Media.BitrateBps {
+		return at("$.media", "bitrate", "bitrate %q is %d b/s but BitrateBps says %d", s.Media.Bitrate, bps, s.Media.BitrateBps)
+	}
+	if !contains(HookModes, s.Hook.Mode) {
+		return at("$.hook", "mode", "unknown hook mode %q (want one of: %s)", s.Hook.Mode, strings.Join(HookModes, ", "))
+	}
+	if s.Hook.Latency < 0 {
+		return at("$.hook", "latency", "latency must not be negative")
+	}
+	if len(s.Publishers) == 0 {
+		return at("$", "publishers", "publishers: at least one group is required")
+	}
+	seen := make(map[string]bool)
+	for i, g := range s.Publishers {
+		path := fmt.Sprintf("$.publishers[%d]", i)
+		switch {
+		case g.Group == "":
+			return at(path, "group", "group is required (a unique label for these publishers)")
+		case seen[g.Group]:
+			return at(path, "group", "duplicate group %q", g.Group)
+		case g.Count < 1 || g.Count > MaxGroupCount:
+			return at(path, "count", "group %q: count must be between 1 and %d, got %d", g.Group, MaxGroupCount, g.Count)
+		case g.Name == "":
+			return at(path, "name", "group %q: name is required, such as \"cam-{i:03}\"", g.Group)
+		case g.Start < 0 || g.Ramp < 0 || g.Hold < 0:
+			return at(path, "", "group %q: start, ramp and hold must not be negative", g.Group)
+		case g.Start >= s.Duration:
+			return at(path, "start", "group %q: start %v is not before the end of the run (%v)", g.Group, g.Start, s.Duration)
+		case g.Start+g.Ramp > s.Duration:
+			return at(path, "ramp", "group %q: start %v + ramp %v is beyond the end of the run (%v)", g.Group, g.Start, g.Ramp, s.Duration)
+		}
+		if _, err := compilePattern(g.Name); err != nil {
+			return at(path, "name", "group %q: %v", g.Group, err)
+		}
+		seen[g.Group] = true
+	}
+	return nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// token finds where a problem is in the source: the key if present, else the mapping that should
+// hold it, else the document start.
+func (p *problem) token(file *ast.File) *token.Token {
+	fallback := file.Docs[0].Body.GetToken()
+	path, err := yaml.PathString(p.path)
+	if err != nil {
+		return fallback
+	}
+	node, err := path.FilterFile(file)
+	if err != nil || node == nil {
+		return fallback
+	}
+	if m, ok := node.(ast.MapNode); ok && p.key != "" {
+		for it := m.MapRange(); it.Next(); {
+			if it.Key().GetToken().Value == p.key {
+				return it.Key().GetToken()
+			}
+		}
+	}
+	if m, ok := node.(ast.MapNode); ok {
+		// A mapping's own token is its first ':'; its first key is where a reader looks.
+		if it := m.MapRange(); it.Next() {
+			return it.Key().GetToken()
+		}
+	}
+	if tok := node.GetToken(); tok != nil {
+		return tok
+	}
+	return fallback
+}
+
+// positioned turns a goccy/go-yaml error (or our own nodeError) into a ParseError.
+func positioned(source string, err error) error {
+	var ne *nodeError
+	if errors.As(err, &ne) && ne.tok != nil {
+		return &ParseError{Source: source, Line: ne.tok.Position.Line, Column: ne.tok.Position.Column, Message: ne.msg, Excerpt: excerpt(ne.tok)}
+	}
+	var ye yaml.Error
+	if errors.As(err, &ye) && ye.GetToken() != nil {
+		tok := ye.GetToken()
+		msg := ye.GetMessage()
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			// goccy's text names our private Go structs; say it in the file's terms instead.
+			msg = fmt.Sprintf("%q is not %s", tok.Value, kindName(te.DstType.Kind().String()))
+		}
+		return &ParseError{Source: source, Line: tok.Position.Line, Column: tok.Position.Column, Message: msg, Excerpt: excerpt(tok)}
+	}
+	return &ParseError{Source: source, Message: err.Error()}
+}
+
+func kindName(kind string) string {
+	switch kind {
+	case "int":
+		return "a whole number"
+	case "string":
+		return "a string"
+	case "slice":
+		return "a list"
+	case "struct":
+		return "a mapping"
+	}
+	return "a " + kind
+}
+
+func excerpt(tok *token.Token) string {
+	if tok == nil {
+		return ""
+	}
+	var p printer.Printer
+	return p.PrintErrorToken(tok, false)
+}
+
+// ParseBitrate reads a video bitrate as ffmpeg's -b:v does: a number with an optional k/K (1e3)
+// or M (1e6) suffix. A lowercase m is refused because ffmpeg reads it as milli.
+func ParseBitrate(s string) (int, error) {
+	num, mult := s, 1.0
+	switch {
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+		num, mult = s[:len(s)-1], 1e3
+	case strings.HasSuffix(s, "M"):
+		num, mult = s[:len(s)-1], 1e6
+	}
+	// Plain decimals only: ParseFloat alone would also take "1e6", "0x1p4", "Inf".
+	plain := num != "" && strings.Trim(num, "0123456789.") == "" && strings.Count(num, ".") <= 1
+	f, err := strconv.ParseFloat(num, 64)
+	bps := math.Round(f * mult)
+	if !plain || err != nil || bps < 1000 || bps > 1e9 || math.Abs(f*mult-bps) > 1e-6 {
+		return 0, fmt.Errorf("invalid bitrate %q: want bits per second from 1k to 1000M, such as 500k, 1.5M or 800000", s)
+	}
+	return int(bps), nil
+}

@@ -1,0 +1,67 @@
+package scenarios
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Slot is one scheduled publisher.
+type Slot struct {
+	Seq    int    // 0.. over the whole scenario in schedule order
+	Group  string // Group.Group
+	Index  int    // i within its group
+	Stream string // expanded name
+	Start  time.Duration
+	Stop   time.Duration // stopped cleanly here: Start+Hold, capped at the run's Duration
+}
+
+// Schedule lists every publisher of a valid scenario, sorted by Start, then group order, then
+// Index. It is a pure function of the scenario: the same scenario always gives the same slots.
+// A name pattern that does not expand (only possible in a scenario that fails Validate) is used
+// as the stream name as written.
+func (s *Scenario) Schedule() []Slot {
+	var slots []Slot
+	for _, g := range s.Publishers {
+		pat, err := compilePattern(g.Name)
+		for i := range g.Count {
+			slot := Slot{Group: g.Group, Index: i, Stream: g.Name, Start: g.Start + spread(g.Ramp, i, g.Count)}
+			if err == nil {
+				slot.Stream = pat.expand(i)
+			}
+			slot.Stop = s.Duration
+			if g.Hold > 0 && slot.Start+g.Hold < s.Duration {
+				slot.Stop = slot.Start + g.Hold
+			}
+			slots = append(slots, slot)
+		}
+	}
+	// Slots are generated in group order, then index order, so a stable sort by start alone
+	// gives the documented tie-break.
+	slices.SortStableFunc(slots, func(a, b Slot) int { return cmp.Compare(a.Start, b.Start) })
+	for i := range slots {
+		slots[i].Seq = i
+	}
+	return slots
+}
+
+// spread is ramp*i/count without the overflow that the plain product risks on long ramps.
+func spread(ramp time.Duration, i, count int) time.Duration {
+	if count <= 0 {
+		return 0
+	}
+	n := time.Duration(count)
+	return ramp/n*time.Duration(i) + ramp%n*time.Duration(i)/n
+}
+
+// ActiveAt returns the slots that are publishing at the given elapsed time:
+// Start <= elapsed < Stop.
+func (s *Scenario) ActiveAt(elapsed time.Duration) []Slot {
+	var active []Slot
+	for _, slot := range s.Schedule() {
+		if slot.Start <= elapsed && elapsed < slot.Stop {
+			active = append(active, slot)
+		}
+	}
+	return active
+}

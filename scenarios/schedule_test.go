@@ -1,0 +1,114 @@
+package scenarios
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+const scheduleYAML = `
+name: sched
+duration: 10s
+publishers:
+  - group: late
+    count: 2
+    name: "late-{i}"
+    start: 2s
+  - group: ramped
+    count: 4
+    name: "r-{i:02}"
+    start: 1s
+    ramp: 2s
+    hold: 3s
+  - group: capped
+    count: 3
+    name: "c-{i%2}"
+    start: 6s
+    ramp: 3s
+    hold: 5s
+`
+
+func mustParse(t *testing.T, src string) *Scenario {
+	t.Helper()
+	s, err := Parse("inline.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSchedule(t *testing.T) {
+	s := mustParse(t, scheduleYAML)
+	sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+	want := []Slot{
+		{0, "ramped", 0, "r-00", sec(1), sec(4)},
+		{1, "ramped", 1, "r-01", sec(1.5), sec(4.5)},
+		// Equal starts: group order in the file decides, so "late" comes before "ramped".
+		{2, "late", 0, "late-0", sec(2), sec(10)},
+		{3, "late", 1, "late-1", sec(2), sec(10)},
+		{4, "ramped", 2, "r-02", sec(2), sec(5)},
+		{5, "ramped", 3, "r-03", sec(2.5), sec(5.5)},
+		// Hold is capped at the end of the run; names repeat through {i%2}.
+		{6, "capped", 0, "c-0", sec(6), sec(10)},
+		{7, "capped", 1, "c-1", sec(7), sec(10)},
+		{8, "capped", 2, "c-0", sec(8), sec(10)},
+	}
+	got := s.Schedule()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Schedule:\n got %+v\nwant %+v", got, want)
+	}
+	// Deterministic: again, and from a fresh parse.
+	if again := mustParse(t, scheduleYAML).Schedule(); !reflect.DeepEqual(again, got) {
+		t.Errorf("second Schedule differs:\n%+v\n%+v", again, got)
+	}
+}
+
+func TestScheduleRampUneven(t *testing.T) {
+	// 1s over 3 publishers: exact integer nanoseconds, 0, 333333333, 666666666.
+	s := mustParse(t, "duration: 5s\npublishers:\n  - {group: g, count: 3, name: \"n{i}\", ramp: 1s}\n")
+	var starts []time.Duration
+	for _, slot := range s.Schedule() {
+		starts = append(starts, slot.Start)
+	}
+	want := []time.Duration{0, 333333333, 666666666}
+	if !reflect.DeepEqual(starts, want) {
+		t.Errorf("starts = %v, want %v", starts, want)
+	}
+	// Long ramps with many publishers would overflow ramp*i in int64 nanoseconds.
+	if got := spread(200*time.Hour, 99999, 100000); got != 200*time.Hour/100000*99999 {
+		t.Errorf("spread overflowed: %v", got)
+	}
+}
+
+func TestActiveAt(t *testing.T) {
+	s := mustParse(t, scheduleYAML)
+	names := func(elapsed time.Duration) []string {
+		var out []string
+		for _, slot := range s.ActiveAt(elapsed) {
+			out = append(out, slot.Group+"/"+slot.Stream)
+		}
+		return out
+	}
+	ms := time.Millisecond
+	tests := []struct {
+		at   time.Duration
+		want []string
+	}{
+		{-ms, nil},
+		{0, nil},
+		{1000*ms - 1, nil},
+		{1000 * ms, []string{"ramped/r-00"}}, // Start is inclusive
+		{2000 * ms, []string{"ramped/r-00", "ramped/r-01", "late/late-0", "late/late-1", "ramped/r-02"}},
+		{4000*ms - 1, []string{"ramped/r-00", "ramped/r-01", "late/late-0", "late/late-1", "ramped/r-02", "ramped/r-03"}},
+		{4000 * ms, []string{"ramped/r-01", "late/late-0", "late/late-1", "ramped/r-02", "ramped/r-03"}}, // Stop is exclusive
+		{5500 * ms, []string{"late/late-0", "late/late-1"}},
+		{8000 * ms, []string{"late/late-0", "late/late-1", "capped/c-0", "capped/c-1", "capped/c-0"}},
+		{10000*ms - 1, []string{"late/late-0", "late/late-1", "capped/c-0", "capped/c-1", "capped/c-0"}},
+		{10000 * ms, nil},
+	}
+	for _, tt := range tests {
+		if got := names(tt.at); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ActiveAt(%v) = %v, want %v", tt.at, got, tt.want)
+		}
+	}
+}
