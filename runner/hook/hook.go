@@ -1,0 +1,255 @@
+// Package hook is rtmpload's built-in on_publish callback server: it answers
+// the HTTP hooks SRS (or the embedded SRS-like server) sends, the way a
+// real callback service would, and records every call so that each rejected
+// publish can be tied to what the callback saw and answered.
+package hook
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Mode is how the server judges an on_publish call.
+type Mode string
+
+// Modes.
+const (
+	ModeAllow    Mode = "allow"    // allow every publish
+	ModeDeny     Mode = "deny"     // deny every publish
+	ModeConflict Mode = "conflict" // deny a publish whose name is already live
+)
+
+// ParseMode turns a flag or scenario value into a Mode.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeAllow, ModeDeny, ModeConflict:
+		return m, nil
+	}
+	return "", fmt.Errorf("hook: unknown mode %q (want allow, deny or conflict)", s)
+}
+
+// Paths of the callback URLs handed to the RTMP server. Any path is
+// accepted, because the action is in the body, not the URL.
+const (
+	OnPublishPath   = "/api/v1/hooks/on_publish"
+	OnUnpublishPath = "/api/v1/hooks/on_unpublish"
+)
+
+// Verdicts of a Call.
+const (
+	VerdictAllow = "allow"
+	VerdictDeny  = "deny"
+	VerdictError = "error" // the request was not an SRS hook call
+)
+
+// Actions SRS sends that the server judges.
+const (
+	ActionPublish   = "on_publish"
+	ActionUnpublish = "on_unpublish"
+)
+
+// defaultVhost is what SRS sends when the publish URL names no vhost; it is
+// also used for the live key when a caller leaves vhost out.
+const defaultVhost = "__defaultVhost__"
+
+// Config configures a Server. The zero value is a usable allow-all server
+// on a free loopback port.
+type Config struct {
+	Listen  string        // default "127.0.0.1:0"
+	Mode    Mode          // default allow
+	Latency time.Duration // sleep before answering; ends early if the caller goes away
+
+	// OnCall, if set, is called once per call after the answer is written
+	// (or failed). Calls run concurrently, so OnCall must be safe for
+	// concurrent use; a slow OnCall holds its caller's connection open.
+	OnCall func(Call)
+
+	Now func() time.Time // clock for Arrived and Answered; default time.Now
+}
+
+// Call is the server's record of one hook call.
+type Call struct {
+	Seq    int64  // 1.. in arrival order
+	Action string // "on_publish" | "on_unpublish" | other SRS action | "" if the body was unreadable
+
+	ClientID, IP, Vhost, App, Stream, Param, TcURL, StreamID string
+
+	// Attempt is the rtmpload=... field of Param: the publish attempt that
+	// caused this call ("" if none).
+	Attempt string
+
+	Arrived, Answered time.Time
+
+	Status  int    // HTTP status written; 0 if nothing was written
+	Answer  string // body written
+	Verdict string // "allow" | "deny" | "error"; "" if canceled before a decision
+	Reason  string // why denied, failed or canceled
+
+	// LiveOwner is the client_id that already had this stream live when an
+	// on_publish arrived for it ("" if the name was free): a duplicate,
+	// whatever the mode answered.
+	LiveOwner string
+
+	// Canceled means the caller went away (or the server closed) before
+	// the answer reached it, e.g. the RTMP server's hook timeout.
+	Canceled bool
+}
+
+// Server is a running callback server.
+type Server struct {
+	mode    Mode
+	latency time.Duration
+	onCall  func(Call)
+	now     func() time.Time
+
+	ln       net.Listener
+	srv      *http.Server
+	served   chan struct{} // closed when Serve returns
+	serveErr error
+
+	// closing is the parent of every request context: canceling it wakes
+	// handlers waiting out their latency, so Close need not wait for them.
+	closing    context.Context
+	stop       context.CancelFunc
+	closeGrace time.Duration
+	closeOnce  sync.Once
+	closeErr   error
+
+	// decide is the one step that turns a parsed call into an answer.
+	// Later behaviours (fault schedules, a proxy to a real callback) wrap
+	// it rather than the HTTP plumbing.
+	decide func(context.Context, request) answer
+
+	mu    sync.Mutex
+	seq   int64
+	calls []Call
+	live  map[string]string // "vhost/app/stream" -> client_id of its publisher
+}
+
+// closeGrace bounds how long Close waits for in-flight calls to finish.
+const closeGrace = 2 * time.Second
+
+// Start listens on cfg.Listen and serves hook calls until Close.
+func Start(cfg Config) (*Server, error) {
+	mode := cfg.Mode
+	if mode == "" {
+		mode = ModeAllow
+	}
+	if _, err := ParseMode(string(mode)); err != nil {
+		return nil, err
+	}
+	if cfg.Latency < 0 {
+		return nil, fmt.Errorf("hook: negative latency %s", cfg.Latency)
+	}
+	addr := cfg.Listen
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("hook: cannot listen on %s: the port is already in use; stop what is using it or choose another address (port 0 picks a free one): %w", addr, err)
+		}
+		return nil, fmt.Errorf("hook: cannot listen on %s (want host:port, e.g. 127.0.0.1:0): %w", addr, err)
+	}
+
+	s := &Server{
+		mode:       mode,
+		latency:    cfg.Latency,
+		onCall:     cfg.OnCall,
+		now:        cfg.Now,
+		ln:         ln,
+		served:     make(chan struct{}),
+		closeGrace: closeGrace,
+		live:       make(map[string]string),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.decide = s.judge
+	s.closing, s.stop = context.WithCancel(context.Background())
+	s.srv = &http.Server{
+		Handler:           http.HandlerFunc(s.serve),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return s.closing },
+	}
+	go func() {
+		defer close(s.served)
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.serveErr = err
+		}
+	}()
+	return s, nil
+}
+
+// Addr is the address the server listens on, e.g. "127.0.0.1:40123".
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// OnPublishURL is the URL to configure as the RTMP server's on_publish hook.
+func (s *Server) OnPublishURL() string { return s.url(OnPublishPath) }
+
+// OnUnpublishURL is the URL to configure as the RTMP server's on_unpublish hook.
+func (s *Server) OnUnpublishURL() string { return s.url(OnUnpublishPath) }
+
+func (s *Server) url(path string) string {
+	return (&url.URL{Scheme: "http", Host: s.Addr(), Path: path}).String()
+}
+
+// Calls returns a snapshot of the finished calls in arrival order.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	calls := slices.Clone(s.calls)
+	s.mu.Unlock()
+	slices.SortFunc(calls, func(a, b Call) int { return cmp.Compare(a.Seq, b.Seq) })
+	return calls
+}
+
+// Live returns the streams ("vhost/app/stream") the server believes are
+// being published: allowed by an on_publish and not yet freed by their
+// publisher's on_unpublish. Sorted.
+func (s *Server) Live() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.live))
+}
+
+// Close stops listening, aborts calls still waiting out their latency and
+// waits a bounded time for handlers to finish. Calling it again returns
+// the first result.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.stop()
+		ctx, cancel := context.WithTimeout(context.Background(), s.closeGrace)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); err != nil {
+			s.srv.Close()
+			s.closeErr = fmt.Errorf("hook: calls still running after %s; their connections were closed", s.closeGrace)
+		}
+		<-s.served
+		if s.closeErr == nil && s.serveErr != nil {
+			s.closeErr = fmt.Errorf("hook: serving stopped early: %w", s.serveErr)
+		}
+	})
+	return s.closeErr
+}
+
+// AttemptFromParam returns the rtmpload=... field of an SRS param (the
+// publish URL's query, with or without its leading "?"), "" if none.
+// Malformed neighbouring fields do not hide it.
+func AttemptFromParam(param string) string {
+	// ParseQuery keeps every well-formed pair even when it reports an error
+	// for another one, so the error only means "something else was odd".
+	q, _ := url.ParseQuery(strings.TrimPrefix(param, "?"))
+	return q.Get("rtmpload")
+}

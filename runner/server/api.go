@@ -1,0 +1,137 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// SRS error codes the API answers with (HTTP 200, non-zero "code").
+const (
+	errStreamNotFound = 2048 // ERROR_RTMP_STREAM_NOT_FOUND
+	errClientNotFound = 2049 // ERROR_RTMP_CLIENT_NOT_FOUND
+)
+
+// defaultPageCount is SRS's page size when ?count is absent.
+const defaultPageCount = 10
+
+func (s *Server) apiHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/versions", s.handleVersions)
+	// SRS redirects the slashless form; serving both saves clients a hop.
+	for _, p := range []string{"GET /api/v1/streams", "GET /api/v1/streams/{$}"} {
+		mux.HandleFunc(p, s.handleStreams)
+	}
+	mux.HandleFunc("GET /api/v1/streams/{id}", s.handleStream)
+	for _, p := range []string{"GET /api/v1/clients", "GET /api/v1/clients/{$}"} {
+		mux.HandleFunc(p, s.handleClients)
+	}
+	mux.HandleFunc("GET /api/v1/clients/{id}", s.handleClient)
+	return mux
+}
+
+// envelope starts every answer the way SRS does.
+type envelope struct {
+	Code    int    `json:"code"`
+	Server  string `json:"server"`
+	Service string `json:"service"`
+	PID     string `json:"pid"`
+}
+
+func (s *Server) envelope(code int) envelope {
+	return envelope{Code: code, Server: s.cfg.ServerID, Service: s.cfg.ServiceID, PID: s.pid}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Server", "SRS")
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) handleVersions(w http.ResponseWriter, _ *http.Request) {
+	type data struct {
+		Major    int    `json:"major"`
+		Minor    int    `json:"minor"`
+		Revision int    `json:"revision"`
+		Version  string `json:"version"`
+	}
+	d := data{Version: s.cfg.Version}
+	parts := strings.SplitN(s.cfg.Version, ".", 3)
+	for i, p := range parts {
+		n, _ := strconv.Atoi(p)
+		switch i {
+		case 0:
+			d.Major = n
+		case 1:
+			d.Minor = n
+		case 2:
+			d.Revision = n
+		}
+	}
+	writeJSON(w, struct {
+		envelope
+		Data data `json:"data"`
+	}{s.envelope(0), d})
+}
+
+// page applies SRS 7's paging (>= 7.0.103): start defaults to 0, count to
+// 10 and is at least 1.
+func page[T any](r *http.Request, all []T) []T {
+	q := r.URL.Query()
+	start, _ := strconv.Atoi(q.Get("start"))
+	start = max(start, 0)
+	count := defaultPageCount
+	if v := q.Get("count"); v != "" {
+		n, _ := strconv.Atoi(v)
+		count = max(n, 1)
+	}
+	if start >= len(all) {
+		return []T{}
+	}
+	return all[start:min(len(all), start+count)]
+}
+
+func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
+	all := s.Streams()
+	writeJSON(w, struct {
+		envelope
+		Total   int          `json:"total"`
+		Streams []StreamInfo `json:"streams"`
+	}{s.envelope(0), len(all), page(r, all)})
+}
+
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	for _, st := range s.Streams() {
+		if st.ID == id {
+			writeJSON(w, struct {
+				envelope
+				Stream StreamInfo `json:"stream"`
+			}{s.envelope(0), st})
+			return
+		}
+	}
+	writeJSON(w, s.envelope(errStreamNotFound))
+}
+
+func (s *Server) handleClients(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, struct {
+		envelope
+		Clients []ClientInfo `json:"clients"`
+	}{s.envelope(0), page(r, s.Clients())})
+}
+
+func (s *Server) handleClient(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	for _, c := range s.Clients() {
+		if c.ID == id {
+			writeJSON(w, struct {
+				envelope
+				Client ClientInfo `json:"client"`
+			}{s.envelope(0), c})
+			return
+		}
+	}
+	writeJSON(w, s.envelope(errClientNotFound))
+}

@@ -1,0 +1,314 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bluenviron/gortmplib"
+)
+
+// maxDecodeErrors ends a publisher whose messages gortmplib keeps failing to
+// decode. A decode error consumes a whole message, so skipping one keeps the
+// stream in sync; an endless run of them means the stream is garbage.
+const maxDecodeErrors = 100
+
+// client is one publishing connection, from its publish command to its end.
+type client struct {
+	id        string
+	ip        string
+	app       string
+	stream    string
+	param     string
+	tcURL     string
+	streamURL string // "/app/stream", the key of live and streams
+	created   time.Time
+	sc        *gortmplib.ServerConn
+
+	mu        sync.Mutex
+	active    bool // accepted: Publish.Start sent
+	videoMsgs uint64
+	audioMsgs uint64
+	video     *VideoInfo
+	audio     *AudioInfo
+	rate      rateWindow
+}
+
+// streamEntry is SRS's per-stream statistic: it lives while any client uses
+// the stream url, and its id is the hook's stream_id.
+type streamEntry struct {
+	id      string
+	clients int
+}
+
+func (s *Server) handleConn(nc net.Conn) {
+	cid := strconv.FormatUint(s.nextCID.Add(1), 10)
+	log := s.log.With("cid", cid, "remote", nc.RemoteAddr().String())
+
+	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	sc := &gortmplib.ServerConn{RW: nc}
+	if err := sc.Initialize(); err != nil {
+		log.Debug("rtmp handshake/connect failed", "err", err)
+		return
+	}
+	if err := sc.AcceptConn(); err != nil {
+		log.Debug("rtmp connect failed", "err", err)
+		return
+	}
+	if !sc.Publish {
+		log.Debug("play is not supported, closing", "url", sc.URL.String())
+		return
+	}
+	// The hook may take up to HookTimeout; the publisher just waits, as with SRS.
+	nc.SetDeadline(time.Time{})
+
+	c := s.newClient(cid, nc, sc)
+	log = log.With("stream", c.streamURL, "param", c.param)
+	s.emit(Event{Kind: EventPublishRequest, ClientID: cid, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param})
+	defer s.removeClient(c)
+
+	// SRS calls the hooks first and checks for a busy stream afterwards
+	// (srs-facts §4), so a duplicate publisher is seen by the hook.
+	if reason := s.runOnPublish(c); reason != "" {
+		s.reject(c, nc, reason)
+		log.Info("publish rejected", "reason", reason)
+		return
+	}
+	if !s.claim(c) {
+		s.reject(c, nc, ReasonStreamBusy)
+		log.Info("publish rejected", "reason", ReasonStreamBusy)
+		return
+	}
+
+	// Emitted before Publish.Start is written so that observers see the
+	// accept before the publisher can act on it.
+	s.emit(Event{Kind: EventAccept, ClientID: cid, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param})
+	if err := sc.AcceptAction(); err != nil {
+		s.release(c)
+		s.endPublish(c, EndError)
+		log.Info("publish start failed", "err", err)
+		return
+	}
+	log.Info("publish accepted")
+
+	reason, err := s.readMedia(c, nc)
+	nc.Close()
+	s.release(c)
+	s.endPublish(c, reason)
+	log.Info("publish ended", "reason", reason, "err", err, "bytes", sc.BytesReceived())
+}
+
+func (s *Server) newClient(cid string, nc net.Conn, sc *gortmplib.ServerConn) *client {
+	ip := nc.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	app, stream, _ := strings.Cut(strings.TrimPrefix(sc.URL.Path, "/"), "/")
+	param := ""
+	if sc.URL.RawQuery != "" {
+		param = "?" + sc.URL.RawQuery
+	}
+	c := &client{
+		id:        cid,
+		ip:        ip,
+		app:       app,
+		stream:    stream,
+		param:     param,
+		tcURL:     (&url.URL{Scheme: sc.URL.Scheme, Host: sc.URL.Host, Path: "/" + app}).String(),
+		streamURL: "/" + app + "/" + stream,
+		created:   time.Now(),
+		sc:        sc,
+	}
+	s.mu.Lock()
+	s.clients[cid] = c
+	st := s.streams[c.streamURL]
+	if st == nil {
+		st = &streamEntry{id: randomID("vid-", 7)}
+		s.streams[c.streamURL] = st
+	}
+	st.clients++
+	s.mu.Unlock()
+	return c
+}
+
+func (s *Server) removeClient(c *client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.clients, c.id)
+	if st := s.streams[c.streamURL]; st != nil {
+		st.clients--
+		if st.clients <= 0 {
+			delete(s.streams, c.streamURL)
+		}
+	}
+}
+
+func (s *Server) hookRequest(c *client, action string) *hookRequest {
+	s.mu.Lock()
+	streamID := ""
+	if st := s.streams[c.streamURL]; st != nil {
+		streamID = st.id
+	}
+	s.mu.Unlock()
+	return &hookRequest{
+		ServerID:  s.cfg.ServerID,
+		ServiceID: s.cfg.ServiceID,
+		Action:    action,
+		ClientID:  c.id,
+		IP:        c.ip,
+		Vhost:     defaultVhost,
+		App:       c.app,
+		TcURL:     c.tcURL,
+		Stream:    c.stream,
+		Param:     c.param,
+		StreamURL: c.streamURL,
+		StreamID:  streamID,
+	}
+}
+
+// runOnPublish calls every on_publish URL in order and returns the first
+// reject reason, or "" when all allow.
+func (s *Server) runOnPublish(c *client) string {
+	if len(s.cfg.OnPublish) == 0 {
+		return ""
+	}
+	req := s.hookRequest(c, "on_publish")
+	for _, u := range s.cfg.OnPublish {
+		r := s.callHook(s.ctx, u, req)
+		s.emitHook(c, req.Action, u, r)
+		if r.reason != "" {
+			return r.reason
+		}
+	}
+	return ""
+}
+
+func (s *Server) emitHook(c *client, action, u string, r hookResult) {
+	ev := Event{
+		Kind: EventHook, ClientID: c.id, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param,
+		HookAction: action, HookURL: u, HookStatus: r.status, HookLatency: r.latency,
+	}
+	body := r.body
+	if len(body) > maxEventBody {
+		body = body[:maxEventBody]
+	}
+	ev.HookBody = string(body)
+	if r.err != nil {
+		ev.HookErr = r.err.Error()
+	}
+	s.emit(ev)
+}
+
+// claim makes c the live publisher of its stream unless one exists. Check and
+// set happen under one lock. An opt-in reproduction of SRS 7.0.x's duplicate
+// accept (srs-facts §4) would let claim succeed here for a slow hook.
+func (s *Server) claim(c *client) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, busy := s.live[c.streamURL]; busy {
+		return false
+	}
+	s.live[c.streamURL] = c
+	c.mu.Lock()
+	c.active = true
+	c.mu.Unlock()
+	return true
+}
+
+func (s *Server) release(c *client) {
+	s.mu.Lock()
+	if s.live[c.streamURL] == c {
+		delete(s.live, c.streamURL)
+	}
+	s.mu.Unlock()
+}
+
+// reject closes the connection without an RTMP error status, as SRS >=
+// 5.0.212 does, so ffmpeg reports "Input/output error" exactly as with SRS.
+func (s *Server) reject(c *client, nc net.Conn, reason string) {
+	nc.Close()
+	s.emit(Event{Kind: EventReject, ClientID: c.id, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param, Reason: reason})
+}
+
+// readMedia counts media until the publisher ends. Deadlines follow SRS's
+// publish.firstpkt_timeout and publish.normal_timeout.
+func (s *Server) readMedia(c *client, nc net.Conn) (string, error) {
+	timeout := s.cfg.FirstPacketTimeout
+	decodeErrs := 0
+	for {
+		nc.SetDeadline(time.Now().Add(timeout))
+		msg, err := c.sc.Read()
+		if err != nil {
+			if reason, final := endReason(err); final {
+				return reason, err
+			}
+			decodeErrs++
+			if decodeErrs > maxDecodeErrors {
+				return EndError, err
+			}
+			continue
+		}
+		decodeErrs = 0
+		timeout = s.cfg.NormalTimeout
+		c.count(msg, time.Now())
+	}
+}
+
+// endReason tells connection-ending errors from per-message decode errors.
+func endReason(err error) (reason string, final bool) {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return EndTimeout, true
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET):
+		return EndClosed, true
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return EndError, true
+	}
+	return "", false
+}
+
+func (s *Server) endPublish(c *client, reason string) {
+	c.mu.Lock()
+	video, audio := c.videoMsgs, c.audioMsgs
+	c.active = false
+	c.mu.Unlock()
+	s.emit(Event{
+		Kind: EventUnpublish, ClientID: c.id, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param,
+		Reason: reason, BytesIn: c.sc.BytesReceived(), VideoMsgs: video, AudioMsgs: audio,
+	})
+	if len(s.cfg.OnUnpublish) == 0 {
+		return
+	}
+	req := s.hookRequest(c, "on_unpublish")
+	s.mu.Lock()
+	if s.unpubClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.unpublish.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.unpublish.Done()
+		t := time.NewTimer(unpublishDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.unpubCtx.Done():
+			return
+		}
+		for _, u := range s.cfg.OnUnpublish {
+			r := s.callHook(s.unpubCtx, u, req)
+			s.emitHook(c, req.Action, u, r)
+		}
+	}()
+}

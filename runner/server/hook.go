@@ -1,0 +1,132 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// hookRequest is SRS's callback body; the field order is SRS's key order,
+// which hook services and our tests compare byte for byte.
+type hookRequest struct {
+	ServerID  string `json:"server_id"`
+	ServiceID string `json:"service_id"`
+	Action    string `json:"action"`
+	ClientID  string `json:"client_id"`
+	IP        string `json:"ip"`
+	Vhost     string `json:"vhost"`
+	App       string `json:"app"`
+	TcURL     string `json:"tcUrl"`
+	Stream    string `json:"stream"`
+	Param     string `json:"param"`
+	StreamURL string `json:"stream_url"`
+	StreamID  string `json:"stream_id"`
+}
+
+// maxHookBody caps what is read from a hook answer; SRS answers are tiny.
+const maxHookBody = 64 << 10
+
+// maxEventBody caps Event.HookBody so a chatty hook cannot bloat results.
+const maxEventBody = 512
+
+func newHookClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:       nil, // hooks are local; an environment proxy would falsify latency
+			DialContext: (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+			// Hundreds of publishers may call the hook at once.
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 512,
+			IdleConnTimeout:     30 * time.Second,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// AllowResponse is SRS's rule for a hook answer that allows the publish:
+// HTTP 200 or 201 and a body that is the bare integer 0 or a JSON object
+// whose "code" is the integer 0.
+func AllowResponse(status int, body []byte) bool {
+	return classifyAnswer(status, body) == ""
+}
+
+// classifyAnswer returns "" for allow, else the reject reason.
+func classifyAnswer(status int, body []byte) string {
+	if status != http.StatusOK && status != http.StatusCreated {
+		return ReasonHookErrorStatus
+	}
+	body = bytes.TrimSpace(body)
+	if !json.Valid(body) {
+		return ReasonHookInvalid
+	}
+	if string(body) == "0" {
+		return ""
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return ReasonHookDenied // valid JSON but not an object: SRS accepts only "0"
+	}
+	// SRS requires an integer: 0.0 or 0e0 is not a code of 0.
+	if code, ok := obj["code"]; ok && string(bytes.TrimSpace(code)) == "0" {
+		return ""
+	}
+	return ReasonHookDenied
+}
+
+type hookResult struct {
+	status  int
+	body    []byte
+	latency time.Duration
+	err     error
+	reason  string // "" = allow
+}
+
+// callHook posts one callback. ctx bounds it; HookTimeout is applied here.
+func (s *Server) callHook(ctx context.Context, url string, req *hookRequest) hookResult {
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return hookResult{err: err, reason: ReasonHookUnreachable}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.HookTimeout)
+	defer cancel()
+
+	start := time.Now()
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return hookResult{err: err, reason: ReasonHookUnreachable}
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("User-Agent", "SRS/"+s.cfg.Version)
+
+	var r hookResult
+	resp, err := s.hookCli.Do(hreq)
+	if err == nil {
+		r.status = resp.StatusCode
+		r.body, err = io.ReadAll(io.LimitReader(resp.Body, maxHookBody))
+		resp.Body.Close()
+	}
+	r.latency = time.Since(start)
+	if err != nil {
+		r.err = err
+		r.reason = classifyHookErr(ctx, err)
+		return r
+	}
+	r.reason = classifyAnswer(r.status, r.body)
+	return r
+}
+
+func classifyHookErr(ctx context.Context, err error) string {
+	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		return ReasonServerClosed
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return ReasonHookTimeout
+	}
+	return ReasonHookUnreachable
+}

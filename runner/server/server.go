@@ -1,0 +1,360 @@
+// Package server is the embedded SRS-like RTMP server: RTMP publish ingest on
+// gortmplib, SRS's on_publish/on_unpublish HTTP callbacks and an SRS-shaped
+// HTTP API. It reproduces the behaviour in /work/shared/srs-facts.md (SRS 7).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Defaults taken from SRS 7 so that timing-sensitive classification behaves
+// the same against the embedded server as against a real one.
+const (
+	DefaultHookTimeout        = 30 * time.Second // SRS_HTTP_CLIENT_TIMEOUT
+	DefaultFirstPacketTimeout = 20 * time.Second // publish.firstpkt_timeout
+	DefaultNormalTimeout      = 5 * time.Second  // publish.normal_timeout
+	DefaultVersion            = "7.0.18"
+
+	// handshakeTimeout bounds handshake, connect and createStream, like
+	// SRS_CONSTS_RTMP_TIMEOUT.
+	handshakeTimeout = 30 * time.Second
+	// unpublishDelay mirrors the ~5 ms SRS takes between a publisher's TCP
+	// close and its on_unpublish call.
+	unpublishDelay = 5 * time.Millisecond
+	// closeWait bounds how long Close waits for handlers and on_unpublish calls.
+	closeWait = 5 * time.Second
+	// defaultVhost is the vhost name SRS reports when the URL names none.
+	defaultVhost = "__defaultVhost__"
+)
+
+// Config configures Start. Zero values take SRS's defaults.
+type Config struct {
+	RTMPListen         string        // default "127.0.0.1:0"
+	APIListen          string        // default "127.0.0.1:0"; the API is always served
+	OnPublish          []string      // on_publish hook URLs, called in order, all must allow; empty = allow
+	OnUnpublish        []string      // on_unpublish hook URLs, called in order
+	HookTimeout        time.Duration // default 30s, covers connect and response
+	FirstPacketTimeout time.Duration // default 20s
+	NormalTimeout      time.Duration // default 5s: a stalled publisher is dropped
+	Version            string        // default "7.0.18"; User-Agent "SRS/"+Version
+	ServerID           string        // default random "vid-xxxxxxx"
+	ServiceID          string        // default random 8 characters
+	OnEvent            func(Event)   // optional; called from many goroutines at once
+	Logger             *slog.Logger  // optional; nil discards
+}
+
+// Event kinds.
+const (
+	EventPublishRequest = "publish_request"
+	EventHook           = "hook"
+	EventReject         = "reject"
+	EventAccept         = "accept"
+	EventUnpublish      = "unpublish"
+)
+
+// Reject reasons (Event.Reason for Kind "reject").
+const (
+	ReasonHookDenied      = "hook_denied"       // HTTP 200/201, body not "allow"
+	ReasonHookErrorStatus = "hook_error_status" // any other HTTP status
+	ReasonHookUnreachable = "hook_unreachable"  // connect failed or no HTTP answer
+	ReasonHookTimeout     = "hook_timeout"
+	ReasonHookInvalid     = "hook_invalid" // HTTP 200/201, body not JSON
+	ReasonStreamBusy      = "stream_busy"
+	ReasonServerClosed    = "server_closed" // Close interrupted the hook call
+)
+
+// Unpublish reasons (Event.Reason for Kind "unpublish").
+const (
+	EndClosed  = "closed"
+	EndTimeout = "timeout"
+	EndError   = "error"
+)
+
+// Event is one observation of the server, delivered to Config.OnEvent.
+// Time is when it was observed; for a "hook" event that is when the answer
+// (or error) came, so the call started at Time - HookLatency.
+type Event struct {
+	Time                   time.Time
+	Kind                   string
+	ClientID               string
+	IP, App, Stream, Param string
+
+	// Kind "hook" only. HookAction is "on_publish" or "on_unpublish".
+	HookAction  string
+	HookURL     string
+	HookStatus  int
+	HookBody    string
+	HookLatency time.Duration
+	HookErr     string
+
+	// Kind "reject" and "unpublish".
+	Reason string
+
+	// Kind "unpublish" only.
+	BytesIn              uint64
+	VideoMsgs, AudioMsgs uint64
+}
+
+// Server is a running embedded server. Create it with Start.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	vhostID string
+	pid     string
+
+	rtmpLn  net.Listener
+	apiLn   net.Listener
+	apiSrv  *http.Server
+	hookCli *http.Client
+
+	// ctx is cancelled by Close; on_publish calls and handlers derive from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// unpubCtx outlives ctx by a grace period so that on_unpublish calls for
+	// publishers ended by Close are still delivered.
+	unpubCtx    context.Context
+	unpubCancel context.CancelFunc
+
+	nextCID atomic.Uint64
+
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	clients map[string]*client      // by client id: publishers from publish command to disconnect
+	live    map[string]*client      // by stream url: the accepted publisher
+	streams map[string]*streamEntry // by stream url: exists while any client uses it
+	// unpubClosed stops new on_unpublish calls once Close waits for them.
+	unpubClosed bool
+
+	handlers  sync.WaitGroup
+	unpublish sync.WaitGroup
+	stopAfter func() bool // unregisters Start's ctx watcher
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start opens both listeners and serves until Close or until ctx is done.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	cfg = withDefaults(cfg)
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		vhostID: randomID("vid-", 7),
+		pid:     strconv.Itoa(syscall.Getpid()),
+		conns:   map[net.Conn]struct{}{},
+		clients: map[string]*client{},
+		live:    map[string]*client{},
+		streams: map[string]*streamEntry{},
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.unpubCtx, s.unpubCancel = context.WithCancel(context.Background())
+	s.hookCli = newHookClient(cfg.HookTimeout)
+
+	var err error
+	if s.rtmpLn, err = listen("RTMP", cfg.RTMPListen); err != nil {
+		return nil, err
+	}
+	if s.apiLn, err = listen("HTTP API", cfg.APIListen); err != nil {
+		s.rtmpLn.Close()
+		return nil, err
+	}
+	s.apiSrv = &http.Server{Handler: s.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
+
+	s.handlers.Add(2)
+	go func() {
+		defer s.handlers.Done()
+		s.acceptLoop()
+	}()
+	go func() {
+		defer s.handlers.Done()
+		if err := s.apiSrv.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http api stopped", "err", err)
+		}
+	}()
+	s.stopAfter = context.AfterFunc(ctx, func() { s.Close() })
+	s.log.Info("server started", "rtmp", s.RTMPAddr(), "api", s.APIAddr())
+	return s, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.RTMPListen == "" {
+		cfg.RTMPListen = "127.0.0.1:0"
+	}
+	if cfg.APIListen == "" {
+		cfg.APIListen = "127.0.0.1:0"
+	}
+	if cfg.HookTimeout <= 0 {
+		cfg.HookTimeout = DefaultHookTimeout
+	}
+	if cfg.FirstPacketTimeout <= 0 {
+		cfg.FirstPacketTimeout = DefaultFirstPacketTimeout
+	}
+	if cfg.NormalTimeout <= 0 {
+		cfg.NormalTimeout = DefaultNormalTimeout
+	}
+	if cfg.Version == "" {
+		cfg.Version = DefaultVersion
+	}
+	if cfg.ServerID == "" {
+		cfg.ServerID = randomID("vid-", 7)
+	}
+	if cfg.ServiceID == "" {
+		cfg.ServiceID = randomID("", 8)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
+func listen(what, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s listen %s: address already in use: choose another port or stop what is using it: %w", what, addr, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s listen %s: %w", what, addr, err)
+	}
+	return ln, nil
+}
+
+// randomID makes SRS-looking ids; they only need to differ between runs.
+func randomID(prefix string, n int) string {
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return prefix + string(b)
+}
+
+// RTMPAddr is the RTMP listener's address, "127.0.0.1:PORT".
+func (s *Server) RTMPAddr() string { return s.rtmpLn.Addr().String() }
+
+// APIAddr is the HTTP API listener's address, "127.0.0.1:PORT".
+func (s *Server) APIAddr() string { return s.apiLn.Addr().String() }
+
+// Close stops listening, closes every connection and waits (at most a few
+// seconds) for handlers and pending on_unpublish calls. It is idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
+	s.stopAfter()
+	s.rtmpLn.Close()
+	shutCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+	if err := s.apiSrv.Shutdown(shutCtx); err != nil {
+		s.apiSrv.Close()
+	}
+	cancel()
+	s.cancel()
+
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+
+	var errs []error
+	if !waitTimeout(&s.handlers, closeWait) {
+		errs = append(errs, fmt.Errorf("server: connection handlers still running after %v", closeWait))
+	}
+	s.mu.Lock()
+	s.unpubClosed = true
+	s.mu.Unlock()
+	if !waitTimeout(&s.unpublish, closeWait) {
+		s.unpubCancel()
+		if !waitTimeout(&s.unpublish, time.Second) {
+			errs = append(errs, fmt.Errorf("server: on_unpublish calls still running after %v", closeWait))
+		}
+	}
+	s.unpubCancel()
+	s.hookCli.CloseIdleConnections()
+	s.log.Info("server closed")
+	return errors.Join(errs...)
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (s *Server) acceptLoop() {
+	for {
+		nc, err := s.rtmpLn.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary failures (EMFILE under load) must not end the server.
+			s.log.Warn("rtmp accept", "err", err)
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		if !s.track(nc) {
+			nc.Close()
+			return
+		}
+		s.handlers.Add(1)
+		go func() {
+			defer s.handlers.Done()
+			defer s.untrack(nc)
+			s.handleConn(nc)
+		}()
+	}
+}
+
+// track registers a connection so Close can end it; false once closing.
+func (s *Server) track(nc net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	s.conns[nc] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(nc net.Conn) {
+	nc.Close()
+	s.mu.Lock()
+	delete(s.conns, nc)
+	s.mu.Unlock()
+}
+
+func (s *Server) emit(ev Event) {
+	if s.cfg.OnEvent == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	s.cfg.OnEvent(ev)
+}

@@ -1,0 +1,285 @@
+package server
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bluenviron/gortmplib/pkg/message"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+)
+
+// StreamInfo is one entry of SRS's /api/v1/streams/ list.
+type StreamInfo struct {
+	ID        string      `json:"id"`
+	Name      string      `json:"name"`
+	Vhost     string      `json:"vhost"` // the vhost's id, as SRS reports it
+	App       string      `json:"app"`
+	TcURL     string      `json:"tcUrl"`
+	URL       string      `json:"url"`
+	LiveMs    int64       `json:"live_ms"` // SRS reports the current time in ms here
+	Clients   int         `json:"clients"`
+	Frames    uint64      `json:"frames"`
+	SendBytes uint64      `json:"send_bytes"`
+	RecvBytes uint64      `json:"recv_bytes"`
+	Kbps      Kbps        `json:"kbps"`
+	Publish   PublishInfo `json:"publish"`
+	Video     *VideoInfo  `json:"video"`
+	Audio     *AudioInfo  `json:"audio"`
+}
+
+// Kbps is SRS's 30-second bit rate pair.
+type Kbps struct {
+	Recv30s int `json:"recv_30s"`
+	Send30s int `json:"send_30s"`
+}
+
+// PublishInfo says whether a stream has an accepted publisher, and which.
+type PublishInfo struct {
+	Active bool   `json:"active"`
+	CID    string `json:"cid,omitempty"`
+}
+
+// VideoInfo describes a stream's video as SRS does.
+type VideoInfo struct {
+	Codec   string `json:"codec"`
+	Profile string `json:"profile"`
+	Level   string `json:"level"`
+	Width   int    `json:"width"`
+	Height  int    `json:"height"`
+}
+
+// AudioInfo describes a stream's audio as SRS does.
+type AudioInfo struct {
+	Codec      string `json:"codec"`
+	SampleRate int    `json:"sample_rate"`
+	Channel    int    `json:"channel"`
+	Profile    string `json:"profile"`
+}
+
+// ClientInfo is one entry of SRS's /api/v1/clients/ list. Like SRS, a
+// publisher is listed from its publish command on, while its hooks run too.
+type ClientInfo struct {
+	ID        string  `json:"id"`
+	Vhost     string  `json:"vhost"`
+	Stream    string  `json:"stream"` // the stream's id
+	IP        string  `json:"ip"`
+	PageURL   string  `json:"pageUrl"`
+	SwfURL    string  `json:"swfUrl"`
+	TcURL     string  `json:"tcUrl"`
+	URL       string  `json:"url"`
+	Name      string  `json:"name"`
+	Type      string  `json:"type"`
+	Publish   bool    `json:"publish"`
+	Alive     float64 `json:"alive"` // seconds
+	SendBytes uint64  `json:"send_bytes"`
+	RecvBytes uint64  `json:"recv_bytes"`
+	Kbps      Kbps    `json:"kbps"`
+}
+
+// rateWindow keeps one byte-count sample per second for SRS's 30 s rates.
+type rateWindow struct {
+	samples [32]rateSample
+	n, next int
+}
+
+type rateSample struct {
+	t     time.Time
+	bytes uint64
+}
+
+func (w *rateWindow) add(now time.Time, bytes uint64) {
+	if w.n > 0 {
+		last := w.samples[(w.next+len(w.samples)-1)%len(w.samples)]
+		if now.Sub(last.t) < time.Second {
+			return
+		}
+	}
+	w.samples[w.next] = rateSample{now, bytes}
+	w.next = (w.next + 1) % len(w.samples)
+	w.n = min(w.n+1, len(w.samples))
+}
+
+// kbps is the rate since the oldest sample of the last 30 s.
+func (w *rateWindow) kbps(now time.Time, bytes uint64) int {
+	for i := w.n; i > 0; i-- {
+		s := w.samples[(w.next+len(w.samples)-i)%len(w.samples)]
+		if now.Sub(s.t) > 30*time.Second {
+			continue
+		}
+		ms := now.Sub(s.t).Milliseconds()
+		if ms <= 0 || bytes < s.bytes {
+			return 0
+		}
+		return int((bytes - s.bytes) * 8 / uint64(ms))
+	}
+	return 0
+}
+
+func (c *client) count(msg message.Message, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rate.add(now, c.sc.BytesReceived())
+	switch m := msg.(type) {
+	case *message.Video:
+		c.videoMsgs++
+		if cfg := m.AVCConfig; cfg != nil {
+			var sps []byte
+			if len(cfg.SequenceParameterSets) > 0 {
+				sps = cfg.SequenceParameterSets[0].NALUnit
+			}
+			c.video = avcInfo(cfg.Profile, cfg.Level, sps)
+		} else if c.video == nil {
+			c.video = &VideoInfo{Codec: map[uint8]string{message.CodecH264: "H264", message.CodecH265: "H265"}[m.Codec]}
+		}
+	case *message.VideoExSequenceStart:
+		c.videoMsgs++
+		if cfg := m.AVCConfig; cfg != nil {
+			var sps []byte
+			if len(cfg.SequenceParameterSets) > 0 {
+				sps = cfg.SequenceParameterSets[0].NALUnit
+			}
+			c.video = avcInfo(cfg.Profile, cfg.Level, sps)
+		} else {
+			c.video = &VideoInfo{Codec: fourCCName(m.FourCC)}
+		}
+	case *message.VideoExCodedFrames, *message.VideoExFramesX, *message.VideoExMultitrack,
+		*message.VideoExSequenceEnd, *message.VideoExMetadata:
+		c.videoMsgs++
+	case *message.Audio:
+		c.audioMsgs++
+		if m.AACConfig != nil {
+			c.audio = aacInfo(m.AACConfig)
+		} else if c.audio == nil {
+			c.audio = &AudioInfo{Codec: map[uint8]string{
+				message.CodecMPEG4Audio: "AAC", message.CodecMPEG1Audio: "MP3",
+				message.CodecPCMA: "PCMA", message.CodecPCMU: "PCMU", message.CodecLPCM: "LPCM",
+			}[m.Codec]}
+		}
+	case *message.AudioExSequenceStart, *message.AudioExCodedFrames, *message.AudioExMultitrack,
+		*message.AudioExSequenceEnd, *message.AudioExMultichannelConfig:
+		c.audioMsgs++
+	}
+}
+
+func fourCCName(f message.FourCC) string {
+	return map[message.FourCC]string{
+		message.FourCCAVC: "H264", message.FourCCHEVC: "H265", message.FourCCAV1: "AV1", message.FourCCVP9: "VP9",
+	}[f]
+}
+
+func avcInfo(profile, level uint8, sps []byte) *VideoInfo {
+	v := &VideoInfo{Codec: "H264", Level: fmt.Sprintf("%d.%d", level/10, level%10)}
+	v.Profile = map[uint8]string{
+		66: "Baseline", 77: "Main", 88: "Extended", 100: "High", 110: "High10", 122: "High422", 244: "High444",
+	}[profile]
+	if v.Profile == "" {
+		v.Profile = strconv.Itoa(int(profile))
+	}
+	var s h264.SPS
+	if sps != nil && s.Unmarshal(sps) == nil {
+		v.Width, v.Height = s.Width(), s.Height()
+	}
+	return v
+}
+
+func aacInfo(c *mpeg4audio.AudioSpecificConfig) *AudioInfo {
+	a := &AudioInfo{Codec: "AAC", SampleRate: c.SampleRate, Channel: int(c.ChannelConfig)}
+	if c.ChannelConfig == 7 {
+		a.Channel = 8
+	}
+	switch {
+	case c.Type == mpeg4audio.ObjectTypePS || c.ExtensionType == mpeg4audio.ObjectTypePS:
+		a.Profile = "HEv2"
+	case c.Type == mpeg4audio.ObjectTypeSBR || c.ExtensionType == mpeg4audio.ObjectTypeSBR:
+		a.Profile = "HE"
+	case c.Type == mpeg4audio.ObjectTypeAACLC:
+		a.Profile = "LC"
+	default:
+		a.Profile = strconv.Itoa(int(c.Type))
+	}
+	return a
+}
+
+// Streams lists the streams that have a publisher (accepted or waiting for
+// its hooks), in SRS's /api/v1/streams/ shape, ordered by url.
+func (s *Server) Streams() []StreamInfo {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]StreamInfo, 0, len(s.streams))
+	for url, st := range s.streams {
+		info := StreamInfo{ID: st.id, Vhost: s.vhostID, URL: url, LiveMs: now.UnixMilli(), Clients: st.clients}
+		pub := s.live[url]
+		if pub == nil {
+			// Not yet accepted: describe it from any of its waiting clients.
+			for _, c := range s.clients {
+				if c.streamURL == url {
+					pub = c
+					break
+				}
+			}
+		}
+		if pub != nil {
+			info.Name, info.App, info.TcURL = pub.stream, pub.app, pub.tcURL
+			if s.live[url] == pub {
+				recv := pub.sc.BytesReceived()
+				pub.mu.Lock()
+				info.Publish = PublishInfo{Active: true, CID: pub.id}
+				info.Frames = pub.videoMsgs
+				info.RecvBytes = recv
+				info.SendBytes = pub.sc.BytesSent()
+				info.Kbps.Recv30s = pub.rate.kbps(now, recv)
+				if pub.video != nil {
+					v := *pub.video
+					info.Video = &v
+				}
+				if pub.audio != nil {
+					a := *pub.audio
+					info.Audio = &a
+				}
+				pub.mu.Unlock()
+			}
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b StreamInfo) int { return strings.Compare(a.URL, b.URL) })
+	return out
+}
+
+// Clients lists the publishing clients in SRS's /api/v1/clients/ shape,
+// ordered by client id.
+func (s *Server) Clients() []ClientInfo {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ClientInfo, 0, len(s.clients))
+	for _, c := range s.clients {
+		info := ClientInfo{
+			ID: c.id, Vhost: s.vhostID, IP: c.ip, TcURL: c.tcURL, URL: c.streamURL, Name: c.stream,
+			// ffmpeg and OBS send releaseStream/FCPublish, which SRS calls FMLE;
+			// gortmplib hides those commands, so every publisher is reported so.
+			Type: "fmle-publish", Publish: true,
+			Alive: now.Sub(c.created).Seconds(),
+		}
+		if st := s.streams[c.streamURL]; st != nil {
+			info.Stream = st.id
+		}
+		recv := c.sc.BytesReceived()
+		info.RecvBytes, info.SendBytes = recv, c.sc.BytesSent()
+		c.mu.Lock()
+		info.Kbps.Recv30s = c.rate.kbps(now, recv)
+		c.mu.Unlock()
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b ClientInfo) int {
+		ai, _ := strconv.ParseUint(a.ID, 10, 64)
+		bi, _ := strconv.ParseUint(b.ID, 10, 64)
+		return cmp.Compare(ai, bi)
+	})
+	return out
+}
