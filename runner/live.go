@@ -1,0 +1,63 @@
+package runner
+
+import (
+	"slices"
+	"sync"
+)
+
+// Live holds the run's counters while it goes, for progress bars and log
+// lines. It is safe for concurrent use; the zero value is not usable, use
+// NewLive.
+type Live struct {
+	mu     sync.Mutex
+	order  []string
+	groups map[string]*GroupLive
+}
+
+// GroupLive counts one group's publishers.
+type GroupLive struct {
+	Name       string
+	Planned    int // publishers the scenario schedules
+	Started    int // ffmpeg processes spawned
+	Active     int // running now
+	Publishing int // running and past the publish (first progress)
+	Published  int // ever got as far as publishing
+	Failed     int // ended without publishing, or ended on their own after it
+	Done       int // ended
+}
+
+// NewLive returns counters for the given groups and planned counts.
+func NewLive() *Live { return &Live{groups: make(map[string]*GroupLive)} }
+
+func (l *Live) plan(group string, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.get(group).Planned += n
+}
+
+func (l *Live) get(group string) *GroupLive {
+	g, ok := l.groups[group]
+	if !ok {
+		g = &GroupLive{Name: group}
+		l.groups[group] = g
+		l.order = append(l.order, group)
+	}
+	return g
+}
+
+func (l *Live) update(group string, fn func(*GroupLive)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fn(l.get(group))
+}
+
+// Snapshot returns a copy of every group's counters in scenario order.
+func (l *Live) Snapshot() []GroupLive {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]GroupLive, 0, len(l.order))
+	for _, name := range l.order {
+		out = append(out, *l.groups[name])
+	}
+	return slices.Clip(out)
+}

@@ -1,0 +1,41 @@
+// Package publisher builds ffmpeg publisher command lines and supervises ffmpeg processes:
+// process group, SIGINT then SIGKILL, progress and a bounded stderr tail, and a classified exit.
+package publisher
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+
+	ffmpeg "github.com/u2takey/ffmpeg-go"
+)
+
+// FindFFmpeg resolves the ffmpeg binary: path as given (a bare name is looked up on PATH), or
+// "ffmpeg" on PATH when path is empty.
+func FindFFmpeg(path string) (string, error) {
+	if path == "" {
+		p, err := exec.LookPath("ffmpeg")
+		if err != nil {
+			return "", errors.New("ffmpeg not found on PATH: install it (apt-get install ffmpeg) or pass --ffmpeg PATH")
+		}
+		return p, nil
+	}
+	p, err := exec.LookPath(path)
+	if err != nil {
+		return "", fmt.Errorf("ffmpeg %q is not an executable file (%v): pass --ffmpeg with the path of an ffmpeg binary", path, err)
+	}
+	return p, nil
+}
+
+// Args is the command line (without the program name) of one publisher: the clip is read at its
+// native rate, looped forever and copied, not re-encoded (srs-facts §6: encoding live costs far
+// more), and progress goes to stdout as key=value blocks.
+//
+// ffmpeg-go puts global arguments after the output; ffmpeg parses global options anywhere on
+// the command line, so that order is valid (and gives no "Trailing option(s)" warning).
+func Args(clip, url string) []string {
+	return ffmpeg.Input(clip, ffmpeg.KwArgs{"re": "", "stream_loop": "-1"}).
+		Output(url, ffmpeg.KwArgs{"c": "copy", "f": "flv"}).
+		GlobalArgs("-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1", "-stats_period", "0.5").
+		GetArgs()
+}

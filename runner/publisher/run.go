@@ -1,0 +1,177 @@
+package publisher
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Spec says which ffmpeg to run and how to supervise it.
+type Spec struct {
+	FFmpeg      string   // path of the binary
+	Args        []string // without the program name
+	Grace       time.Duration
+	StderrLines int
+	// OnStart, if set, is called once the process runs, with its start time and pid (also its
+	// process group), before any OnProgress.
+	OnStart func(at time.Time, pid int)
+	// OnProgress, if set, is called for each -progress block, in order, from a goroutine of Run.
+	OnProgress func(Progress)
+}
+
+// Grace and StderrLines used when a Spec leaves them zero.
+const (
+	DefaultGrace       = 5 * time.Second
+	DefaultStderrLines = 20
+)
+
+// Classes of Result.Class.
+const (
+	// ClassStopped: we stopped it and it ended as ffmpeg does on SIGINT (status 255, or 0, or
+	// the signal itself). For a publisher that is success (srs-facts §6).
+	ClassStopped    = "stopped"
+	ClassKilled     = "killed"      // we stopped it, the grace ran out and SIGKILL ended it
+	ClassExited     = "exited"      // status 0 on its own
+	ClassFailed     = "failed"      // any other end: non-zero status or a signal we did not send
+	ClassSpawnError = "spawn_error" // it never ran; see Err
+)
+
+// Result is how one ffmpeg process went.
+type Result struct {
+	Spawned, FirstProgress, Exited time.Time // FirstProgress is zero if no progress block came
+	PID                            int
+	ExitCode                       int    // -1 if ended by a signal
+	Signal                         string // "" or e.g. "killed", "interrupt"
+	Stopped                        bool   // we asked it to stop (ctx canceled) before it exited on its own
+	Killed                         bool   // the grace ran out and SIGKILL ended it
+	Class                          string // one of the Class constants
+	Message                        string // ffmpeg's own error line, "" if none
+	StderrTail                     []string
+	LastProgress                   Progress
+	Err                            error // spawn error, or a supervision failure
+}
+
+// Run starts ffmpeg and blocks until it and every process of its group are gone. Canceling ctx
+// stops it: SIGINT to its process group, SIGKILL after spec.Grace.
+func Run(ctx context.Context, spec Spec) Result {
+	grace := cmp.Or(spec.Grace, DefaultGrace)
+	nlines := cmp.Or(spec.StderrLines, DefaultStderrLines)
+
+	// Our own pipes rather than cmd.StdoutPipe: Wait closes those as soon as the process exits,
+	// which could lose its last lines, the ones that explain its exit.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return Result{Class: ClassSpawnError, ExitCode: -1, Err: err}
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return Result{Class: ClassSpawnError, ExitCode: -1, Err: err}
+	}
+
+	cmd := exec.CommandContext(ctx, spec.FFmpeg, spec.Args...)
+	cmd.Stdout, cmd.Stderr = outW, errW
+	// A group of its own keeps a terminal's Ctrl-C away from ffmpeg (stopping is ours to decide)
+	// and lets us end anything it started. Pdeathsig ends it if rtmpload itself is killed; it is
+	// tied to the forking OS thread, which the Go runtime does not retire while we run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	var stopped atomic.Bool
+	cmd.Cancel = func() error {
+		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		if errors.Is(err, syscall.ESRCH) {
+			return os.ErrProcessDone
+		}
+		if err == nil {
+			stopped.Store(true)
+		}
+		return err
+	}
+	cmd.WaitDelay = grace
+
+	err = cmd.Start()
+	// The child holds its own copies; ours must go so that reads end when the child's do.
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return Result{
+			Class: ClassSpawnError, ExitCode: -1, Stopped: ctx.Err() != nil,
+			Err: fmt.Errorf("starting %s: %w", spec.FFmpeg, err),
+		}
+	}
+	res := Result{Spawned: time.Now(), PID: cmd.Process.Pid}
+	if spec.OnStart != nil {
+		spec.OnStart(res.Spawned, res.PID)
+	}
+
+	var wg sync.WaitGroup
+	stderr := tail{n: nlines}
+	wg.Go(func() { _ = eachLine(errR, maxLine, stderr.add) })
+	var first, last Progress
+	progress := progressParser{now: time.Now, block: func(p Progress) {
+		if first.At.IsZero() {
+			first = p
+		}
+		last = p
+		if spec.OnProgress != nil {
+			spec.OnProgress(p)
+		}
+	}}
+	wg.Go(func() { _ = eachLine(outR, maxLine, progress.line) })
+
+	waitErr := cmd.Wait()
+	res.Exited = time.Now()
+	// Whatever ffmpeg left behind in its group goes too; ESRCH means nothing did.
+	if err := syscall.Kill(-res.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		res.Err = fmt.Errorf("killing process group %d: %w", res.PID, err)
+	}
+	// A process that left the group could hold the pipes open forever: read on for a moment
+	// only.
+	deadline := time.Now().Add(time.Second)
+	_ = outR.SetReadDeadline(deadline)
+	_ = errR.SetReadDeadline(deadline)
+	wg.Wait()
+	outR.Close()
+	errR.Close()
+
+	res.FirstProgress, res.LastProgress = first.At, last
+	res.StderrTail = stderr.lines
+	res.Message = bestMessage(stderr.lines)
+	res.Stopped = stopped.Load()
+	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	res.ExitCode = cmd.ProcessState.ExitCode()
+	if ws.Signaled() {
+		res.Signal = ws.Signal().String()
+	}
+	res.Killed = res.Stopped && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+	res.Class = classify(ws, res.Stopped)
+
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, ctx.Err()) && res.Err == nil {
+		res.Err = waitErr
+	}
+	return res
+}
+
+func classify(ws syscall.WaitStatus, stopped bool) string {
+	switch {
+	case stopped && ws.Signaled() && ws.Signal() == syscall.SIGKILL:
+		return ClassKilled
+	case stopped && (ws.Exited() && (ws.ExitStatus() == 255 || ws.ExitStatus() == 0) ||
+		ws.Signaled() && ws.Signal() == syscall.SIGINT):
+		return ClassStopped
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return ClassExited
+	default:
+		return ClassFailed
+	}
+}

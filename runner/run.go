@@ -1,0 +1,349 @@
+// Package runner orchestrates one run: it encodes the clip, starts the hook
+// and the embedded server, launches the scenario's ffmpeg publishers on
+// schedule, writes every event to results.jsonl and builds the report from
+// that same stream.
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/runner/hook"
+	"github.com/rtmpload/rtmpload/runner/media"
+	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/scenarios"
+)
+
+// Version is rtmpload's version, set by cmd at build time.
+var Version = "dev"
+
+// Options configure a run. Zero values are defaults that work on a fresh
+// machine.
+type Options struct {
+	Scenario   *scenarios.Scenario
+	FFmpeg     string // path to ffmpeg, already looked up
+	ResultsDir string // the run's own directory; created
+	Listen     string // embedded server RTMP listen address
+	APIListen  string // embedded server HTTP API listen address
+	HookListen string // built-in hook listen address
+	HookMode   string // overrides the scenario's hook.mode when set
+	CacheDir   string // clip cache; default media.DefaultCacheDir()
+	Grace      time.Duration
+	Live       *Live // optional counters for progress display
+	Logger     *slog.Logger
+}
+
+// Result is what a run leaves behind.
+type Result struct {
+	Dir         string
+	ResultsPath string
+	ReportPath  string
+	Summary     *report.Summary
+	Interrupted bool
+}
+
+// SetupError is a problem found before any publisher started: nothing was
+// measured and nothing was written.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// Run runs the scenario until its duration ends or ctx is canceled (then
+// every ffmpeg is stopped and the results are still written, with end reason
+// "interrupted").
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Live == nil {
+		o.Live = NewLive()
+	}
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:0"
+	}
+	if o.APIListen == "" {
+		o.APIListen = "127.0.0.1:0"
+	}
+	if o.HookListen == "" {
+		o.HookListen = "127.0.0.1:0"
+	}
+	sc := o.Scenario
+	mode := sc.Hook.Mode
+	if o.HookMode != "" {
+		mode = o.HookMode
+	}
+	switch mode {
+	case "", "allow", "deny", "conflict":
+	default:
+		return nil, &SetupError{fmt.Errorf("hook mode %q: use allow, deny or conflict", mode)}
+	}
+	if mode == "" {
+		mode = "allow"
+	}
+
+	// Setup: everything that can fail on bad input fails here, before a
+	// results file exists.
+	cacheDir := o.CacheDir
+	if cacheDir == "" {
+		d, err := media.DefaultCacheDir()
+		if err != nil {
+			return nil, &SetupError{err}
+		}
+		cacheDir = d
+	}
+	ffVersion := ffmpegVersion(ctx, o.FFmpeg)
+	o.Logger.Info("preparing clip", "clip", sc.Media.Clip, "bitrate", sc.Media.Bitrate)
+	clip, err := media.Ensure(ctx, o.FFmpeg, cacheDir, media.Params{Clip: sc.Media.Clip, BitrateBps: sc.Media.BitrateBps})
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+
+	runID := newRunID(time.Now())
+	r := &run{o: o, id: runID, clip: clip}
+
+	hk, err := hook.Start(hook.Config{
+		Listen:  o.HookListen,
+		Mode:    hook.Mode(mode),
+		Latency: sc.Hook.Latency,
+		OnCall:  r.onHookCall,
+	})
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	defer hk.Close()
+
+	srv, err := server.Start(ctx, server.Config{
+		RTMPListen:  o.Listen,
+		APIListen:   o.APIListen,
+		OnPublish:   []string{hk.OnPublishURL()},
+		OnUnpublish: []string{hk.OnUnpublishURL()},
+		OnEvent:     r.onServerEvent,
+		Logger:      o.Logger,
+	})
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	defer srv.Close()
+	r.rtmpBase = "rtmp://" + srv.RTMPAddr() + "/live/"
+
+	if err := os.MkdirAll(o.ResultsDir, 0o755); err != nil {
+		return nil, &SetupError{fmt.Errorf("create results directory: %w", err)}
+	}
+	resultsPath := filepath.Join(o.ResultsDir, "results.jsonl")
+	f, err := os.OpenFile(resultsPath, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, &SetupError{fmt.Errorf("create results file: %w (pass a new --out directory)", err)}
+	}
+	r.w = report.NewWriter(f)
+
+	start := time.Now()
+	groups := make([]report.GroupInfo, 0, len(sc.Publishers))
+	for _, g := range sc.Publishers {
+		groups = append(groups, report.GroupInfo{Name: g.Group, Count: g.Count})
+		o.Live.plan(g.Group, g.Count)
+	}
+	r.w.Write(report.Event{Type: report.TypeRun, Time: start, Run: &report.RunHeader{
+		Schema:  report.Schema,
+		ID:      runID,
+		Started: start,
+		Scenario: report.ScenarioInfo{
+			Name: sc.Name, Source: sc.Source, Duration: sc.Duration, Groups: groups,
+		},
+		Target:   "embedded rtmp://" + srv.RTMPAddr() + " api http://" + srv.APIAddr(),
+		HookMode: mode,
+		Options: map[string]string{
+			"clip":         sc.Media.Clip,
+			"bitrate":      sc.Media.Bitrate,
+			"hook_latency": sc.Hook.Latency.String(),
+			"hook_url":     hk.OnPublishURL(),
+		},
+		Versions: map[string]string{
+			"rtmpload": Version,
+			"ffmpeg":   ffVersion,
+			"server":   "embedded SRS-like " + server.DefaultVersion,
+		},
+		Publisher: publisher.Args(clip, r.rtmpBase+"NAME?rtmpload=ID"),
+	}})
+
+	interrupted := r.publish(ctx, start)
+
+	// Accepted publishers get on_unpublish a few ms after they end: close the
+	// server first so those calls are made, then the hook.
+	srv.Close()
+	hk.Close()
+
+	end := report.Event{Type: report.TypeEnd, Time: time.Now(), Reason: report.EndNormal}
+	if interrupted {
+		end.Reason = report.EndInterrupted
+	}
+	r.w.Write(end)
+	werr := r.w.Err()
+	if cerr := f.Close(); werr == nil && cerr != nil {
+		werr = fmt.Errorf("close results: %w", cerr)
+	}
+
+	res := &Result{Dir: o.ResultsDir, ResultsPath: resultsPath, Interrupted: interrupted}
+	if werr != nil {
+		return res, werr
+	}
+	sum, err := report.Load(resultsPath)
+	if err != nil {
+		return res, err
+	}
+	res.Summary = sum
+	res.ReportPath = filepath.Join(o.ResultsDir, "report.json")
+	if err := report.WriteFile(res.ReportPath, sum); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// run is the state of one run shared by its goroutines.
+type run struct {
+	o        Options
+	id       string
+	clip     string
+	rtmpBase string
+	w        *report.Writer
+}
+
+// publish launches every scheduled publisher at its time and waits for all
+// of them. It reports whether ctx ended the run early.
+func (r *run) publish(ctx context.Context, start time.Time) (interrupted bool) {
+	sc := r.o.Scenario
+	runCtx, cancel := context.WithDeadline(ctx, start.Add(sc.Duration))
+	defer cancel()
+
+	var wg sync.WaitGroup
+	for _, slot := range sc.Schedule() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTimer(time.Until(start.Add(slot.Start)))
+			defer t.Stop()
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+			pctx, pcancel := context.WithDeadline(runCtx, start.Add(slot.Stop))
+			defer pcancel()
+			r.attempt(pctx, slot, fmt.Sprintf("%s-%d", r.id, slot.Seq+1))
+		}()
+	}
+	wg.Wait()
+	return ctx.Err() != nil
+}
+
+// attempt runs one ffmpeg publisher until it ends or ctx is done.
+func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) {
+	u := r.rtmpBase + url.PathEscape(slot.Stream) + "?rtmpload=" + url.QueryEscape(id)
+	base := report.AttemptEvent{ID: id, Group: slot.Group, Stream: slot.Stream, Slot: slot.Seq}
+	emit := func(at time.Time, phase string, fill func(*report.AttemptEvent)) {
+		ae := base
+		ae.Phase = phase
+		if fill != nil {
+			fill(&ae)
+		}
+		r.w.Write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae})
+	}
+
+	live := r.o.Live
+	live.update(slot.Group, func(g *GroupLive) { g.Started++; g.Active++ })
+	var once sync.Once
+	res := publisher.Run(ctx, publisher.Spec{
+		FFmpeg: r.o.FFmpeg,
+		Args:   publisher.Args(r.clip, u),
+		Grace:  r.o.Grace,
+		OnStart: func(at time.Time, pid int) {
+			emit(at, report.PhaseSpawn, func(ae *report.AttemptEvent) { ae.URL, ae.PID = u, pid })
+		},
+		OnProgress: func(p publisher.Progress) {
+			once.Do(func() {
+				emit(p.At, report.PhasePublishing, nil)
+				live.update(slot.Group, func(g *GroupLive) { g.Publishing++; g.Published++ })
+			})
+		},
+	})
+	if res.Spawned.IsZero() {
+		emit(time.Now(), report.PhaseSpawn, func(ae *report.AttemptEvent) { ae.URL = u })
+	}
+	published := !res.FirstProgress.IsZero()
+	emit(res.Exited, report.PhaseExit, func(ae *report.AttemptEvent) {
+		ae.Class, ae.ExitCode, ae.Stopped, ae.Killed = res.Class, res.ExitCode, res.Stopped, res.Killed
+		ae.Message, ae.StderrTail = res.Message, res.StderrTail
+		ae.Frames, ae.Bytes = res.LastProgress.Frame, res.LastProgress.TotalSize
+		if res.Err != nil && ae.Message == "" {
+			ae.Message = res.Err.Error()
+		}
+	})
+	live.update(slot.Group, func(g *GroupLive) {
+		g.Active--
+		g.Done++
+		if published {
+			g.Publishing--
+		}
+		if !published || (res.Class != publisher.ClassStopped && res.Class != publisher.ClassExited) {
+			g.Failed++
+		}
+	})
+}
+
+func (r *run) onHookCall(c hook.Call) {
+	r.w.Write(report.Event{Type: report.TypeHook, Time: c.Answered, Hook: &report.HookCall{
+		Seq: c.Seq, Action: c.Action, Attempt: c.Attempt, ClientID: c.ClientID,
+		Stream: c.Stream, App: c.App, Param: c.Param,
+		Arrived: c.Arrived, Answered: c.Answered, Status: c.Status,
+		Verdict: c.Verdict, Reason: c.Reason, Canceled: c.Canceled,
+	}})
+}
+
+func (r *run) onServerEvent(e server.Event) {
+	switch e.Kind {
+	case "reject", "accept", "unpublish":
+	default:
+		return
+	}
+	r.w.Write(report.Event{Type: report.TypeServer, Time: e.Time, Server: &report.ServerEvent{
+		Kind: e.Kind, Attempt: hook.AttemptFromParam(e.Param), ClientID: e.ClientID,
+		Stream: e.Stream, Reason: e.Reason, HookStatus: e.HookStatus, HookErr: e.HookErr,
+		HookLatency: int64(e.HookLatency), BytesIn: e.BytesIn, VideoMsgs: e.VideoMsgs, AudioMsgs: e.AudioMsgs,
+	}})
+}
+
+// newRunID is sortable by time and unique enough across machines.
+func newRunID(t time.Time) string {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// ffmpegVersion returns the first line of `ffmpeg -version`, for the run
+// header. It is a short-lived child, killed with its group if it hangs.
+func ffmpegVersion(ctx context.Context, ffmpeg string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-version")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = time.Second
+	out, err := cmd.Output()
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(line)
+}
