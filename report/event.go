@@ -64,6 +64,16 @@ type Event struct {
 	// end
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
+	Usage  *Usage `json:"usage,omitempty"`
+}
+
+// Usage is the CPU and memory rtmpload itself used (embedded server, hook
+// and tap included) beside what its ffmpeg children used, from getrusage.
+type Usage struct {
+	SelfCPU     time.Duration `json:"self_cpu_ns"`
+	SelfMaxRSS  int64         `json:"self_max_rss_bytes"`
+	ChildCPU    time.Duration `json:"children_cpu_ns"`
+	ChildMaxRSS int64         `json:"children_max_rss_bytes"` // the largest single child
 }
 
 // RunHeader describes a run so that its report explains itself.
@@ -101,6 +111,7 @@ type AttemptEvent struct {
 	Stream string `json:"stream"`
 	Slot   int    `json:"slot"`
 	URL    string `json:"url,omitempty"`
+	PID    int    `json:"pid,omitempty"` // spawn: ffmpeg's pid (and process group)
 
 	// exit only
 	Class      string   `json:"class,omitempty"` // publisher.Result.Class

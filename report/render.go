@@ -40,6 +40,12 @@ func Table(w io.Writer, s *Summary) error {
 	if s.EndError != "" {
 		fmt.Fprintf(w, "error: %s\n", s.EndError)
 	}
+	if u := s.Usage; u != nil && !s.Ended.IsZero() && !r.Started.IsZero() {
+		wall := s.Ended.Sub(r.Started).Seconds()
+		fmt.Fprintf(w, "rtmpload itself: cpu %.1fs (%.1f%% of one core), max rss %.1f MiB; its ffmpegs: cpu %.1fs (%.1f%% of one core)\n",
+			u.SelfCPU.Seconds(), 100*u.SelfCPU.Seconds()/wall, float64(u.SelfMaxRSS)/(1<<20),
+			u.ChildCPU.Seconds(), 100*u.ChildCPU.Seconds()/wall)
+	}
 	for _, a := range s.Anomalies {
 		fmt.Fprintf(w, "ANOMALY %s\n", a)
 	}

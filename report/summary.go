@@ -29,6 +29,7 @@ type Summary struct {
 	Ended     time.Time      `json:"ended,omitzero"`
 	EndReason string         `json:"end_reason"`
 	EndError  string         `json:"end_error,omitempty"`
+	Usage     *Usage         `json:"usage,omitempty"`
 	Attempts  int            `json:"attempts"`
 	Outcomes  map[string]int `json:"outcomes"`
 	Groups    []GroupSummary `json:"groups"`
@@ -188,7 +189,7 @@ func (b *Builder) Summary() *Summary {
 		Hook:     HookSummary{Calls: b.calls, Verdicts: make(map[string]int)},
 	}
 	if b.end != nil {
-		s.Ended, s.EndReason, s.EndError = b.end.Time, b.end.Reason, b.end.Error
+		s.Ended, s.EndReason, s.EndError, s.Usage = b.end.Time, b.end.Reason, b.end.Error, b.end.Usage
 	} else {
 		s.EndReason = "unfinished"
 	}

@@ -44,6 +44,9 @@ type Options struct {
 	Grace      time.Duration
 	Live       *Live // optional counters for progress display
 	Logger     *slog.Logger
+	// ServerLogger receives the embedded server's log (every publish); nil
+	// discards it.
+	ServerLogger *slog.Logger
 }
 
 // Result is what a run leaves behind.
@@ -105,15 +108,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		cacheDir = d
 	}
-	ffVersion := ffmpegVersion(ctx, o.FFmpeg)
-	o.Logger.Info("preparing clip", "clip", sc.Media.Clip, "bitrate", sc.Media.Bitrate)
-	clip, err := media.Ensure(ctx, o.FFmpeg, cacheDir, media.Params{Clip: sc.Media.Clip, BitrateBps: sc.Media.BitrateBps})
-	if err != nil {
-		return nil, &SetupError{err}
-	}
-
 	runID := newRunID(time.Now())
-	r := &run{o: o, id: runID, clip: clip}
+	r := &run{o: o, id: runID}
 
 	hk, err := hook.Start(hook.Config{
 		Listen:  o.HookListen,
@@ -132,13 +128,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		OnPublish:   []string{hk.OnPublishURL()},
 		OnUnpublish: []string{hk.OnUnpublishURL()},
 		OnEvent:     r.onServerEvent,
-		Logger:      o.Logger,
+		Logger:      o.ServerLogger,
 	})
 	if err != nil {
 		return nil, &SetupError{err}
 	}
 	defer srv.Close()
 	r.rtmpBase = "rtmp://" + srv.RTMPAddr() + "/live/"
+
+	// The clip last: the ports above fail fast, an encode takes seconds.
+	ffVersion := ffmpegVersion(ctx, o.FFmpeg)
+	clip, err := media.Ensure(ctx, o.FFmpeg, cacheDir, media.Params{Clip: sc.Media.Clip, BitrateBps: sc.Media.BitrateBps})
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	r.clip = clip
 
 	if err := os.MkdirAll(o.ResultsDir, 0o755); err != nil {
 		return nil, &SetupError{fmt.Errorf("create results directory: %w", err)}
@@ -186,7 +190,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	srv.Close()
 	hk.Close()
 
-	end := report.Event{Type: report.TypeEnd, Time: time.Now(), Reason: report.EndNormal}
+	end := report.Event{Type: report.TypeEnd, Time: time.Now(), Reason: report.EndNormal, Usage: usage()}
 	if interrupted {
 		end.Reason = report.EndInterrupted
 	}
@@ -323,6 +327,22 @@ func (r *run) onServerEvent(e server.Event) {
 		Stream: e.Stream, Reason: e.Reason, HookStatus: e.HookStatus, HookErr: e.HookErr,
 		HookLatency: int64(e.HookLatency), BytesIn: e.BytesIn, VideoMsgs: e.VideoMsgs, AudioMsgs: e.AudioMsgs,
 	}})
+}
+
+// usage reads rtmpload's own rusage and its reaped children's. Every ffmpeg
+// has been waited for by now, so the children's figures are complete.
+func usage() *report.Usage {
+	var self, kids syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) != nil || syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids) != nil {
+		return nil
+	}
+	cpu := func(r *syscall.Rusage) time.Duration {
+		return time.Duration(r.Utime.Nano() + r.Stime.Nano())
+	}
+	return &report.Usage{
+		SelfCPU: cpu(&self), SelfMaxRSS: self.Maxrss << 10, // Linux reports KiB
+		ChildCPU: cpu(&kids), ChildMaxRSS: kids.Maxrss << 10,
+	}
 }
 
 // newRunID is sortable by time and unique enough across machines.

@@ -30,6 +30,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cacheDir := fs.String("cache-dir", "", "clip cache directory (default: the user cache directory)")
 	grace := fs.Duration("grace", 5*time.Second, "how long a stopped ffmpeg may take to exit before SIGKILL")
 	jsonOut := fs.Bool("json", false, "print report.json to stdout instead of the table")
+	verbose := fs.BoolP("verbose", "v", false, "log every publish the embedded server sees")
 	progress := fs.String("progress", "auto", "live progress: auto (bars on a terminal, log lines otherwise), bars, log, none")
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, err)
@@ -53,19 +54,24 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	live := runner.NewLive()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var serverLogger *slog.Logger
+	if *verbose {
+		serverLogger = logger.With("from", "server")
+	}
 	stopProgress := startProgress(*progress, stderr, logger, live, sc)
 	res, err := runner.Run(ctx, runner.Options{
-		Scenario:   sc,
-		FFmpeg:     ffPath,
-		ResultsDir: dir,
-		Listen:     *listen,
-		APIListen:  *apiListen,
-		HookListen: *hookListen,
-		HookMode:   *hookMode,
-		CacheDir:   *cacheDir,
-		Grace:      *grace,
-		Live:       live,
-		Logger:     logger,
+		Scenario:     sc,
+		FFmpeg:       ffPath,
+		ResultsDir:   dir,
+		Listen:       *listen,
+		APIListen:    *apiListen,
+		HookListen:   *hookListen,
+		HookMode:     *hookMode,
+		CacheDir:     *cacheDir,
+		Grace:        *grace,
+		Live:         live,
+		Logger:       logger,
+		ServerLogger: serverLogger,
 	})
 	stopProgress()
 

@@ -79,7 +79,9 @@ func (s *session) run() {
 	up, err := d.DialContext(s.t.ctx, "tcp", s.t.cfg.Target)
 	at := time.Now()
 	if err != nil {
-		s.mark(ServerClose, at, "dial: "+err.Error())
+		if s.t.ctx.Err() == nil { // a dial cut short by Tap.Close is not the server's doing
+			s.mark(ServerClose, at, "dial: "+err.Error())
+		}
 		// A reset is the closest the tap can come to the refusal the publisher
 		// would have seen connecting directly.
 		reset(s.client)

@@ -173,7 +173,8 @@ func Start(cfg Config) (*Tap, error) {
 func (t *Tap) Addr() string { return t.ln.Addr().String() }
 
 // Close stops accepting, closes live connections and waits (at most a few seconds)
-// for their goroutines, OnDone calls included. It is safe to call more than once.
+// for their goroutines, OnDone calls included. Connections it ends get no
+// ClientClose or ServerClose mark. It is safe to call more than once.
 func (t *Tap) Close() error {
 	t.closeOnce.Do(func() {
 		t.cancel()

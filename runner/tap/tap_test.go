@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -403,8 +404,14 @@ func TestCloseIsBounded(t *testing.T) {
 		c.Close()
 		t.Error("tap still accepting")
 	}
-	if conn := rec.next(t); conn.BytesUp != 1 {
+	conn := rec.next(t)
+	if conn.BytesUp != 1 {
 		t.Errorf("bytes up %d", conn.BytesUp)
+	}
+	for _, p := range []Phase{ClientClose, ServerClose} {
+		if _, ok := conn.At(p); ok {
+			t.Errorf("the tap's own close recorded as %s", p)
+		}
 	}
 }
 
@@ -446,5 +453,60 @@ func TestFFmpegPublish(t *testing.T) {
 	}
 	if conn.BytesUp < 10000 {
 		t.Errorf("only %d bytes published", conn.BytesUp)
+	}
+}
+
+// A reset from the server reaches the client as a reset, not as an orderly close.
+func TestServerResetIsPassedOn(t *testing.T) {
+	tp, rec := startTap(t, startServer(t, func(nc net.Conn) {
+		nc.Read(make([]byte, 1))       //nolint:errcheck
+		nc.(*net.TCPConn).SetLinger(0) //nolint:errcheck
+	}))
+	nc, err := net.Dial("tcp", tp.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(waitLimit)) //nolint:errcheck
+	if _, err := nc.Write([]byte{3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(nc); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("client read: %v, want a reset", err)
+	}
+	m, ok := rec.next(t).Mark(ServerClose)
+	if !ok || !strings.Contains(m.Detail, "reset") {
+		t.Errorf("server close %+v %v", m, ok)
+	}
+}
+
+func TestConcurrentPublishes(t *testing.T) {
+	const n = 16
+	sent := make(chan uint64, n)
+	tp, rec := startTap(t, startServer(t, rtmpServer(sent)))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			c, err := publishClient(t, tp.Addr(), fmt.Sprintf("/live#cam%02d?rtmpload=r1-%d", i, i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.Close()
+		})
+	}
+	wg.Wait()
+	attempts := make(map[string]uint64)
+	for range n {
+		c := rec.next(t)
+		var i int
+		fmt.Sscanf(c.Attempt, "r1-%d", &i) //nolint:errcheck // a bad attempt fails the comparison below
+		if _, ok := c.At(OnStatus); !ok || c.Unparsed || c.Stream != fmt.Sprintf("cam%02d", i) {
+			t.Errorf("conn %d: attempt %q stream %q phases %v", c.ID, c.Attempt, c.Stream, phases(c))
+		}
+		attempts[c.Attempt] = c.ID
+	}
+	if len(attempts) != n {
+		t.Errorf("attempts %v", attempts)
 	}
 }
