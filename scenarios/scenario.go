@@ -47,7 +47,8 @@ type Scenario struct {
 	Media       Media
 	Hook        Hook
 	Publishers  []Group
-	Source      string // file path or "builtin:<name>", set by the loader
+	Expect      []string // thresholds as written, e.g. "rate(ok) >= 0.99"
+	Source      string   // file path or "builtin:<name>", set by the loader
 }
 
 // Media is what every publisher sends.
@@ -61,6 +62,7 @@ type Media struct {
 type Hook struct {
 	Mode    string // one of HookModes
 	Latency time.Duration
+	Faults  []Fault // windows over the run's elapsed time, in file order
 }
 
 // Group is a set of publishers that share a name pattern and a start schedule.
@@ -110,6 +112,7 @@ type fileScenario struct {
 	Media       fileMedia   `yaml:"media"`
 	Hook        fileHook    `yaml:"hook"`
 	Publishers  []fileGroup `yaml:"publishers"`
+	Expect      []string    `yaml:"expect"`
 }
 
 type fileMedia struct {
@@ -118,8 +121,15 @@ type fileMedia struct {
 }
 
 type fileHook struct {
-	Mode    string   `yaml:"mode"`
-	Latency Duration `yaml:"latency"`
+	Mode    string      `yaml:"mode"`
+	Latency Duration    `yaml:"latency"`
+	Faults  []fileFault `yaml:"faults"`
+}
+
+type fileFault struct {
+	At   Duration `yaml:"at"`
+	For  Duration `yaml:"for"`
+	Kind string   `yaml:"kind"`
 }
 
 type fileGroup struct {
@@ -171,7 +181,14 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 		Duration:    time.Duration(raw.Duration),
 		Media:       Media{Clip: raw.Media.Clip, Bitrate: raw.Media.Bitrate},
 		Hook:        Hook{Mode: raw.Hook.Mode, Latency: time.Duration(raw.Hook.Latency)},
+		Expect:      raw.Expect,
 		Source:      source,
+	}
+	for _, f := range raw.Hook.Faults {
+		// A bad kind is reported by check with its position; keep what was written.
+		pf, _ := ParseFault(f.Kind)
+		pf.Spec, pf.At, pf.For = f.Kind, time.Duration(f.At), time.Duration(f.For)
+		s.Hook.Faults = append(s.Hook.Faults, pf)
 	}
 	if s.Name == "" {
 		base := filepath.Base(strings.TrimPrefix(source, builtinPrefix))
@@ -244,6 +261,18 @@ func (s *Scenario) check() *problem {
 	}
 	if s.Hook.Latency < 0 {
 		return at("$.hook", "latency", "latency must not be negative")
+	}
+	for i, f := range s.Hook.Faults {
+		path := fmt.Sprintf("$.hook.faults[%d]", i)
+		if _, err := ParseFault(f.Spec); err != nil {
+			return at(path, "kind", "%v", err)
+		}
+		if f.At < 0 || f.At >= s.Duration {
+			return at(path, "at", "fault %s: at %v must be within the run (0 to %v)", f.Spec, f.At, s.Duration)
+		}
+		if f.For <= 0 {
+			return at(path, "for", "fault %s: for is required and must be greater than 0, such as 10s", f.Spec)
+		}
 	}
 	if len(s.Publishers) == 0 {
 		return at("$", "publishers", "publishers: at least one group is required")

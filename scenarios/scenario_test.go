@@ -50,7 +50,7 @@ func TestParseErrorsCarryPosition(t *testing.T) {
 		line, col int
 		msg       string
 	}{
-		{"unknown-top.yaml", 7, 1, `unknown field "expect"`},
+		{"unknown-top.yaml", 7, 1, `unknown field "expectations"`},
 		{"unknown-group.yaml", 7, 5, `unknown field "reconnect"`},
 		{"bad-duration.yaml", 7, 11, `invalid duration "2"`},
 		{"bad-pattern.yaml", 9, 5, `group "others": name pattern "other-{i%0}"`},
@@ -193,5 +193,42 @@ func TestResolve(t *testing.T) {
 	}
 	if _, err := Resolve("testdata/unknown-top.yaml"); err == nil || !strings.HasPrefix(err.Error(), "testdata/unknown-top.yaml:7:1:") {
 		t.Errorf("Resolve(broken file) = %v; want its parse error", err)
+	}
+}
+
+func TestHookFaultsAndExpect(t *testing.T) {
+	src := "name: f\nduration: 60s\nhook:\n  faults:\n    - {at: 20s, for: 10s, kind: down}\n    - {at: 30s, for: 5s, kind: \"status:500\"}\n    - {at: 40s, for: 5s, kind: \"delay:35s\"}\n    - {at: 45s, for: 10s, kind: \"flap:2s\"}\npublishers:\n  - {group: a, count: 1, name: a}\nexpect:\n  - \"rate(ok) >= 0.99\"\n"
+	s, err := Parse("f.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Fault{
+		{At: 20 * time.Second, For: 10 * time.Second, Kind: FaultDown, Spec: "down"},
+		{At: 30 * time.Second, For: 5 * time.Second, Kind: FaultStatus, Status: 500, Spec: "status:500"},
+		{At: 40 * time.Second, For: 5 * time.Second, Kind: FaultDelay, Delay: 35 * time.Second, Spec: "delay:35s"},
+		{At: 45 * time.Second, For: 10 * time.Second, Kind: FaultFlap, Period: 2 * time.Second, Spec: "flap:2s"},
+	}
+	if len(s.Hook.Faults) != len(want) {
+		t.Fatalf("faults %+v", s.Hook.Faults)
+	}
+	for i := range want {
+		if s.Hook.Faults[i] != want[i] {
+			t.Errorf("fault %d: %+v, want %+v", i, s.Hook.Faults[i], want[i])
+		}
+	}
+	if len(s.Expect) != 1 || s.Expect[0] != "rate(ok) >= 0.99" {
+		t.Errorf("expect %v", s.Expect)
+	}
+	for _, tc := range []struct{ kind, at, want string }{
+		{"status:200", "20s", "f.yaml:5:"},
+		{"explode", "20s", "unknown fault"},
+		{"delay:-1s", "20s", "delay:D"},
+		{"down", "90s", "within the run"},
+	} {
+		bad := "name: f\nduration: 60s\nhook:\n  faults:\n    - {at: " + tc.at + ", for: 10s, kind: \"" + tc.kind + "\"}\npublishers:\n  - {group: a, count: 1, name: a}\n"
+		_, err := Parse("f.yaml", []byte(bad))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "f.yaml:5:") {
+			t.Errorf("fault %s at %s: error %v, want f.yaml:5:... containing %q", tc.kind, tc.at, err, tc.want)
+		}
 	}
 }
