@@ -70,8 +70,20 @@ type Attempt struct {
 	Evidence string `json:"evidence,omitempty"`
 }
 
-// published reports whether the publisher got as far as sending media.
-func (a *Attempt) published() bool { return !a.Publishing.IsZero() }
+// published reports whether the server accepted the publish: the wire saw
+// NetStream.Publish.Start, or (without a tap) ffmpeg started its output.
+func (a *Attempt) published() bool {
+	_, ok := a.Wire.publishStarted()
+	return ok || !a.Publishing.IsZero()
+}
+
+// publishedAt is the best known time of the server's acceptance.
+func (a *Attempt) publishedAt() time.Time {
+	if t, ok := a.Wire.publishStarted(); ok {
+		return t
+	}
+	return a.Publishing
+}
 
 // verdictTime is when the server decided on this attempt: when the hook
 // answered if it did, else when ffmpeg gave up.
@@ -89,7 +101,7 @@ func (a *Attempt) liveInterval() (from, to time.Time, ok bool) {
 	if !a.published() {
 		return time.Time{}, time.Time{}, false
 	}
-	from = a.Publishing
+	from = a.publishedAt()
 	if a.Hook != nil && a.Hook.Verdict == "allow" && a.Hook.Answered.Before(from) {
 		from = a.Hook.Answered
 	}
@@ -174,6 +186,24 @@ func evidence(a *Attempt) string {
 	}
 	if a.Server != nil && a.Server.Reason != "" {
 		parts = append(parts, "server: "+a.Server.Reason)
+	}
+	if w := a.Wire; w != nil {
+		_, _, sentPublish := w.mark(WirePublish)
+		_, status, gotStatus := w.mark(WireOnStatus)
+		_, how, closed := w.mark(WireServerClose)
+		switch {
+		case gotStatus:
+			parts = append(parts, "wire: onStatus "+status)
+		case sentPublish && closed:
+			parts = append(parts, "wire: server closed after the publish command, no onStatus")
+		case closed:
+			parts = append(parts, "wire: server closed before the publish command ("+how+")")
+		case sentPublish:
+			parts = append(parts, "wire: publish sent, no answer")
+		}
+		if w.Unparsed {
+			parts = append(parts, "wire: unparsed")
+		}
 	}
 	if a.Class != "" {
 		parts = append(parts, fmt.Sprintf("ffmpeg: %s exit %d after %s", a.Class, a.ExitCode, a.Exit.Sub(a.Spawn).Round(time.Millisecond)))

@@ -254,6 +254,7 @@ func (b *Builder) Summary() *Summary {
 		if a.Hook != nil && !a.Hook.Answered.IsZero() {
 			hists.record(MetricHookLatency, "hook", a.Group, a.Hook.Latency())
 		}
+		recordWire(hists, a)
 		if a.Outcome != OutcomeOK {
 			s.Failures = append(s.Failures, Failure{
 				ID: a.ID, Group: a.Group, Stream: a.Stream, Outcome: a.Outcome,
@@ -335,6 +336,19 @@ func contests(byStream map[string][]*Attempt) ([]Contest, []string) {
 	return out, anomalies
 }
 
+// metricOrder is the order of a publish: latency tables follow it.
+var metricOrder = []string{
+	MetricFFmpegStartup, MetricHandshake, MetricConnect, MetricHookLatency, MetricHookWait,
+	MetricPublish, MetricFirstMedia, MetricPublishStart,
+}
+
+func metricRank(m string) int {
+	if i := slices.Index(metricOrder, m); i >= 0 {
+		return i
+	}
+	return len(metricOrder)
+}
+
 // histograms keeps one HDR histogram per (metric, group) plus "all".
 type histograms struct {
 	h    map[[2]string]*hdrhistogram.Histogram
@@ -364,6 +378,9 @@ func (hs *histograms) record(metric, source, group string, d time.Duration) {
 func (hs *histograms) rows() []LatencyRow {
 	keys := slices.Clone(hs.keys)
 	slices.SortStableFunc(keys, func(x, y [2]string) int {
+		if c := cmp.Compare(metricRank(x[0]), metricRank(y[0])); c != 0 {
+			return c
+		}
 		if c := cmp.Compare(x[0], y[0]); c != 0 {
 			return c
 		}
@@ -375,8 +392,17 @@ func (hs *histograms) rows() []LatencyRow {
 		}
 		return cmp.Compare(x[1], y[1])
 	})
+	groupsOf := make(map[string]int)
+	for _, k := range keys {
+		if k[1] != "all" {
+			groupsOf[k[0]]++
+		}
+	}
 	rows := make([]LatencyRow, 0, len(keys))
 	for _, k := range keys {
+		if k[1] != "all" && groupsOf[k[0]] == 1 {
+			continue // the same figures as its "all" row
+		}
 		h := hs.h[k]
 		ms := func(us int64) float64 { return float64(us) / 1000 }
 		rows = append(rows, LatencyRow{

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 	"github.com/rtmpload/rtmpload/runner/media"
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/runner/tap"
 	"github.com/rtmpload/rtmpload/scenarios"
 )
 
@@ -42,6 +44,7 @@ type Options struct {
 	HookMode   string // overrides the scenario's hook.mode when set
 	CacheDir   string // clip cache; default media.DefaultCacheDir()
 	Grace      time.Duration
+	NoTap      bool  // publish straight to the server, without the RTMP-aware tap
 	Live       *Live // optional counters for progress display
 	Logger     *slog.Logger
 	// ServerLogger receives the embedded server's log (every publish); nil
@@ -135,6 +138,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer srv.Close()
 	r.rtmpBase = "rtmp://" + srv.RTMPAddr() + "/live/"
+	if !o.NoTap {
+		tp, err := tap.Start(tap.Config{Target: srv.RTMPAddr(), OnDone: r.onWire})
+		if err != nil {
+			return nil, &SetupError{err}
+		}
+		defer tp.Close()
+		r.tap = tp
+		r.rtmpBase = "rtmp://" + tp.Addr() + "/live/"
+	}
 
 	// The clip last: the ports above fail fast, an encode takes seconds.
 	ffVersion := ffmpegVersion(ctx, o.FFmpeg)
@@ -174,6 +186,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			"bitrate":      sc.Media.Bitrate,
 			"hook_latency": sc.Hook.Latency.String(),
 			"hook_url":     hk.OnPublishURL(),
+			"tap":          strconv.FormatBool(!o.NoTap),
 		},
 		Versions: map[string]string{
 			"rtmpload": Version,
@@ -185,8 +198,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	interrupted := r.publish(ctx, start)
 
+	// Every publisher is gone, so the tap has reported every connection.
 	// Accepted publishers get on_unpublish a few ms after they end: close the
-	// server first so those calls are made, then the hook.
+	// server before the hook so those calls are made.
+	if r.tap != nil {
+		r.tap.Close()
+	}
 	srv.Close()
 	hk.Close()
 
@@ -222,6 +239,7 @@ type run struct {
 	id       string
 	clip     string
 	rtmpBase string
+	tap      *tap.Tap
 	w        *report.Writer
 }
 
@@ -314,6 +332,16 @@ func (r *run) onHookCall(c hook.Call) {
 		Arrived: c.Arrived, Answered: c.Answered, Status: c.Status,
 		Verdict: c.Verdict, Reason: c.Reason, Canceled: c.Canceled,
 	}})
+}
+
+func (r *run) onWire(c *tap.Conn) {
+	w := &report.WireConn{Conn: c.ID, Attempt: c.Attempt, Stream: c.Stream,
+		BytesUp: c.BytesUp, BytesDown: c.BytesDown, Unparsed: c.Unparsed,
+		Marks: make([]report.WireMark, len(c.Marks))}
+	for i, m := range c.Marks {
+		w.Marks[i] = report.WireMark{Phase: string(m.Phase), At: m.At, Detail: m.Detail}
+	}
+	r.w.Write(report.Event{Type: report.TypeWire, Time: c.End, Wire: w})
 }
 
 func (r *run) onServerEvent(e server.Event) {

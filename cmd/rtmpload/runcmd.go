@@ -29,6 +29,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ffmpeg := fs.String("ffmpeg", "", "ffmpeg binary (default: ffmpeg on PATH)")
 	cacheDir := fs.String("cache-dir", "", "clip cache directory (default: the user cache directory)")
 	grace := fs.Duration("grace", 5*time.Second, "how long a stopped ffmpeg may take to exit before SIGKILL")
+	useTap := fs.Bool("tap", true, "measure each publish on the wire with the RTMP-aware tap (--tap=false publishes straight to the server)")
 	jsonOut := fs.Bool("json", false, "print report.json to stdout instead of the table")
 	verbose := fs.BoolP("verbose", "v", false, "log every publish the embedded server sees")
 	progress := fs.String("progress", "auto", "live progress: auto (bars on a terminal, log lines otherwise), bars, log, none")
@@ -69,6 +70,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		HookMode:     *hookMode,
 		CacheDir:     *cacheDir,
 		Grace:        *grace,
+		NoTap:        !*useTap,
 		Live:         live,
 		Logger:       logger,
 		ServerLogger: serverLogger,

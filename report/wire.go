@@ -1,0 +1,116 @@
+package report
+
+import "time"
+
+// Wire phases as the tap names them (runner/tap). The report reads them by
+// name so that it needs no socket code.
+const (
+	WireTCPConnect    = "tcp_connect"
+	WireC0C1          = "c0c1"
+	WireS0S1S2        = "s0s1s2"
+	WireConnect       = "connect"
+	WireConnectResult = "connect_result"
+	WirePublish       = "publish"
+	WireOnStatus      = "on_status"
+	WireFirstAudio    = "first_audio"
+	WireFirstVideo    = "first_video"
+	WireServerClose   = "server_close"
+	WireClientClose   = "client_close"
+	WireUnparsed      = "unparsed"
+)
+
+// PublishStartCode is the onStatus code of an accepted publish.
+const PublishStartCode = "NetStream.Publish.Start"
+
+// Wire-observed metrics (DESIGN §3), measured by the tap between ffmpeg and
+// the server.
+const (
+	MetricFFmpegStartup = "ffmpeg_startup" // spawn to TCP connect
+	MetricHandshake     = "handshake"      // C0+C1 to S0+S1+S2
+	MetricConnect       = "connect"        // connect command to its _result
+	MetricPublish       = "publish"        // publish command to NetStream.Publish.Start
+	MetricHookWait      = "hook_wait"      // publish command to the verdict (Publish.Start or the server's close)
+	MetricFirstMedia    = "first_media"    // Publish.Start to the first audio or video message
+)
+
+// mark returns the time of a phase and its detail.
+func (w *WireConn) mark(phase string) (time.Time, string, bool) {
+	if w == nil {
+		return time.Time{}, "", false
+	}
+	for _, m := range w.Marks {
+		if m.Phase == phase {
+			return m.At, m.Detail, true
+		}
+	}
+	return time.Time{}, "", false
+}
+
+// between is the time from phase a to phase b, when both were seen.
+func (w *WireConn) between(a, b string) (time.Duration, bool) {
+	ta, _, oka := w.mark(a)
+	tb, _, okb := w.mark(b)
+	if !oka || !okb || tb.Before(ta) {
+		return 0, false
+	}
+	return tb.Sub(ta), true
+}
+
+// publishStarted is when the server said NetStream.Publish.Start, if it did.
+func (w *WireConn) publishStarted() (time.Time, bool) {
+	t, code, ok := w.mark(WireOnStatus)
+	if !ok || code != PublishStartCode {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// verdict is when the publisher learnt the server's decision: onStatus, or
+// the server closing the connection.
+func (w *WireConn) verdict() (time.Time, bool) {
+	if t, _, ok := w.mark(WireOnStatus); ok {
+		return t, true
+	}
+	t, _, ok := w.mark(WireServerClose)
+	return t, ok
+}
+
+// recordWire adds an attempt's wire metrics to the histograms.
+func recordWire(hs *histograms, a *Attempt) {
+	w := a.Wire
+	if w == nil {
+		return
+	}
+	if t, _, ok := w.mark(WireTCPConnect); ok && !a.Spawn.IsZero() && !t.Before(a.Spawn) {
+		hs.record(MetricFFmpegStartup, "wire", a.Group, t.Sub(a.Spawn))
+	}
+	for _, m := range []struct{ metric, from, to string }{
+		{MetricHandshake, WireC0C1, WireS0S1S2},
+		{MetricConnect, WireConnect, WireConnectResult},
+	} {
+		if d, ok := w.between(m.from, m.to); ok {
+			hs.record(m.metric, "wire", a.Group, d)
+		}
+	}
+	pub, _, okPub := w.mark(WirePublish)
+	if !okPub {
+		return
+	}
+	if v, ok := w.verdict(); ok && !v.Before(pub) {
+		hs.record(MetricHookWait, "wire", a.Group, v.Sub(pub))
+	}
+	start, ok := w.publishStarted()
+	if !ok {
+		return
+	}
+	hs.record(MetricPublish, "wire", a.Group, start.Sub(pub))
+	first := time.Time{}
+	for _, p := range []string{WireFirstAudio, WireFirstVideo} {
+		if t, _, ok := w.mark(p); ok && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	if !first.IsZero() && !first.Before(start) {
+		hs.record(MetricFirstMedia, "wire", a.Group, first.Sub(start))
+	}
+}
