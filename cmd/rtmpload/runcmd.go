@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
@@ -33,8 +34,21 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.Bool("json", false, "print report.json to stdout instead of the table")
 	verbose := fs.BoolP("verbose", "v", false, "log every publish the embedded server sees")
 	progress := fs.String("progress", "auto", "live progress: auto (bars on a terminal, log lines otherwise), bars, log, none")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of rtmpload itself to this file")
+	_ = fs.MarkHidden("cpuprofile")
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, err)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(stderr, err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
