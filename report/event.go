@@ -24,6 +24,7 @@ const (
 	TypeHook    = "hook"    // the callback server answered (or failed) one call
 	TypeServer  = "server"  // the RTMP server's own view (embedded server events)
 	TypeWire    = "wire"    // the tap's phases of one connection
+	TypeState   = "state"   // the callback's availability changed
 	TypeEnd     = "end"     // last line
 )
 
@@ -61,6 +62,9 @@ type Event struct {
 	// wire (tap) phases
 	Wire *WireConn `json:"wire,omitempty"`
 
+	// callback availability
+	State *StateChange `json:"state,omitempty"`
+
 	// end
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
@@ -87,6 +91,7 @@ type RunHeader struct {
 	Options   map[string]string `json:"options,omitempty"`
 	Versions  map[string]string `json:"versions,omitempty"`
 	Publisher []string          `json:"publisher_args,omitempty"`
+	Expect    []string          `json:"expect,omitempty"` // thresholds of the scenario and the command line
 }
 
 // ScenarioInfo is the part of a scenario a report needs.
@@ -139,6 +144,7 @@ type HookCall struct {
 	Verdict  string    `json:"verdict"` // allow | deny | error
 	Reason   string    `json:"reason,omitempty"`
 	Canceled bool      `json:"canceled,omitempty"`
+	Fault    string    `json:"fault,omitempty"` // the fault that shaped the answer, e.g. "status:500"
 }
 
 // Latency is how long the hook took to answer, as the hook saw it.
@@ -157,6 +163,29 @@ type ServerEvent struct {
 	BytesIn     uint64 `json:"bytes_in,omitempty"`
 	VideoMsgs   uint64 `json:"video_msgs,omitempty"`
 	AudioMsgs   uint64 `json:"audio_msgs,omitempty"`
+}
+
+// Callback states (the hook's availability).
+const (
+	StateUp       = "up"
+	StateDown     = "down"     // refusing connections
+	StateErroring = "erroring" // answering an error status or a body that is not an allow
+	StateSlow     = "slow"     // answering late
+	StateDenying  = "denying"  // denying everything
+	StateUnknown  = "unknown"  // no availability recorded at that time
+)
+
+// States lists the callback states in report order.
+var States = []string{StateUp, StateDown, StateErroring, StateSlow, StateDenying, StateUnknown}
+
+// StateChange is a change of the callback's availability: the built-in
+// hook's own state under its fault schedule, or a probe's finding for a
+// callback rtmpload does not serve.
+type StateChange struct {
+	Source string `json:"source"` // hook | probe
+	State  string `json:"state"`
+	Fault  string `json:"fault,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // WireConn is the tap's record of one TCP connection between a publisher

@@ -30,14 +30,15 @@ func Load(path string) (*Summary, error) {
 	return s, nil
 }
 
-// WriteFile writes report.json atomically: a reader never sees half a report.
-func WriteFile(path string, s *Summary) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*.json")
+// WriteFile writes a rendering of the summary atomically (report.json,
+// report.html): a reader never sees half a report.
+func WriteFile(path string, s *Summary, x Extras, render func(io.Writer, *Summary, Extras) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := JSON(tmp, s); err != nil {
+	if err := render(tmp, s, x); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -66,8 +66,25 @@ type Attempt struct {
 	Server    *ServerEvent `json:"server,omitempty"`     // the server's verdict (embedded server)
 	Wire      *WireConn    `json:"wire,omitempty"`
 
-	Outcome  string `json:"outcome"`
-	Evidence string `json:"evidence,omitempty"`
+	HookState string `json:"callback_state,omitempty"` // the callback's state at the decisive moment
+	Outcome   string `json:"outcome"`
+	Evidence  string `json:"evidence,omitempty"`
+}
+
+// decisiveTime is the moment the callback's state mattered for this attempt:
+// when its hook call arrived, else when it sent the publish command, else
+// when ffmpeg gave up.
+func (a *Attempt) decisiveTime() time.Time {
+	if a.Hook != nil {
+		return a.Hook.Arrived
+	}
+	if t, _, ok := a.Wire.mark(WirePublish); ok {
+		return t
+	}
+	if !a.Exit.IsZero() {
+		return a.Exit
+	}
+	return a.Spawn
 }
 
 // published reports whether the server accepted the publish: the wire saw
@@ -152,6 +169,9 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (st
 			return o, "server rejected it: " + a.Server.Reason + ev
 		}
 	}
+	if a.Hook == nil && a.HookState == StateDown && strings.Contains(a.Message, "Input/output error") {
+		return OutcomeHookUnreachable, "the callback was down when the server asked it" + ev
+	}
 	if a.Hook == nil && strings.Contains(a.Message, "Connection refused") {
 		return OutcomeServerUnreachable, "the RTMP port refused the connection" + ev
 	}
@@ -179,10 +199,20 @@ func serverOutcome(reason string) string {
 // evidence is the short trail shown beside a failure.
 func evidence(a *Attempt) string {
 	var parts []string
-	if a.Hook != nil {
-		parts = append(parts, fmt.Sprintf("hook: %s %d in %s", a.Hook.Verdict, a.Hook.Status, a.Hook.Latency().Round(time.Millisecond)))
+	if h := a.Hook; h != nil {
+		p := fmt.Sprintf("hook: %s %d in %s", h.Verdict, h.Status, h.Latency().Round(time.Millisecond))
+		if h.Canceled {
+			p += " (caller gave up)"
+		}
+		if h.Fault != "" {
+			p += " under fault " + h.Fault
+		}
+		parts = append(parts, p)
 	} else {
 		parts = append(parts, "hook: no call")
+	}
+	if a.HookState != "" && a.HookState != StateUnknown {
+		parts = append(parts, "callback "+a.HookState)
 	}
 	if a.Server != nil && a.Server.Reason != "" {
 		parts = append(parts, "server: "+a.Server.Reason)

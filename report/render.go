@@ -133,11 +133,17 @@ func Table(w io.Writer, s *Summary) error {
 		}
 	}
 
+	if len(s.Availability) > 0 {
+		if err := availabilityTable(w, s); err != nil {
+			return err
+		}
+	}
+
 	if len(s.Failures) > 0 {
 		fmt.Fprintln(w, "\nFailures")
-		t = newTable(w, "attempt", "group", "stream", "outcome", "ffmpeg said", "hook saw")
+		t = newTable(w, "attempt", "group", "stream", "outcome", "ffmpeg said", "hook saw", "callback")
 		for _, f := range s.Failures {
-			if err := t.Append([]string{shortID(f.ID), f.Group, f.Stream, f.Outcome, lastPart(f.Message), f.Hook}); err != nil {
+			if err := t.Append([]string{shortID(f.ID), f.Group, f.Stream, f.Outcome, lastPart(f.Message), f.Hook, f.State}); err != nil {
 				return err
 			}
 		}
@@ -145,6 +151,57 @@ func Table(w io.Writer, s *Summary) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// availabilityTable shows outcomes against the callback's state at the
+// moment each attempt was decided, and the state changes themselves.
+func availabilityTable(w io.Writer, s *Summary) error {
+	var states []string
+	for _, st := range States {
+		for _, byState := range s.ByState {
+			if byState[st] > 0 {
+				states = append(states, st)
+				break
+			}
+		}
+	}
+	fmt.Fprintln(w, "\nFailures vs callback availability (attempts by outcome and the callback's state when it was decided)")
+	header := []any{"outcome"}
+	for _, st := range states {
+		header = append(header, st)
+	}
+	t := newTable(w, header...)
+	for _, o := range Outcomes {
+		byState, ok := s.ByState[o]
+		if !ok {
+			continue
+		}
+		row := []string{o}
+		for _, st := range states {
+			row = append(row, strconv.Itoa(byState[st]))
+		}
+		if err := t.Append(row); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	start := s.Run.Started
+	var changes []string
+	for _, c := range s.Availability {
+		label := c.State
+		if c.Fault != "" {
+			label += " (" + c.Fault + ")"
+		}
+		changes = append(changes, fmt.Sprintf("%s %s", c.At.Sub(start).Round(100*time.Millisecond), label))
+	}
+	const maxShown = 40
+	if len(changes) > maxShown {
+		changes = append(changes[:maxShown], fmt.Sprintf("... %d more in report.json", len(s.Availability)-maxShown))
+	}
+	fmt.Fprintf(w, "Callback state over the run: %s\n", strings.Join(changes, ", "))
 	return nil
 }
 

@@ -38,6 +38,17 @@ type Summary struct {
 	Contests  []Contest      `json:"contests"`
 	Failures  []Failure      `json:"failures"`
 	Anomalies []string       `json:"anomalies,omitempty"`
+	// Availability is every change of the callback's state over the run.
+	Availability []TimedState `json:"availability"`
+	// ByState counts outcomes by the callback's state at each attempt's
+	// decisive moment: outcome -> state -> count.
+	ByState map[string]map[string]int `json:"by_state"`
+}
+
+// TimedState is a StateChange with its time.
+type TimedState struct {
+	At time.Time `json:"at"`
+	StateChange
 }
 
 // GroupSummary counts one publisher group's outcomes.
@@ -96,8 +107,9 @@ type Failure struct {
 	Group    string `json:"group"`
 	Stream   string `json:"stream"`
 	Outcome  string `json:"outcome"`
-	Message  string `json:"message"` // ffmpeg's own words
-	Hook     string `json:"hook"`    // what the hook saw
+	State    string `json:"callback_state"` // the callback's state at that moment
+	Message  string `json:"message"`        // ffmpeg's own words
+	Hook     string `json:"hook"`           // what the hook saw
 	Evidence string `json:"evidence"`
 }
 
@@ -110,6 +122,7 @@ type Builder struct {
 	order    []string
 	hooks    []*HookCall // on_publish calls with no attempt yet (joined at the end)
 	calls    int
+	states   []TimedState
 }
 
 // NewBuilder returns an empty Builder.
@@ -172,6 +185,10 @@ func (b *Builder) Add(ev Event) error {
 			s := *se
 			b.attempt(se.Attempt).Server = &s
 		}
+	case TypeState:
+		if ev.State != nil {
+			b.states = append(b.states, TimedState{At: ev.Time, StateChange: *ev.State})
+		}
 	case TypeWire:
 		if ev.Wire != nil && ev.Wire.Attempt != "" {
 			w := *ev.Wire
@@ -229,6 +246,13 @@ func (b *Builder) Summary() *Summary {
 		return nil
 	}
 
+	slices.SortStableFunc(b.states, func(x, y TimedState) int { return x.At.Compare(y.At) })
+	s.Availability = slices.Clone(b.states)
+	if s.Availability == nil {
+		s.Availability = []TimedState{}
+	}
+	s.ByState = make(map[string]map[string]int)
+
 	groups := make(map[string]*GroupSummary)
 	for _, g := range b.header.Scenario.Groups {
 		gs := &GroupSummary{Name: g.Name, Outcomes: make(map[string]int)}
@@ -237,7 +261,12 @@ func (b *Builder) Summary() *Summary {
 	}
 	hists := newHistograms()
 	for _, a := range attempts {
+		a.HookState = stateAt(b.states, a.decisiveTime())
 		a.Outcome, a.Evidence = classify(a, liveOther)
+		if s.ByState[a.Outcome] == nil {
+			s.ByState[a.Outcome] = make(map[string]int)
+		}
+		s.ByState[a.Outcome][a.HookState]++
 		s.Attempts++
 		s.Outcomes[a.Outcome]++
 		gs, ok := groups[a.Group]
@@ -257,7 +286,7 @@ func (b *Builder) Summary() *Summary {
 		recordWire(hists, a)
 		if a.Outcome != OutcomeOK {
 			s.Failures = append(s.Failures, Failure{
-				ID: a.ID, Group: a.Group, Stream: a.Stream, Outcome: a.Outcome,
+				ID: a.ID, Group: a.Group, Stream: a.Stream, Outcome: a.Outcome, State: a.HookState,
 				Message: a.Message, Hook: hookSaw(a), Evidence: a.Evidence,
 			})
 		}
@@ -271,6 +300,25 @@ func (b *Builder) Summary() *Summary {
 		s.Failures = []Failure{}
 	}
 	return s
+}
+
+// stateAt is the callback's state at t: the last change at or before t.
+// Without any record the state is unknown; before the first change it is
+// the first change's (the schedule is armed as the run starts).
+func stateAt(states []TimedState, t time.Time) string {
+	if len(states) == 0 || t.IsZero() {
+		return StateUnknown
+	}
+	i, _ := slices.BinarySearchFunc(states, t, func(s TimedState, t time.Time) int {
+		if s.At.After(t) {
+			return 1
+		}
+		return -1
+	})
+	if i == 0 {
+		return states[0].State
+	}
+	return states[i-1].State
 }
 
 // hookSaw says in a few words what the hook saw of an attempt.

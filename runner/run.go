@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/report/threshold"
 	"github.com/rtmpload/rtmpload/runner/hook"
 	"github.com/rtmpload/rtmpload/runner/media"
 	"github.com/rtmpload/rtmpload/runner/publisher"
@@ -44,8 +46,9 @@ type Options struct {
 	HookMode   string // overrides the scenario's hook.mode when set
 	CacheDir   string // clip cache; default media.DefaultCacheDir()
 	Grace      time.Duration
-	NoTap      bool  // publish straight to the server, without the RTMP-aware tap
-	Live       *Live // optional counters for progress display
+	Expect     []string // thresholds beside the scenario's own expect list
+	NoTap      bool     // publish straight to the server, without the RTMP-aware tap
+	Live       *Live    // optional counters for progress display
 	Logger     *slog.Logger
 	// ServerLogger receives the embedded server's log (every publish); nil
 	// discards it.
@@ -56,8 +59,11 @@ type Options struct {
 type Result struct {
 	Dir         string
 	ResultsPath string
-	ReportPath  string
+	ReportPath  string // report.json
+	HTMLPath    string // report.html
 	Summary     *report.Summary
+	Timeline    *report.Timeline
+	Thresholds  []report.ThresholdResult
 	Interrupted bool
 }
 
@@ -103,6 +109,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	// Setup: everything that can fail on bad input fails here, before a
 	// results file exists.
+	expect := append(slices.Clone(sc.Expect), o.Expect...)
+	thresholds, err := threshold.ParseAll(expect)
+	if err != nil {
+		return nil, &SetupError{err}
+	}
 	cacheDir := o.CacheDir
 	if cacheDir == "" {
 		d, err := media.DefaultCacheDir()
@@ -194,6 +205,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			"server":   "embedded SRS-like " + server.DefaultVersion,
 		},
 		Publisher: publisher.Args(clip, r.rtmpBase+"NAME?rtmpload=ID"),
+		Expect:    expect,
 	}})
 
 	interrupted := r.publish(ctx, start)
@@ -221,13 +233,24 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if werr != nil {
 		return res, werr
 	}
-	sum, err := report.Load(resultsPath)
+	rf, err := os.Open(resultsPath)
 	if err != nil {
 		return res, err
 	}
-	res.Summary = sum
+	defer rf.Close()
+	sum, tl, err := report.SummarizeTimeline(rf)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", resultsPath, err)
+	}
+	res.Summary, res.Timeline = sum, tl
+	res.Thresholds = threshold.EvaluateAll(thresholds, sum, nil)
+	x := report.Extras{Thresholds: res.Thresholds, Timeline: tl}
 	res.ReportPath = filepath.Join(o.ResultsDir, "report.json")
-	if err := report.WriteFile(res.ReportPath, sum); err != nil {
+	res.HTMLPath = filepath.Join(o.ResultsDir, "report.html")
+	if err := report.WriteFile(res.ReportPath, sum, x, report.JSONWith); err != nil {
+		return res, err
+	}
+	if err := report.WriteFile(res.HTMLPath, sum, x, report.HTML); err != nil {
 		return res, err
 	}
 	return res, nil

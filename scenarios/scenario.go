@@ -18,6 +18,8 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/printer"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/rtmpload/rtmpload/report/threshold"
 )
 
 // Values accepted in a scenario file.
@@ -300,6 +302,11 @@ func (s *Scenario) check() *problem {
 			return at(path, "name", "group %q: %v", g.Group, err)
 		}
 		seen[g.Group] = true
+	}
+	for i, e := range s.Expect {
+		if _, err := threshold.Parse(e); err != nil {
+			return at(fmt.Sprintf("$.expect[%d]", i), "", "expect[%d]: %v", i, err)
+		}
 	}
 	return nil
 }

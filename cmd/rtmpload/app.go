@@ -18,12 +18,16 @@ const (
 	exitSetup     = 1 // usage or setup error
 	exitAborted   = 2 // run aborted: partial results written
 	exitThreshold = 3 // thresholds failed
+	exitProblem   = 4 // diagnose found a problem
 )
 
 const usage = `rtmpload: load- and soak-test RTMP ingest with real ffmpeg publishers
 
 Usage:
   rtmpload run SCENARIO [flags]   run a scenario (a file, or a built-in name)
+  rtmpload report RESULTS...      render results as table|json|markdown|html|junit
+  rtmpload diagnose [flags]       check RTMP port, API, callbacks, ffmpeg; name the cause
+  rtmpload hook [flags]           the callback server alone: allow|deny|conflict, faults, --proxy URL
   rtmpload scenarios              list the built-in scenarios
   rtmpload version                print the version
 
@@ -42,6 +46,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "run":
 		return runCmd(ctx, rest, stdout, stderr)
+	case "hook":
+		return hookCmd(ctx, rest, stdout, stderr)
+	case "diagnose":
+		return diagnoseCmd(ctx, rest, stdout, stderr)
+	case "report":
+		return reportCmd(rest, stdin, stdout, stderr)
 	case "scenarios":
 		err = scenariosCmd(rest, stdout)
 	case "version", "--version":

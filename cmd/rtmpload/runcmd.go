@@ -31,6 +31,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cacheDir := fs.String("cache-dir", "", "clip cache directory (default: the user cache directory)")
 	grace := fs.Duration("grace", 5*time.Second, "how long a stopped ffmpeg may take to exit before SIGKILL")
 	useTap := fs.Bool("tap", true, "measure each publish on the wire with the RTMP-aware tap (--tap=false publishes straight to the server)")
+	expect := fs.StringArray("expect", nil, `threshold beside the scenario's expect list, e.g. "rate(ok) >= 0.99" (repeatable); a failed one exits 3`)
 	jsonOut := fs.Bool("json", false, "print report.json to stdout instead of the table")
 	verbose := fs.BoolP("verbose", "v", false, "log every publish the embedded server sees")
 	progress := fs.String("progress", "auto", "live progress: auto (bars on a terminal, log lines otherwise), bars, log, none")
@@ -85,6 +86,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		CacheDir:     *cacheDir,
 		Grace:        *grace,
 		NoTap:        !*useTap,
+		Expect:       *expect,
 		Live:         live,
 		Logger:       logger,
 		ServerLogger: serverLogger,
@@ -96,11 +98,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	if res != nil && res.Summary != nil {
+		x := report.Extras{Thresholds: res.Thresholds}
 		if *jsonOut {
-			err = errors.Join(err, report.JSON(stdout, res.Summary))
+			err = errors.Join(err, report.JSONWith(stdout, res.Summary, x))
 		} else {
-			err = errors.Join(err, report.Table(stdout, res.Summary))
-			fmt.Fprintf(stdout, "\nresults: %s\nreport:  %s\n", res.ResultsPath, res.ReportPath)
+			err = errors.Join(err, report.TableWith(stdout, res.Summary, x))
+			fmt.Fprintf(stdout, "\nresults: %s\nreport:  %s\n         %s\n", res.ResultsPath, res.ReportPath, res.HTMLPath)
 		}
 	}
 	if err != nil {
@@ -113,6 +116,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if res.Interrupted {
 		fmt.Fprintln(stderr, "rtmpload: interrupted: every ffmpeg was stopped; results and report written")
 		return exitAborted
+	}
+	if n := report.Failed(res.Thresholds); n > 0 {
+		fmt.Fprintf(stderr, "rtmpload: %d of %d thresholds failed\n", n, len(res.Thresholds))
+		return exitThreshold
 	}
 	return exitOK
 }

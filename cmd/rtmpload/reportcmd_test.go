@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const dupResults = "../../report/testdata/dup.jsonl"
+
+func runReport(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), append([]string{"report"}, args...), strings.NewReader(stdin), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestReportExitCodes(t *testing.T) {
+	code, out, errOut := runReport(t, "", dupResults, "--expect", "count(ok) == 10", "--expect", "count(duplicate_accepted) == 0")
+	if code != exitOK || !strings.Contains(out, "Thresholds: 0 of 2 failed") {
+		t.Errorf("passing thresholds: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runReport(t, "", dupResults, "--expect", "count(duplicate_accepted) == 0", "--expect", "rate(ok) >= 0.99", "--format", "markdown")
+	if code != exitThreshold || !strings.Contains(errOut, "1 threshold(s) failed") {
+		t.Errorf("failing threshold: exit %d\n%s", code, errOut)
+	}
+	if i, j := strings.Index(out, "rate(ok) >= 0.99"), strings.Index(out, "count(duplicate_accepted) == 0"); i < 0 || j < i {
+		t.Errorf("markdown does not list the failed threshold first:\n%s", out)
+	}
+	code, _, errOut = runReport(t, "", dupResults, "--expect", "rate(ok) >= x")
+	if code != exitSetup || !strings.Contains(errOut, "expect[0]: rate(ok) >= x: want a number") || !strings.Contains(errOut, "\n            ^") {
+		t.Errorf("bad threshold: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut = runReport(t, "", dupResults, "--format", "pdf"); code != exitSetup {
+		t.Errorf("bad format: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut = runReport(t, "", filepath.Join(t.TempDir(), "missing.jsonl")); code != exitSetup {
+		t.Errorf("missing file: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestReportStdinDirectoryAndOut(t *testing.T) {
+	data, err := os.ReadFile(dupResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "results.jsonl"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "junit.xml")
+	code, stdout, errOut := runReport(t, "", dir, "--format", "junit", "--out", out)
+	if code != exitOK || stdout != "" {
+		t.Fatalf("directory: exit %d stdout %q\n%s", code, stdout, errOut)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !bytes.Contains(b, []byte(`<testcase name="group rivals"`)) {
+		t.Fatalf("junit file: %v\n%s", err, b)
+	}
+
+	code, stdout, errOut = runReport(t, string(data), "-", "--format", "html", "--baseline", "../../report/testdata/smoke.jsonl",
+		"--expect", "max(hook_latency) < baseline*1.2")
+	if code != exitThreshold || !strings.Contains(stdout, "<svg") || !strings.Contains(stdout, "Against baseline") {
+		t.Errorf("stdin html with baseline: exit %d\n%s", code, errOut)
+	}
+}

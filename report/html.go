@@ -1,0 +1,185 @@
+package report
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+//go:embed templates/report.html.tmpl
+var templates embed.FS
+
+var htmlTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
+	"ms":       ms,
+	"short":    shortID,
+	"lastPart": lastPart,
+	"pct":      pct,
+	"points":   points,
+	"rate":     rateCount,
+	"trim":     strings.TrimSpace,
+	"winner":   contestWinner,
+	"sub":      func(a, b float64) float64 { return a - b },
+}).ParseFS(templates, "templates/report.html.tmpl"))
+
+type htmlData struct {
+	S          *Summary
+	Duration   string
+	Thresholds []ThresholdResult
+	Failed     int
+	Columns    []string
+	Groups     []htmlGroup
+	Timeline   template.HTML
+	Width      string
+	Latency    []htmlLatency
+	Baseline   *Comparison
+	Verdicts   string
+}
+
+type htmlGroup struct {
+	Name     string
+	Attempts int
+	Counts   []int
+}
+
+type htmlLatency struct {
+	Metric string
+	Rows   []LatencyRow
+	Chart  template.HTML
+}
+
+// HTML writes the report as one self-contained page: no scripts, no
+// network, charts as inline SVG drawn here. It opens from a CI artifact.
+func HTML(w io.Writer, s *Summary, x Extras) error {
+	d := htmlData{
+		S: s, Duration: runDuration(s), Thresholds: failedFirst(x.Thresholds), Failed: Failed(x.Thresholds),
+		Columns: outcomeColumns(s), Baseline: x.Baseline, Verdicts: verdictList(s.Hook.Verdicts),
+	}
+	for _, g := range append(s.Groups, GroupSummary{Name: "total", Attempts: s.Attempts, Outcomes: s.Outcomes}) {
+		hg := htmlGroup{Name: g.Name, Attempts: g.Attempts}
+		for _, c := range d.Columns {
+			hg.Counts = append(hg.Counts, g.Outcomes[c])
+		}
+		d.Groups = append(d.Groups, hg)
+	}
+	if x.Timeline != nil {
+		d.Timeline = timelineSVG(x.Timeline)
+		d.Width = x.Timeline.Width().String()
+	}
+	for _, r := range s.Latency {
+		if len(d.Latency) == 0 || d.Latency[len(d.Latency)-1].Metric != r.Metric {
+			d.Latency = append(d.Latency, htmlLatency{Metric: r.Metric})
+		}
+		l := &d.Latency[len(d.Latency)-1]
+		l.Rows = append(l.Rows, r)
+	}
+	for i := range d.Latency {
+		d.Latency[i].Chart = percentileSVG(d.Latency[i].Rows)
+	}
+	return htmlTmpl.Execute(w, d)
+}
+
+const (
+	chartW     = 1100
+	chartH     = 220
+	chartLeft  = 50
+	chartRight = 50
+	bandH      = 18
+)
+
+// timelineSVG draws attempts started and failures per bucket as bars,
+// active publishers as a line on its own axis, and the callback's answers
+// as a band under the time axis.
+func timelineSVG(t *Timeline) template.HTML {
+	bs := t.Buckets()
+	if len(bs) == 0 {
+		return template.HTML(`<p class="muted">No attempts in the stream.</p>`)
+	}
+	maxBar, maxActive := 1, 1
+	for _, b := range bs {
+		maxBar = max(maxBar, b.Started, b.Refused+b.Dropped)
+		maxActive = max(maxActive, b.Active)
+	}
+	plotW := float64(chartW - chartLeft - chartRight)
+	bw := plotW / float64(len(bs))
+	y := func(v, of int) float64 { return chartH - float64(v)/float64(of)*(chartH-20) }
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-label="attempts, failures and active publishers over time">`, chartW, chartH+bandH+50)
+	// Axes and gridlines.
+	for _, f := range []float64{0, 0.5, 1} {
+		yy := chartH - f*(chartH-20)
+		fmt.Fprintf(&sb, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" class="grid"/>`, chartLeft, yy, chartW-chartRight, yy)
+		fmt.Fprintf(&sb, `<text x="%d" y="%.1f" class="axis" text-anchor="end">%d</text>`, chartLeft-6, yy+4, int(math.Round(f*float64(maxBar))))
+		fmt.Fprintf(&sb, `<text x="%d" y="%.1f" class="axis active-axis">%d</text>`, chartW-chartRight+6, yy+4, int(math.Round(f*float64(maxActive))))
+	}
+	var line []string
+	for i, b := range bs {
+		x := chartLeft + float64(i)*bw
+		half := max(bw/2-0.5, 0.5)
+		if b.Started > 0 {
+			fmt.Fprintf(&sb, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" class="started"><title>%s: %d started</title></rect>`,
+				x, y(b.Started, maxBar), half, chartH-y(b.Started, maxBar), b.Start, b.Started)
+		}
+		if f := b.Refused + b.Dropped; f > 0 {
+			fmt.Fprintf(&sb, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" class="failed"><title>%s: %d refused, %d dropped</title></rect>`,
+				x+half, y(f, maxBar), half, chartH-y(f, maxBar), b.Start, b.Refused, b.Dropped)
+		}
+		line = append(line, fmt.Sprintf("%.1f,%.1f", x+bw/2, y(b.Active, maxActive)))
+		// The callback band: grey without calls, green when every answer
+		// was 2xx, red in proportion to the failed ones.
+		class, title := "band-none", "no on_publish calls"
+		if n := b.HookOK + b.HookFail; n > 0 {
+			class, title = "band-ok", fmt.Sprintf("%d answered", b.HookOK)
+			if b.HookFail > 0 {
+				class, title = "band-fail", fmt.Sprintf("%d answered, %d failed", b.HookOK, b.HookFail)
+			}
+		}
+		fmt.Fprintf(&sb, `<rect x="%.1f" y="%d" width="%.1f" height="%d" class="%s"><title>%s: hook %s</title></rect>`,
+			x, chartH+8, bw, bandH, class, b.Start, title)
+	}
+	fmt.Fprintf(&sb, `<polyline points="%s" class="active"/>`, strings.Join(line, " "))
+	fmt.Fprintf(&sb, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="axisline"/>`, chartLeft, chartH, chartW-chartRight, chartH)
+	fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis" text-anchor="end">hook</text>`, chartLeft-6, chartH+8+bandH-5)
+	total := time.Duration(len(bs)) * t.Width()
+	for i := 0; i <= 5; i++ {
+		x := chartLeft + plotW*float64(i)/5
+		fmt.Fprintf(&sb, `<text x="%.1f" y="%d" class="axis" text-anchor="middle">%s</text>`, x, chartH+bandH+26, (total * time.Duration(i) / 5).Round(time.Second))
+	}
+	fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis">attempts per %s</text>`, chartLeft, 12, t.Width())
+	fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis active-axis" text-anchor="end">active publishers</text>`, chartW-chartRight+40, 12)
+	sb.WriteString(`</svg>`)
+	return template.HTML(sb.String())
+}
+
+// percentileSVG draws one metric's percentiles per group as horizontal bars
+// on a shared scale. The summary keeps HDR histograms only as percentiles,
+// so this is the histogram as its quantiles.
+func percentileSVG(rows []LatencyRow) template.HTML {
+	const labelW, rowH, w = 150, 16, 900
+	maxV := 0.001
+	for _, r := range rows {
+		maxV = max(maxV, r.Max)
+	}
+	stats := []string{"p50", "p90", "p95", "p99", "p99.9", "max"}
+	h := len(rows)*(len(stats)*rowH+14) + 10
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-label="%s percentiles">`, w, h, template.HTMLEscapeString(rows[0].Metric))
+	yy := 4
+	for _, r := range rows {
+		vals := []float64{r.P50, r.P90, r.P95, r.P99, r.P999, r.Max}
+		fmt.Fprintf(&sb, `<text x="0" y="%d" class="axis group">%s (n=%d)</text>`, yy+11, template.HTMLEscapeString(r.Group), r.Count)
+		yy += 14
+		for i, v := range vals {
+			bw := v / maxV * float64(w-labelW-90)
+			fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis" text-anchor="end">%s</text>`, labelW-8, yy+11, stats[i])
+			fmt.Fprintf(&sb, `<rect x="%d" y="%d" width="%.1f" height="%d" class="lat lat%d"/>`, labelW, yy+2, max(bw, 1), rowH-4, i)
+			fmt.Fprintf(&sb, `<text x="%.1f" y="%d" class="axis">%s ms</text>`, float64(labelW)+max(bw, 1)+6, yy+11, ms(v))
+			yy += rowH
+		}
+	}
+	sb.WriteString(`</svg>`)
+	return template.HTML(sb.String())
+}

@@ -1,0 +1,199 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Markdown writes the report as GitHub-flavoured Markdown, sized for a CI
+// job summary: failed thresholds first, then outcomes, latency, the hook,
+// contests, failures and the baseline comparison.
+func Markdown(w io.Writer, s *Summary, x Extras) error {
+	ew := &errWriter{w: w}
+	r := s.Run
+	ew.printf("# rtmpload: %s\n\n", mdEscape(r.Scenario.Name))
+	ew.printf("Run `%s`, target %s, hook %s, ran %s, end **%s**", r.ID, mdEscape(r.Target), mdEscape(r.HookMode), runDuration(s), s.EndReason)
+	if s.EndError != "" {
+		ew.printf(": %s", mdEscape(s.EndError))
+	}
+	ew.printf(".\n\n")
+
+	if len(x.Thresholds) > 0 {
+		failed := Failed(x.Thresholds)
+		if failed > 0 {
+			ew.printf("## Thresholds: %d of %d FAILED\n\n", failed, len(x.Thresholds))
+		} else {
+			ew.printf("## Thresholds: all %d passed\n\n", len(x.Thresholds))
+		}
+		ew.printf("| | threshold | actual | limit | why |\n|---|---|---|---|---|\n")
+		for _, t := range failedFirst(x.Thresholds) {
+			mark := "✅"
+			if !t.Passed {
+				mark = "❌"
+			}
+			ew.printf("| %s | `%s` | %s | %s | %s |\n", mark, t.Expr, mdEscape(t.Actual), mdEscape(t.Limit), mdEscape(t.Reason))
+		}
+		ew.printf("\n")
+	}
+	for _, a := range s.Anomalies {
+		ew.printf("> **ANOMALY** %s\n\n", mdEscape(a))
+	}
+
+	cols := outcomeColumns(s)
+	ew.printf("## Outcomes\n\n| group | attempts |")
+	for _, c := range cols {
+		ew.printf(" %s |", c)
+	}
+	ew.printf("\n|---|---:|%s\n", strings.Repeat("---:|", len(cols)))
+	for _, g := range s.Groups {
+		ew.printf("| %s | %d |", mdEscape(g.Name), g.Attempts)
+		for _, c := range cols {
+			ew.printf(" %d |", g.Outcomes[c])
+		}
+		ew.printf("\n")
+	}
+	ew.printf("| **total** | **%d** |", s.Attempts)
+	for _, c := range cols {
+		ew.printf(" **%d** |", s.Outcomes[c])
+	}
+	ew.printf("\n\n")
+
+	if len(s.Latency) > 0 {
+		ew.printf("## Latency (ms)\n\n| metric | source | group | n | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, l := range s.Latency {
+			ew.printf("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", l.Metric, l.Source, mdEscape(l.Group), l.Count,
+				ms(l.P50), ms(l.P90), ms(l.P95), ms(l.P99), ms(l.P999), ms(l.Max))
+		}
+		ew.printf("\n")
+	}
+
+	ew.printf("## Hook\n\n%d calls; on_publish answers: %s; orphan calls: %d.\n\n", s.Hook.Calls, verdictList(s.Hook.Verdicts), s.Hook.Orphans)
+
+	if len(s.Contests) > 0 {
+		ew.printf("## Duplicate-name contests\n\n| stream | winner | attempts (start order): id group hook → outcome |\n|---|---|---|\n")
+		for _, c := range s.Contests {
+			ew.printf("| %s | %s | %s |\n", mdEscape(c.Stream), mdEscape(contestWinner(c)), mdEscape(contestAttempts(c)))
+		}
+		ew.printf("\n")
+	}
+
+	if len(s.Failures) > 0 {
+		ew.printf("## Failures (%d)\n\n", len(s.Failures))
+		ew.printf("| attempt | group | stream | outcome | ffmpeg said | hook saw | evidence |\n|---|---|---|---|---|---|---|\n")
+		for i, f := range s.Failures {
+			if i == mdMaxFailures {
+				ew.printf("\n… and %d more (see the HTML report).\n", len(s.Failures)-i)
+				break
+			}
+			ew.printf("| %s | %s | %s | %s | %s | %s | %s |\n", f.ID, mdEscape(f.Group), mdEscape(f.Stream), f.Outcome,
+				mdEscape(lastPart(f.Message)), mdEscape(f.Hook), mdEscape(strings.TrimSpace(f.Evidence)))
+		}
+		ew.printf("\n")
+	}
+
+	if c := x.Baseline; c != nil {
+		ew.printf("## Against baseline `%s`\n\nChanges beyond noise (latency > 10%% and > 1 ms; rates > 2 points) are **bold**.\n\n", c.BaselineID)
+		ew.printf("| metric | group | stat | baseline ms | now ms | change |\n|---|---|---|---:|---:|---:|\n")
+		for _, l := range c.Latency {
+			ew.printf("| %s | %s | %s | %s | %s | %s |\n", l.Metric, mdEscape(l.Group), l.Stat, ms(l.Old), ms(l.New), bold(pct(l.Change), l.Beyond))
+		}
+		ew.printf("\n| outcome | group | baseline | now | change |\n|---|---|---:|---:|---:|\n")
+		for _, o := range c.Outcomes {
+			ew.printf("| %s | %s | %s | %s | %s |\n", o.Outcome, mdEscape(o.Group), rateCount(o.OldRate, o.OldCount), rateCount(o.NewRate, o.NewCount),
+				bold(points(o.NewRate-o.OldRate), o.Beyond))
+		}
+		ew.printf("\n")
+	}
+	return ew.err
+}
+
+// A job summary is limited to 1 MiB: past this many rows the HTML report
+// has the rest.
+const mdMaxFailures = 50
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}
+
+var mdReplacer = strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;", "`", "'")
+
+func mdEscape(s string) string { return mdReplacer.Replace(s) }
+
+func bold(s string, on bool) string {
+	if on {
+		return "**" + s + "**"
+	}
+	return s
+}
+
+func runDuration(s *Summary) string {
+	if s.Ended.IsZero() || s.Run.Started.IsZero() {
+		return "?"
+	}
+	return s.Ended.Sub(s.Run.Started).Round(100 * time.Millisecond).String()
+}
+
+// outcomeColumns is the outcomes that occurred, in report order.
+func outcomeColumns(s *Summary) []string {
+	var cols []string
+	for _, o := range Outcomes {
+		if s.Outcomes[o] > 0 {
+			cols = append(cols, o)
+		}
+	}
+	return cols
+}
+
+func verdictList(v map[string]int) string {
+	var parts []string
+	for _, k := range []string{"allow", "deny", "error"} {
+		if n := v[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func contestWinner(c Contest) string {
+	w := strings.Join(shortIDs(c.Winners), ",")
+	if w == "" {
+		w = "none"
+	}
+	if c.TwoLive {
+		w += " (TWO LIVE)"
+	}
+	return w
+}
+
+func contestAttempts(c Contest) string {
+	var parts []string
+	for _, e := range c.Attempts {
+		hv := e.HookVerdict
+		if hv == "" {
+			hv = "no-call"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s → %s", shortID(e.ID), e.Group, hv, e.Outcome))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func pct(f float64) string { return fmt.Sprintf("%+.1f%%", 100*f) }
+
+func points(d float64) string { return fmt.Sprintf("%+.1f pt", 100*d) }
+
+func rateCount(r float64, n int) string {
+	return strconv.FormatFloat(100*r, 'f', 1, 64) + "% (" + strconv.Itoa(n) + ")"
+}
