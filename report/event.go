@@ -19,13 +19,14 @@ const Schema = 1
 
 // Event types, the "type" field of every line.
 const (
-	TypeRun     = "run"     // first line: the run header
-	TypeAttempt = "attempt" // one publish attempt changed state
-	TypeHook    = "hook"    // the callback server answered (or failed) one call
-	TypeServer  = "server"  // the RTMP server's own view (embedded server events)
-	TypeWire    = "wire"    // the tap's phases of one connection
-	TypeState   = "state"   // the callback's availability changed
-	TypeEnd     = "end"     // last line
+	TypeRun     = "run"      // first line: the run header
+	TypeAttempt = "attempt"  // one publish attempt changed state
+	TypeHook    = "hook"     // the callback server answered (or failed) one call
+	TypeServer  = "server"   // the RTMP server's own view (embedded server events)
+	TypeWire    = "wire"     // the tap's phases of one connection
+	TypeState   = "state"    // the callback's availability changed
+	TypeSnap    = "snapshot" // the server's own view (SRS API, nginx-rtmp stat)
+	TypeEnd     = "end"      // last line
 )
 
 // Attempt phases (the "phase" field of attempt events).
@@ -65,6 +66,9 @@ type Event struct {
 	// callback availability
 	State *StateChange `json:"state,omitempty"`
 
+	// server's own view
+	Snapshot *Snapshot `json:"snapshot,omitempty"`
+
 	// end
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
@@ -92,6 +96,8 @@ type RunHeader struct {
 	Versions  map[string]string `json:"versions,omitempty"`
 	Publisher []string          `json:"publisher_args,omitempty"`
 	Expect    []string          `json:"expect,omitempty"` // thresholds of the scenario and the command line
+	Shard     int               `json:"shard,omitempty"`  // this stream is slice Shard of Shards
+	Shards    int               `json:"shards,omitempty"`
 }
 
 // ScenarioInfo is the part of a scenario a report needs.
@@ -186,6 +192,21 @@ type StateChange struct {
 	State  string `json:"state"`
 	Fault  string `json:"fault,omitempty"`
 	Detail string `json:"detail,omitempty"`
+}
+
+// Snapshot is the server's own view at one moment, as its API showed it:
+// every stream and its publishing clients.
+type Snapshot struct {
+	Err     string       `json:"err,omitempty"`
+	Streams []SnapStream `json:"streams,omitempty"`
+}
+
+// SnapStream is one stream in a Snapshot.
+type SnapStream struct {
+	Name       string   `json:"name"`
+	App        string   `json:"app,omitempty"`
+	Clients    int      `json:"clients,omitempty"`
+	Publishers []string `json:"publishers,omitempty"` // client ids publishing it
 }
 
 // WireConn is the tap's record of one TCP connection between a publisher

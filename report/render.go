@@ -133,7 +133,21 @@ func Table(w io.Writer, s *Summary) error {
 		}
 	}
 
-	if len(s.Availability) > 0 {
+	if v := s.Server; v != nil {
+		fmt.Fprintf(w, "\nServer's own view: %d snapshots (%d unanswered)", v.Snapshots, v.Errors)
+		if len(v.Foreign) > 0 {
+			fmt.Fprintf(w, "; streams not ours: %s", strings.Join(v.Foreign, ", "))
+		}
+		if len(v.NotSeen) > 0 {
+			fmt.Fprintf(w, "; ok attempts the server never listed: %s", strings.Join(shortIDs(v.NotSeen), ", "))
+		}
+		if len(v.Foreign)+len(v.NotSeen)+len(v.Duplicates) == 0 {
+			fmt.Fprint(w, "; agrees with rtmpload's outcomes")
+		}
+		fmt.Fprintln(w)
+	}
+
+	if faulted(s) {
 		if err := availabilityTable(w, s); err != nil {
 			return err
 		}
@@ -152,6 +166,16 @@ func Table(w io.Writer, s *Summary) error {
 		}
 	}
 	return nil
+}
+
+// faulted reports whether the callback was ever anything but up.
+func faulted(s *Summary) bool {
+	for _, c := range s.Availability {
+		if c.State != StateUp {
+			return true
+		}
+	}
+	return false
 }
 
 // availabilityTable shows outcomes against the callback's state at the

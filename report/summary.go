@@ -43,6 +43,8 @@ type Summary struct {
 	// ByState counts outcomes by the callback's state at each attempt's
 	// decisive moment: outcome -> state -> count.
 	ByState map[string]map[string]int `json:"by_state"`
+	// Server is the server's own view, when its API was read.
+	Server *ServerView `json:"server_view,omitempty"`
 }
 
 // TimedState is a StateChange with its time.
@@ -123,6 +125,7 @@ type Builder struct {
 	hooks    []*HookCall // on_publish calls with no attempt yet (joined at the end)
 	calls    int
 	states   []TimedState
+	view     serverView
 }
 
 // NewBuilder returns an empty Builder.
@@ -184,6 +187,10 @@ func (b *Builder) Add(ev Event) error {
 		if se.Kind == "reject" || se.Kind == "accept" {
 			s := *se
 			b.attempt(se.Attempt).Server = &s
+		}
+	case TypeSnap:
+		if ev.Snapshot != nil {
+			b.view.add(ev.Time, ev.Snapshot)
 		}
 	case TypeState:
 		if ev.State != nil {
@@ -296,6 +303,11 @@ func (b *Builder) Summary() *Summary {
 	}
 	s.Latency = hists.rows()
 	s.Contests, s.Anomalies = contests(byStream)
+	if s.Server = b.view.check(byStream); s.Server != nil {
+		for _, d := range s.Server.Duplicates {
+			s.Anomalies = append(s.Anomalies, OutcomeDuplicateAccepted+": the server's API showed two publishers of "+d)
+		}
+	}
 	if s.Failures == nil {
 		s.Failures = []Failure{}
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/rtmpload/rtmpload/runner/media"
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/runner/srsapi"
 	"github.com/rtmpload/rtmpload/runner/tap"
 	"github.com/rtmpload/rtmpload/scenarios"
 )
@@ -47,9 +48,25 @@ type Options struct {
 	CacheDir   string // clip cache; default media.DefaultCacheDir()
 	Grace      time.Duration
 	Expect     []string // thresholds beside the scenario's own expect list
-	NoTap      bool     // publish straight to the server, without the RTMP-aware tap
-	Live       *Live    // optional counters for progress display
-	Logger     *slog.Logger
+
+	// The server: the embedded one by default, or Target (a server
+	// rtmpload did not start: rtmp://host:port[/app], with API its SRS HTTP
+	// API), or Server ("nginx-rtmp", "srs=PATH": started for the run).
+	Target, API, Server string
+	// DuplicateRace makes the embedded server reproduce SRS 7.0.x's
+	// duplicate-accept race (srs-facts §4).
+	DuplicateRace bool
+	// Hook is "serve" (default), "proxy=URL" or "external"; HookProbe is a
+	// callback URL to watch when the hook is external.
+	Hook, HookProbe string
+
+	// RunID names the run (default: time and random); shards of one run
+	// share it. Shard/Shards: this process runs slice Shard of Shards.
+	RunID         string
+	Shard, Shards int
+	NoTap         bool  // publish straight to the server, without the RTMP-aware tap
+	Live          *Live // optional counters for progress display
+	Logger        *slog.Logger
 	// ServerLogger receives the embedded server's log (every publish); nil
 	// discards it.
 	ServerLogger *slog.Logger
@@ -106,6 +123,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if mode == "" {
 		mode = "allow"
 	}
+	if o.Shards < 0 || o.Shard < 0 || (o.Shards > 0 && o.Shard >= o.Shards) {
+		return nil, &SetupError{fmt.Errorf("shard %d/%d: want i/n with 0 <= i < n", o.Shard, o.Shards)}
+	}
 
 	// Setup: everything that can fail on bad input fails here, before a
 	// results file exists.
@@ -122,41 +142,56 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		cacheDir = d
 	}
-	runID := newRunID(time.Now())
+	runID := o.RunID
+	if runID == "" {
+		runID = newRunID(time.Now())
+	}
 	r := &run{o: o, id: runID}
-
-	hk, err := hook.Start(hook.Config{
-		Listen:  o.HookListen,
-		Mode:    hook.Mode(mode),
-		Latency: sc.Hook.Latency,
-		OnCall:  r.onHookCall,
-	})
+	plan, err := parseHookPlan(o.Hook)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	defer hk.Close()
 
-	srv, err := server.Start(ctx, server.Config{
-		RTMPListen:  o.Listen,
-		APIListen:   o.APIListen,
-		OnPublish:   []string{hk.OnPublishURL()},
-		OnUnpublish: []string{hk.OnUnpublishURL()},
-		OnEvent:     r.onServerEvent,
-		Logger:      o.ServerLogger,
-	})
+	var hk *hook.Server
+	if plan.serve {
+		hk, err = hook.Start(hook.Config{
+			Listen:   o.HookListen,
+			Mode:     hook.Mode(mode),
+			Latency:  sc.Hook.Latency,
+			Faults:   sc.Hook.Faults,
+			Upstream: plan.upstream,
+			OnCall:   r.onHookCall,
+			OnState:  r.onHookState,
+		})
+		if err != nil {
+			return nil, &SetupError{err}
+		}
+		defer hk.Close()
+	}
+	if o.Server != "" || o.Target == "" {
+		// A managed server writes its config and log into the results
+		// directory; the results file itself is still created only below.
+		if err := os.MkdirAll(o.ResultsDir, 0o755); err != nil {
+			return nil, &SetupError{fmt.Errorf("create results directory: %w", err)}
+		}
+	}
+	tg, err := r.startTarget(ctx, hk)
 	if err != nil {
+		if o.Target == "" && o.Server == "" {
+			os.Remove(o.ResultsDir) // only if still empty: nothing half-written
+		}
 		return nil, &SetupError{err}
 	}
-	defer srv.Close()
-	r.rtmpBase = "rtmp://" + srv.RTMPAddr() + "/live/"
+	defer tg.stop()
+	r.rtmpBase = "rtmp://" + tg.addr + "/" + tg.app + "/"
 	if !o.NoTap {
-		tp, err := tap.Start(tap.Config{Target: srv.RTMPAddr(), OnDone: r.onWire})
+		tp, err := tap.Start(tap.Config{Target: tg.addr, OnDone: r.onWire})
 		if err != nil {
 			return nil, &SetupError{err}
 		}
 		defer tp.Close()
 		r.tap = tp
-		r.rtmpBase = "rtmp://" + tp.Addr() + "/live/"
+		r.rtmpBase = "rtmp://" + tp.Addr() + "/" + tg.app + "/"
 	}
 
 	// The clip last: the ports above fail fast, an encode takes seconds.
@@ -179,9 +214,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	start := time.Now()
 	groups := make([]report.GroupInfo, 0, len(sc.Publishers))
+	planned := make(map[string]int)
+	for _, slot := range scenarios.Shard(sc.Schedule(), o.Shard, o.Shards) {
+		planned[slot.Group]++
+	}
 	for _, g := range sc.Publishers {
 		groups = append(groups, report.GroupInfo{Name: g.Group, Count: g.Count})
-		o.Live.plan(g.Group, g.Count)
+		o.Live.plan(g.Group, planned[g.Group])
 	}
 	r.w.Write(report.Event{Type: report.TypeRun, Time: start, Run: &report.RunHeader{
 		Schema:  report.Schema,
@@ -190,25 +229,44 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Scenario: report.ScenarioInfo{
 			Name: sc.Name, Source: sc.Source, Duration: sc.Duration, Groups: groups,
 		},
-		Target:   "embedded rtmp://" + srv.RTMPAddr() + " api http://" + srv.APIAddr(),
-		HookMode: mode,
+		Target:   tg.desc,
+		HookMode: hookDesc(plan, mode),
 		Options: map[string]string{
 			"clip":         sc.Media.Clip,
 			"bitrate":      sc.Media.Bitrate,
 			"hook_latency": sc.Hook.Latency.String(),
-			"hook_url":     hk.OnPublishURL(),
+			"hook_url":     hookURL(hk),
 			"tap":          strconv.FormatBool(!o.NoTap),
 		},
 		Versions: map[string]string{
 			"rtmpload": Version,
 			"ffmpeg":   ffVersion,
-			"server":   "embedded SRS-like " + server.DefaultVersion,
+			"server":   tg.version,
 		},
+		Shard: o.Shard, Shards: o.Shards,
 		Publisher: publisher.Args(clip, r.rtmpBase+"NAME?rtmpload=ID"),
 		Expect:    expect,
 	}})
 
+	// The callback's fault schedule and the server's own view run on the
+	// run's clock.
+	if hk != nil {
+		hk.Arm(start)
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var watchers sync.WaitGroup
+	if tg.poll != nil {
+		watchers.Go(func() { tg.poll(watchCtx, r.onSnapshot) })
+	}
+	if hk == nil && o.HookProbe != "" {
+		watchers.Go(func() {
+			_ = hook.Probe(watchCtx, hook.ProbeConfig{URL: o.HookProbe, OnState: r.onProbeState})
+		})
+	}
+
 	interrupted := r.publish(ctx, start)
+	stopWatch()
+	watchers.Wait()
 
 	// Every publisher is gone, so the tap has reported every connection.
 	// Accepted publishers get on_unpublish a few ms after they end: close the
@@ -216,8 +274,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if r.tap != nil {
 		r.tap.Close()
 	}
-	srv.Close()
-	hk.Close()
+	tg.stop()
+	if hk != nil {
+		hk.Close()
+	}
 
 	end := report.Event{Type: report.TypeEnd, Time: time.Now(), Reason: report.EndNormal, Usage: usage()}
 	if interrupted {
@@ -274,7 +334,7 @@ func (r *run) publish(ctx context.Context, start time.Time) (interrupted bool) {
 	defer cancel()
 
 	var wg sync.WaitGroup
-	for _, slot := range sc.Schedule() {
+	for _, slot := range scenarios.Shard(sc.Schedule(), r.o.Shard, r.o.Shards) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -353,7 +413,7 @@ func (r *run) onHookCall(c hook.Call) {
 		Seq: c.Seq, Action: c.Action, Attempt: c.Attempt, ClientID: c.ClientID,
 		Stream: c.Stream, App: c.App, Param: c.Param,
 		Arrived: c.Arrived, Answered: c.Answered, Status: c.Status,
-		Verdict: c.Verdict, Reason: c.Reason, Canceled: c.Canceled,
+		Verdict: c.Verdict, Reason: c.Reason, Canceled: c.Canceled, Fault: c.Fault,
 	}})
 }
 
@@ -365,6 +425,38 @@ func (r *run) onWire(c *tap.Conn) {
 		w.Marks[i] = report.WireMark{Phase: string(m.Phase), At: m.At, Detail: m.Detail}
 	}
 	r.w.Write(report.Event{Type: report.TypeWire, Time: c.End, Wire: w})
+}
+
+func (r *run) onHookState(c hook.StateChange) { r.state("hook", c) }
+
+func (r *run) onProbeState(c hook.StateChange) { r.state("probe", c) }
+
+func (r *run) state(source string, c hook.StateChange) {
+	r.w.Write(report.Event{Type: report.TypeState, Time: c.At, State: &report.StateChange{
+		Source: source, State: c.State, Fault: c.Fault, Detail: c.Detail,
+	}})
+}
+
+func (r *run) onSnapshot(s srsapi.Snapshot) {
+	r.w.Write(report.Event{Type: report.TypeSnap, Time: s.At, Snapshot: snapshot(s)})
+}
+
+// hookDesc says in the run header how the callback was handled.
+func hookDesc(p hookPlan, mode string) string {
+	switch {
+	case p.upstream != "":
+		return "proxy to " + p.upstream
+	case !p.serve:
+		return "external"
+	}
+	return mode
+}
+
+func hookURL(hk *hook.Server) string {
+	if hk == nil {
+		return ""
+	}
+	return hk.OnPublishURL()
 }
 
 func (r *run) onServerEvent(e server.Event) {

@@ -65,3 +65,20 @@ func (s *Scenario) ActiveAt(elapsed time.Duration) []Slot {
 	}
 	return active
 }
+
+// Shard returns slice i of n of the schedule: every n-th slot, starting at
+// slot i. The slots keep their Seq, names and start times, so the union of
+// all n shards is exactly the whole schedule, and each shard's load is
+// spread over the run like the whole one's.
+func Shard(slots []Slot, i, n int) []Slot {
+	if n <= 1 {
+		return slots
+	}
+	out := make([]Slot, 0, len(slots)/n+1)
+	for _, s := range slots {
+		if s.Seq%n == i {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -22,6 +22,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: rtmpload run SCENARIO [flags]\n\nSCENARIO is a YAML file or a built-in name (rtmpload scenarios).\n\nFlags:\n%s", fs.FlagUsages())
 	}
+	target := fs.String("target", "", "publish to a server rtmpload does not start: rtmp://host:port[/app] (default: the embedded server)")
+	api := fs.String("api", "", "that server's SRS HTTP API, read about once a second for ground truth: http://host:1985")
+	serverKind := fs.String("server", "embedded", "start a real server for the run: embedded, nginx-rtmp, or srs=PATH-TO-SRS")
+	hookPlan := fs.String("hook", "serve", "the on_publish callback: serve (built-in), proxy=URL (built-in in front of your service), external")
+	hookProbe := fs.String("hook-probe", "", "with --hook external: the callback URL to watch (TCP connect every second)")
+	race := fs.Bool("duplicate-race", false, "make the embedded server reproduce SRS 7.0.x's duplicate-accept race (slow hooks let a second publisher in)")
+	runID := fs.String("run-id", "", "name of the run (shards of one run share it; default: time and random)")
+	shard := fs.String("shard", "", "run slice i of n of the scenario: i/n (default: $JOB_COMPLETION_INDEX of $JOB_COMPLETIONS or --shards)")
+	shards := fs.Int("shards", 0, "shard count when the index comes from $JOB_COMPLETION_INDEX")
 	out := fs.String("out", "", "results directory (default ./rtmpload-results/<time>)")
 	listen := fs.String("listen", "127.0.0.1:0", "embedded server RTMP listen address")
 	apiListen := fs.String("api-listen", "127.0.0.1:0", "embedded server HTTP API listen address")
@@ -59,6 +68,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
+	si, sn, err := resolveShard(*shard, *shards, os.Getenv)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if sn > 1 && *runID == "" {
+		return fail(stderr, errors.New("--shard needs --run-id: every shard of one run must share it"))
+	}
 	ffPath, err := publisher.FindFFmpeg(*ffmpeg)
 	if err != nil {
 		return fail(stderr, err)
@@ -76,20 +92,29 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	stopProgress := startProgress(*progress, stderr, logger, live, sc)
 	res, err := runner.Run(ctx, runner.Options{
-		Scenario:     sc,
-		FFmpeg:       ffPath,
-		ResultsDir:   dir,
-		Listen:       *listen,
-		APIListen:    *apiListen,
-		HookListen:   *hookListen,
-		HookMode:     *hookMode,
-		CacheDir:     *cacheDir,
-		Grace:        *grace,
-		NoTap:        !*useTap,
-		Expect:       *expect,
-		Live:         live,
-		Logger:       logger,
-		ServerLogger: serverLogger,
+		Scenario:      sc,
+		FFmpeg:        ffPath,
+		ResultsDir:    dir,
+		Listen:        *listen,
+		APIListen:     *apiListen,
+		HookListen:    *hookListen,
+		HookMode:      *hookMode,
+		CacheDir:      *cacheDir,
+		Grace:         *grace,
+		NoTap:         !*useTap,
+		Expect:        *expect,
+		Target:        *target,
+		API:           *api,
+		Server:        *serverKind,
+		Hook:          *hookPlan,
+		HookProbe:     *hookProbe,
+		DuplicateRace: *race,
+		RunID:         *runID,
+		Shard:         si,
+		Shards:        sn,
+		Live:          live,
+		Logger:        logger,
+		ServerLogger:  serverLogger,
 	})
 	stopProgress()
 

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rtmpload/rtmpload/scenarios"
 )
 
 // Mode is how the server judges an on_publish call.
@@ -46,11 +48,18 @@ const (
 	OnUnpublishPath = "/api/v1/hooks/on_unpublish"
 )
 
-// Verdicts of a Call.
+// Verdicts of a Call: how the calling server takes the answer, by its
+// dialect's allow rule.
 const (
 	VerdictAllow = "allow"
-	VerdictDeny  = "deny"
-	VerdictError = "error" // the request was not an SRS hook call
+	VerdictDeny  = "deny"  // a refusal in the dialect's own terms (SRS: 200 without code 0; nginx-rtmp: 403)
+	VerdictError = "error" // a refusal by error status, or a request that was not a hook call
+)
+
+// Dialects of a Call.
+const (
+	DialectSRS   = "srs"   // JSON body (srs-facts §1)
+	DialectNginx = "nginx" // nginx-rtmp's form-encoded fields (srs-facts §8)
 )
 
 // Actions SRS sends that the server judges.
@@ -76,34 +85,63 @@ type Config struct {
 	OnCall func(Call)
 
 	Now func() time.Time // clock for Arrived and Answered; default time.Now
+
+	// Faults is a schedule over the time since Arm; before Arm no fault
+	// applies. Where windows overlap the first in the list wins.
+	Faults []scenarios.Fault
+
+	// OnState, if set, is told the callback's availability at Arm and at
+	// every change. Changes are reported one at a time, in order.
+	OnState func(StateChange)
+
+	// Upstream, if set, is the URL of a real callback service: every call
+	// is forwarded to it and its answer relayed, and Mode is ignored.
+	Upstream string
 }
 
 // Call is the server's record of one hook call.
 type Call struct {
-	Seq    int64  // 1.. in arrival order
-	Action string // "on_publish" | "on_unpublish" | other SRS action | "" if the body was unreadable
+	Seq     int64  `json:"seq"`     // 1.. in arrival order
+	Dialect string `json:"dialect"` // "srs" | "nginx"
+	Action  string `json:"action"`  // "on_publish" | "on_unpublish" | other action | "" if the body was unreadable
 
-	ClientID, IP, Vhost, App, Stream, Param, TcURL, StreamID string
+	ClientID string `json:"client_id,omitempty"`
+	IP       string `json:"ip,omitempty"`
+	Vhost    string `json:"vhost,omitempty"`
+	App      string `json:"app,omitempty"`
+	Stream   string `json:"stream,omitempty"`
+	Param    string `json:"param,omitempty"`
+	TcURL    string `json:"tc_url,omitempty"`
+	StreamID string `json:"stream_id,omitempty"`
 
 	// Attempt is the rtmpload=... field of Param: the publish attempt that
 	// caused this call ("" if none).
-	Attempt string
+	Attempt string `json:"attempt,omitempty"`
 
-	Arrived, Answered time.Time
+	Arrived  time.Time `json:"arrived"`
+	Answered time.Time `json:"answered"`
 
-	Status  int    // HTTP status written; 0 if nothing was written
-	Answer  string // body written
-	Verdict string // "allow" | "deny" | "error"; "" if canceled before a decision
-	Reason  string // why denied, failed or canceled
+	Status  int    `json:"status"`            // HTTP status written; 0 if nothing was written
+	Answer  string `json:"answer"`            // body written
+	Verdict string `json:"verdict,omitempty"` // "allow" | "deny" | "error"; "" if canceled before a decision
+	Reason  string `json:"reason,omitempty"`  // why denied, failed or canceled
+
+	// Fault is the Spec of the fault window that shaped the answer ("" if
+	// none did, also in the up half of a flap).
+	Fault string `json:"fault,omitempty"`
+
+	// Upstream is the real callback's answer in proxy mode (nil when it
+	// was not asked, e.g. a fault answered instead).
+	Upstream *UpstreamResult `json:"upstream,omitempty"`
 
 	// LiveOwner is the client_id that already had this stream live when an
 	// on_publish arrived for it ("" if the name was free): a duplicate,
 	// whatever the mode answered.
-	LiveOwner string
+	LiveOwner string `json:"live_owner,omitempty"`
 
 	// Canceled means the caller went away (or the server closed) before
 	// the answer reached it, e.g. the RTMP server's hook timeout.
-	Canceled bool
+	Canceled bool `json:"canceled,omitempty"`
 }
 
 // Server is a running callback server.
@@ -113,9 +151,16 @@ type Server struct {
 	onCall  func(Call)
 	now     func() time.Time
 
-	ln       net.Listener
-	srv      *http.Server
-	served   chan struct{} // closed when Serve returns
+	srv  *http.Server
+	addr string // fixed at Start, so a down fault re-listens where callers point
+
+	// lnMu guards the listener, which a down fault closes and reopens, and
+	// the connections it cuts when it does.
+	lnMu     sync.Mutex
+	ln       net.Listener // nil while a down fault holds the port closed
+	conns    map[net.Conn]struct{}
+	closed   bool
+	serving  sync.WaitGroup // one per Serve on a listener
 	serveErr error
 
 	// closing is the parent of every request context: canceling it wakes
@@ -126,15 +171,15 @@ type Server struct {
 	closeOnce  sync.Once
 	closeErr   error
 
-	// decide is the one step that turns a parsed call into an answer.
-	// Later behaviours (fault schedules, a proxy to a real callback) wrap
-	// it rather than the HTTP plumbing.
-	decide func(context.Context, request) answer
+	sched *schedule
+
+	upstream string
+	client   *http.Client // to the upstream
 
 	mu    sync.Mutex
 	seq   int64
 	calls []Call
-	live  map[string]string // "vhost/app/stream" -> client_id of its publisher
+	live  map[string]string // live key -> client_id of its publisher
 }
 
 // closeGrace bounds how long Close waits for in-flight calls to finish.
@@ -151,6 +196,15 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.Latency < 0 {
 		return nil, fmt.Errorf("hook: negative latency %s", cfg.Latency)
+	}
+	sched, err := newSchedule(cfg.Faults, cfg.OnState)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Upstream != "" {
+		if err := checkUpstream(cfg.Upstream); err != nil {
+			return nil, err
+		}
 	}
 	addr := cfg.Listen
 	if addr == "" {
@@ -169,32 +223,66 @@ func Start(cfg Config) (*Server, error) {
 		latency:    cfg.Latency,
 		onCall:     cfg.OnCall,
 		now:        cfg.Now,
-		ln:         ln,
-		served:     make(chan struct{}),
+		addr:       ln.Addr().String(),
+		conns:      make(map[net.Conn]struct{}),
 		closeGrace: closeGrace,
+		sched:      sched,
+		upstream:   cfg.Upstream,
 		live:       make(map[string]string),
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.decide = s.judge
+	if s.upstream != "" {
+		s.client = newUpstreamClient()
+	}
 	s.closing, s.stop = context.WithCancel(context.Background())
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serve),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return s.closing },
+		ConnState:         s.track,
 	}
-	go func() {
-		defer close(s.served)
-		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			s.serveErr = err
-		}
-	}()
+	s.lnMu.Lock()
+	s.listenOn(ln)
+	s.lnMu.Unlock()
 	return s, nil
 }
 
+// listenOn serves ln; lnMu is held, so Close cannot be waiting on serving.
+func (s *Server) listenOn(ln net.Listener) {
+	s.ln = ln
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		err := s.srv.Serve(ln)
+		// A listener a down fault closed ends Serve with ErrClosed: expected.
+		if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+			return
+		}
+		s.lnMu.Lock()
+		if s.serveErr == nil {
+			s.serveErr = err
+		}
+		s.lnMu.Unlock()
+	}()
+}
+
+// track keeps the open connections, so a down fault can cut keep-alive
+// ones: a caller reusing one would otherwise still be answered.
+func (s *Server) track(c net.Conn, state http.ConnState) {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	switch state {
+	case http.StateNew:
+		s.conns[c] = struct{}{}
+	case http.StateClosed, http.StateHijacked:
+		delete(s.conns, c)
+	}
+}
+
 // Addr is the address the server listens on, e.g. "127.0.0.1:40123".
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string { return s.addr }
 
 // OnPublishURL is the URL to configure as the RTMP server's on_publish hook.
 func (s *Server) OnPublishURL() string { return s.url(OnPublishPath) }
@@ -224,11 +312,15 @@ func (s *Server) Live() []string {
 	return slices.Sorted(maps.Keys(s.live))
 }
 
-// Close stops listening, aborts calls still waiting out their latency and
-// waits a bounded time for handlers to finish. Calling it again returns
-// the first result.
+// Close stops listening and the fault schedule, aborts calls still
+// waiting out their latency and waits a bounded time for handlers to
+// finish. Calling it again returns the first result.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.sched.disarm()
+		s.lnMu.Lock()
+		s.closed = true
+		s.lnMu.Unlock()
 		s.stop()
 		ctx, cancel := context.WithTimeout(context.Background(), s.closeGrace)
 		defer cancel()
@@ -236,7 +328,7 @@ func (s *Server) Close() error {
 			s.srv.Close()
 			s.closeErr = fmt.Errorf("hook: calls still running after %s; their connections were closed", s.closeGrace)
 		}
-		<-s.served
+		s.serving.Wait()
 		if s.closeErr == nil && s.serveErr != nil {
 			s.closeErr = fmt.Errorf("hook: serving stopped early: %w", s.serveErr)
 		}

@@ -110,7 +110,7 @@ func TestAllowAnswerAndRecord(t *testing.T) {
 		t.Fatal("SRS would not take the allow answer as allow")
 	}
 	want := Call{
-		Seq: 1, Action: "on_publish", ClientID: "3y7w4k07", IP: "127.0.0.1",
+		Seq: 1, Dialect: "srs", Action: "on_publish", ClientID: "3y7w4k07", IP: "127.0.0.1",
 		Vhost: "__defaultVhost__", App: "live", Stream: "cam01", Param: "?rtmpload=r1-7&x=1",
 		TcURL: "rtmp://127.0.0.1:19350/live", StreamID: "vid-9k1m2p3", Attempt: "r1-7",
 		Arrived: time.Time{}.Add(time.Second), Answered: time.Time{}.Add(2 * time.Second),

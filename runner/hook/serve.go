@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/scenarios"
 )
 
 // maxBody bounds a hook body; SRS's is a few hundred bytes.
@@ -16,11 +20,16 @@ const maxBody = 1 << 20
 
 // request is one hook call, whatever dialect it arrived in.
 type request struct {
+	Dialect                                                          string
 	Action, ClientID, IP, Vhost, App, Stream, Param, TcURL, StreamID string
 }
 
-// key names the stream in the live bookkeeping.
+// key names the stream in the live bookkeeping. nginx-rtmp has no vhost
+// in its calls, so its streams are app/name.
 func (r request) key() string {
+	if r.Dialect == DialectNginx {
+		return r.App + "/" + r.Stream
+	}
 	vhost := r.Vhost
 	if vhost == "" {
 		vhost = defaultVhost
@@ -28,9 +37,10 @@ func (r request) key() string {
 	return vhost + "/" + r.App + "/" + r.Stream
 }
 
-// answer is what decide chose to write back, and why.
+// answer is what was chosen to write back, and why.
 type answer struct {
 	status    int
+	ctype     string // "" writes no Content-Type (a relayed answer without one)
 	body      string
 	verdict   string
 	reason    string
@@ -88,16 +98,24 @@ func reply(code int, msg string) string {
 	return string(b)
 }
 
-func allow() answer {
-	return answer{status: http.StatusOK, body: reply(0, ""), verdict: VerdictAllow}
+func allow(dialect string) answer {
+	if dialect == DialectNginx {
+		// nginx-rtmp takes any 2xx; it ignores the body.
+		return answer{status: http.StatusOK, ctype: "text/plain; charset=utf-8", verdict: VerdictAllow}
+	}
+	return answer{status: http.StatusOK, ctype: "application/json", body: reply(0, ""), verdict: VerdictAllow}
 }
 
-// deny refuses the way callback services do: HTTP 200 with a non-zero code.
-func deny(reason, msg string) answer {
-	return answer{status: http.StatusOK, body: reply(1, msg), verdict: VerdictDeny, reason: reason}
+// deny refuses the way callback services do: for SRS HTTP 200 with a
+// non-zero code, for nginx-rtmp 403.
+func deny(dialect, reason, msg string) answer {
+	if dialect == DialectNginx {
+		return answer{status: http.StatusForbidden, ctype: "text/plain; charset=utf-8", body: msg + "\n", verdict: VerdictDeny, reason: reason}
+	}
+	return answer{status: http.StatusOK, ctype: "application/json", body: reply(1, msg), verdict: VerdictDeny, reason: reason}
 }
 
-// requestError is a call that is not an SRS hook request.
+// requestError is a call that is not a hook request.
 type requestError struct {
 	status int
 	msg    string
@@ -105,40 +123,111 @@ type requestError struct {
 
 func (e *requestError) Error() string { return e.msg }
 
-func failure(err *requestError) answer {
-	return answer{status: err.status, body: reply(err.status, err.msg), verdict: VerdictError, reason: err.msg}
+func failure(dialect string, err *requestError) answer {
+	if dialect == DialectNginx {
+		return answer{status: err.status, ctype: "text/plain; charset=utf-8", body: err.msg + "\n", verdict: VerdictError, reason: err.msg}
+	}
+	return answer{status: err.status, ctype: "application/json", body: reply(err.status, err.msg), verdict: VerdictError, reason: err.msg}
 }
 
-// serve answers one hook call: read it, wait out the latency, decide,
-// write, record.
+// Allows reports whether the server speaking dialect takes an answer as
+// allowing the publish: SRS's rule (srs-facts §2) or nginx-rtmp's any 2xx
+// (§8).
+func Allows(dialect string, status int, body []byte) bool {
+	if dialect == DialectNginx {
+		return status >= 200 && status < 300
+	}
+	return server.AllowResponse(status, body)
+}
+
+// verdictOf names how the calling server takes an answer we did not
+// choose ourselves (a fault's or the upstream's).
+func verdictOf(dialect string, status int, body string) string {
+	switch {
+	case Allows(dialect, status, []byte(body)):
+		return VerdictAllow
+	case dialect == DialectNginx && status == http.StatusForbidden,
+		dialect == DialectSRS && (status == http.StatusOK || status == http.StatusCreated):
+		return VerdictDeny
+	}
+	return VerdictError
+}
+
+// serve answers one hook call: read it, find the fault in effect, wait
+// out the latency, decide, write, record.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	c := s.arrive()
-	req, rerr := readSRS(w, r)
+	// The whole body is read before anything else so that net/http starts
+	// watching the connection and cancels the request context if the
+	// caller hangs up while we wait.
+	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	c.Dialect = dialectOf(r)
+	var req request
+	var rerr *requestError
+	if c.Dialect == DialectNginx {
+		req, rerr = readNginx(r.Method, body, readErr)
+	} else {
+		req, rerr = readSRS(r.Method, body, readErr)
+	}
 	c.Action, c.ClientID, c.IP = req.Action, req.ClientID, req.IP
 	c.Vhost, c.App, c.Stream = req.Vhost, req.App, req.Stream
 	c.Param, c.TcURL, c.StreamID = req.Param, req.TcURL, req.StreamID
 	c.Attempt = AttemptFromParam(req.Param)
 
+	f := s.sched.faultNow()
+	if f != nil {
+		c.Fault = f.Spec
+	}
 	ctx := r.Context()
-	if err := s.wait(ctx); err != nil {
+	abort := func(reason string) {
 		// Nothing is decided for a caller that gave up: SRS has already
 		// failed the publish, so the stream must not become live here.
-		c.Canceled = true
-		c.Reason = s.cancelReason(c.Arrived)
-		c.Answered = s.now()
+		c.Canceled, c.Reason, c.Answered = true, reason, s.now()
 		s.finish(c)
 		// Abort rather than return: returning would send an empty 200.
 		panic(http.ErrAbortHandler)
 	}
+	if f != nil && f.Kind == scenarios.FaultDown {
+		// Accepted in the instant before the down window closed the
+		// listener: drop it as the closing would have.
+		abort("connection dropped by fault " + f.Spec)
+	}
+	wait := s.latency
+	if f != nil && f.Kind == scenarios.FaultDelay {
+		wait = f.Delay
+	}
+	if err := sleep(ctx, wait); err != nil {
+		abort(s.cancelReason(c.Arrived))
+	}
 
 	var ans answer
-	if rerr != nil {
+	switch {
+	case f != nil && f.Kind != scenarios.FaultDelay:
+		ans = *faultAnswer(c.Dialect, *f)
+		if rerr == nil {
+			ans = s.book(req, &ans)
+		}
+	case s.upstream != "":
+		var up *UpstreamResult
+		ans, up = s.forward(ctx, r, body)
+		c.Upstream = up
+		if ctx.Err() != nil {
+			abort(s.cancelReason(c.Arrived))
+		}
+		ans.verdict = verdictOf(c.Dialect, ans.status, ans.body)
+		if ans.verdict != VerdictAllow && ans.reason == "" {
+			ans.reason = fmt.Sprintf("upstream answered HTTP %d", ans.status)
+		}
+		if rerr == nil {
+			ans = s.book(req, &ans)
+		}
+	case rerr != nil:
 		if rerr.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodPost)
 		}
-		ans = failure(rerr)
-	} else {
-		ans = s.decide(ctx, req)
+		ans = failure(c.Dialect, rerr)
+	default:
+		ans = s.book(req, nil)
 	}
 	c.Status, c.Answer = ans.status, ans.body
 	c.Verdict, c.Reason, c.LiveOwner = ans.verdict, ans.reason, ans.liveOwner
@@ -149,6 +238,37 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	c.Answered = s.now()
 	s.finish(c)
+}
+
+// dialectOf tells nginx-rtmp's form-encoded calls from SRS's JSON ones.
+func dialectOf(r *http.Request) string {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "application/x-www-form-urlencoded" {
+		return DialectNginx
+	}
+	return DialectSRS
+}
+
+// faultAnswer is the answer a fault window gives instead of the mode's or
+// the upstream's. The upstream is not asked at all: a real service that
+// saw an on_publish we then refused would count a stream that never went
+// live.
+func faultAnswer(dialect string, f scenarios.Fault) *answer {
+	const text = "text/plain; charset=utf-8"
+	var a answer
+	switch f.Kind {
+	case scenarios.FaultStatus:
+		a = answer{status: f.Status, ctype: text, body: "rtmpload hook fault " + f.Spec + "\n"}
+	case scenarios.FaultDeny:
+		a = deny(dialect, "", "fault deny")
+	case scenarios.FaultGarbage:
+		a = answer{status: http.StatusOK, ctype: text, body: "OK"}
+	}
+	a.verdict = verdictOf(dialect, a.status, a.body)
+	a.reason = "fault " + f.Spec
+	if f.Kind == scenarios.FaultGarbage && a.verdict == VerdictAllow {
+		a.reason += ": a 200 with junk, which nginx-rtmp takes as allow"
+	}
+	return &a
 }
 
 // arrive numbers a call; the lock makes Seq and Arrived agree on the order.
@@ -168,13 +288,13 @@ func (s *Server) finish(c Call) {
 	}
 }
 
-// wait sleeps the configured latency, ending early with the context's
-// error when the caller goes away or the server closes.
-func (s *Server) wait(ctx context.Context) error {
-	if s.latency <= 0 {
+// sleep waits d, ending early with the context's error when the caller
+// goes away or the server closes.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
 		return ctx.Err()
 	}
-	t := time.NewTimer(s.latency)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -188,6 +308,9 @@ func (s *Server) cancelReason(arrived time.Time) string {
 	if s.closing.Err() != nil {
 		return "hook server closed before answering"
 	}
+	if f := s.sched.faultNow(); f != nil && (f.Kind == scenarios.FaultDown || f.Kind == scenarios.FaultFlap) {
+		return "connection cut by fault " + f.Spec
+	}
 	return fmt.Sprintf("caller went away after %s", s.now().Sub(arrived).Round(time.Millisecond))
 }
 
@@ -198,16 +321,10 @@ func joinReason(a, b string) string {
 	return a + "; " + b
 }
 
-// readSRS parses an SRS hook call. The whole body is read before anything
-// else so that net/http starts watching the connection and cancels the
-// request context if the caller hangs up during the latency.
-func readSRS(w http.ResponseWriter, r *http.Request) (request, *requestError) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if r.Method != http.MethodPost {
-		return request{}, &requestError{http.StatusMethodNotAllowed, "method " + r.Method + " not allowed: hooks are POST"}
-	}
-	if err != nil {
-		return request{}, &requestError{http.StatusBadRequest, "cannot read body: " + err.Error()}
+// readSRS parses an SRS hook call.
+func readSRS(method string, body []byte, readErr error) (request, *requestError) {
+	if rerr := checkRead(method, readErr); rerr != nil {
+		return request{}, rerr
 	}
 	if len(body) == 0 {
 		return request{}, &requestError{http.StatusBadRequest, "empty body: want SRS hook JSON"}
@@ -221,7 +338,7 @@ func readSRS(w http.ResponseWriter, r *http.Request) (request, *requestError) {
 		return request{}, &requestError{http.StatusBadRequest, "body is not an SRS hook object: " + err.Error()}
 	}
 	req := request{
-		Action: b.Action, ClientID: string(b.ClientID), IP: b.IP,
+		Dialect: DialectSRS, Action: b.Action, ClientID: string(b.ClientID), IP: b.IP,
 		Vhost: b.Vhost, App: b.App, Stream: b.Stream,
 		Param: b.Param, TcURL: b.TcURL, StreamID: b.StreamID,
 	}
@@ -234,11 +351,25 @@ func readSRS(w http.ResponseWriter, r *http.Request) (request, *requestError) {
 	return req, nil
 }
 
+func checkRead(method string, err error) *requestError {
+	if method != http.MethodPost {
+		return &requestError{http.StatusMethodNotAllowed, "method " + method + " not allowed: hooks are POST"}
+	}
+	if err != nil {
+		return &requestError{http.StatusBadRequest, "cannot read body: " + err.Error()}
+	}
+	return nil
+}
+
 // write sends the answer with an explicit length, as callback services
 // usually do, and flushes so a caller that is gone shows up as an error.
 func write(w http.ResponseWriter, ans answer) error {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	if ans.ctype != "" {
+		h.Set("Content-Type", ans.ctype)
+	} else {
+		h["Content-Type"] = nil // relay "none" as none: no sniffing
+	}
 	h.Set("Content-Length", strconv.Itoa(len(ans.body)))
 	w.WriteHeader(ans.status)
 	if _, err := io.WriteString(w, ans.body); err != nil {
@@ -247,40 +378,48 @@ func write(w http.ResponseWriter, ans answer) error {
 	return http.NewResponseController(w).Flush()
 }
 
-// judge is the mode's decision. Live bookkeeping happens here in every
-// mode, under the same lock as the conflict check, so two simultaneous
-// publishes of one name cannot both win.
-func (s *Server) judge(_ context.Context, req request) answer {
+// book does the live bookkeeping for a call and, when ans is nil, lets
+// the mode decide. Both happen under one lock, so two simultaneous
+// publishes of one name cannot both win. A given answer (a fault's, the
+// upstream's) makes a stream live only if the calling server takes it as
+// allow.
+func (s *Server) book(req request, ans *answer) answer {
 	switch req.Action {
 	case ActionPublish:
-		return s.judgePublish(req)
+		return s.bookPublish(req, ans)
 	case ActionUnpublish:
+		// The publisher is gone whatever we answer: the server ignores
+		// the answer to an unpublish.
 		s.release(req)
-		return allow()
 	}
-	// Other SRS hooks (on_play, on_connect, ...) are not ours to refuse.
-	return allow()
+	if ans != nil {
+		return *ans
+	}
+	// Other hooks (on_play, on_connect, ...) are not ours to refuse.
+	return allow(req.Dialect)
 }
 
-func (s *Server) judgePublish(req request) answer {
+func (s *Server) bookPublish(req request, given *answer) answer {
 	key := req.key()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	owner, live := s.live[key]
 	var ans answer
 	switch {
+	case given != nil:
+		ans = *given
 	case s.mode == ModeDeny:
-		ans = deny("mode deny", "publish denied by rtmpload hook (mode deny)")
+		ans = deny(req.Dialect, "mode deny", "publish denied by rtmpload hook (mode deny)")
 	case s.mode == ModeConflict && live:
 		detail := fmt.Sprintf("%s already published by client %s", key, owner)
-		ans = deny("conflict: "+detail, "stream conflict: "+detail)
+		ans = deny(req.Dialect, "conflict: "+detail, "stream conflict: "+detail)
 	default:
-		ans = allow()
-		// The first publisher keeps the name: SRS refuses the second as
-		// busy and never sends an on_unpublish for it (srs-facts §4).
-		if !live {
-			s.live[key] = req.ClientID
-		}
+		ans = allow(req.Dialect)
+	}
+	// The first publisher keeps the name: SRS refuses the second as busy
+	// and never sends an on_unpublish for it (srs-facts §4).
+	if ans.verdict == VerdictAllow && !live {
+		s.live[key] = req.ClientID
 	}
 	if live {
 		ans.liveOwner = owner
@@ -289,7 +428,8 @@ func (s *Server) judgePublish(req request) answer {
 }
 
 // release frees a live stream, but only for its owner: an on_unpublish from
-// another client (a duplicate SRS let through) must not free the name.
+// another client (a duplicate the server let through or refused) must not
+// free the name.
 func (s *Server) release(req request) {
 	key := req.key()
 	s.mu.Lock()

@@ -76,12 +76,13 @@ func (s *Server) handleConn(nc net.Conn) {
 
 	// SRS calls the hooks first and checks for a busy stream afterwards
 	// (srs-facts §4), so a duplicate publisher is seen by the hook.
+	hookStart := time.Now()
 	if reason := s.runOnPublish(c); reason != "" {
 		s.reject(c, nc, reason)
 		log.Info("publish rejected", "reason", reason)
 		return
 	}
-	if !s.claim(c) {
+	if !s.claim(c, time.Since(hookStart)) {
 		s.reject(c, nc, ReasonStreamBusy)
 		log.Info("publish rejected", "reason", ReasonStreamBusy)
 		return
@@ -206,16 +207,26 @@ func (s *Server) emitHook(c *client, action, u string, r hookResult) {
 	s.emit(ev)
 }
 
+// raceHookMin is how slow a hook must be for DuplicateRace to accept a
+// duplicate: SRS 7.0.x did it sometimes at 1 s, every time at 4 s.
+const raceHookMin = time.Second
+
 // claim makes c the live publisher of its stream unless one exists. Check and
 // set happen under one lock. An opt-in reproduction of SRS 7.0.x's duplicate
 // accept (srs-facts §4) would let claim succeed here for a slow hook.
-func (s *Server) claim(c *client) bool {
+func (s *Server) claim(c *client, hookTook time.Duration) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, busy := s.live[c.streamURL]; busy {
-		return false
+		// SRS 7.0.x before 7.0.127/7.0.151 lost track of the live publisher
+		// while a slow hook ran and let the second one in too: one stream,
+		// two publishing clients in the API.
+		if !s.cfg.DuplicateRace || hookTook < raceHookMin {
+			return false
+		}
+	} else {
+		s.live[c.streamURL] = c
 	}
-	s.live[c.streamURL] = c
 	c.mu.Lock()
 	c.active = true
 	c.mu.Unlock()

@@ -50,8 +50,12 @@ type Config struct {
 	Version            string        // default "7.0.18"; User-Agent "SRS/"+Version
 	ServerID           string        // default random "vid-xxxxxxx"
 	ServiceID          string        // default random 8 characters
-	OnEvent            func(Event)   // optional; called from many goroutines at once
-	Logger             *slog.Logger  // optional; nil discards
+	// DuplicateRace reproduces SRS 7.0.x's duplicate-accept race (issues
+	// #4449, #4656; srs-facts §4): a second publisher of a live name whose
+	// hook took longer than about 1 s is accepted too. Off by default.
+	DuplicateRace bool
+	OnEvent       func(Event)  // optional; called from many goroutines at once
+	Logger        *slog.Logger // optional; nil discards
 }
 
 // Event kinds.

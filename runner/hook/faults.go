@@ -1,0 +1,305 @@
+package hook
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rtmpload/rtmpload/scenarios"
+)
+
+// States of the callback's availability, as a caller sees it.
+const (
+	StateUp       = "up"
+	StateDown     = "down"     // refusing connections
+	StateErroring = "erroring" // answering an error status, or a body the server does not take
+	StateSlow     = "slow"     // answering late
+	StateDenying  = "denying"  // denying every publish
+)
+
+// StateChange is one change of the callback's availability.
+type StateChange struct {
+	At     time.Time `json:"at"`
+	State  string    `json:"state"`
+	Fault  string    `json:"fault,omitempty"` // Spec of the window in effect, "" if none
+	Detail string    `json:"detail,omitempty"`
+}
+
+// relisten bounds the retries when a down window ends and the port is
+// momentarily busy (a connection racing the close).
+const (
+	relistenTries = 20
+	relistenPause = 25 * time.Millisecond
+)
+
+// schedule is the fault schedule of one Server.
+type schedule struct {
+	faults  []scenarios.Fault
+	onState func(StateChange)
+
+	// mu serializes Arm, window edges and disarm, so changes are applied
+	// and reported one at a time and in order.
+	mu    sync.Mutex
+	gen   int // bumped by Arm and disarm: a timer of an older generation does nothing
+	timer *time.Timer
+
+	// cur guards what calls and State read.
+	cur   sync.Mutex
+	armed bool
+	epoch time.Time
+	state string
+	fault string
+}
+
+func newSchedule(faults []scenarios.Fault, onState func(StateChange)) (*schedule, error) {
+	fs := make([]scenarios.Fault, len(faults))
+	for i, f := range faults {
+		if err := checkFault(f); err != nil {
+			return nil, fmt.Errorf("hook: fault %d (%s): %w", i+1, f.Spec, err)
+		}
+		if f.Spec == "" {
+			f.Spec = f.Kind
+		}
+		fs[i] = f
+	}
+	return &schedule{faults: fs, onState: onState, state: StateUp}, nil
+}
+
+func checkFault(f scenarios.Fault) error {
+	switch {
+	case f.At < 0 || f.For <= 0:
+		return errors.New("want at >= 0 and for > 0")
+	case f.Kind == scenarios.FaultStatus && (f.Status < 100 || f.Status > 599):
+		return fmt.Errorf("status %d is not an HTTP status", f.Status)
+	case f.Kind == scenarios.FaultDelay && f.Delay <= 0:
+		return errors.New("delay must be greater than 0")
+	case f.Kind == scenarios.FaultFlap && f.Period <= 0:
+		return errors.New("flap period must be greater than 0")
+	}
+	switch f.Kind {
+	case scenarios.FaultDown, scenarios.FaultStatus, scenarios.FaultDeny, scenarios.FaultDelay,
+		scenarios.FaultGarbage, scenarios.FaultFlap:
+		return nil
+	}
+	return fmt.Errorf("unknown kind %q", f.Kind)
+}
+
+// at returns the window in effect d after the epoch (-1 if none) and the
+// state it puts the callback in.
+func (sc *schedule) at(d time.Duration) (int, string) {
+	for i, f := range sc.faults {
+		if d < f.At || d >= f.At+f.For {
+			continue
+		}
+		switch f.Kind {
+		case scenarios.FaultDown:
+			return i, StateDown
+		case scenarios.FaultFlap:
+			if (d-f.At)/f.Period%2 == 0 {
+				return i, StateDown
+			}
+			return i, StateUp
+		case scenarios.FaultDelay:
+			return i, StateSlow
+		case scenarios.FaultDeny:
+			return i, StateDenying
+		default: // status, garbage
+			return i, StateErroring
+		}
+	}
+	return -1, StateUp
+}
+
+// next returns the first window edge (or flap turn) after d.
+func (sc *schedule) next(d time.Duration) (time.Duration, bool) {
+	var best time.Duration
+	found := false
+	consider := func(e time.Duration) {
+		if e > d && (!found || e < best) {
+			best, found = e, true
+		}
+	}
+	for _, f := range sc.faults {
+		end := f.At + f.For
+		consider(f.At)
+		consider(end)
+		if f.Kind == scenarios.FaultFlap && d >= f.At && d < end {
+			if turn := f.At + ((d-f.At)/f.Period+1)*f.Period; turn < end {
+				consider(turn)
+			}
+		}
+	}
+	return best, found
+}
+
+// faultNow is the fault that shapes a call arriving now, nil if none (not
+// armed, no window, or the up half of a flap).
+func (sc *schedule) faultNow() *scenarios.Fault {
+	sc.cur.Lock()
+	armed, epoch := sc.armed, sc.epoch
+	sc.cur.Unlock()
+	if !armed {
+		return nil
+	}
+	i, st := sc.at(time.Since(epoch))
+	if i < 0 || st == StateUp {
+		return nil
+	}
+	return &sc.faults[i]
+}
+
+// current is the state last applied and reported.
+func (sc *schedule) current() (state, fault string) {
+	sc.cur.Lock()
+	defer sc.cur.Unlock()
+	return sc.state, sc.fault
+}
+
+// disarm stops the schedule; an edge being applied finishes first.
+func (sc *schedule) disarm() {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.gen++
+	if sc.timer != nil {
+		sc.timer.Stop()
+	}
+}
+
+// Arm starts the fault schedule with its windows counted from epoch,
+// reports the state at once through OnState, and then every change when it
+// happens. Arming again restarts the schedule from the new epoch. OnState
+// runs while the schedule is held: it must not call Arm or Close.
+func (s *Server) Arm(epoch time.Time) {
+	sc := s.sched
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	s.lnMu.Lock()
+	closed := s.closed
+	s.lnMu.Unlock()
+	if closed {
+		return
+	}
+	sc.gen++
+	if sc.timer != nil {
+		sc.timer.Stop()
+	}
+	sc.cur.Lock()
+	sc.armed, sc.epoch = true, epoch
+	sc.cur.Unlock()
+	now := time.Now()
+	d := now.Sub(epoch)
+	s.apply(d, now, true)
+	s.scheduleAfter(sc.gen, epoch, d)
+}
+
+// State is the callback's availability now: "up" until Arm.
+func (s *Server) State() string {
+	st, _ := s.sched.current()
+	return st
+}
+
+// scheduleAfter sets the timer for the first edge after d; sc.mu is held.
+func (s *Server) scheduleAfter(gen int, epoch time.Time, d time.Duration) {
+	sc := s.sched
+	e, ok := sc.next(d)
+	if !ok {
+		return
+	}
+	sc.timer = time.AfterFunc(time.Until(epoch.Add(e)), func() {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		if sc.gen != gen {
+			return
+		}
+		// Judged at the edge itself, not at the timer's late wake-up, so
+		// the state and its time are exactly the schedule's.
+		s.apply(e, epoch.Add(e), false)
+		s.scheduleAfter(gen, epoch, e)
+	})
+}
+
+// apply puts the server in the state of d after the epoch and reports it
+// (always when force, else only when it changed); sc.mu is held.
+func (s *Server) apply(d time.Duration, at time.Time, force bool) {
+	sc := s.sched
+	i, st := sc.at(d)
+	change := StateChange{At: at, State: st}
+	if i >= 0 {
+		change.Fault = sc.faults[i].Spec
+		change.Detail = describe(sc.faults[i], st)
+	}
+	if st == StateDown {
+		s.goDown()
+	} else if err := s.goUp(); err != nil {
+		change.State, change.Detail = StateDown, err.Error()
+		change.At = time.Now()
+	}
+	prevState, prevFault := sc.current()
+	if !force && change.State == prevState && change.Fault == prevFault {
+		return
+	}
+	sc.cur.Lock()
+	sc.state, sc.fault = change.State, change.Fault
+	sc.cur.Unlock()
+	if sc.onState != nil {
+		sc.onState(change)
+	}
+}
+
+func describe(f scenarios.Fault, st string) string {
+	switch {
+	case st == StateDown:
+		return "listener closed: connections refused"
+	case f.Kind == scenarios.FaultFlap:
+		return "flap: up for " + f.Period.String()
+	case f.Kind == scenarios.FaultStatus:
+		return fmt.Sprintf("answering HTTP %d", f.Status)
+	case f.Kind == scenarios.FaultGarbage:
+		return "answering 200 with a body that is not SRS's allow"
+	case f.Kind == scenarios.FaultDelay:
+		return "answering after " + f.Delay.String()
+	case f.Kind == scenarios.FaultDeny:
+		return "denying every publish"
+	}
+	return ""
+}
+
+// goDown closes the listener and every connection, in-flight calls
+// included, as a callback service that went away would.
+func (s *Server) goDown() {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.ln == nil {
+		return
+	}
+	s.ln.Close()
+	s.ln = nil
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+// goUp listens again on the same address if a down window closed it.
+func (s *Server) goUp() error {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.ln != nil || s.closed {
+		return nil
+	}
+	var err error
+	for range relistenTries {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", s.addr); err == nil {
+			s.listenOn(ln)
+			return nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+		time.Sleep(relistenPause)
+	}
+	return fmt.Errorf("cannot listen again on %s after the down window: %w", s.addr, err)
+}

@@ -1,0 +1,333 @@
+package hook
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rtmpload/rtmpload/scenarios"
+)
+
+func fault(t *testing.T, at, dur time.Duration, spec string) scenarios.Fault {
+	t.Helper()
+	f, err := scenarios.ParseFault(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.At, f.For = at, dur
+	return f
+}
+
+func refused(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		c.Close()
+		return errors.New("connection accepted")
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return err
+	}
+	return nil
+}
+
+// Every fault kind as a client sees it, with the fault recorded on the call.
+func TestFaultEffects(t *testing.T) {
+	for _, tc := range []struct {
+		spec    string
+		status  int
+		body    string
+		allowed bool
+		minWait time.Duration
+	}{
+		{spec: "status:500", status: 500, body: "rtmpload hook fault status:500\n"},
+		{spec: "status:404", status: 404, body: "rtmpload hook fault status:404\n"},
+		{spec: "deny", status: 200, body: `{"code":1,"msg":"fault deny"}`},
+		{spec: "garbage", status: 200, body: "OK"},
+		{spec: "delay:300ms", status: 200, body: `{"code":0,"msg":null}`, allowed: true, minWait: 300 * time.Millisecond},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			s := start(t, Config{Faults: []scenarios.Fault{fault(t, 0, time.Hour, tc.spec)}})
+			// Before Arm no fault applies.
+			if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "before", "")); !srsAllows(r) {
+				t.Fatalf("unarmed fault answered %d %q", r.status, r.body)
+			}
+			s.Arm(time.Now())
+			t0 := time.Now()
+			r := post(t, s.OnPublishURL(), srsCall("on_publish", "2", "cam01", "?rtmpload=r1-1"))
+			if r.status != tc.status || r.body != tc.body || srsAllows(r) != tc.allowed {
+				t.Fatalf("answer %d %q, want %d %q (allow %v)", r.status, r.body, tc.status, tc.body, tc.allowed)
+			}
+			if d := time.Since(t0); d < tc.minWait {
+				t.Fatalf("answered after %s, want >= %s", d, tc.minWait)
+			}
+			c := call(t, s, 2)
+			if c.Fault != tc.spec || c.Status != tc.status || c.Attempt != "r1-1" {
+				t.Fatalf("call recorded as %+v", c)
+			}
+			if !tc.allowed && (c.Verdict == "allow" || !strings.Contains(c.Reason, "fault "+tc.spec)) {
+				t.Fatalf("refused call recorded as %+v", c)
+			}
+			if got := call(t, s, 1).Fault; got != "" {
+				t.Fatalf("call before Arm recorded fault %q", got)
+			}
+			if live := s.Live(); len(live) != 1+btoi(tc.allowed) {
+				t.Fatalf("Live() = %q under %s", live, tc.spec)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// status:N answers an error status, which the report tells from a deny.
+func TestFaultVerdicts(t *testing.T) {
+	s := start(t, Config{Faults: []scenarios.Fault{
+		fault(t, 0, 200*time.Millisecond, "status:503"),
+		fault(t, 0, time.Hour, "deny"), // overlapped: the first in the list wins while both apply
+	}})
+	s.Arm(time.Now())
+	post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", ""))
+	if c := call(t, s, 1); c.Verdict != "error" || c.Fault != "status:503" {
+		t.Fatalf("status fault recorded as %+v", c)
+	}
+	time.Sleep(250 * time.Millisecond)
+	post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", ""))
+	if c := call(t, s, 2); c.Verdict != "deny" || c.Fault != "deny" {
+		t.Fatalf("deny fault recorded as %+v", c)
+	}
+}
+
+// A delay past the caller's patience ends as a canceled call, not live.
+func TestFaultDelayCanceled(t *testing.T) {
+	calls := make(chan Call, 1)
+	s := start(t, Config{Faults: []scenarios.Fault{fault(t, 0, time.Hour, "delay:35s")}, OnCall: func(c Call) { calls <- c }})
+	s.Arm(time.Now())
+	c := &http.Client{Timeout: 200 * time.Millisecond}
+	if resp, err := c.Post(s.OnPublishURL(), "application/json", strings.NewReader(srsCall("on_publish", "1", "cam01", ""))); err == nil {
+		resp.Body.Close()
+		t.Fatal("answered within a 35s delay")
+	}
+	select {
+	case got := <-calls:
+		if !got.Canceled || got.Fault != "delay:35s" || got.Verdict != "" {
+			t.Fatalf("recorded as %+v", got)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the canceled call was not recorded")
+	}
+	if live := s.Live(); len(live) != 0 {
+		t.Fatalf("Live() = %q", live)
+	}
+}
+
+type stateLog chan StateChange
+
+func (l stateLog) next(t *testing.T) StateChange {
+	t.Helper()
+	select {
+	case c := <-l:
+		return c
+	case <-time.After(3 * time.Second):
+		t.Fatal("no state change within 3s")
+		return StateChange{}
+	}
+}
+
+func (l stateLog) expect(t *testing.T, epoch time.Time, offset time.Duration, state, fault string) {
+	t.Helper()
+	c := l.next(t)
+	if c.State != state || c.Fault != fault || !c.At.Equal(epoch.Add(offset)) {
+		t.Fatalf("state change %+v, want %s (%q) at epoch+%s", c, state, fault, offset)
+	}
+	if time.Now().Before(c.At) {
+		t.Fatalf("state change %+v reported before its time", c)
+	}
+}
+
+// Down closes the port and reopens it; changes come at the window edges, in order.
+func TestDownAndStateEdges(t *testing.T) {
+	log := make(stateLog, 16)
+	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []scenarios.Fault{
+		fault(t, 100*time.Millisecond, 200*time.Millisecond, "down"),
+		fault(t, 400*time.Millisecond, 100*time.Millisecond, "status:500"),
+	}})
+	if s.State() != StateUp {
+		t.Fatalf("State() before Arm = %q", s.State())
+	}
+	// A keep-alive connection opened before the window must not outlive it.
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	kc := &http.Client{Transport: tr, Timeout: 2 * time.Second}
+	if resp, err := kc.Post(s.OnPublishURL(), "application/json", strings.NewReader(srsCall("on_publish", "1", "cam01", ""))); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+
+	epoch := time.Now()
+	s.Arm(epoch)
+	if c := log.next(t); c.State != StateUp || c.Fault != "" {
+		t.Fatalf("initial state %+v", c)
+	}
+	log.expect(t, epoch, 100*time.Millisecond, StateDown, "down")
+	if s.State() != StateDown {
+		t.Fatalf("State() = %q in the down window", s.State())
+	}
+	if err := refused(s.Addr()); err != nil {
+		t.Fatalf("in the down window: %v, want connection refused", err)
+	}
+	if resp, err := kc.Post(s.OnPublishURL(), "application/json", strings.NewReader(srsCall("on_publish", "2", "cam02", ""))); err == nil {
+		resp.Body.Close()
+		t.Fatal("a kept-alive connection was answered in the down window")
+	}
+	log.expect(t, epoch, 300*time.Millisecond, StateUp, "")
+	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "3", "cam03", "")); !srsAllows(r) {
+		t.Fatalf("after the down window: %d %q", r.status, r.body)
+	}
+	log.expect(t, epoch, 400*time.Millisecond, StateErroring, "status:500")
+	log.expect(t, epoch, 500*time.Millisecond, StateUp, "")
+	select {
+	case c := <-log:
+		t.Fatalf("unexpected change %+v", c)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// The call before the window made cam01 live; cam02 never arrived.
+	if live := s.Live(); strings.Join(live, ",") != "__defaultVhost__/live/cam01,__defaultVhost__/live/cam03" {
+		t.Fatalf("Live() = %q", live)
+	}
+}
+
+func TestFlap(t *testing.T) {
+	log := make(stateLog, 16)
+	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []scenarios.Fault{
+		fault(t, 0, 400*time.Millisecond, "flap:100ms"),
+	}})
+	epoch := time.Now()
+	s.Arm(epoch)
+	if c := log.next(t); c.State != StateDown || c.Fault != "flap:100ms" {
+		t.Fatalf("initial state %+v, want down (flap starts down)", c)
+	}
+	if err := refused(s.Addr()); err != nil {
+		t.Fatalf("flap down half: %v", err)
+	}
+	log.expect(t, epoch, 100*time.Millisecond, StateUp, "flap:100ms")
+	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", "")); !srsAllows(r) {
+		t.Fatalf("flap up half: %d %q", r.status, r.body)
+	}
+	if c := call(t, s, 1); c.Fault != "" {
+		t.Fatalf("a call answered normally in the up half recorded fault %q", c.Fault)
+	}
+	log.expect(t, epoch, 200*time.Millisecond, StateDown, "flap:100ms")
+	log.expect(t, epoch, 300*time.Millisecond, StateUp, "flap:100ms")
+	log.expect(t, epoch, 400*time.Millisecond, StateUp, "")
+}
+
+// Live bookkeeping under faults: only an answer the server takes as
+// allow makes a stream live; an on_unpublish always frees its owner's.
+func TestLiveUnderFaults(t *testing.T) {
+	s := start(t, Config{Mode: ModeConflict, Faults: []scenarios.Fault{
+		fault(t, 0, 150*time.Millisecond, "deny"),
+		fault(t, 150*time.Millisecond, 150*time.Millisecond, "garbage"),
+	}})
+	epoch := time.Now()
+	s.Arm(epoch)
+	pub := s.OnPublishURL()
+	post(t, pub, srsCall("on_publish", "1", "cam01", ""))
+	post(t, pub, nginxCall("publish", "7", "cam09", ""))
+	time.Sleep(time.Until(epoch.Add(170 * time.Millisecond)))
+	post(t, pub, srsCall("on_publish", "2", "cam01", ""))
+	r := postForm(t, pub, nginxCall("publish", "8", "cam09", ""))
+	if r.status != 200 || r.body != "OK" {
+		t.Fatalf("nginx garbage answer %d %q", r.status, r.body)
+	}
+	calls := waitCalls(t, s, 4)
+	if calls[3].Verdict != "allow" || !strings.Contains(calls[3].Reason, "nginx-rtmp takes as allow") {
+		t.Fatalf("nginx garbage recorded as %+v", calls[3])
+	}
+	if live := s.Live(); len(live) != 1 || live[0] != "live/cam09" {
+		t.Fatalf("Live() = %q, want only the nginx stream garbage let through", live)
+	}
+	time.Sleep(time.Until(epoch.Add(320 * time.Millisecond)))
+	// The owner's unpublish frees the name, and conflict mode works again.
+	postForm(t, pub, nginxCall("publish", "9", "cam09", ""))
+	if c := call(t, s, 5); c.Verdict != "deny" || c.LiveOwner != "8" {
+		t.Fatalf("duplicate after the faults recorded as %+v", c)
+	}
+	postForm(t, pub, nginxCall("publish_done", "8", "cam09", ""))
+	if live := s.Live(); len(live) != 0 {
+		t.Fatalf("Live() = %q after the owner left", live)
+	}
+}
+
+func TestBadFaults(t *testing.T) {
+	for _, f := range []scenarios.Fault{
+		{Kind: "down"},
+		{Kind: "explode", For: time.Second},
+		{Kind: "flap", For: time.Second},
+		{Kind: "status", Status: 42, For: time.Second},
+	} {
+		if _, err := Start(Config{Faults: []scenarios.Fault{f}}); err == nil {
+			t.Errorf("fault %+v accepted", f)
+		}
+	}
+}
+
+// Close stops the schedule: no change is reported after it returns.
+func TestCloseDisarms(t *testing.T) {
+	log := make(stateLog, 16)
+	s, err := Start(Config{OnState: func(c StateChange) { log <- c }, Faults: []scenarios.Fault{
+		fault(t, 50*time.Millisecond, time.Second, "down"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Arm(time.Now())
+	log.next(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-log:
+		t.Fatalf("change %+v after Close", c)
+	case <-time.After(150 * time.Millisecond):
+	}
+	if err := refused(s.Addr()); err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+}
+
+// A down window cuts calls in flight too, as a service going away would.
+func TestDownCutsCallsInFlight(t *testing.T) {
+	calls := make(chan Call, 1)
+	s := start(t, Config{Latency: 2 * time.Second, OnCall: func(c Call) { calls <- c },
+		Faults: []scenarios.Fault{fault(t, 100*time.Millisecond, time.Hour, "down")}})
+	s.Arm(time.Now())
+	t0 := time.Now()
+	if resp, err := client.Post(s.OnPublishURL(), "application/json", strings.NewReader(srsCall("on_publish", "1", "cam01", ""))); err == nil {
+		resp.Body.Close()
+		t.Fatalf("answered %d across the down edge", resp.StatusCode)
+	}
+	if d := time.Since(t0); d > time.Second {
+		t.Fatalf("the call was cut only after %s", d)
+	}
+	select {
+	case c := <-calls:
+		if !c.Canceled || c.Reason != "connection cut by fault down" || c.Verdict != "" {
+			t.Fatalf("cut call recorded as %+v", c)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the cut call was not recorded")
+	}
+	if live := s.Live(); len(live) != 0 {
+		t.Fatalf("Live() = %q", live)
+	}
+}

@@ -1,0 +1,187 @@
+package hook
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Probe methods.
+const (
+	ProbeTCP     = "tcp"     // TCP connect to the URL's host:port
+	ProbeGet     = "get"     // HTTP GET: any answer is up, 5xx is erroring
+	ProbePublish = "publish" // an SRS-shaped on_publish, judged by SRS's allow rule
+)
+
+// ProbeConfig configures Probe.
+type ProbeConfig struct {
+	URL      string
+	Interval time.Duration // between probes; default 1 s
+	// Method is ProbeTCP (default), ProbeGet or ProbePublish. Only
+	// ProbePublish sends an on_publish body: a real service may count or
+	// refuse it, so it is for when the user asks.
+	Method string
+	// Timeout bounds one probe; default 2 s, and for ProbePublish SRS's
+	// 30 s hook timeout, so that "slow" means SRS would have given up.
+	Timeout time.Duration
+	OnState func(StateChange) // the first result and every change of State
+}
+
+// Probe watches the availability of a callback rtmpload does not serve,
+// until ctx is done. It returns at once only for a bad config.
+func Probe(ctx context.Context, cfg ProbeConfig) error {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("hook: probe URL %q: want the callback's http:// URL", cfg.URL)
+	}
+	if cfg.Method == "" {
+		cfg.Method = ProbeTCP
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Second
+		if cfg.Method == ProbePublish {
+			cfg.Timeout = 30 * time.Second
+		}
+	}
+	var probe func(context.Context) (string, string)
+	switch cfg.Method {
+	case ProbeTCP:
+		addr := u.Host
+		if u.Port() == "" {
+			addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+		}
+		probe = func(ctx context.Context) (string, string) { return probeTCP(ctx, addr) }
+	case ProbeGet, ProbePublish:
+		client := &http.Client{Transport: &http.Transport{
+			Proxy: nil,
+			// A fresh connection each time, as SRS makes: a reused one
+			// would hide a listener that has gone.
+			DisableKeepAlives: true,
+		}}
+		defer client.CloseIdleConnections()
+		method := cfg.Method
+		probe = func(ctx context.Context) (string, string) { return probeHTTP(ctx, client, method, cfg.URL) }
+	default:
+		return fmt.Errorf("hook: unknown probe method %q (want tcp, get or publish)", cfg.Method)
+	}
+
+	last := ""
+	tick := time.NewTicker(cfg.Interval)
+	defer tick.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		state, detail := probe(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if state != last {
+			last = state
+			if cfg.OnState != nil {
+				cfg.OnState(StateChange{At: time.Now(), State: state, Detail: detail})
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func probeTCP(ctx context.Context, addr string) (string, string) {
+	t0 := time.Now()
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return StateDown, err.Error()
+	}
+	c.Close()
+	return StateUp, "connected in " + time.Since(t0).Round(time.Microsecond).String()
+}
+
+func probeHTTP(ctx context.Context, client *http.Client, method, target string) (string, string) {
+	var req *http.Request
+	var err error
+	if method == ProbePublish {
+		var body []byte
+		if body, err = probeBody(); err == nil {
+			req, err = http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+		}
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	}
+	if err != nil {
+		return StateDown, err.Error()
+	}
+	req.Header.Set("User-Agent", "rtmpload-probe")
+	t0 := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return StateSlow, "no answer within the probe timeout: " + err.Error()
+		}
+		return StateDown, err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	took := time.Since(t0).Round(time.Microsecond)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return StateSlow, "answer not read within the probe timeout"
+		}
+		return StateErroring, "reading the answer: " + err.Error()
+	}
+	detail := fmt.Sprintf("HTTP %d in %s: %.80q", resp.StatusCode, took, body)
+	if method == ProbeGet {
+		if resp.StatusCode >= 500 {
+			return StateErroring, detail
+		}
+		return StateUp, detail
+	}
+	switch verdictOf(DialectSRS, resp.StatusCode, string(body)) {
+	case VerdictAllow:
+		return StateUp, detail
+	case VerdictDeny:
+		return StateDenying, detail
+	}
+	return StateErroring, detail
+}
+
+// probeBody is an on_publish as SRS sends it (srs-facts §1, key order
+// kept), for a stream no publisher uses, so the probe cannot conflict.
+func probeBody() ([]byte, error) {
+	b := make([]byte, 6)
+	rand.Read(b) // never fails (crypto/rand)
+	id := hex.EncodeToString(b)
+	stream := "rtmpload-probe-" + id
+	return json.Marshal(struct {
+		ServerID  string `json:"server_id"`
+		ServiceID string `json:"service_id"`
+		Action    string `json:"action"`
+		ClientID  string `json:"client_id"`
+		IP        string `json:"ip"`
+		Vhost     string `json:"vhost"`
+		App       string `json:"app"`
+		TcURL     string `json:"tcUrl"`
+		Stream    string `json:"stream"`
+		Param     string `json:"param"`
+		StreamURL string `json:"stream_url"`
+		StreamID  string `json:"stream_id"`
+	}{"rtmpload-probe", "rtmpload", ActionPublish, "probe-" + id, "127.0.0.1", defaultVhost, "live",
+		"rtmp://127.0.0.1/live", stream, "", "/live/" + stream, "vid-probe-" + id})
+}

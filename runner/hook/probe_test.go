@@ -1,0 +1,119 @@
+package hook
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rtmpload/rtmpload/scenarios"
+)
+
+func probe(t *testing.T, cfg ProbeConfig) (stateLog, context.CancelFunc) {
+	t.Helper()
+	log := make(stateLog, 16)
+	cfg.OnState = func(c StateChange) { log <- c }
+	if cfg.Interval == 0 {
+		cfg.Interval = 20 * time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Probe(ctx, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Probe: %v", err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Error("Probe did not return after cancel")
+		}
+	})
+	return log, cancel
+}
+
+func TestProbeTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	log, _ := probe(t, ProbeConfig{URL: "http://" + ln.Addr().String() + "/api/v1/hooks/on_publish"})
+	if c := log.next(t); c.State != StateUp {
+		t.Fatalf("first result %+v, want up", c)
+	}
+	ln.Close()
+	if c := log.next(t); c.State != StateDown || !strings.Contains(c.Detail, "refused") {
+		t.Fatalf("after close %+v, want down: refused", c)
+	}
+	select {
+	case c := <-log:
+		t.Fatalf("repeated or spurious change %+v", c)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func TestProbePublishJudgedBySRSRule(t *testing.T) {
+	s := start(t, Config{Mode: ModeConflict, Faults: []scenarios.Fault{
+		fault(t, 150*time.Millisecond, 150*time.Millisecond, "deny"),
+		fault(t, 300*time.Millisecond, 150*time.Millisecond, "status:500"),
+	}})
+	s.Arm(time.Now())
+	log, cancel := probe(t, ProbeConfig{URL: s.OnPublishURL(), Method: ProbePublish})
+	for _, want := range []string{StateUp, StateDenying, StateErroring, StateUp} {
+		if c := log.next(t); c.State != want {
+			t.Fatalf("probe state %+v, want %s", c, want)
+		}
+	}
+	cancel()
+	calls := s.Calls()
+	if len(calls) < 4 {
+		t.Fatalf("%d probe calls", len(calls))
+	}
+	// Each probe is a fresh name, so conflict mode never refuses it.
+	for _, c := range calls {
+		if c.Action != "on_publish" || !strings.HasPrefix(c.Stream, "rtmpload-probe-") || c.LiveOwner != "" {
+			t.Fatalf("probe call %+v", c)
+		}
+	}
+}
+
+// get: any answer is up, 5xx is erroring, and no on_publish body is sent.
+func TestProbeGet(t *testing.T) {
+	var status atomic.Int32
+	status.Store(404)
+	var posts atomic.Int32
+	u := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "GET" || r.ContentLength > 0 {
+			posts.Add(1)
+		}
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer u.Close()
+	log, _ := probe(t, ProbeConfig{URL: u.URL, Method: ProbeGet})
+	if c := log.next(t); c.State != StateUp {
+		t.Fatalf("404 probed as %+v, want up", c)
+	}
+	status.Store(502)
+	if c := log.next(t); c.State != StateErroring {
+		t.Fatalf("502 probed as %+v, want erroring", c)
+	}
+	if n := posts.Load(); n != 0 {
+		t.Fatalf("%d requests were not bare GETs", n)
+	}
+}
+
+func TestProbeBadConfig(t *testing.T) {
+	ctx := context.Background()
+	if err := Probe(ctx, ProbeConfig{URL: "127.0.0.1:8080"}); err == nil {
+		t.Error("URL without scheme accepted")
+	}
+	if err := Probe(ctx, ProbeConfig{URL: "http://127.0.0.1:1/", Method: "ping"}); err == nil {
+		t.Error("unknown method accepted")
+	}
+}

@@ -1,0 +1,289 @@
+// Package srsapi reads a real server's own view of its streams and clients:
+// SRS's HTTP API (/api/v1/...) and nginx-rtmp's rtmp_stat XML page, both
+// turned into the same Snapshot so that rtmpload can cross-check what it
+// concluded against what the server says.
+package srsapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Stream is one entry of SRS's /api/v1/streams/ list (JSON names as SRS's).
+type Stream struct {
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	Vhost     string  `json:"vhost"`
+	App       string  `json:"app"`
+	TcURL     string  `json:"tcUrl"`
+	URL       string  `json:"url"` // "/live/cam01"
+	LiveMs    int64   `json:"live_ms"`
+	Clients   int     `json:"clients"`
+	Frames    uint64  `json:"frames"`
+	SendBytes uint64  `json:"send_bytes"`
+	RecvBytes uint64  `json:"recv_bytes"`
+	Kbps      Kbps    `json:"kbps"`
+	Publish   Publish `json:"publish"`
+	Video     *Video  `json:"video,omitempty"`
+	Audio     *Audio  `json:"audio,omitempty"`
+}
+
+// Kbps is SRS's 30-second bit rate pair.
+type Kbps struct {
+	Recv30s int `json:"recv_30s"`
+	Send30s int `json:"send_30s"`
+}
+
+// Publish says whether a stream has an accepted publisher, and which client.
+type Publish struct {
+	Active bool   `json:"active"`
+	CID    string `json:"cid,omitempty"`
+}
+
+// Video is a stream's video as SRS describes it.
+type Video struct {
+	Codec   string `json:"codec"`
+	Profile string `json:"profile"`
+	Level   string `json:"level"`
+	Width   int    `json:"width"`
+	Height  int    `json:"height"`
+}
+
+// Audio is a stream's audio as SRS describes it.
+type Audio struct {
+	Codec      string `json:"codec"`
+	SampleRate int    `json:"sample_rate"`
+	Channel    int    `json:"channel"`
+	Profile    string `json:"profile"`
+}
+
+// ClientInfo is one entry of SRS's /api/v1/clients/ list.
+type ClientInfo struct {
+	ID        string  `json:"id"`
+	Vhost     string  `json:"vhost"`
+	Stream    string  `json:"stream"` // the stream's id, not its name
+	IP        string  `json:"ip"`
+	PageURL   string  `json:"pageUrl"`
+	SwfURL    string  `json:"swfUrl"`
+	TcURL     string  `json:"tcUrl"`
+	URL       string  `json:"url"` // "/live/cam01"
+	Name      string  `json:"name"`
+	Type      string  `json:"type"` // "fmle-publish", "rtmp-play", ...
+	Publish   bool    `json:"publish"`
+	Alive     float64 `json:"alive"` // seconds
+	SendBytes uint64  `json:"send_bytes"`
+	RecvBytes uint64  `json:"recv_bytes"`
+	Kbps      Kbps    `json:"kbps"`
+}
+
+// Publishing reports whether SRS lists the client as a publisher. SRS names
+// publisher types "<protocol>-publish" and sets "publish" on them.
+func (c ClientInfo) Publishing() bool {
+	return c.Publish || strings.HasSuffix(c.Type, "-publish")
+}
+
+// Client talks to SRS's HTTP API.
+type Client struct {
+	Base string       // e.g. "http://127.0.0.1:1985"
+	HTTP *http.Client // nil: a client with a 5 s timeout
+}
+
+var defaultHTTP = &http.Client{Timeout: 5 * time.Second}
+
+// pageCount is what we ask for per page; SRS's default (10) would make a
+// 50-publisher run take 5 requests per list.
+const pageCount = 500
+
+// maxPages bounds paging against a server that ignores start.
+const maxPages = 1000
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return defaultHTTP
+}
+
+// get fetches path and decodes the JSON answer into v after checking SRS's
+// "code" field, which is non-zero on errors even with HTTP 200.
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	u := strings.TrimRight(c.Base, "/") + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("srsapi: %w", err)
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return fmt.Errorf("srsapi: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("srsapi: GET %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("srsapi: GET %s: HTTP %d", u, resp.StatusCode)
+	}
+	var env struct {
+		Code *int `json:"code"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return fmt.Errorf("srsapi: GET %s: not SRS's JSON: %w", u, err)
+	}
+	if env.Code != nil && *env.Code != 0 {
+		return fmt.Errorf("srsapi: GET %s: SRS error code %d", u, *env.Code)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("srsapi: GET %s: %w", u, err)
+	}
+	return nil
+}
+
+// Version returns SRS's version ("7.0.18") from /api/v1/versions.
+func (c *Client) Version(ctx context.Context) (string, error) {
+	var v struct {
+		Data struct {
+			Version string `json:"version"`
+		} `json:"data"`
+	}
+	if err := c.get(ctx, "/api/v1/versions", &v); err != nil {
+		return "", err
+	}
+	if v.Data.Version == "" {
+		return "", fmt.Errorf("srsapi: %s/api/v1/versions: no data.version", c.Base)
+	}
+	return v.Data.Version, nil
+}
+
+// Streams returns every stream, reading all pages.
+func (c *Client) Streams(ctx context.Context) ([]Stream, error) {
+	return pages(ctx, c, "/api/v1/streams/", func(p *struct {
+		Total   *int     `json:"total"`
+		Streams []Stream `json:"streams"`
+	}) ([]Stream, *int) {
+		return p.Streams, p.Total
+	}, func(s Stream) string { return s.ID })
+}
+
+// Clients returns every client, reading all pages.
+func (c *Client) Clients(ctx context.Context) ([]ClientInfo, error) {
+	return pages(ctx, c, "/api/v1/clients/", func(p *struct {
+		Total   *int         `json:"total"`
+		Clients []ClientInfo `json:"clients"`
+	}) ([]ClientInfo, *int) {
+		return p.Clients, p.Total
+	}, func(c ClientInfo) string { return c.ID })
+}
+
+// pages reads a paged SRS list. A server may cap count below what we ask
+// (or ignore it), so paging goes on until a page is empty, the reported
+// total is reached, or a page brings nothing new (a server ignoring start).
+func pages[P any, T any](ctx context.Context, c *Client, path string, items func(*P) ([]T, *int), id func(T) string) ([]T, error) {
+	var all []T
+	seen := map[string]bool{}
+	for range maxPages {
+		q := url.Values{"start": {strconv.Itoa(len(all))}, "count": {strconv.Itoa(pageCount)}}
+		var p P
+		if err := c.get(ctx, path+"?"+q.Encode(), &p); err != nil {
+			return nil, err
+		}
+		got, total := items(&p)
+		fresh := 0
+		for _, it := range got {
+			if k := id(it); !seen[k] {
+				seen[k] = true
+				all = append(all, it)
+				fresh++
+			}
+		}
+		if fresh == 0 || (total != nil && len(all) >= *total) {
+			return all, nil
+		}
+	}
+	return all, nil
+}
+
+// Snapshot is the server's view at one moment. Err is set (and the lists
+// may be partial or empty) when the server could not be read.
+type Snapshot struct {
+	At      time.Time    `json:"at"`
+	Streams []Stream     `json:"streams"`
+	Clients []ClientInfo `json:"clients"`
+	Err     string       `json:"err,omitempty"`
+}
+
+// Take reads streams and clients once.
+func Take(ctx context.Context, c *Client) Snapshot {
+	s := Snapshot{At: time.Now()}
+	var errs []string
+	var err error
+	if s.Streams, err = c.Streams(ctx); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if s.Clients, err = c.Clients(ctx); err != nil {
+		errs = append(errs, err.Error())
+	}
+	s.Err = strings.Join(errs, "; ")
+	return s
+}
+
+// Poll calls fn with a Snapshot at once and then every `every` (1 s when
+// zero) until ctx is done. fn runs on Poll's goroutine, so a slow fn delays
+// the next snapshot instead of piling them up. A failed read is delivered
+// as a Snapshot with Err, not a reason to stop: the server's downtime is
+// itself worth recording.
+func Poll(ctx context.Context, c *Client, every time.Duration, fn func(Snapshot)) {
+	if every <= 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s := Take(ctx, c)
+		if ctx.Err() != nil {
+			return
+		}
+		fn(s)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// DuplicatePublishers returns, for each stream that more than one client is
+// publishing, the ids of those clients (keyed by the stream's URL,
+// "/live/cam01", or its name when the server gives no URL). That is SRS's
+// duplicate_accepted anomaly (srs-facts §4).
+//
+// SRS lists a publisher from its publish command on, while its on_publish
+// hook runs, so a contender that is about to be refused shows up here for
+// as long as the hook takes. Confirm a duplicate across snapshots taken
+// further apart than the hook's latency before calling it accepted.
+func DuplicatePublishers(s Snapshot) map[string][]string {
+	by := map[string][]string{}
+	for _, c := range s.Clients {
+		if !c.Publishing() {
+			continue
+		}
+		k := c.URL
+		if k == "" {
+			k = c.Name
+		}
+		by[k] = append(by[k], c.ID)
+	}
+	for k, ids := range by {
+		if len(ids) < 2 {
+			delete(by, k)
+		}
+	}
+	return by
+}

@@ -1,0 +1,203 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/runner/hook"
+	"github.com/rtmpload/rtmpload/runner/managed"
+	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/runner/srsapi"
+)
+
+// target is the RTMP server a run publishes to, however it came to be.
+type target struct {
+	addr    string // host:port of its RTMP listener
+	app     string
+	desc    string // for the run header
+	version string
+	// poll watches the server's own view until ctx ends (nil: no view).
+	poll func(ctx context.Context, fn func(srsapi.Snapshot))
+	stop func() // ends what the run started; idempotent
+}
+
+// hookPlan is how the run handles the on_publish callback (--hook).
+type hookPlan struct {
+	serve    bool   // run the built-in hook server
+	upstream string // proxy=URL: the built-in hook forwards to this service
+}
+
+func parseHookPlan(s string) (hookPlan, error) {
+	switch {
+	case s == "" || s == "serve":
+		return hookPlan{serve: true}, nil
+	case s == "external":
+		return hookPlan{}, nil
+	case strings.HasPrefix(s, "proxy="):
+		u := strings.TrimPrefix(s, "proxy=")
+		if pu, err := url.Parse(u); err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+			return hookPlan{}, fmt.Errorf("--hook proxy=URL: %q is not an http:// URL of your callback service", u)
+		}
+		return hookPlan{serve: true, upstream: u}, nil
+	}
+	return hookPlan{}, fmt.Errorf("--hook %q: use serve, proxy=URL or external", s)
+}
+
+// startTarget starts (or points at) the server the run publishes to. hk is
+// the built-in hook when the run serves one.
+func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error) {
+	o := r.o
+	hookURLs := func() (pub, unpub string) {
+		if hk == nil {
+			return "", ""
+		}
+		return hk.OnPublishURL(), hk.OnUnpublishURL()
+	}
+	switch {
+	case o.Target != "" && o.Server != "":
+		return nil, fmt.Errorf("--target and --server both name the server: use one")
+	case o.Target != "":
+		return externalTarget(o.Target, o.API)
+	case o.Server == "nginx-rtmp":
+		pub, unpub := hookURLs()
+		n, err := managed.StartNginx(ctx, managed.NginxConfig{
+			Dir: filepath.Join(o.ResultsDir, "nginx"), RTMPListen: o.Listen, OnPublish: pub, OnPublishDone: unpub,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &target{
+			addr: n.RTMPAddr(), app: managed.DefaultApp, desc: "managed nginx-rtmp rtmp://" + n.RTMPAddr() + " stat " + n.StatURL(),
+			version: n.Version(),
+			poll: func(ctx context.Context, fn func(srsapi.Snapshot)) {
+				srsapi.PollNginx(ctx, n.StatURL(), time.Second, fn)
+			},
+			stop: stopManaged(n),
+		}, nil
+	case strings.HasPrefix(o.Server, "srs="):
+		pub, unpub := hookURLs()
+		s, err := managed.StartSRS(ctx, managed.SRSConfig{
+			Dir: filepath.Join(o.ResultsDir, "srs"), Binary: strings.TrimPrefix(o.Server, "srs="),
+			RTMPListen: o.Listen, APIListen: o.APIListen, OnPublish: pub, OnUnpublish: unpub,
+		})
+		if err != nil {
+			return nil, err
+		}
+		c := &srsapi.Client{Base: s.APIURL()}
+		return &target{
+			addr: s.RTMPAddr(), app: managed.DefaultApp, desc: "managed SRS rtmp://" + s.RTMPAddr() + " api " + s.APIURL(),
+			version: s.Version(),
+			poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
+			stop:    stopManaged(s),
+		}, nil
+	case o.Server != "" && o.Server != "embedded":
+		return nil, fmt.Errorf("--server %q: use embedded, nginx-rtmp or srs=PATH-TO-SRS-BINARY", o.Server)
+	}
+
+	pub, unpub := hookURLs()
+	cfg := server.Config{
+		RTMPListen: o.Listen, APIListen: o.APIListen, OnEvent: r.onServerEvent, Logger: o.ServerLogger,
+		DuplicateRace: o.DuplicateRace,
+	}
+	if pub != "" {
+		cfg.OnPublish, cfg.OnUnpublish = []string{pub}, []string{unpub}
+	}
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &srsapi.Client{Base: "http://" + srv.APIAddr()}
+	return &target{
+		addr: srv.RTMPAddr(), app: "live",
+		desc:    "embedded rtmp://" + srv.RTMPAddr() + " api http://" + srv.APIAddr(),
+		version: "embedded SRS-like " + server.DefaultVersion,
+		poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
+		stop:    func() { srv.Close() },
+	}, nil
+}
+
+// externalTarget is a server rtmpload did not start: rtmp://host:port[/app].
+func externalTarget(raw, api string) (*target, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "rtmp" || u.Host == "" {
+		return nil, fmt.Errorf("--target %q: want rtmp://host:port[/app]", raw)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "1935")
+	}
+	app := strings.Trim(u.Path, "/")
+	if app == "" {
+		app = "live"
+	}
+	// Fail now, with a message that says what to do, rather than with every
+	// publisher's "Connection refused".
+	c, err := net.DialTimeout("tcp", host, 5*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("--target %s: cannot connect (%v): is the server running and its RTMP port open?", raw, err)
+	}
+	c.Close()
+	t := &target{addr: host, app: app, desc: "external rtmp://" + host + "/" + app, stop: func() {}}
+	if api != "" {
+		cl := &srsapi.Client{Base: strings.TrimRight(api, "/")}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		v, err := cl.Version(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("--api %s: %v: check the SRS http_api address (default port 1985)", api, err)
+		}
+		t.version = "SRS " + v
+		t.desc += " api " + api
+		t.poll = func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, cl, time.Second, fn) }
+	}
+	return t, nil
+}
+
+func stopManaged(s managed.Server) func() {
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx) // its log says why, in the results directory
+	}
+}
+
+// snapshot turns a server view into the compact event the results keep:
+// per stream, its publishing clients.
+func snapshot(s srsapi.Snapshot) *report.Snapshot {
+	out := &report.Snapshot{Err: s.Err}
+	pubs := make(map[string][]string)
+	for _, c := range s.Clients {
+		if c.Publishing() {
+			pubs[c.URL] = append(pubs[c.URL], c.ID)
+		}
+	}
+	for _, st := range s.Streams {
+		key := st.URL
+		if key == "" {
+			key = "/" + st.App + "/" + st.Name
+		}
+		out.Streams = append(out.Streams, report.SnapStream{
+			Name: st.Name, App: st.App, Clients: st.Clients, Publishers: pubs[key],
+		})
+		delete(pubs, key)
+	}
+	// Publishing clients of a stream the stream list does not show (SRS's
+	// duplicate-accept state shows one stream and two clients).
+	keys := make([]string, 0, len(pubs))
+	for k := range pubs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		app, name, _ := strings.Cut(strings.TrimPrefix(k, "/"), "/")
+		out.Streams = append(out.Streams, report.SnapStream{Name: name, App: app, Publishers: pubs[k]})
+	}
+	return out
+}
