@@ -2,9 +2,11 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,5 +166,105 @@ publishers:
 	}
 	if l := latency(s, report.MetricPublishStart); l == nil || l.Count != 2 {
 		t.Errorf("ffmpeg's own publish_start: %+v", l)
+	}
+}
+
+func attemptsBySlot(s *report.Summary) map[int]report.Failure {
+	out := make(map[int]report.Failure)
+	for _, f := range s.Failures {
+		var n int
+		fmt.Sscanf(f.ID[strings.LastIndexByte(f.ID, '-')+1:], "%d", &n)
+		out[n-1] = f
+	}
+	return out
+}
+
+// TestHookFaults puts one publisher in each window of a fault schedule and
+// checks that each failure is classified by its cause and linked to the
+// callback's state at that moment.
+func TestHookFaults(t *testing.T) {
+	needFFmpeg(t)
+	sc := scenario(t, `
+name: faults
+duration: 14s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook:
+  faults:
+    - {at: 2s, for: 2s, kind: down}
+    - {at: 4s, for: 2s, kind: "status:500"}
+    - {at: 6s, for: 2s, kind: deny}
+    - {at: 8s, for: 2s, kind: garbage}
+publishers:
+  - {group: g, count: 6, name: "f-{i}", start: 1s, ramp: 12s, hold: 1500ms}
+`)
+	s := runScenario(t, sc, Options{}).Summary
+	want := map[int]struct{ outcome, state string }{
+		1: {report.OutcomeHookUnreachable, report.StateDown},
+		2: {report.OutcomeHookErrorStatus, report.StateErroring},
+		3: {report.OutcomeHookDenied, report.StateDenying},
+		4: {report.OutcomeHookDenied, report.StateErroring},
+	}
+	got := attemptsBySlot(s)
+	for slot, w := range want {
+		f, ok := got[slot]
+		if !ok {
+			t.Errorf("slot %d: no failure recorded, want %s", slot, w.outcome)
+			continue
+		}
+		if f.Outcome != w.outcome || f.State != w.state {
+			t.Errorf("slot %d: %s with callback %s, want %s with callback %s (evidence %s)", slot, f.Outcome, f.State, w.outcome, w.state, f.Evidence)
+		}
+		if !strings.Contains(f.Message, "Input/output error") {
+			t.Errorf("slot %d: ffmpeg said %q, want Input/output error", slot, f.Message)
+		}
+	}
+	if s.Outcomes[report.OutcomeOK] != 2 || len(s.Failures) != 4 {
+		t.Errorf("outcomes %v: want the two publishers outside the windows ok", s.Outcomes)
+	}
+	if s.ByState[report.OutcomeOK][report.StateUp] != 2 {
+		t.Errorf("by state %v", s.ByState)
+	}
+	// The availability record has every window's edges, in order.
+	var states []string
+	for _, c := range s.Availability {
+		states = append(states, c.State)
+	}
+	if strings.Join(states, ",") != "up,down,erroring,denying,erroring,up" {
+		t.Errorf("availability %v", states)
+	}
+}
+
+// TestDuplicateRaceDetected: with the embedded server's SRS 7.0.x race on and
+// a 1.5 s hook, a second publisher of a live name is accepted; rtmpload must
+// raise duplicate_accepted from its own timeline and from the server's API.
+func TestDuplicateRaceDetected(t *testing.T) {
+	needFFmpeg(t)
+	sc := scenario(t, `
+name: race
+duration: 9s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook: {mode: allow, latency: 1500ms}
+publishers:
+  - {group: first, count: 1, name: "dup"}
+  - {group: second, count: 1, name: "dup", start: 3s}
+`)
+	s := runScenario(t, sc, Options{DuplicateRace: true}).Summary
+	if s.Outcomes[report.OutcomeOK] != 2 {
+		t.Fatalf("with the race both publishers are accepted; outcomes %v failures %+v", s.Outcomes, s.Failures)
+	}
+	if len(s.Contests) != 1 || !s.Contests[0].TwoLive {
+		t.Errorf("contest should show two live publishers: %+v", s.Contests)
+	}
+	if s.Server == nil || len(s.Server.Duplicates) != 1 || !strings.HasPrefix(s.Server.Duplicates[0], "dup ") {
+		t.Errorf("the server's API should show two publishers of dup: %+v", s.Server)
+	}
+	n := 0
+	for _, a := range s.Anomalies {
+		if strings.HasPrefix(a, report.OutcomeDuplicateAccepted) {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("anomalies %v: want duplicate_accepted from the timeline and from the API", s.Anomalies)
 	}
 }
