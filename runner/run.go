@@ -168,18 +168,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		defer hk.Close()
 	}
-	if o.Server != "" || o.Target == "" {
+	if o.Server == "embedded" {
+		o.Server = ""
+	}
+	if o.Server != "" {
 		// A managed server writes its config and log into the results
-		// directory; the results file itself is still created only below.
+		// directory (kept when it fails to start: its log says why); the
+		// results file itself is still created only below.
 		if err := os.MkdirAll(o.ResultsDir, 0o755); err != nil {
 			return nil, &SetupError{fmt.Errorf("create results directory: %w", err)}
 		}
 	}
+	r.o = o
 	tg, err := r.startTarget(ctx, hk)
 	if err != nil {
-		if o.Target == "" && o.Server == "" {
-			os.Remove(o.ResultsDir) // only if still empty: nothing half-written
-		}
 		return nil, &SetupError{err}
 	}
 	defer tg.stop()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/runner/managed"
 	"github.com/rtmpload/rtmpload/scenarios"
 )
 
@@ -266,5 +267,96 @@ publishers:
 	}
 	if n != 2 {
 		t.Errorf("anomalies %v: want duplicate_accepted from the timeline and from the API", s.Anomalies)
+	}
+}
+
+func needNginx(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("nginx"); err != nil {
+		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
+			t.Skip("nginx not installed: run scripts/deps.sh --test")
+		}
+	}
+	if _, err := managed.FindModule(); err != nil {
+		t.Skip("libnginx-mod-rtmp not installed: run scripts/deps.sh --test")
+	}
+}
+
+// TestNginxRTMP runs scenarios against a real nginx-rtmp started for the
+// run, with the built-in hook speaking nginx's form-encoded dialect.
+func TestNginxRTMP(t *testing.T) {
+	needFFmpeg(t)
+	needNginx(t)
+	cases := []struct {
+		name, yaml string
+		check      func(t *testing.T, s *report.Summary)
+	}{
+		{"smoke", `
+name: ng-smoke
+duration: 5s
+media: {clip: testsrc-360p, bitrate: 300k}
+publishers:
+  - {group: g, count: 3, name: "ng-{i}", ramp: 1s}
+`, func(t *testing.T, s *report.Summary) {
+			if s.Outcomes[report.OutcomeOK] != 3 {
+				t.Errorf("outcomes %v failures %+v", s.Outcomes, s.Failures)
+			}
+			if s.Server == nil || s.Server.Snapshots == 0 || len(s.Server.NotSeen)+len(s.Server.Foreign)+len(s.Server.Duplicates) != 0 {
+				t.Errorf("nginx's /stat should agree with the outcomes: %+v", s.Server)
+			}
+		}},
+		{"duplicate", `
+name: ng-dup
+duration: 6s
+media: {clip: testsrc-360p, bitrate: 300k}
+publishers:
+  - {group: first, count: 1, name: "same"}
+  - {group: second, count: 1, name: "same", start: 2s}
+`, func(t *testing.T, s *report.Summary) {
+			if s.Outcomes[report.OutcomeOK] != 1 || s.Outcomes[report.OutcomeStreamBusy] != 1 {
+				t.Fatalf("outcomes %v failures %+v", s.Outcomes, s.Failures)
+			}
+			// Unlike SRS, nginx-rtmp says why: an RTMP error status.
+			if f := s.Failures[0]; !strings.Contains(f.Message, "Operation not permitted") || !strings.Contains(f.Evidence, "onStatus") {
+				t.Errorf("nginx refuses a duplicate with an error status: %+v", f)
+			}
+		}},
+		{"deny", `
+name: ng-deny
+duration: 4s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook: {mode: deny}
+publishers:
+  - {group: g, count: 2, name: "d-{i}"}
+`, func(t *testing.T, s *report.Summary) {
+			if s.Outcomes[report.OutcomeHookDenied] != 2 {
+				t.Errorf("outcomes %v failures %+v", s.Outcomes, s.Failures)
+			}
+		}},
+		{"hook-down", `
+name: ng-down
+duration: 4s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook:
+  faults: [{at: 0s, for: 4s, kind: down}]
+publishers:
+  - {group: g, count: 2, name: "x-{i}", start: 500ms}
+`, func(t *testing.T, s *report.Summary) {
+			if s.Outcomes[report.OutcomeHookUnreachable] != 2 {
+				t.Errorf("outcomes %v failures %+v", s.Outcomes, s.Failures)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := runScenario(t, scenario(t, tc.yaml), Options{Server: "nginx-rtmp"})
+			tc.check(t, res.Summary)
+			if !strings.HasPrefix(res.Summary.Run.Target, "managed nginx-rtmp") {
+				t.Errorf("target %q", res.Summary.Run.Target)
+			}
+			if _, err := os.Stat(filepath.Join(res.Dir, "nginx", "error.log")); err != nil {
+				t.Errorf("nginx's log should be kept with the results: %v", err)
+			}
+		})
 	}
 }

@@ -97,7 +97,7 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 			poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
 			stop:    stopManaged(s),
 		}, nil
-	case o.Server != "" && o.Server != "embedded":
+	case o.Server != "":
 		return nil, fmt.Errorf("--server %q: use embedded, nginx-rtmp or srs=PATH-TO-SRS-BINARY", o.Server)
 	}
 
