@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -21,7 +22,10 @@ func (s *stream) header(groups ...GroupInfo) {
 }
 
 func (s *stream) attempt(id, group, name string, spawn, publishing, exit int, class string, code int, msg string) {
-	base := AttemptEvent{ID: id, Group: group, Stream: name}
+	// Each attempt of these tests is its own publisher: slot from its id.
+	var slot int
+	fmt.Sscanf(id[strings.LastIndexByte(id, '-')+1:], "%d", &slot)
+	base := AttemptEvent{ID: id, Group: group, Stream: name, Slot: slot}
 	add := func(ms int, phase string, fill func(*AttemptEvent)) {
 		ae := base
 		ae.Phase = phase

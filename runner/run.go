@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"os/exec"
@@ -347,17 +348,68 @@ func (r *run) publish(ctx context.Context, start time.Time) (interrupted bool) {
 				return
 			case <-t.C:
 			}
-			pctx, pcancel := context.WithDeadline(runCtx, start.Add(slot.Stop))
-			defer pcancel()
-			r.attempt(pctx, slot, fmt.Sprintf("%s-%d", r.id, slot.Seq+1))
+			r.slot(runCtx, start, slot)
 		}()
 	}
 	wg.Wait()
 	return ctx.Err() != nil
 }
 
+// slot runs one scheduled publisher from its start to its stop: its first
+// attempt, a new attempt at each churn time, and reconnects after an
+// attempt ends on its own, as its group's policy allows. Attempt ids are
+// <run>-<seq+1> and then <run>-<seq+1>.<k>, the same in every shard.
+func (r *run) slot(ctx context.Context, start time.Time, slot scenarios.Slot) {
+	sc := r.o.Scenario
+	rc := sc.Publishers[groupIndex(sc, slot.Group)].Reconnect
+	stop := start.Add(slot.Stop)
+	reconnects := 0
+	for k := 0; ; k++ {
+		id := fmt.Sprintf("%s-%d", r.id, slot.Seq+1)
+		if k > 0 {
+			id += fmt.Sprintf(".%d", k)
+		}
+		end, churn := stop, false
+		if at, ok := sc.NextChurn(slot, time.Since(start)); ok {
+			end, churn = start.Add(at), true
+		}
+		actx, cancel := context.WithDeadline(ctx, end)
+		res := r.attempt(actx, slot, id)
+		cancel()
+		switch {
+		case ctx.Err() != nil || !time.Now().Before(stop):
+			return // the run or the slot is over
+		case res.Stopped && churn:
+			continue // churned: restart at once
+		case reconnects >= rc.Max:
+			return
+		}
+		reconnects++
+		wait := time.Duration(float64(rc.Delay) * math.Pow(max(rc.Backoff, 1), float64(reconnects-1)))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if !time.Now().Before(stop) {
+			return
+		}
+	}
+}
+
+func groupIndex(sc *scenarios.Scenario, group string) int {
+	for i, g := range sc.Publishers {
+		if g.Group == group {
+			return i
+		}
+	}
+	return 0
+}
+
 // attempt runs one ffmpeg publisher until it ends or ctx is done.
-func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) {
+func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publisher.Result {
 	u := r.rtmpBase + url.PathEscape(slot.Stream) + "?rtmpload=" + url.QueryEscape(id)
 	base := report.AttemptEvent{ID: id, Group: slot.Group, Stream: slot.Stream, Slot: slot.Seq}
 	emit := func(at time.Time, phase string, fill func(*report.AttemptEvent)) {
@@ -408,6 +460,7 @@ func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) {
 			g.Failed++
 		}
 	})
+	return res
 }
 
 func (r *run) onHookCall(c hook.Call) {

@@ -46,7 +46,7 @@ func scenario(t *testing.T, yaml string) *scenarios.Scenario {
 
 func runScenario(t *testing.T, sc *scenarios.Scenario, o Options) *Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), sc.Duration+90*time.Second)
 	defer cancel()
 	o.Scenario = sc
 	o.FFmpeg = needFFmpeg(t)
@@ -358,5 +358,85 @@ publishers:
 				t.Errorf("nginx's log should be kept with the results: %v", err)
 			}
 		})
+	}
+}
+
+// TestShortSoak is CI's soak: two minutes with churn and reconnects on and
+// the callback down for a while. Nothing may be lost: every attempt that was
+// started appears in the results with an exit and an outcome.
+func TestShortSoak(t *testing.T) {
+	needFFmpeg(t)
+	sc := scenario(t, `
+name: short-soak
+duration: 2m
+media: {clip: testsrc-360p, bitrate: 300k}
+churn: {every: 20s, share: 30%}
+hook:
+  faults:
+    - {at: 40s, for: 8s, kind: down}
+    - {at: 70s, for: 10s, kind: "flap:2s"}
+publishers:
+  - group: cams
+    count: 10
+    name: "soak-{i:02}"
+    ramp: 5s
+    reconnect: {delay: 1s, max: 20, backoff: 1.5}
+`)
+	res := runScenario(t, sc, Options{})
+	s := res.Summary
+	f, err := os.Open(res.ResultsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	spawned, exited := map[string]bool{}, map[string]bool{}
+	err = report.Read(f, func(ev report.Event) error {
+		if ev.Type == report.TypeAttempt {
+			switch ev.Attempt.Phase {
+			case report.PhaseSpawn:
+				spawned[ev.Attempt.ID] = true
+			case report.PhaseExit:
+				exited[ev.Attempt.ID] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reconnected := 0
+	for id := range spawned {
+		if !exited[id] {
+			t.Errorf("attempt %s started but has no exit in the results", id)
+		}
+		if strings.Contains(id, ".") {
+			reconnected++
+		}
+	}
+	if len(spawned) != s.Attempts {
+		t.Errorf("%d attempts started, %d in the summary", len(spawned), s.Attempts)
+	}
+	total := 0
+	for _, n := range s.Outcomes {
+		total += n
+	}
+	if total != s.Attempts {
+		t.Errorf("outcomes add up to %d of %d attempts", total, s.Attempts)
+	}
+	for _, fl := range s.Failures {
+		if strings.Contains(fl.Evidence, "no exit recorded") {
+			t.Errorf("attempt %s has no outcome: %s", fl.ID, fl.Evidence)
+		}
+	}
+	// 10 publishers, churn of 30% at 5 ticks and the callback down twice:
+	// there must be restarts, and refusals while it was down.
+	if reconnected < 10 {
+		t.Errorf("only %d restarted attempts (churn and reconnects)", reconnected)
+	}
+	if s.ByState[report.OutcomeHookUnreachable][report.StateDown] == 0 {
+		t.Errorf("no hook_unreachable while the callback was down: %v", s.ByState)
+	}
+	if s.EndReason != report.EndNormal {
+		t.Errorf("end %q", s.EndReason)
 	}
 }

@@ -49,6 +49,7 @@ type Scenario struct {
 	Media       Media
 	Hook        Hook
 	Publishers  []Group
+	Churn       Churn
 	Expect      []string // thresholds as written, e.g. "rate(ok) >= 0.99"
 	Source      string   // file path or "builtin:<name>", set by the loader
 }
@@ -75,6 +76,24 @@ type Group struct {
 	Start time.Duration
 	Ramp  time.Duration // publisher i starts at Start + Ramp*i/Count
 	Hold  time.Duration // 0: until the run ends
+	// Reconnect restarts a publisher that ended on its own (refused,
+	// dropped) before its stop time; zero: no reconnects.
+	Reconnect Reconnect
+}
+
+// Reconnect is a group's reconnect policy: the n-th reconnect (n = 1..Max)
+// waits Delay * Backoff^(n-1).
+type Reconnect struct {
+	Delay   time.Duration
+	Max     int
+	Backoff float64 // 0 or 1: a constant delay
+}
+
+// Churn stops and restarts a share of the publishers every period, to soak
+// the server with reconnections as a fleet of real cameras does.
+type Churn struct {
+	Every time.Duration // 0: no churn
+	Share float64       // 0..1: the fraction of publishers restarted each period
 }
 
 // Info describes a built-in scenario.
@@ -114,7 +133,19 @@ type fileScenario struct {
 	Media       fileMedia   `yaml:"media"`
 	Hook        fileHook    `yaml:"hook"`
 	Publishers  []fileGroup `yaml:"publishers"`
+	Churn       fileChurn   `yaml:"churn"`
 	Expect      []string    `yaml:"expect"`
+}
+
+type fileChurn struct {
+	Every Duration `yaml:"every"`
+	Share string   `yaml:"share"` // "10%" or "0.1"
+}
+
+type fileReconnect struct {
+	Delay   Duration `yaml:"delay"`
+	Max     int      `yaml:"max"`
+	Backoff float64  `yaml:"backoff"`
 }
 
 type fileMedia struct {
@@ -141,6 +172,8 @@ type fileGroup struct {
 	Start Duration `yaml:"start"`
 	Ramp  Duration `yaml:"ramp"`
 	Hold  Duration `yaml:"hold"`
+
+	Reconnect fileReconnect `yaml:"reconnect"`
 }
 
 // Load reads and parses a scenario file.
@@ -186,6 +219,9 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 		Expect:      raw.Expect,
 		Source:      source,
 	}
+	s.Churn = Churn{Every: time.Duration(raw.Churn.Every)}
+	// A bad share is reported by check; here it stays -1.
+	s.Churn.Share, _ = parseShare(raw.Churn.Share)
 	for _, f := range raw.Hook.Faults {
 		// A bad kind is reported by check with its position; keep what was written.
 		pf, _ := ParseFault(f.Kind)
@@ -211,6 +247,7 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 		s.Publishers = append(s.Publishers, Group{
 			Group: g.Group, Count: g.Count, Name: g.Name,
 			Start: time.Duration(g.Start), Ramp: time.Duration(g.Ramp), Hold: time.Duration(g.Hold),
+			Reconnect: Reconnect{Delay: time.Duration(g.Reconnect.Delay), Max: g.Reconnect.Max, Backoff: g.Reconnect.Backoff},
 		})
 	}
 	return s
@@ -276,6 +313,12 @@ func (s *Scenario) check() *problem {
 			return at(path, "for", "fault %s: for is required and must be greater than 0, such as 10s", f.Spec)
 		}
 	}
+	if s.Churn.Share < 0 || s.Churn.Share > 1 {
+		return at("$.churn", "share", "churn share must be a fraction such as 10%% or 0.1")
+	}
+	if s.Churn.Every < 0 || (s.Churn.Every == 0) != (s.Churn.Share == 0) {
+		return at("$", "churn", "churn wants both every (such as 10m) and share (such as 10%%)")
+	}
 	if len(s.Publishers) == 0 {
 		return at("$", "publishers", "publishers: at least one group is required")
 	}
@@ -300,6 +343,9 @@ func (s *Scenario) check() *problem {
 		}
 		if _, err := compilePattern(g.Name); err != nil {
 			return at(path, "name", "group %q: %v", g.Group, err)
+		}
+		if rc := g.Reconnect; rc.Max < 0 || rc.Delay < 0 || (rc.Backoff != 0 && (rc.Backoff < 1 || rc.Backoff > 10)) {
+			return at(path+".reconnect", "", "group %q: reconnect wants max >= 0, delay >= 0 and backoff from 1 to 10", g.Group)
 		}
 		seen[g.Group] = true
 	}
@@ -411,4 +457,20 @@ func ParseBitrate(s string) (int, error) {
 		return 0, fmt.Errorf("invalid bitrate %q: want bits per second from 1k to 1000M, such as 500k, 1.5M or 800000", s)
 	}
 	return int(bps), nil
+}
+
+// parseShare reads a churn share: "10%", "0.1", or "" (none).
+func parseShare(v string) (float64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	pct := strings.HasSuffix(v, "%")
+	f, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+	if err != nil {
+		return -1, err
+	}
+	if pct {
+		f /= 100
+	}
+	return f, nil
 }

@@ -51,7 +51,7 @@ func TestParseErrorsCarryPosition(t *testing.T) {
 		msg       string
 	}{
 		{"unknown-top.yaml", 7, 1, `unknown field "expectations"`},
-		{"unknown-group.yaml", 7, 5, `unknown field "reconnect"`},
+		{"unknown-group.yaml", 7, 5, `unknown field "reconnects"`},
 		{"bad-duration.yaml", 7, 11, `invalid duration "2"`},
 		{"bad-pattern.yaml", 9, 5, `group "others": name pattern "other-{i%0}"`},
 		{"bad-mode.yaml", 5, 3, `unknown hook mode "maybe"`},

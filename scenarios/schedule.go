@@ -82,3 +82,36 @@ func Shard(slots []Slot, i, n int) []Slot {
 	}
 	return out
 }
+
+// Churned reports whether the slot is restarted at churn tick j (at
+// j*Churn.Every). It is a pure, well-mixed function of (j, Seq), so the
+// share holds over the fleet and each shard makes the same choice.
+func (s *Scenario) Churned(seq, j int) bool {
+	if s.Churn.Every <= 0 || s.Churn.Share <= 0 || j <= 0 {
+		return false
+	}
+	// splitmix64 of (j, seq): cheap, deterministic, evenly spread.
+	x := uint64(j)<<32 ^ uint64(seq)
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x%1_000_000) < s.Churn.Share*1_000_000
+}
+
+// NextChurn is the first churn time of the slot strictly after elapsed and
+// before its stop; ok is false when there is none.
+func (s *Scenario) NextChurn(slot Slot, elapsed time.Duration) (at time.Duration, ok bool) {
+	if s.Churn.Every <= 0 || s.Churn.Share <= 0 {
+		return 0, false
+	}
+	for j := int(elapsed/s.Churn.Every) + 1; ; j++ {
+		at = time.Duration(j) * s.Churn.Every
+		if at >= slot.Stop {
+			return 0, false
+		}
+		if s.Churned(slot.Seq, j) {
+			return at, true
+		}
+	}
+}

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -110,5 +111,59 @@ func TestActiveAt(t *testing.T) {
 		if got := names(tt.at); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("ActiveAt(%v) = %v, want %v", tt.at, got, tt.want)
 		}
+	}
+}
+
+func TestReconnectAndChurn(t *testing.T) {
+	src := "name: soak\nduration: 10m\nchurn: {every: 1m, share: 25%}\npublishers:\n  - group: a\n    count: 400\n    name: \"a-{i}\"\n    reconnect: {delay: 2s, max: 5, backoff: 2}\n"
+	s, err := Parse("soak.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := s.Publishers[0].Reconnect; rc != (Reconnect{Delay: 2 * time.Second, Max: 5, Backoff: 2}) {
+		t.Errorf("reconnect %+v", rc)
+	}
+	if s.Churn != (Churn{Every: time.Minute, Share: 0.25}) {
+		t.Errorf("churn %+v", s.Churn)
+	}
+	// The share holds over the fleet at every tick, and the choice is pure.
+	for j := 1; j <= 9; j++ {
+		n := 0
+		for seq := range 400 {
+			if s.Churned(seq, j) {
+				n++
+			}
+			if s.Churned(seq, j) != s.Churned(seq, j) {
+				t.Fatal("Churned is not deterministic")
+			}
+		}
+		if n < 70 || n > 130 {
+			t.Errorf("tick %d: %d of 400 churned, want about 100", j, n)
+		}
+	}
+	slot := s.Schedule()[7]
+	at, ok := s.NextChurn(slot, 0)
+	if !ok || at%time.Minute != 0 || !s.Churned(slot.Seq, int(at/time.Minute)) {
+		t.Errorf("NextChurn: %v %v", at, ok)
+	}
+	for j := 1; j < int(at/time.Minute); j++ {
+		if s.Churned(slot.Seq, j) {
+			t.Errorf("NextChurn skipped tick %d", j)
+		}
+	}
+	if _, ok := s.NextChurn(Slot{Seq: 3, Stop: 30 * time.Second}, 0); ok {
+		t.Error("no churn may fall after the slot's stop")
+	}
+	for _, bad := range []string{
+		"churn: {every: 1m}\n", "churn: {every: 1m, share: 150%}\n", "churn: {share: 10%}\n",
+	} {
+		src := "name: x\nduration: 10m\n" + bad + "publishers:\n  - {group: a, count: 1, name: a}\n"
+		if _, err := Parse("x.yaml", []byte(src)); err == nil || !strings.HasPrefix(err.Error(), "x.yaml:3:") {
+			t.Errorf("%q: error %v, want one at line 3", bad, err)
+		}
+	}
+	bad := "name: x\nduration: 10m\npublishers:\n  - group: a\n    count: 1\n    name: a\n    reconnect: {max: -1}\n"
+	if _, err := Parse("x.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "reconnect") {
+		t.Errorf("negative max: %v", err)
 	}
 }
