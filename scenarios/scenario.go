@@ -50,8 +50,12 @@ type Scenario struct {
 	Hook        Hook
 	Publishers  []Group
 	Churn       Churn
-	Expect      []string // thresholds as written, e.g. "rate(ok) >= 0.99"
-	Source      string   // file path or "builtin:<name>", set by the loader
+	// Mode is "load" ("" too: the schedule as written) or "capacity": add
+	// publishers of the one group in steps until a stop rule breaks.
+	Mode     string
+	Capacity Capacity
+	Expect   []string // thresholds as written, e.g. "rate(ok) >= 0.99"
+	Source   string   // file path or "builtin:<name>", set by the loader
 }
 
 // Media is what every publisher sends.
@@ -87,6 +91,24 @@ type Reconnect struct {
 	Delay   time.Duration
 	Max     int
 	Backoff float64 // 0 or 1: a constant delay
+}
+
+// Capacity is the step plan and stop rules of mode capacity.
+type Capacity struct {
+	Step  int           // publishers added per step
+	Every time.Duration // length of a step
+	Ramp  time.Duration // the step's publishers start spread over this (default Every/4)
+	Stop  StopRules
+}
+
+// StopRules end a capacity run: a step breaks when any rule is exceeded
+// over the attempts started in it (or the time it lasted).
+type StopRules struct {
+	FailureRate  float64       // share of the step's attempts that did not publish (default 0.05)
+	P95Publish   time.Duration // p95 of publish latency (wire, else ffmpeg's publish_start) (default 1s)
+	StarvedShare float64       // share of publishers starved at the step's end (default 0.05)
+	CPU          float64       // rtmpload's own CPU in cores (default 0.9)
+	MachineCPU   float64       // the whole machine's CPU busy share, 0..1 (default 0.97)
 }
 
 // Churn stops and restarts a share of the publishers every period, to soak
@@ -134,7 +156,22 @@ type fileScenario struct {
 	Hook        fileHook    `yaml:"hook"`
 	Publishers  []fileGroup `yaml:"publishers"`
 	Churn       fileChurn   `yaml:"churn"`
+	Mode        string      `yaml:"mode"`
+	Capacity    fileCap     `yaml:"capacity"`
 	Expect      []string    `yaml:"expect"`
+}
+
+type fileCap struct {
+	Step  int      `yaml:"step"`
+	Every Duration `yaml:"every"`
+	Ramp  Duration `yaml:"ramp"`
+	Stop  struct {
+		FailureRate  float64  `yaml:"failure_rate"`
+		P95Publish   Duration `yaml:"p95_publish"`
+		StarvedShare float64  `yaml:"starved_share"`
+		CPU          float64  `yaml:"cpu"`
+		MachineCPU   float64  `yaml:"machine_cpu"`
+	} `yaml:"stop"`
 }
 
 type fileChurn struct {
@@ -219,6 +256,15 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 		Expect:      raw.Expect,
 		Source:      source,
 	}
+	s.Mode = raw.Mode
+	c := raw.Capacity
+	s.Capacity = Capacity{Step: c.Step, Every: time.Duration(c.Every), Ramp: time.Duration(c.Ramp), Stop: StopRules{
+		FailureRate: c.Stop.FailureRate, P95Publish: time.Duration(c.Stop.P95Publish),
+		StarvedShare: c.Stop.StarvedShare, CPU: c.Stop.CPU, MachineCPU: c.Stop.MachineCPU,
+	}}
+	if s.Mode == ModeCapacity {
+		s.Capacity.defaults()
+	}
 	s.Churn = Churn{Every: time.Duration(raw.Churn.Every)}
 	// A bad share is reported by check; here it stays -1.
 	s.Churn.Share, _ = parseShare(raw.Churn.Share)
@@ -249,6 +295,9 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 			Start: time.Duration(g.Start), Ramp: time.Duration(g.Ramp), Hold: time.Duration(g.Hold),
 			Reconnect: Reconnect{Delay: time.Duration(g.Reconnect.Delay), Max: g.Reconnect.Max, Backoff: g.Reconnect.Backoff},
 		})
+	}
+	if s.Mode == ModeCapacity && s.Duration == 0 && len(s.Publishers) == 1 {
+		s.Duration = s.Capacity.Duration(s.Publishers[0].Count)
 	}
 	return s
 }
@@ -283,6 +332,30 @@ func (s *Scenario) check() *problem {
 	}
 	if strings.ContainsAny(s.Description, "\r\n") {
 		return at("$", "description", "description must be one line")
+	}
+	switch s.Mode {
+	case ModeLoad, "":
+	case ModeCapacity:
+		c := s.Capacity
+		switch {
+		case len(s.Publishers) != 1:
+			return at("$", "publishers", "mode capacity takes exactly one publisher group: its count is the most publishers to try")
+		case c.Step < 1:
+			return at("$.capacity", "step", "capacity.step is required: publishers added per step, such as 25")
+		case c.Every <= 0:
+			return at("$.capacity", "every", "capacity.every is required: the length of a step, such as 30s")
+		case c.Ramp < 0 || c.Ramp > c.Every:
+			return at("$.capacity", "ramp", "capacity.ramp must be within the step (0 to %v)", c.Every)
+		case c.Stop.FailureRate < 0 || c.Stop.FailureRate > 1 || c.Stop.StarvedShare < 0 || c.Stop.StarvedShare > 1 ||
+			c.Stop.CPU < 0 || c.Stop.MachineCPU < 0 || c.Stop.MachineCPU > 1 || c.Stop.P95Publish < 0:
+			return at("$.capacity", "stop", "capacity.stop: rates and shares are fractions from 0 to 1, cpu is in cores, p95_publish a duration")
+		}
+		if need := c.Duration(s.Publishers[0].Count); s.Duration < need {
+			return at("$", "duration", "mode capacity with %d publishers in steps of %d every %v needs a duration of at least %v (or leave it out)",
+				s.Publishers[0].Count, c.Step, c.Every, need)
+		}
+	default:
+		return at("$", "mode", "unknown mode %q (want load or capacity)", s.Mode)
 	}
 	if s.Duration <= 0 {
 		return at("$", "duration", "duration is required and must be greater than 0, such as 60s")
@@ -473,4 +546,45 @@ func parseShare(v string) (float64, error) {
 		f /= 100
 	}
 	return f, nil
+}
+
+// Modes of a scenario.
+const (
+	ModeLoad     = "load"
+	ModeCapacity = "capacity"
+)
+
+func (c *Capacity) defaults() {
+	if c.Ramp == 0 {
+		c.Ramp = c.Every / 4
+	}
+	st := &c.Stop
+	if st.FailureRate == 0 {
+		st.FailureRate = 0.05
+	}
+	if st.P95Publish == 0 {
+		st.P95Publish = time.Second
+	}
+	if st.StarvedShare == 0 {
+		st.StarvedShare = 0.05
+	}
+	if st.CPU == 0 {
+		st.CPU = 0.9
+	}
+	if st.MachineCPU == 0 {
+		st.MachineCPU = 0.97
+	}
+}
+
+// Steps is how many steps reach count publishers.
+func (c Capacity) Steps(count int) int {
+	if c.Step < 1 {
+		return 0
+	}
+	return (count + c.Step - 1) / c.Step
+}
+
+// Duration is the length of a capacity run that reaches count publishers.
+func (c Capacity) Duration(count int) time.Duration {
+	return time.Duration(c.Steps(count)) * c.Every
 }

@@ -26,6 +26,12 @@ func (s *Scenario) Schedule() []Slot {
 		pat, err := compilePattern(g.Name)
 		for i := range g.Count {
 			slot := Slot{Group: g.Group, Index: i, Stream: g.Name, Start: g.Start + spread(g.Ramp, i, g.Count)}
+			if s.Mode == ModeCapacity && s.Capacity.Step > 0 {
+				// Step k adds publishers k*Step.. at k*Every, spread over Ramp.
+				c := s.Capacity
+				k, j := i/c.Step, i%c.Step
+				slot.Start = time.Duration(k)*c.Every + spread(c.Ramp, j, c.Step)
+			}
 			if err == nil {
 				slot.Stream = pat.expand(i)
 			}
@@ -64,6 +70,14 @@ func (s *Scenario) ActiveAt(elapsed time.Duration) []Slot {
 		}
 	}
 	return active
+}
+
+// StepOf is the capacity step a slot belongs to (0 in mode load).
+func (s *Scenario) StepOf(slot Slot) int {
+	if s.Mode != ModeCapacity || s.Capacity.Step < 1 {
+		return 0
+	}
+	return slot.Index / s.Capacity.Step
 }
 
 // Shard returns slice i of n of the schedule: every n-th slot, starting at

@@ -167,3 +167,41 @@ func TestReconnectAndChurn(t *testing.T) {
 		t.Errorf("negative max: %v", err)
 	}
 }
+
+func TestCapacitySchedule(t *testing.T) {
+	s, err := Builtin("capacity")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Mode != ModeCapacity || s.Duration != 8*time.Minute || s.Capacity.Steps(400) != 16 {
+		t.Fatalf("capacity built-in: mode %q duration %v steps %d", s.Mode, s.Duration, s.Capacity.Steps(400))
+	}
+	if s.Capacity.Ramp != 7500*time.Millisecond || s.Capacity.Stop.P95Publish != time.Second {
+		t.Errorf("defaults: %+v", s.Capacity)
+	}
+	slots := s.Schedule()
+	perStep := make(map[int]int)
+	for _, sl := range slots {
+		k := s.StepOf(sl)
+		perStep[k]++
+		lo := time.Duration(k) * 30 * time.Second
+		if sl.Start < lo || sl.Start >= lo+s.Capacity.Ramp || sl.Stop != s.Duration {
+			t.Errorf("slot %d (step %d) starts at %v, stops at %v", sl.Index, k, sl.Start, sl.Stop)
+		}
+	}
+	for k := range 16 {
+		if perStep[k] != 25 {
+			t.Errorf("step %d has %d publishers, want 25", k, perStep[k])
+		}
+	}
+	for _, bad := range []struct{ yaml, want string }{
+		{"mode: capacity\ncapacity: {step: 5, every: 10s}\nduration: 20s\npublishers:\n  - {group: a, count: 20, name: \"a-{i}\"}\n", "at least 40s"},
+		{"mode: capacity\ncapacity: {every: 10s}\npublishers:\n  - {group: a, count: 20, name: \"a-{i}\"}\n", "capacity.step"},
+		{"mode: capacity\ncapacity: {step: 5, every: 10s}\npublishers:\n  - {group: a, count: 20, name: \"a-{i}\"}\n  - {group: b, count: 2, name: \"b-{i}\"}\n", "exactly one"},
+		{"mode: soak\nduration: 1m\npublishers:\n  - {group: a, count: 2, name: \"a-{i}\"}\n", "unknown mode"},
+	} {
+		if _, err := Parse("c.yaml", []byte("name: c\n"+bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: error %v, want %q", bad.yaml, err, bad.want)
+		}
+	}
+}

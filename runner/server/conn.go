@@ -53,7 +53,8 @@ func (s *Server) handleConn(nc net.Conn) {
 	log := s.log.With("cid", cid, "remote", nc.RemoteAddr().String())
 
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	sc := &gortmplib.ServerConn{RW: nc}
+	mc := &mergedConn{Conn: nc, delay: s.cfg.MergedRead}
+	sc := &gortmplib.ServerConn{RW: mc}
 	if err := sc.Initialize(); err != nil {
 		log.Debug("rtmp handshake/connect failed", "err", err)
 		return
@@ -99,7 +100,7 @@ func (s *Server) handleConn(nc net.Conn) {
 	}
 	log.Info("publish accepted")
 
-	reason, err := s.readMedia(c, nc)
+	reason, err := s.readMedia(c, mc)
 	nc.Close()
 	s.release(c)
 	s.endPublish(c, reason)
@@ -250,7 +251,7 @@ func (s *Server) reject(c *client, nc net.Conn, reason string) {
 
 // readMedia counts media until the publisher ends. Deadlines follow SRS's
 // publish.firstpkt_timeout and publish.normal_timeout.
-func (s *Server) readMedia(c *client, nc net.Conn) (string, error) {
+func (s *Server) readMedia(c *client, nc *mergedConn) (string, error) {
 	timeout := s.cfg.FirstPacketTimeout
 	decodeErrs := 0
 	for {
@@ -268,6 +269,9 @@ func (s *Server) readMedia(c *client, nc net.Conn) (string, error) {
 		}
 		decodeErrs = 0
 		timeout = s.cfg.NormalTimeout
+		if nc.delay > 0 {
+			nc.on.Store(true) // media flows: let it gather between reads
+		}
 		c.count(msg, time.Now())
 	}
 }

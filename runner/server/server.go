@@ -54,8 +54,12 @@ type Config struct {
 	// #4449, #4656; srs-facts §4): a second publisher of a live name whose
 	// hook took longer than about 1 s is accepted too. Off by default.
 	DuplicateRace bool
-	OnEvent       func(Event)  // optional; called from many goroutines at once
-	Logger        *slog.Logger // optional; nil discards
+	// MergedRead lets a publishing socket fill this long between reads once
+	// media flows (default DefaultMergedRead; negative: read each message at
+	// once).
+	MergedRead time.Duration
+	OnEvent    func(Event)  // optional; called from many goroutines at once
+	Logger     *slog.Logger // optional; nil discards
 }
 
 // Event kinds.
@@ -205,6 +209,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.NormalTimeout <= 0 {
 		cfg.NormalTimeout = DefaultNormalTimeout
+	}
+	if cfg.MergedRead == 0 {
+		cfg.MergedRead = DefaultMergedRead
 	}
 	if cfg.Version == "" {
 		cfg.Version = DefaultVersion

@@ -34,6 +34,10 @@ func (d side) closePhase() Phase {
 
 const (
 	readBufSize = 32 << 10
+	// mediaGather is how long media from a publishing client may gather in
+	// the socket before the tap relays it; the server sees it this much later
+	// at most, in the same order.
+	mediaGather = 200 * time.Millisecond
 	// maxUnclaimed bounds remembered command results nobody asked for (releaseStream's,
 	// FCPublish's, or a misbehaving server's).
 	maxUnclaimed = 64
@@ -138,9 +142,19 @@ func (s *session) closeConns() {
 func (s *session) pump(src, dst net.Conn, from side, p *parser, count *atomic.Uint64) {
 	defer p.q.close()
 	buf := make([]byte, readBufSize)
+	short := false
 	for {
+		// Once the publish has started and this direction is no longer
+		// parsed, it carries only media: let it gather between reads (a
+		// wake-up, a read and a write per message cost more than the rest of
+		// the tap). A full read means more is waiting, so the next read goes
+		// at once and no publisher is held back.
+		if short && from == clientSide && !p.active.Load() && s.publishStarted.Load() {
+			time.Sleep(mediaGather)
+		}
 		n, rerr := src.Read(buf)
 		at := time.Now()
+		short = n < len(buf)
 		if n > 0 {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				s.noteClose(1-from, at, werr)
