@@ -26,6 +26,7 @@ const (
 	TypeWire    = "wire"     // the tap's phases of one connection
 	TypeState   = "state"    // the callback's availability changed
 	TypeSnap    = "snapshot" // the server's own view (SRS API, nginx-rtmp stat)
+	TypeStep    = "step"     // a capacity step was judged
 	TypeEnd     = "end"      // last line
 )
 
@@ -34,6 +35,8 @@ const (
 	PhaseSpawn      = "spawn"      // ffmpeg started
 	PhasePublishing = "publishing" // ffmpeg's first -progress block: its output is open
 	PhaseExit       = "exit"       // ffmpeg is gone
+	PhaseStarved    = "starved"    // ffmpeg fell below real time or stalled (Message says which)
+	PhaseRecovered  = "recovered"  // back to real time
 )
 
 // End reasons.
@@ -41,6 +44,7 @@ const (
 	EndNormal      = "normal"
 	EndInterrupted = "interrupted"
 	EndError       = "error"
+	EndKnee        = "knee" // a capacity run found its knee and stopped
 )
 
 // Event is one line of results.jsonl. Only the fields of its type are set.
@@ -68,6 +72,9 @@ type Event struct {
 
 	// server's own view
 	Snapshot *Snapshot `json:"snapshot,omitempty"`
+
+	// capacity step
+	Step *Step `json:"step,omitempty"`
 
 	// end
 	Reason string `json:"reason,omitempty"`
@@ -192,6 +199,23 @@ type StateChange struct {
 	State  string `json:"state"`
 	Fault  string `json:"fault,omitempty"`
 	Detail string `json:"detail,omitempty"`
+}
+
+// Step is one judged step of a capacity run.
+type Step struct {
+	Step       int      `json:"step"`       // 1..
+	Publishers int      `json:"publishers"` // planned by the end of the step
+	Active     int      `json:"active"`     // running at its end
+	Started    int      `json:"started"`    // attempts started in the step
+	Refused    int      `json:"refused"`    // of those, never published
+	Dropped    int      `json:"dropped"`    // of those, published then ended on their own
+	Starved    int      `json:"starved"`    // running and starved at its end
+	P95Ms      float64  `json:"p95_ms"`
+	P95Source  string   `json:"p95_metric"` // publish (wire) or publish_start (ffmpeg)
+	CPU        float64  `json:"cpu_cores"`  // rtmpload's own
+	MachineCPU float64  `json:"machine_cpu"`
+	Held       bool     `json:"held"`
+	Broke      []string `json:"broke,omitempty"`
 }
 
 // Snapshot is the server's own view at one moment, as its API showed it:

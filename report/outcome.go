@@ -66,6 +66,7 @@ type Attempt struct {
 	Server    *ServerEvent `json:"server,omitempty"`     // the server's verdict (embedded server)
 	Wire      *WireConn    `json:"wire,omitempty"`
 
+	Starved   bool   `json:"starved,omitempty"`        // fell below real time at some point
 	HookState string `json:"callback_state,omitempty"` // the callback's state at the decisive moment
 	Outcome   string `json:"outcome"`
 	Evidence  string `json:"evidence,omitempty"`

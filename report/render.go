@@ -62,11 +62,21 @@ func Table(w io.Writer, s *Summary) error {
 	for _, c := range cols {
 		header = append(header, c)
 	}
+	starved := 0
+	for _, g := range s.Groups {
+		starved += g.Starved
+	}
+	if starved > 0 {
+		header = append(header, "starved")
+	}
 	t := newTable(w, header...)
 	for _, g := range s.Groups {
 		row := []string{g.Name, strconv.Itoa(g.Attempts)}
 		for _, c := range cols {
 			row = append(row, strconv.Itoa(g.Outcomes[c]))
+		}
+		if starved > 0 {
+			row = append(row, strconv.Itoa(g.Starved))
 		}
 		if err := t.Append(row); err != nil {
 			return err
@@ -75,6 +85,9 @@ func Table(w io.Writer, s *Summary) error {
 	total := []string{"total", strconv.Itoa(s.Attempts)}
 	for _, c := range cols {
 		total = append(total, strconv.Itoa(s.Outcomes[c]))
+	}
+	if starved > 0 {
+		total = append(total, strconv.Itoa(starved))
 	}
 	if err := t.Append(total); err != nil {
 		return err
@@ -93,6 +106,12 @@ func Table(w io.Writer, s *Summary) error {
 			}
 		}
 		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+
+	if c := s.Capacity; c != nil {
+		if err := capacityTable(w, c); err != nil {
 			return err
 		}
 	}
@@ -165,6 +184,32 @@ func Table(w io.Writer, s *Summary) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// capacityTable shows each step of a capacity run and the knee.
+func capacityTable(w io.Writer, c *Capacity) error {
+	fmt.Fprintln(w, "\nCapacity steps")
+	t := newTable(w, "step", "publishers", "active", "started", "refused", "dropped", "starved", "p95 ms", "rtmpload cores", "machine busy", "held")
+	for _, st := range c.Steps {
+		machine := "?"
+		if st.MachineCPU >= 0 {
+			machine = fmt.Sprintf("%.0f%%", 100*st.MachineCPU)
+		}
+		held := "yes"
+		if !st.Held {
+			held = "NO: " + strings.Join(st.Broke, "; ")
+		}
+		if err := t.Append([]string{strconv.Itoa(st.Step), strconv.Itoa(st.Publishers), strconv.Itoa(st.Active),
+			strconv.Itoa(st.Started), strconv.Itoa(st.Refused), strconv.Itoa(st.Dropped), strconv.Itoa(st.Starved),
+			ms(st.P95Ms), fmt.Sprintf("%.2f", st.CPU), machine, held}); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Knee: %d publishers held. Limit: %s\n", c.Knee, c.Limit)
 	return nil
 }
 

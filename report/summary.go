@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -45,6 +46,10 @@ type Summary struct {
 	ByState map[string]map[string]int `json:"by_state"`
 	// Server is the server's own view, when its API was read.
 	Server *ServerView `json:"server_view,omitempty"`
+	// Capacity is the step table and knee of a capacity run.
+	Capacity *Capacity `json:"capacity,omitempty"`
+	// Shards is set when the summary merges the shards of one run (Merge).
+	Shards *ShardInfo `json:"shards,omitempty"`
 }
 
 // TimedState is a StateChange with its time.
@@ -58,6 +63,19 @@ type GroupSummary struct {
 	Name     string         `json:"name"`
 	Attempts int            `json:"attempts"`
 	Outcomes map[string]int `json:"outcomes"`
+	// Starved counts attempts that fell below real time or stalled at some
+	// point: a server or machine that cannot keep up shows here first.
+	Starved int `json:"starved"`
+}
+
+// Capacity is what a capacity run found.
+type Capacity struct {
+	Steps []Step `json:"steps"`
+	// Knee is the most publishers of a step that held (0: none held).
+	Knee int `json:"knee"`
+	// Limit says what ended the ramp: the rules the first failing step
+	// broke, or that the scenario's most publishers held.
+	Limit string `json:"limit"`
 }
 
 // LatencyRow is one metric's percentiles for one group ("all" for every
@@ -126,6 +144,7 @@ type Builder struct {
 	calls    int
 	states   []TimedState
 	view     serverView
+	steps    []Step
 }
 
 // NewBuilder returns an empty Builder.
@@ -165,6 +184,8 @@ func (b *Builder) Add(ev Event) error {
 			a.Spawn = ev.Time
 		case PhasePublishing:
 			a.Publishing = ev.Time
+		case PhaseStarved:
+			a.Starved = true
 		case PhaseExit:
 			a.Exit = ev.Time
 			a.Class, a.ExitCode, a.Stopped = ae.Class, ae.ExitCode, ae.Stopped
@@ -187,6 +208,10 @@ func (b *Builder) Add(ev Event) error {
 		if se.Kind == "reject" || se.Kind == "accept" {
 			s := *se
 			b.attempt(se.Attempt).Server = &s
+		}
+	case TypeStep:
+		if ev.Step != nil {
+			b.steps = append(b.steps, *ev.Step)
 		}
 	case TypeSnap:
 		if ev.Snapshot != nil {
@@ -284,6 +309,9 @@ func (b *Builder) Summary() *Summary {
 		}
 		gs.Attempts++
 		gs.Outcomes[a.Outcome]++
+		if a.Starved {
+			gs.Starved++
+		}
 		if a.published() && !a.Spawn.IsZero() {
 			hists.record(MetricPublishStart, "ffmpeg", a.Group, a.Publishing.Sub(a.Spawn))
 		}
@@ -302,6 +330,7 @@ func (b *Builder) Summary() *Summary {
 		s.Groups[i] = *groups[s.Groups[i].Name]
 	}
 	s.Latency = hists.rows()
+	s.Capacity = capacity(b.steps)
 	s.Contests, s.Anomalies = contests(byStream)
 	if s.Server = b.view.check(byStream); s.Server != nil {
 		for _, d := range s.Server.Duplicates {
@@ -355,7 +384,13 @@ func contests(byStream map[string][]*Attempt) ([]Contest, []string) {
 	var out []Contest
 	var anomalies []string
 	for stream, as := range byStream {
-		if len(as) < 2 {
+		// A contest is between publishers (slots); one publisher's
+		// reconnects and churn restarts do not contest its own name.
+		slots := make(map[int]bool)
+		for _, a := range as {
+			slots[a.Slot] = true
+		}
+		if len(slots) < 2 {
 			continue
 		}
 		as = slices.Clone(as)
@@ -377,6 +412,9 @@ func contests(byStream map[string][]*Attempt) ([]Contest, []string) {
 				continue
 			}
 			for _, o := range as[i+1:] {
+				if o.Slot == a.Slot {
+					continue
+				}
 				of, ot, ok := o.liveInterval()
 				if ok && af.Before(ot) && of.Before(at) {
 					c.TwoLive = true
@@ -472,4 +510,21 @@ func (hs *histograms) rows() []LatencyRow {
 		})
 	}
 	return rows
+}
+
+// capacity finds the knee: the largest step that held before the first
+// that broke a rule.
+func capacity(steps []Step) *Capacity {
+	if len(steps) == 0 {
+		return nil
+	}
+	c := &Capacity{Steps: steps, Limit: "every step held: the scenario's most publishers were not enough to find the knee"}
+	for _, st := range steps {
+		if !st.Held {
+			c.Limit = fmt.Sprintf("step %d (%d publishers) broke: %s", st.Step, st.Publishers, strings.Join(st.Broke, "; "))
+			break
+		}
+		c.Knee = st.Publishers
+	}
+	return c
 }

@@ -23,6 +23,7 @@ type GroupLive struct {
 	Publishing int // running and past the publish (first progress)
 	Published  int // ever got as far as publishing
 	Failed     int // ended without publishing, or ended on their own after it
+	Starved    int // running and below real time now
 	Done       int // ended
 }
 

@@ -25,7 +25,9 @@ import (
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/report/threshold"
 	"github.com/rtmpload/rtmpload/runner/hook"
+	"github.com/rtmpload/rtmpload/runner/limits"
 	"github.com/rtmpload/rtmpload/runner/media"
+	"github.com/rtmpload/rtmpload/runner/metrics"
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/runner/server"
 	"github.com/rtmpload/rtmpload/runner/srsapi"
@@ -65,9 +67,14 @@ type Options struct {
 	// share it. Shard/Shards: this process runs slice Shard of Shards.
 	RunID         string
 	Shard, Shards int
-	NoTap         bool  // publish straight to the server, without the RTMP-aware tap
-	Live          *Live // optional counters for progress display
-	Logger        *slog.Logger
+
+	// Metrics, if set, serves live Prometheus metrics on this address.
+	Metrics string
+	// OnMetrics is told the address metrics are served on.
+	OnMetrics func(addr string)
+	NoTap     bool  // publish straight to the server, without the RTMP-aware tap
+	Live      *Live // optional counters for progress display
+	Logger    *slog.Logger
 	// ServerLogger receives the embedded server's log (every publish); nil
 	// discards it.
 	ServerLogger *slog.Logger
@@ -135,6 +142,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
+	slots := scenarios.Shard(sc.Schedule(), o.Shard, o.Shards)
+	if err := limits.Check(len(slots)); err != nil {
+		return nil, &SetupError{err}
+	}
+	var m *metrics.Metrics
+	if o.Metrics != "" {
+		m = metrics.New()
+		addr, err := m.Serve(ctx, o.Metrics)
+		if err != nil {
+			return nil, &SetupError{err}
+		}
+		if o.OnMetrics != nil {
+			o.OnMetrics(addr)
+		}
+	}
 	cacheDir := o.CacheDir
 	if cacheDir == "" {
 		d, err := media.DefaultCacheDir()
@@ -147,7 +169,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if runID == "" {
 		runID = newRunID(time.Now())
 	}
-	r := &run{o: o, id: runID}
+	r := &run{o: o, id: runID, watch: newWatch(m), slots: sc.Schedule()}
 	plan, err := parseHookPlan(o.Hook)
 	if err != nil {
 		return nil, &SetupError{err}
@@ -267,7 +289,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		})
 	}
 
-	interrupted := r.publish(ctx, start)
+	interrupted, knee := r.publish(ctx, start)
 	stopWatch()
 	watchers.Wait()
 
@@ -283,8 +305,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	end := report.Event{Type: report.TypeEnd, Time: time.Now(), Reason: report.EndNormal, Usage: usage()}
-	if interrupted {
+	switch {
+	case interrupted:
 		end.Reason = report.EndInterrupted
+	case knee:
+		end.Reason = report.EndKnee
 	}
 	r.w.Write(end)
 	werr := r.w.Err()
@@ -327,14 +352,39 @@ type run struct {
 	rtmpBase string
 	tap      *tap.Tap
 	w        *report.Writer
+	watch    *watch
+	slots    []scenarios.Slot // the whole schedule, by Seq
+}
+
+// slotOf finds the slot of an attempt id "<run>-<seq+1>[.<k>]".
+func (r *run) slotOf(id string) (scenarios.Slot, bool) {
+	rest, ok := strings.CutPrefix(id, r.id+"-")
+	if !ok {
+		return scenarios.Slot{}, false
+	}
+	rest, _, _ = strings.Cut(rest, ".")
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 1 || n > len(r.slots) {
+		return scenarios.Slot{}, false
+	}
+	return r.slots[n-1], true
 }
 
 // publish launches every scheduled publisher at its time and waits for all
 // of them. It reports whether ctx ended the run early.
-func (r *run) publish(ctx context.Context, start time.Time) (interrupted bool) {
+func (r *run) publish(ctx context.Context, start time.Time) (interrupted, knee bool) {
 	sc := r.o.Scenario
-	runCtx, cancel := context.WithDeadline(ctx, start.Add(sc.Duration))
-	defer cancel()
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	runCtx, cancelDeadline := context.WithDeadline(runCtx, start.Add(sc.Duration))
+	defer cancelDeadline()
+
+	var bg sync.WaitGroup
+	bgCtx, stopBg := context.WithCancel(runCtx)
+	if sc.Mode == scenarios.ModeCapacity {
+		bg.Go(func() { r.capacity(bgCtx, start, cancel) })
+	}
+	bg.Go(func() { r.checkStalls(bgCtx) })
 
 	var wg sync.WaitGroup
 	for _, slot := range scenarios.Shard(sc.Schedule(), r.o.Shard, r.o.Shards) {
@@ -352,7 +402,49 @@ func (r *run) publish(ctx context.Context, start time.Time) (interrupted bool) {
 		}()
 	}
 	wg.Wait()
-	return ctx.Err() != nil
+	stopBg()
+	bg.Wait()
+	return ctx.Err() != nil, context.Cause(runCtx) == errKnee
+}
+
+// checkStalls looks every second for publishers whose output stopped with
+// no progress at all (a hung ffmpeg gives no -progress block to judge).
+func (r *run) checkStalls(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if m := r.watch.m; m != nil {
+				m.ToolCPU(readCPU().self.Seconds())
+			}
+			r.watch.stalls(now, func(id string, starved bool, reason string) {
+				if slot, ok := r.slotOf(id); ok {
+					r.starved(id, slot, now, starved, reason)
+				}
+			})
+		}
+	}
+}
+
+// starved records a publisher falling below real time, or recovering.
+func (r *run) starved(id string, slot scenarios.Slot, at time.Time, starved bool, reason string) {
+	phase := report.PhaseRecovered
+	if starved {
+		phase = report.PhaseStarved
+	}
+	r.o.Live.update(slot.Group, func(g *GroupLive) {
+		if starved {
+			g.Starved++
+		} else {
+			g.Starved--
+		}
+	})
+	r.w.Write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &report.AttemptEvent{
+		ID: id, Phase: phase, Group: slot.Group, Stream: slot.Stream, Slot: slot.Seq, Message: reason,
+	}})
 }
 
 // slot runs one scheduled publisher from its start to its stop: its first
@@ -423,19 +515,30 @@ func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publi
 
 	live := r.o.Live
 	live.update(slot.Group, func(g *GroupLive) { g.Started++; g.Active++ })
+	step := r.o.Scenario.StepOf(slot)
+	r.watch.started(id, slot.Group, step)
+	var spawned time.Time
 	var once sync.Once
 	res := publisher.Run(ctx, publisher.Spec{
 		FFmpeg: r.o.FFmpeg,
 		Args:   publisher.Args(r.clip, u),
 		Grace:  r.o.Grace,
 		OnStart: func(at time.Time, pid int) {
+			spawned = at
 			emit(at, report.PhaseSpawn, func(ae *report.AttemptEvent) { ae.URL, ae.PID = u, pid })
 		},
 		OnProgress: func(p publisher.Progress) {
 			once.Do(func() {
 				emit(p.At, report.PhasePublishing, nil)
 				live.update(slot.Group, func(g *GroupLive) { g.Publishing++; g.Published++ })
+				r.watch.publishing(slot.Group)
+				if !spawned.IsZero() {
+					r.watch.publishStart(step, p.At.Sub(spawned))
+				}
 			})
+			if changed, starved, reason := r.watch.progress(id, p); changed {
+				r.starved(id, slot, p.At, starved, reason)
+			}
 		},
 	})
 	if res.Spawned.IsZero() {
@@ -450,6 +553,7 @@ func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publi
 			ae.Message = res.Err.Error()
 		}
 	})
+	r.watch.exited(id, published, res)
 	live.update(slot.Group, func(g *GroupLive) {
 		g.Active--
 		g.Done++
@@ -464,6 +568,13 @@ func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publi
 }
 
 func (r *run) onHookCall(c hook.Call) {
+	if m := r.watch.m; m != nil && c.Action == hook.ActionPublish && !c.Answered.IsZero() {
+		group := "unknown"
+		if slot, ok := r.slotOf(c.Attempt); ok {
+			group = slot.Group
+		}
+		m.HookLatency(group, c.Answered.Sub(c.Arrived))
+	}
 	r.w.Write(report.Event{Type: report.TypeHook, Time: c.Answered, Hook: &report.HookCall{
 		Seq: c.Seq, Action: c.Action, Attempt: c.Attempt, ClientID: c.ClientID,
 		Stream: c.Stream, App: c.App, Param: c.Param,
@@ -480,6 +591,9 @@ func (r *run) onWire(c *tap.Conn) {
 		w.Marks[i] = report.WireMark{Phase: string(m.Phase), At: m.At, Detail: m.Detail}
 	}
 	r.w.Write(report.Event{Type: report.TypeWire, Time: c.End, Wire: w})
+	if slot, ok := r.slotOf(c.Attempt); ok {
+		r.watch.wire(c, slot.Group, r.o.Scenario.StepOf(slot))
+	}
 }
 
 func (r *run) onHookState(c hook.StateChange) { r.state("hook", c) }
@@ -487,6 +601,9 @@ func (r *run) onHookState(c hook.StateChange) { r.state("hook", c) }
 func (r *run) onProbeState(c hook.StateChange) { r.state("probe", c) }
 
 func (r *run) state(source string, c hook.StateChange) {
+	if m := r.watch.m; m != nil {
+		m.CallbackState(c.State)
+	}
 	r.w.Write(report.Event{Type: report.TypeState, Time: c.At, State: &report.StateChange{
 		Source: source, State: c.State, Fault: c.Fault, Detail: c.Detail,
 	}})

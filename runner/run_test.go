@@ -440,3 +440,42 @@ publishers:
 		t.Errorf("end %q", s.EndReason)
 	}
 }
+
+// TestCapacityKnee: steps of 4 publishers every 5 s; from the second step
+// the hook answers after 1.5 s, so the step's p95 publish latency breaks the
+// 1 s rule: the knee is the first step, and the run stops there.
+func TestCapacityKnee(t *testing.T) {
+	needFFmpeg(t)
+	sc := scenario(t, `
+name: cap
+mode: capacity
+media: {clip: testsrc-360p, bitrate: 300k}
+capacity:
+  step: 4
+  every: 5s
+  ramp: 1s
+  stop: {p95_publish: 1s, cpu: 4, machine_cpu: 1}
+hook:
+  faults: [{at: 5s, for: 30s, kind: "delay:1500ms"}]
+publishers:
+  - {group: cap, count: 16, name: "cap-{i:02}"}
+`)
+	begin := time.Now()
+	s := runScenario(t, sc, Options{}).Summary
+	c := s.Capacity
+	if c == nil || len(c.Steps) != 2 {
+		t.Fatalf("capacity: %+v", c)
+	}
+	if !c.Steps[0].Held || c.Steps[1].Held || c.Knee != 4 {
+		t.Errorf("steps %+v knee %d: want step 1 to hold and step 2 to break", c.Steps, c.Knee)
+	}
+	if !strings.Contains(c.Limit, "p95 publish") || c.Steps[1].P95Ms < 1500 {
+		t.Errorf("limit %q, step 2 p95 %.1f ms: want the p95 rule with at least 1.5 s", c.Limit, c.Steps[1].P95Ms)
+	}
+	if s.EndReason != report.EndKnee {
+		t.Errorf("end reason %q, want %q", s.EndReason, report.EndKnee)
+	}
+	if d := time.Since(begin); d > 15*time.Second {
+		t.Errorf("the run took %v: it should stop at the knee (10 s), not run all 4 steps (20 s)", d)
+	}
+}

@@ -28,6 +28,7 @@ Usage:
   rtmpload report RESULTS...      render results as table|json|markdown|html|junit
   rtmpload diagnose [flags]       check RTMP port, API, callbacks, ffmpeg; name the cause
   rtmpload hook [flags]           the callback server alone: allow|deny|conflict, faults, --proxy URL
+  rtmpload serve [flags]          the embedded SRS-like server alone (RTMP, API, hooks)
   rtmpload scenarios              list the built-in scenarios
   rtmpload version                print the version
 
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCmd(ctx, rest, stdout, stderr)
 	case "hook":
 		return hookCmd(ctx, rest, stdout, stderr)
+	case "serve":
+		return serveCmd(ctx, rest, stdout, stderr)
 	case "diagnose":
 		return diagnoseCmd(ctx, rest, stdout, stderr)
 	case "report":

@@ -36,7 +36,7 @@ func startProgress(mode string, stderr io.Writer, logger *slog.Logger, live *run
 				mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 					for _, s := range live.Snapshot() {
 						if s.Name == name {
-							return fmt.Sprintf("active %d  publishing %d  failed %d  done %d/%d", s.Active, s.Publishing, s.Failed, s.Done, s.Planned)
+							return fmt.Sprintf("active %d  publishing %d  starved %d  failed %d  done %d/%d", s.Active, s.Publishing, s.Starved, s.Failed, s.Done, s.Planned)
 						}
 					}
 					return ""
@@ -78,7 +78,7 @@ func startProgress(mode string, stderr io.Writer, logger *slog.Logger, live *run
 				}
 				for _, s := range live.Snapshot() {
 					logger.Info("progress", "group", s.Name, "active", s.Active, "publishing", s.Publishing,
-						"failed", s.Failed, "done", s.Done, "planned", s.Planned)
+						"starved", s.Starved, "failed", s.Failed, "done", s.Done, "planned", s.Planned)
 				}
 			}
 		}()

@@ -20,18 +20,19 @@ var renderers = map[string]func(io.Writer, *report.Summary, report.Extras) error
 	"junit":    report.JUnit,
 }
 
-// reportCmd renders results streams. With several streams each is rendered
-// in turn (merging shards is a later step); the exit code is 3 when any
-// threshold fails on any of them.
+// reportCmd renders results streams. Streams of one run id (its shards) are
+// merged into one report; different runs are rendered in turn. The exit code
+// is 3 when any threshold fails on any of them.
 func reportCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("report", stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: rtmpload report RESULTS... [flags]\n\nRESULTS is a results.jsonl file, a results directory, or - for stdin.\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: rtmpload report RESULTS... [flags]\n\nRESULTS is a results.jsonl file, a results directory, a directory of shards' results,\nor - for stdin. The shards of one run (same run id) are merged into one report.\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	format := fs.String("format", "table", "table, json, markdown, html or junit")
 	out := fs.String("out", "", "write the report to this file (default stdout)")
 	expect := fs.StringArray("expect", nil, `threshold, e.g. "rate(ok) >= 0.99" or "p95(publish_start) < 300ms" (repeatable)`)
-	baseline := fs.String("baseline", "", "an earlier results.jsonl to compare against (and for baseline*F thresholds)")
+	baseline := fs.String("baseline", "", "an earlier run to compare against (and for baseline*F thresholds): a results file or directory")
+	hookLog := fs.String("hook-log", "", "the JSON lines of 'rtmpload hook --json' that served runs with --hook external: joined to their attempts")
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, err)
 	}
@@ -52,28 +53,46 @@ func reportCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return fail(stderr, err)
 	}
+	var hooks *report.HookLog
+	if *hookLog != "" {
+		f, err := os.Open(*hookLog)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("--hook-log: %w", err))
+		}
+		hooks, err = report.ReadHookLog(f)
+		f.Close()
+		if err != nil {
+			return fail(stderr, fmt.Errorf("%s: %w", *hookLog, err))
+		}
+	}
 	var base *report.Summary
 	if *baseline != "" {
-		if base, err = report.Load(resultsPath(*baseline)); err != nil {
+		runs, err := mergeArgs([]string{*baseline}, stdin, hooks)
+		if err != nil {
 			return fail(stderr, fmt.Errorf("baseline: %w", err))
 		}
+		if len(runs) != 1 {
+			return fail(stderr, fmt.Errorf("baseline %s holds %d runs: give one", *baseline, len(runs)))
+		}
+		base = runs[0].Summary
+	}
+	runs, err := mergeArgs(fs.Args(), stdin, hooks)
+	if err != nil {
+		return fail(stderr, err)
 	}
 
 	// Render everything before writing: a half-written --out file is worse
 	// than none.
 	var buf bytes.Buffer
 	failed := 0
-	for _, arg := range fs.Args() {
-		s, tl, err := summarize(arg, stdin)
-		if err != nil {
-			return fail(stderr, err)
-		}
+	for _, r := range runs {
+		s := r.Summary
 		// The run's own thresholds (scenario and command line) come first.
 		own, err := threshold.ParseAll(s.Run.Expect)
 		if err != nil {
-			return fail(stderr, fmt.Errorf("%s: thresholds in the run header: %w", arg, err))
+			return fail(stderr, fmt.Errorf("run %s: thresholds in the run header: %w", r.ID, err))
 		}
-		x := report.Extras{Thresholds: threshold.EvaluateAll(append(own, ts...), s, base), Timeline: tl}
+		x := report.Extras{Thresholds: threshold.EvaluateAll(append(own, ts...), s, base), Timeline: r.Timeline}
 		if base != nil {
 			x.Baseline = report.Compare(s, base)
 		}
@@ -97,31 +116,55 @@ func reportCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// resultsPath accepts a results directory for its results.jsonl.
-func resultsPath(p string) string {
-	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-		return filepath.Join(p, "results.jsonl")
+// mergeArgs reads every results stream the arguments name and merges them
+// by run id: the shards of one run become one summary, different runs stay
+// apart.
+func mergeArgs(args []string, stdin io.Reader, hooks *report.HookLog) ([]report.MergedRun, error) {
+	var srcs []report.Source
+	for _, arg := range args {
+		if arg == "-" {
+			srcs = append(srcs, report.Source{Name: "stdin", R: stdin})
+			continue
+		}
+		paths, err := resultsPaths(arg)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			f, err := os.Open(p)
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			srcs = append(srcs, report.Source{Name: p, R: f})
+		}
 	}
-	return p
+	return report.Merge(srcs, hooks)
 }
 
-func summarize(arg string, stdin io.Reader) (*report.Summary, *report.Timeline, error) {
-	if arg == "-" {
-		s, tl, err := report.SummarizeTimeline(stdin)
-		if err != nil {
-			return nil, nil, fmt.Errorf("stdin: %w", err)
-		}
-		return s, tl, nil
+// resultsPaths is the results files an argument names: a file, a results
+// directory (its results.jsonl), or a directory of shards' results
+// (DIR/*/results.jsonl, as on a shared volume, and DIR/*.jsonl, as
+// collected from pod logs).
+func resultsPaths(p string) ([]string, error) {
+	fi, err := os.Stat(p)
+	if err != nil || !fi.IsDir() {
+		return []string{p}, nil // a missing file fails on open, with its name
 	}
-	path := resultsPath(arg)
-	f, err := os.Open(path)
+	one := filepath.Join(p, "results.jsonl")
+	if _, err := os.Stat(one); err == nil {
+		return []string{one}, nil
+	}
+	nested, err := filepath.Glob(filepath.Join(p, "*", "results.jsonl"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer f.Close()
-	s, tl, err := report.SummarizeTimeline(f)
+	flat, err := filepath.Glob(filepath.Join(p, "*.jsonl"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	return s, tl, nil
+	if len(nested)+len(flat) == 0 {
+		return nil, fmt.Errorf("%s: no results.jsonl, */results.jsonl or *.jsonl in this directory", p)
+	}
+	return append(nested, flat...), nil
 }

@@ -31,6 +31,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	runID := fs.String("run-id", "", "name of the run (shards of one run share it; default: time and random)")
 	shard := fs.String("shard", "", "run slice i of n of the scenario: i/n (default: $JOB_COMPLETION_INDEX of $JOB_COMPLETIONS or --shards)")
 	shards := fs.Int("shards", 0, "shard count when the index comes from $JOB_COMPLETION_INDEX")
+	metricsAddr := fs.String("metrics", "", "serve live Prometheus metrics on this address, e.g. 127.0.0.1:9464")
 	out := fs.String("out", "", "results directory (default ./rtmpload-results/<time>)")
 	listen := fs.String("listen", "127.0.0.1:0", "embedded server RTMP listen address")
 	apiListen := fs.String("api-listen", "127.0.0.1:0", "embedded server HTTP API listen address")
@@ -110,6 +111,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		HookProbe:     *hookProbe,
 		DuplicateRace: *race,
 		RunID:         *runID,
+		Metrics:       *metricsAddr,
+		OnMetrics:     func(addr string) { logger.Info("metrics", "url", "http://"+addr+"/metrics") },
 		Shard:         si,
 		Shards:        sn,
 		Live:          live,
