@@ -106,6 +106,11 @@ func TableWith(w io.Writer, s *Summary, x Extras) error {
 	if err := Table(w, s); err != nil {
 		return err
 	}
+	if x.Timeline != nil && (faulted(s) || len(s.Failures) > 0) {
+		if err := timelineTable(w, s, x.Timeline); err != nil {
+			return err
+		}
+	}
 	if c := x.Baseline; c != nil {
 		ew.printf("\nAgainst baseline %s (changes beyond noise):\n", c.BaselineID)
 		n := 0

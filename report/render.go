@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,6 +144,9 @@ func Table(w io.Writer, s *Summary) error {
 			if c.TwoLive {
 				winner += " (TWO LIVE)"
 			}
+			if c.ServerMax > 0 {
+				winner += fmt.Sprintf(" [server listed at most %d]", c.ServerMax)
+			}
 			if err := t.Append([]string{c.Stream, winner, strings.Join(parts, "; ")}); err != nil {
 				return err
 			}
@@ -211,6 +215,44 @@ func capacityTable(w io.Writer, c *Capacity) error {
 	}
 	fmt.Fprintf(w, "Knee: %d publishers held. Limit: %s\n", c.Knee, c.Limit)
 	return nil
+}
+
+// timelineTable is the run over time: per bucket, attempts started,
+// published and refused beside the callback's state then (the worst state
+// seen within the bucket). Quiet buckets are left out unless the callback's
+// state changed.
+func timelineTable(w io.Writer, s *Summary, tl *Timeline) error {
+	width := tl.Width()
+	fmt.Fprintf(w, "\nTimeline (%s buckets)\n", width)
+	t := newTable(w, "t", "started", "published", "refused", "dropped", "active", "hook 2xx", "hook error", "callback")
+	rank := func(st string) int {
+		if i := slices.Index(States, st); i >= 0 && st != StateUnknown {
+			return i
+		}
+		return -1
+	}
+	prev := ""
+	for _, b := range tl.Buckets() {
+		from := s.Run.Started.Add(b.Start)
+		to := from.Add(width)
+		state := stateAt(s.Availability, from)
+		for _, c := range s.Availability {
+			if !c.At.Before(from) && c.At.Before(to) && rank(c.State) > rank(state) {
+				state = c.State
+			}
+		}
+		quiet := b.Started+b.Published+b.Refused+b.Dropped+b.HookOK+b.HookFail == 0
+		if quiet && state == prev {
+			continue
+		}
+		prev = state
+		if err := t.Append([]string{b.Start.String(), strconv.Itoa(b.Started), strconv.Itoa(b.Published),
+			strconv.Itoa(b.Refused), strconv.Itoa(b.Dropped), strconv.Itoa(b.Active),
+			strconv.Itoa(b.HookOK), strconv.Itoa(b.HookFail), state}); err != nil {
+			return err
+		}
+	}
+	return t.Render()
 }
 
 // faulted reports whether the callback was ever anything but up.

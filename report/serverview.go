@@ -37,6 +37,7 @@ type serverView struct {
 	seen     map[string][]span
 	prevDup  map[string]bool
 	dups     map[string][]string // stream -> client ids, confirmed
+	maxPubs  map[string]int      // stream -> most publishers seen at once
 	lastSnap time.Time
 }
 
@@ -44,6 +45,7 @@ func (v *serverView) add(at time.Time, s *Snapshot) {
 	if v.seen == nil {
 		v.seen = make(map[string][]span)
 		v.dups = make(map[string][]string)
+		v.maxPubs = make(map[string]int)
 	}
 	v.n++
 	if s.Err != "" {
@@ -56,6 +58,7 @@ func (v *serverView) add(at time.Time, s *Snapshot) {
 		if len(st.Publishers) == 0 {
 			continue
 		}
+		v.maxPubs[st.Name] = max(v.maxPubs[st.Name], len(st.Publishers))
 		spans := v.seen[st.Name]
 		if k := len(spans) - 1; k >= 0 && at.Sub(spans[k].to) <= seenGap {
 			spans[k].to = at

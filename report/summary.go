@@ -108,6 +108,9 @@ type Contest struct {
 	Attempts []ContestEntry `json:"attempts"`
 	// TwoLive is set when two attempts held the name at the same time.
 	TwoLive bool `json:"two_live,omitempty"`
+	// ServerMax is the most publishing clients the server's API ever listed
+	// for the name (0: no API was read).
+	ServerMax int `json:"server_max_publishers,omitempty"`
 }
 
 // ContestEntry is one attempt in a contest.
@@ -332,6 +335,9 @@ func (b *Builder) Summary() *Summary {
 	s.Latency = hists.rows()
 	s.Capacity = capacity(b.steps)
 	s.Contests, s.Anomalies = contests(byStream)
+	for i := range s.Contests {
+		s.Contests[i].ServerMax = b.view.maxPubs[s.Contests[i].Stream]
+	}
 	if s.Server = b.view.check(byStream); s.Server != nil {
 		for _, d := range s.Server.Duplicates {
 			s.Anomalies = append(s.Anomalies, OutcomeDuplicateAccepted+": the server's API showed two publishers of "+d)
@@ -369,6 +375,9 @@ func hookSaw(a *Attempt) string {
 		return "no on_publish call"
 	}
 	out := h.Verdict
+	if out == "" {
+		out = "no answer"
+	}
 	if h.Reason != "" {
 		out += " (" + h.Reason + ")"
 	}

@@ -126,7 +126,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	if res != nil && res.Summary != nil {
-		x := report.Extras{Thresholds: res.Thresholds}
+		x := report.Extras{Thresholds: res.Thresholds, Timeline: res.Timeline}
 		if *jsonOut {
 			err = errors.Join(err, report.JSONWith(stdout, res.Summary, x))
 		} else {

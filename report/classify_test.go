@@ -1,0 +1,94 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestClassifyRecorded classifies timelines recorded from real runs (real
+// ffmpeg, the embedded server or nginx-rtmp, the built-in hook with faults):
+// testdata/classify/*.jsonl. Each expectation is by attempt number.
+func TestClassifyRecorded(t *testing.T) {
+	cases := map[string]struct {
+		outcomes  map[string]string // attempt number -> outcome
+		states    map[string]string // attempt number -> callback state
+		evidence  map[string]string // attempt number -> text in its evidence
+		anomalies int
+	}{
+		// One publisher in each window of a fault schedule (down, status:500,
+		// deny, garbage) and two outside them.
+		"faults": {
+			outcomes: map[string]string{"1": OutcomeOK, "2": OutcomeHookUnreachable, "3": OutcomeHookErrorStatus,
+				"4": OutcomeHookDenied, "5": OutcomeHookDenied, "6": OutcomeOK},
+			states:   map[string]string{"2": StateDown, "3": StateErroring, "4": StateDenying, "5": StateErroring},
+			evidence: map[string]string{"2": "hook: no call", "3": "status:500", "5": "garbage"},
+		},
+		// The hook answers after 35 s; SRS's 30 s timeout refuses the publish.
+		"timeout": {
+			outcomes: map[string]string{"1": OutcomeHookTimeout},
+			states:   map[string]string{"1": StateSlow},
+			evidence: map[string]string{"1": "SRS gives up at 30s"},
+		},
+		// SRS 7.0.x's duplicate-accept race: both accepted, flagged twice.
+		"race": {
+			outcomes:  map[string]string{"1": OutcomeOK, "2": OutcomeOK},
+			anomalies: 2,
+		},
+		// nginx-rtmp refuses a duplicate with an RTMP error status.
+		"ngdup": {
+			outcomes: map[string]string{"1": OutcomeOK, "2": OutcomeStreamBusy},
+			evidence: map[string]string{"2": "onStatus NetStream.Publish.BadName"},
+		},
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			f, err := os.Open(filepath.Join("testdata", "classify", name+".jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			s, err := Summarize(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make(map[string]Failure)
+			for _, fl := range s.Failures {
+				got[fl.ID[strings.LastIndexByte(fl.ID, '-')+1:]] = fl
+			}
+			ok := 0
+			for n, o := range want.outcomes {
+				if o == OutcomeOK {
+					ok++
+					if _, failed := got[n]; failed {
+						t.Errorf("attempt %s: %+v, want ok", n, got[n])
+					}
+					continue
+				}
+				if got[n].Outcome != o {
+					t.Errorf("attempt %s: outcome %q, want %q (evidence %s)", n, got[n].Outcome, o, got[n].Evidence)
+				}
+			}
+			if s.Outcomes[OutcomeOK] != ok || s.Attempts != len(want.outcomes) {
+				t.Errorf("outcomes %v over %d attempts", s.Outcomes, s.Attempts)
+			}
+			for n, st := range want.states {
+				if got[n].State != st {
+					t.Errorf("attempt %s: callback %q, want %q", n, got[n].State, st)
+				}
+			}
+			for n, e := range want.evidence {
+				if !strings.Contains(got[n].Evidence, e) {
+					t.Errorf("attempt %s: evidence %q lacks %q", n, got[n].Evidence, e)
+				}
+			}
+			if len(s.Anomalies) != want.anomalies {
+				t.Errorf("anomalies %v, want %d", s.Anomalies, want.anomalies)
+			}
+			if name == "race" && (len(s.Contests) != 1 || s.Contests[0].ServerMax != 2 || !s.Contests[0].TwoLive) {
+				t.Errorf("the race's contest should show two live publishers, two in the server's API: %+v", s.Contests)
+			}
+		})
+	}
+}
