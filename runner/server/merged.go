@@ -15,9 +15,9 @@ import (
 const DefaultMergedRead = 200 * time.Millisecond
 
 // mergedReadBuf is what one read may take from the socket: more than
-// 100 ms of a 5 Mb/s publisher, so merged reads are one syscall each; a
+// 200 ms of a 1 Mb/s publisher, so merged reads are one syscall each; a
 // faster one fills it and is read again at once.
-const mergedReadBuf = 64 << 10
+const mergedReadBuf = 32 << 10
 
 // mergedConn reads a connection through its own buffer. Once merging is on,
 // a refill that follows a read which drained the socket (a short read)

@@ -33,7 +33,11 @@ func (d side) closePhase() Phase {
 }
 
 const (
-	readBufSize = 32 << 10
+	// Read buffers: the publisher's direction carries the media (a full read
+	// is read again at once, so this bounds nothing but memory); the
+	// server's carries little (acks, results) after the handshake.
+	clientBufSize = 16 << 10
+	serverBufSize = 4 << 10
 	// mediaGather is how long media from a publishing client may gather in
 	// the socket before the tap relays it; the server sees it this much later
 	// at most, in the same order.
@@ -141,7 +145,11 @@ func (s *session) closeConns() {
 // half-close, anything else as a reset, so each peer sees what it would see directly.
 func (s *session) pump(src, dst net.Conn, from side, p *parser, count *atomic.Uint64) {
 	defer p.q.close()
-	buf := make([]byte, readBufSize)
+	size := serverBufSize
+	if from == clientSide {
+		size = clientBufSize
+	}
+	buf := make([]byte, size)
 	short := false
 	for {
 		// Once the publish has started and this direction is no longer
