@@ -180,7 +180,7 @@ func TestProbeBodyIsSRSs(t *testing.T) {
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("body keys %v, want SRS's order %v", keys, want)
 	}
-	var b srsHookBody
+	var b server.HookRequest
 	json.Unmarshal(got, &b)
 	if b.Action != "on_publish" || b.Vhost != "__defaultVhost__" || b.StreamURL != "/live/"+b.Stream || b.Param != "" {
 		t.Errorf("body %s", got)

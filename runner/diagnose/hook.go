@@ -19,23 +19,6 @@ import (
 	"github.com/rtmpload/rtmpload/runner/server"
 )
 
-// srsHookBody is SRS's on_publish body; the field order is SRS's key order
-// (srs-facts §1), which some callback services depend on.
-type srsHookBody struct {
-	ServerID  string `json:"server_id"`
-	ServiceID string `json:"service_id"`
-	Action    string `json:"action"`
-	ClientID  string `json:"client_id"`
-	IP        string `json:"ip"`
-	Vhost     string `json:"vhost"`
-	App       string `json:"app"`
-	TcURL     string `json:"tcUrl"`
-	Stream    string `json:"stream"`
-	Param     string `json:"param"`
-	StreamURL string `json:"stream_url"`
-	StreamID  string `json:"stream_id"`
-}
-
 type hookProbe struct {
 	cfg     Config
 	rtmp    rtmpTarget
@@ -105,13 +88,13 @@ func (p hookProbe) check(ctx context.Context, raw string) Check {
 	return p.probe(ctx, c, raw, r.steps())
 }
 
-func (p hookProbe) body(action string) srsHookBody {
+func (p hookProbe) body(action string) server.HookRequest {
 	app := cmp.Or(p.rtmp.app, "live")
 	tcURL := "rtmp://127.0.0.1:1935/" + app
 	if p.rtmp.raw != "" {
 		tcURL = "rtmp://" + p.rtmp.addr() + "/" + app
 	}
-	return srsHookBody{
+	return server.HookRequest{
 		ServerID: p.serverID, ServiceID: p.serviceID, Action: action,
 		ClientID: p.clientID, IP: "127.0.0.1", Vhost: "__defaultVhost__", App: app,
 		TcURL: tcURL, Stream: p.stream, Param: "", StreamURL: "/" + app + "/" + p.stream,
@@ -121,7 +104,7 @@ func (p hookProbe) body(action string) srsHookBody {
 
 // post sends one SRS-shaped callback and reads the answer, all within
 // HookTimeout like SRS (connect included).
-func (p hookProbe) post(ctx context.Context, u string, b srsHookBody) (int, []byte, error) {
+func (p hookProbe) post(ctx context.Context, u string, b server.HookRequest) (int, []byte, error) {
 	payload, err := json.Marshal(b)
 	if err != nil {
 		return 0, nil, err

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/rtmpload/rtmpload/runner/server"
 )
 
 // Probe methods.
@@ -169,19 +171,9 @@ func probeBody() ([]byte, error) {
 	rand.Read(b) // never fails (crypto/rand)
 	id := hex.EncodeToString(b)
 	stream := "rtmpload-probe-" + id
-	return json.Marshal(struct {
-		ServerID  string `json:"server_id"`
-		ServiceID string `json:"service_id"`
-		Action    string `json:"action"`
-		ClientID  string `json:"client_id"`
-		IP        string `json:"ip"`
-		Vhost     string `json:"vhost"`
-		App       string `json:"app"`
-		TcURL     string `json:"tcUrl"`
-		Stream    string `json:"stream"`
-		Param     string `json:"param"`
-		StreamURL string `json:"stream_url"`
-		StreamID  string `json:"stream_id"`
-	}{"rtmpload-probe", "rtmpload", ActionPublish, "probe-" + id, "127.0.0.1", defaultVhost, "live",
-		"rtmp://127.0.0.1/live", stream, "", "/live/" + stream, "vid-probe-" + id})
+	return json.Marshal(server.HookRequest{
+		ServerID: "rtmpload-probe", ServiceID: "rtmpload", Action: ActionPublish, ClientID: "probe-" + id,
+		IP: "127.0.0.1", Vhost: defaultVhost, App: "live", TcURL: "rtmp://127.0.0.1/live",
+		Stream: stream, StreamURL: "/live/" + stream, StreamID: "vid-probe-" + id,
+	})
 }

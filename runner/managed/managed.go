@@ -53,6 +53,19 @@ const (
 // errPortRace marks a start that failed because a port we picked was taken.
 var errPortRace = errors.New("port taken before the server bound it")
 
+// retryPortRace starts a server again when a free port it was given was
+// taken before it bound it.
+func retryPortRace[T any](start func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for range portTries {
+		if v, err = start(); !errors.Is(err, errPortRace) {
+			break
+		}
+	}
+	return v, err
+}
+
 // proc is a supervised server process and its group.
 type proc struct {
 	name    string // for messages

@@ -83,15 +83,7 @@ func StartNginx(ctx context.Context, cfg NginxConfig) (*Nginx, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
 		return nil, fmt.Errorf("nginx-rtmp: %w", err)
 	}
-	var lastErr error
-	for range portTries {
-		n, err := startNginxOnce(ctx, cfg)
-		if !errors.Is(err, errPortRace) {
-			return n, err
-		}
-		lastErr = err
-	}
-	return nil, lastErr
+	return retryPortRace(func() (*Nginx, error) { return startNginxOnce(ctx, cfg) })
 }
 
 func startNginxOnce(ctx context.Context, cfg NginxConfig) (*Nginx, error) {

@@ -52,15 +52,7 @@ func StartSRS(ctx context.Context, cfg SRSConfig) (*SRS, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("srs: %w", err)
 	}
-	var lastErr error
-	for range portTries {
-		s, err := startSRSOnce(ctx, cfg)
-		if !errors.Is(err, errPortRace) {
-			return s, err
-		}
-		lastErr = err
-	}
-	return nil, lastErr
+	return retryPortRace(func() (*SRS, error) { return startSRSOnce(ctx, cfg) })
 }
 
 func startSRSOnce(ctx context.Context, cfg SRSConfig) (*SRS, error) {

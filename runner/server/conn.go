@@ -152,14 +152,14 @@ func (s *Server) removeClient(c *client) {
 	}
 }
 
-func (s *Server) hookRequest(c *client, action string) *hookRequest {
+func (s *Server) hookRequest(c *client, action string) *HookRequest {
 	s.mu.Lock()
 	streamID := ""
 	if st := s.streams[c.streamURL]; st != nil {
 		streamID = st.id
 	}
 	s.mu.Unlock()
-	return &hookRequest{
+	return &HookRequest{
 		ServerID:  s.cfg.ServerID,
 		ServiceID: s.cfg.ServiceID,
 		Action:    action,

@@ -11,9 +11,10 @@ import (
 	"time"
 )
 
-// hookRequest is SRS's callback body; the field order is SRS's key order,
-// which hook services and our tests compare byte for byte.
-type hookRequest struct {
+// HookRequest is SRS's callback body (srs-facts §1); the field order is
+// SRS's key order, which hook services and our tests compare byte for byte.
+// Everything that speaks SRS's hook (the server, the probe, diagnose) uses it.
+type HookRequest struct {
 	ServerID  string `json:"server_id"`
 	ServiceID string `json:"service_id"`
 	Action    string `json:"action"`
@@ -87,7 +88,7 @@ type hookResult struct {
 }
 
 // callHook posts one callback. ctx bounds it; HookTimeout is applied here.
-func (s *Server) callHook(ctx context.Context, url string, req *hookRequest) hookResult {
+func (s *Server) callHook(ctx context.Context, url string, req *HookRequest) hookResult {
 	payload, err := json.Marshal(req)
 	if err != nil {
 		return hookResult{err: err, reason: ReasonHookUnreachable}

@@ -35,7 +35,7 @@ type hookCall struct {
 	method  string
 	header  http.Header
 	body    []byte
-	request hookRequest
+	request HookRequest
 }
 
 func (r *recorder) onEvent(ev Event) {
@@ -542,7 +542,7 @@ func TestCloseEndsEverythingBounded(t *testing.T) {
 			io.WriteString(w, "0")
 			return
 		}
-		var req hookRequest
+		var req HookRequest
 		if json.NewDecoder(r.Body).Decode(&req); req.Stream == "live" {
 			io.WriteString(w, "0")
 			return
