@@ -2,89 +2,71 @@ package diagnose
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rtmpload/rtmpload/runner/srsapi"
 )
 
-// pageCount is asked of every SRS list: its default page is small (10), and
-// a partial list would hide streams and duplicates (srs-facts §5).
-const pageCount = 1000
-
-type apiVersions struct {
-	Code int `json:"code"`
-	Data struct {
-		Version string `json:"version"`
-	} `json:"data"`
-}
-
-type apiStreams struct {
-	Code    int `json:"code"`
-	Streams []struct {
-		ID, Name, App, URL string
-		Publish            struct {
-			Active bool `json:"active"`
-		} `json:"publish"`
-	} `json:"streams"`
-}
-
-type apiClients struct {
-	Code    int `json:"code"`
-	Clients []struct {
-		ID, Stream, IP, URL, Type string
-		Publish                   bool `json:"publish"`
-	} `json:"clients"`
-}
-
 // checkAPI asks SRS's HTTP API for its version, then its streams and
-// publishing clients. It returns the checks and the server version ("" if
-// unknown).
+// publishing clients (every page of them: SRS's default page is small, and
+// a partial list would hide streams and duplicates, srs-facts §5). It
+// returns the checks and the server version ("" if unknown).
 func checkAPI(ctx context.Context, cfg Config) ([]Check, string) {
 	base := strings.TrimRight(cfg.API, "/")
-	cli := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	cli := &srsapi.Client{Base: base, HTTP: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}}
 	ver := Check{Name: "SRS API " + base}
-	var v apiVersions
 	start := time.Now()
-	err := getJSON(ctx, cli, base+"/api/v1/versions", &v)
+	v, err := cli.Version(ctx)
 	ver.Latency = time.Since(start)
 	if err != nil {
 		ver.Status = Fail
-		ver.Detail = err.Error()
+		ver.Detail = apiProblem(err)
 		ver.Fix = "enable the API in SRS's config (http_api { enabled on; listen 1985; }) or pass the right --api (or --api '' to skip it)"
-		ver.cause = fmt.Sprintf("SRS's HTTP API at %s does not answer (%s): publishing may still work, but rtmpload cannot see the server's streams and clients.", base, err)
+		ver.cause = fmt.Sprintf("SRS's HTTP API at %s does not answer (%s): publishing may still work, but rtmpload cannot see the server's streams and clients.", base, ver.Detail)
 		return []Check{ver, {Name: "live streams", Status: Skip, Detail: "needs the API"}}, ""
 	}
-	ver.Status, ver.Detail = OK, "SRS "+v.Data.Version
-	return []Check{ver, checkStreams(ctx, cli, base)}, v.Data.Version
+	ver.Status, ver.Detail = OK, "SRS "+v
+	return []Check{ver, checkStreams(ctx, cli, base)}, v
 }
 
-func checkStreams(ctx context.Context, cli *http.Client, base string) Check {
+// apiProblem says what an API error means in plain words.
+func apiProblem(err error) string {
+	var ne net.Error
+	var oe *net.OpError
+	if errors.As(err, &oe) || errors.As(err, &ne) {
+		return netProblem(err)
+	}
+	return err.Error() + " (is this SRS's API port?)"
+}
+
+func checkStreams(ctx context.Context, cli *srsapi.Client, base string) Check {
 	c := Check{Name: "live streams"}
-	q := fmt.Sprintf("?start=0&count=%d", pageCount)
-	var ss apiStreams
-	var cs apiClients
 	start := time.Now()
-	if err := getJSON(ctx, cli, base+"/api/v1/streams/"+q, &ss); err != nil {
-		c.Status, c.Detail = Warn, err.Error()
+	streams, err := cli.Streams(ctx)
+	if err != nil {
+		c.Status, c.Detail = Warn, apiProblem(err)
 		return c
 	}
-	if err := getJSON(ctx, cli, base+"/api/v1/clients/"+q, &cs); err != nil {
-		c.Status, c.Detail = Warn, err.Error()
+	clients, err := cli.Clients(ctx)
+	if err != nil {
+		c.Status, c.Detail = Warn, apiProblem(err)
 		return c
 	}
 	c.Latency = time.Since(start)
 	urls := map[string]string{}
-	for _, s := range ss.Streams {
+	for _, s := range streams {
 		urls[s.ID] = s.URL
 	}
 	publishers := map[string][]string{} // stream id -> client ids
 	n := 0
-	for _, cl := range cs.Clients {
-		if cl.Publish || strings.HasSuffix(cl.Type, "-publish") {
+	for _, cl := range clients {
+		if cl.Publishing() {
 			publishers[cl.Stream] = append(publishers[cl.Stream], cl.ID)
 			n++
 			if urls[cl.Stream] == "" {
@@ -93,10 +75,7 @@ func checkStreams(ctx context.Context, cli *http.Client, base string) Check {
 		}
 	}
 	c.Status = OK
-	c.Detail = fmt.Sprintf("%d streams, %d publishing clients", len(ss.Streams), n)
-	if len(ss.Streams) >= pageCount || len(cs.Clients) >= pageCount {
-		c.Detail += fmt.Sprintf(" (only the first %d were listed)", pageCount)
-	}
+	c.Detail = fmt.Sprintf("%d streams, %d publishing clients", len(streams), n)
 	var dups []string
 	for id, ids := range publishers {
 		if len(ids) > 1 {
@@ -114,35 +93,4 @@ func checkStreams(ctx context.Context, cli *http.Client, base string) Check {
 		c.Fix = "stop one of the two encoders, or kick a client with curl -X DELETE " + base + "/api/v1/clients/<id>; upgrade SRS to >= 7.0.151"
 	}
 	return c
-}
-
-// getJSON fetches one SRS API answer; SRS reports errors as a non-zero
-// code with HTTP 200.
-func getJSON(ctx context.Context, cli *http.Client, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := cli.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %s", u, netProblem(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return fmt.Errorf("GET %s: reading the answer: %s", u, netProblem(err))
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %d (is this SRS's API port?)", u, resp.StatusCode)
-	}
-	var env struct {
-		Code *int `json:"code"`
-	}
-	if json.Unmarshal(body, &env) != nil || env.Code == nil {
-		return fmt.Errorf("GET %s: not an SRS API answer (is this SRS's API port?)", u)
-	}
-	if *env.Code != 0 {
-		return fmt.Errorf("GET %s: SRS error code %d", u, *env.Code)
-	}
-	return json.Unmarshal(body, v)
 }
