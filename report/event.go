@@ -158,6 +158,17 @@ type HookCall struct {
 	Reason   string    `json:"reason,omitempty"`
 	Canceled bool      `json:"canceled,omitempty"`
 	Fault    string    `json:"fault,omitempty"` // the fault that shaped the answer, e.g. "status:500"
+	// Upstream is the user's callback service's own answer when rtmpload's
+	// hook proxies it (--hook proxy=URL).
+	Upstream *Upstream `json:"upstream,omitempty"`
+}
+
+// Upstream is what a proxied callback service answered one call.
+type Upstream struct {
+	Status  int           `json:"status,omitempty"` // 0: no answer
+	Latency time.Duration `json:"latency_ns"`
+	Err     string        `json:"err,omitempty"`
+	Body    string        `json:"body,omitempty"`
 }
 
 // Latency is how long the hook took to answer, as the hook saw it.

@@ -141,7 +141,9 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (st
 	case a.Class == ClassSpawnError:
 		return OutcomeFFmpegError, "ffmpeg could not be started" + ev
 	case a.published():
-		if a.Class == ClassStopped || a.Class == ClassExited {
+		// Stopped by us is an ok end whatever ffmpeg's status: SIGINT while
+		// it still waited for the server may end it with 1, not 255.
+		if a.Class == ClassStopped || a.Class == ClassExited || a.Stopped {
 			return OutcomeOK, ""
 		}
 		return OutcomeDropped, "published, then ffmpeg ended on its own" + ev
@@ -162,7 +164,9 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (st
 			}
 		}
 	}
-	if a.Class == ClassStopped {
+	if a.Class == ClassStopped || a.Stopped {
+		// Its time was up (hold, run end, churn) while it still waited: not
+		// a refusal and not ffmpeg's fault.
 		return OutcomeRejectedUnknown, "stopped by rtmpload before its publish started" + ev
 	}
 	if a.Server != nil && a.Server.Kind == "reject" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,6 +125,14 @@ func Table(w io.Writer, s *Summary) error {
 		}
 	}
 	fmt.Fprintln(w)
+	if u := s.Hook.Upstream; u != nil {
+		var st []string
+		for _, code := range slices.Sorted(maps.Keys(u.Statuses)) {
+			st = append(st, fmt.Sprintf("HTTP %s x%d", code, u.Statuses[code]))
+		}
+		fmt.Fprintf(w, "Your callback service (proxied): %d calls, %d unanswered, %d allowed; answers: %s; its latency is the upstream_latency row\n",
+			u.Calls, u.Unreachable, u.Allowed, strings.Join(st, ", "))
+	}
 
 	if len(s.Contests) > 0 {
 		fmt.Fprintln(w, "\nDuplicate-name contests (attempts in start order)")

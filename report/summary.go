@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 const (
 	MetricPublishStart = "publish_start" // spawn to ffmpeg's first progress (ffmpeg-observed)
 	MetricHookLatency  = "hook_latency"  // on_publish arrival to answer (hook-observed)
+	// MetricUpstreamLatency is the proxied callback service's answer time
+	// (rtmpload's hook to the service and back).
+	MetricUpstreamLatency = "upstream_latency"
 )
 
 // Latency histograms hold microseconds from 1 µs to 1 h at 3 significant
@@ -98,6 +102,17 @@ type HookSummary struct {
 	Calls    int            `json:"calls"`
 	Verdicts map[string]int `json:"verdicts"` // on_publish answers
 	Orphans  int            `json:"orphans"`  // on_publish calls not tied to any attempt
+	// Upstream is the proxied callback service's behaviour (--hook
+	// proxy=URL); its latency is the upstream_latency row.
+	Upstream *UpstreamSummary `json:"upstream,omitempty"`
+}
+
+// UpstreamSummary is how the user's real callback service behaved.
+type UpstreamSummary struct {
+	Calls       int            `json:"calls"`       // calls forwarded to it
+	Unreachable int            `json:"unreachable"` // no answer (connection refused, timeout)
+	Statuses    map[string]int `json:"statuses"`    // HTTP status -> count
+	Allowed     int            `json:"allowed"`     // answers SRS takes as allow
 }
 
 // Contest is every attempt at one stream name that more than one publisher
@@ -246,8 +261,26 @@ func (b *Builder) Summary() *Summary {
 		s.EndReason = "unfinished"
 	}
 
+	hists := newHistograms()
 	for _, h := range b.hooks {
 		s.Hook.Verdicts[h.Verdict]++
+		if u := h.Upstream; u != nil {
+			us := s.Hook.Upstream
+			if us == nil {
+				us = &UpstreamSummary{Statuses: make(map[string]int)}
+				s.Hook.Upstream = us
+			}
+			us.Calls++
+			if u.Status == 0 {
+				us.Unreachable++
+			} else {
+				us.Statuses[strconv.Itoa(u.Status)]++
+				hists.record(MetricUpstreamLatency, "callback", "all", u.Latency)
+			}
+			if h.Verdict == "allow" && h.Fault == "" {
+				us.Allowed++
+			}
+		}
 		a, ok := b.attempts[h.Attempt]
 		if !ok || h.Attempt == "" {
 			s.Hook.Orphans++
@@ -294,7 +327,6 @@ func (b *Builder) Summary() *Summary {
 		groups[g.Name] = gs
 		s.Groups = append(s.Groups, *gs)
 	}
-	hists := newHistograms()
 	for _, a := range attempts {
 		a.HookState = stateAt(b.states, a.decisiveTime())
 		a.Outcome, a.Evidence = classify(a, liveOther)
@@ -470,7 +502,11 @@ func newHistograms() *histograms {
 func (hs *histograms) record(metric, source, group string, d time.Duration) {
 	hs.src[metric] = source
 	us := max(d.Microseconds(), histMin)
-	for _, g := range []string{"all", group} {
+	groups := []string{"all", group}
+	if group == "all" {
+		groups = groups[:1]
+	}
+	for _, g := range groups {
 		k := [2]string{metric, g}
 		h, ok := hs.h[k]
 		if !ok {

@@ -62,6 +62,9 @@ type Options struct {
 	// Hook is "serve" (default), "proxy=URL" or "external"; HookProbe is a
 	// callback URL to watch when the hook is external.
 	Hook, HookProbe string
+	// HookProbeMethod is how HookProbe is probed: tcp (default), get, or
+	// publish (an SRS-shaped on_publish: only when the user asks).
+	HookProbeMethod string
 
 	// RunID names the run (default: time and random); shards of one run
 	// share it. Shard/Shards: this process runs slice Shard of Shards.
@@ -285,7 +288,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if hk == nil && o.HookProbe != "" {
 		watchers.Go(func() {
-			_ = hook.Probe(watchCtx, hook.ProbeConfig{URL: o.HookProbe, OnState: r.onProbeState})
+			_ = hook.Probe(watchCtx, hook.ProbeConfig{URL: o.HookProbe, Method: o.HookProbeMethod, OnState: r.onProbeState})
 		})
 	}
 
@@ -580,6 +583,7 @@ func (r *run) onHookCall(c hook.Call) {
 		Stream: c.Stream, App: c.App, Param: c.Param,
 		Arrived: c.Arrived, Answered: c.Answered, Status: c.Status,
 		Verdict: c.Verdict, Reason: c.Reason, Canceled: c.Canceled, Fault: c.Fault,
+		Upstream: upstream(c.Upstream),
 	}})
 }
 
@@ -611,6 +615,13 @@ func (r *run) state(source string, c hook.StateChange) {
 
 func (r *run) onSnapshot(s srsapi.Snapshot) {
 	r.w.Write(report.Event{Type: report.TypeSnap, Time: s.At, Snapshot: snapshot(s)})
+}
+
+func upstream(u *hook.UpstreamResult) *report.Upstream {
+	if u == nil {
+		return nil
+	}
+	return &report.Upstream{Status: u.Status, Latency: u.Latency, Err: u.Err, Body: u.Body}
 }
 
 // hookDesc says in the run header how the callback was handled.

@@ -2,11 +2,15 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -477,5 +481,56 @@ publishers:
 	}
 	if d := time.Since(begin); d > 15*time.Second {
 		t.Errorf("the run took %v: it should stop at the knee (10 s), not run all 4 steps (20 s)", d)
+	}
+}
+
+// TestHookProxy puts the built-in hook in front of a (test) callback
+// service: the service decides, and the report shows its latency and
+// answers.
+func TestHookProxy(t *testing.T) {
+	needFFmpeg(t)
+	var mu sync.Mutex
+	calls := 0
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Action, Stream string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		time.Sleep(30 * time.Millisecond)
+		if body.Action == "on_publish" && body.Stream == "px-deny" {
+			w.Write([]byte(`{"code":403,"msg":"no"}`))
+			return
+		}
+		w.Write([]byte(`{"code":0,"msg":null}`))
+	}))
+	defer svc.Close()
+	sc := scenario(t, `
+name: proxy
+duration: 4s
+media: {clip: testsrc-360p, bitrate: 300k}
+publishers:
+  - {group: g, count: 2, name: "px-{i}"}
+  - {group: d, count: 1, name: "px-deny"}
+`)
+	s := runScenario(t, sc, Options{Hook: "proxy=" + svc.URL + "/callback"}).Summary
+	if s.Outcomes[report.OutcomeOK] != 2 || s.Outcomes[report.OutcomeHookDenied] != 1 {
+		t.Errorf("outcomes %v: the service allows px-0/1 and denies px-deny", s.Outcomes)
+	}
+	u := s.Hook.Upstream
+	if u == nil || u.Calls != 3 || u.Allowed != 2 || u.Unreachable != 0 || u.Statuses["200"] != 3 {
+		t.Errorf("upstream summary %+v", u)
+	}
+	l := latency(s, report.MetricUpstreamLatency)
+	if l == nil || l.Count != 3 || l.P50 < 30 {
+		t.Errorf("upstream latency %+v, want 3 calls of at least 30 ms", l)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 5 { // 3 on_publish, 2 on_unpublish
+		t.Errorf("the service got %d calls, want 5", calls)
+	}
+	if !strings.HasPrefix(s.Run.HookMode, "proxy to "+svc.URL) {
+		t.Errorf("run header hook %q", s.Run.HookMode)
 	}
 }

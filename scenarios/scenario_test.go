@@ -185,7 +185,7 @@ func TestResolve(t *testing.T) {
 		t.Errorf("Resolve(local file) = %v, %v", s, err)
 	}
 	_, err = Resolve("no-such-scenario")
-	if err == nil || !strings.Contains(err.Error(), "duplicate-contest, smoke") {
+	if err == nil || !strings.Contains(err.Error(), "duplicate-contest, hook-500") || !strings.Contains(err.Error(), "smoke)") {
 		t.Errorf("Resolve(unknown) = %v; want an error listing the built-ins", err)
 	}
 	if _, err := Resolve("testdata/broken-missing.yaml"); err == nil {

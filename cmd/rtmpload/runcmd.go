@@ -27,6 +27,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	serverKind := fs.String("server", "embedded", "start a real server for the run: embedded, nginx-rtmp, or srs=PATH-TO-SRS")
 	hookPlan := fs.String("hook", "serve", "the on_publish callback: serve (built-in), proxy=URL (built-in in front of your service), external")
 	hookProbe := fs.String("hook-probe", "", "with --hook external: the callback URL to watch (TCP connect every second)")
+	hookProbeMethod := fs.String("hook-probe-method", "tcp", "how --hook-probe probes: tcp (connect), get (HTTP GET), publish (an SRS-shaped on_publish for a probe stream: only if your service tolerates it)")
 	race := fs.Bool("duplicate-race", false, "make the embedded server reproduce SRS 7.0.x's duplicate-accept race (slow hooks let a second publisher in)")
 	runID := fs.String("run-id", "", "name of the run (shards of one run share it; default: time and random)")
 	shard := fs.String("shard", "", "run slice i of n of the scenario: i/n (default: $JOB_COMPLETION_INDEX of $JOB_COMPLETIONS or --shards)")
@@ -93,31 +94,32 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	stopProgress := startProgress(*progress, stderr, logger, live, sc)
 	res, err := runner.Run(ctx, runner.Options{
-		Scenario:      sc,
-		FFmpeg:        ffPath,
-		ResultsDir:    dir,
-		Listen:        *listen,
-		APIListen:     *apiListen,
-		HookListen:    *hookListen,
-		HookMode:      *hookMode,
-		CacheDir:      *cacheDir,
-		Grace:         *grace,
-		NoTap:         !*useTap,
-		Expect:        *expect,
-		Target:        *target,
-		API:           *api,
-		Server:        *serverKind,
-		Hook:          *hookPlan,
-		HookProbe:     *hookProbe,
-		DuplicateRace: *race,
-		RunID:         *runID,
-		Metrics:       *metricsAddr,
-		OnMetrics:     func(addr string) { logger.Info("metrics", "url", "http://"+addr+"/metrics") },
-		Shard:         si,
-		Shards:        sn,
-		Live:          live,
-		Logger:        logger,
-		ServerLogger:  serverLogger,
+		Scenario:        sc,
+		FFmpeg:          ffPath,
+		ResultsDir:      dir,
+		Listen:          *listen,
+		APIListen:       *apiListen,
+		HookListen:      *hookListen,
+		HookMode:        *hookMode,
+		CacheDir:        *cacheDir,
+		Grace:           *grace,
+		NoTap:           !*useTap,
+		Expect:          *expect,
+		Target:          *target,
+		API:             *api,
+		Server:          *serverKind,
+		Hook:            *hookPlan,
+		HookProbe:       *hookProbe,
+		HookProbeMethod: *hookProbeMethod,
+		DuplicateRace:   *race,
+		RunID:           *runID,
+		Metrics:         *metricsAddr,
+		OnMetrics:       func(addr string) { logger.Info("metrics", "url", "http://"+addr+"/metrics") },
+		Shard:           si,
+		Shards:          sn,
+		Live:            live,
+		Logger:          logger,
+		ServerLogger:    serverLogger,
 	})
 	stopProgress()
 

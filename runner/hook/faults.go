@@ -215,7 +215,8 @@ func (s *Server) scheduleAfter(gen int, epoch time.Time, d time.Duration) {
 			return
 		}
 		// Judged at the edge itself, not at the timer's late wake-up, so
-		// the state and its time are exactly the schedule's.
+		// the state and its time are exactly the schedule's (apply moves
+		// the time of a listener change to when it really happened).
 		s.apply(e, epoch.Add(e), false)
 		s.scheduleAfter(gen, epoch, e)
 	})
@@ -231,10 +232,21 @@ func (s *Server) apply(d time.Duration, at time.Time, force bool) {
 		change.Fault = sc.faults[i].Spec
 		change.Detail = describe(sc.faults[i], st)
 	}
+	s.lnMu.Lock()
+	wasListening := s.ln != nil
+	s.lnMu.Unlock()
 	if st == StateDown {
 		s.goDown()
 	} else if err := s.goUp(); err != nil {
 		change.State, change.Detail = StateDown, err.Error()
+	}
+	s.lnMu.Lock()
+	listening := s.ln != nil
+	s.lnMu.Unlock()
+	if listening != wasListening || change.State != st {
+		// Refusing or accepting connections starts when the listener
+		// really closed or opened, which a late timer puts after the
+		// edge: that is the time a refused caller's evidence must meet.
 		change.At = time.Now()
 	}
 	prevState, prevFault := sc.current()
