@@ -234,12 +234,10 @@ func timelineTable(w io.Writer, s *Summary, tl *Timeline) error {
 	width := tl.Width()
 	fmt.Fprintf(w, "\nTimeline (%s buckets)\n", width)
 	t := newTable(w, "t", "started", "published", "refused", "dropped", "active", "hook 2xx", "hook error", "callback")
-	rank := func(st string) int {
-		if i := slices.Index(States, st); i >= 0 && st != StateUnknown {
-			return i
-		}
-		return -1
-	}
+	// The worst state within a bucket is shown: a refusing callback matters
+	// more than a slow one, and a dead one most.
+	severity := []string{StateUnknown, StateUp, StateSlow, StateDenying, StateErroring, StateDown}
+	rank := func(st string) int { return slices.Index(severity, st) }
 	prev := ""
 	for _, b := range tl.Buckets() {
 		from := s.Run.Started.Add(b.Start)
