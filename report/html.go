@@ -66,7 +66,7 @@ func HTML(w io.Writer, s *Summary, x Extras) error {
 		d.Groups = append(d.Groups, hg)
 	}
 	if x.Timeline != nil {
-		d.Timeline = timelineSVG(x.Timeline)
+		d.Timeline = timelineSVG(x.Timeline, s)
 		d.Width = x.Timeline.Width().String()
 	}
 	for _, r := range s.Latency {
@@ -90,10 +90,27 @@ const (
 	bandH      = 18
 )
 
+// stateColor is the callback state's colour in the availability band.
+func stateColor(state string) string {
+	switch state {
+	case StateUp:
+		return "#4ac26b"
+	case StateSlow:
+		return "#e3b341"
+	case StateDenying:
+		return "#a371f7"
+	case StateErroring:
+		return "#f0883e"
+	case StateDown:
+		return "#e5534b"
+	}
+	return "#e6e9ef"
+}
+
 // timelineSVG draws attempts started and failures per bucket as bars,
 // active publishers as a line on its own axis, and the callback's answers
 // as a band under the time axis.
-func timelineSVG(t *Timeline) template.HTML {
+func timelineSVG(t *Timeline, s *Summary) template.HTML {
 	bs := t.Buckets()
 	if len(bs) == 0 {
 		return template.HTML(`<p class="muted">No attempts in the stream.</p>`)
@@ -107,7 +124,12 @@ func timelineSVG(t *Timeline) template.HTML {
 	bw := plotW / float64(len(bs))
 	y := func(v, of int) float64 { return chartH - float64(v)/float64(of)*(chartH-20) }
 	var sb strings.Builder
-	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-label="attempts, failures and active publishers over time">`, chartW, chartH+bandH+50)
+	states := len(s.Availability) > 0
+	extra := 0
+	if states {
+		extra = bandH + 6
+	}
+	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-label="attempts, failures and active publishers over time">`, chartW, chartH+bandH+50+extra)
 	// Axes and gridlines.
 	for _, f := range []float64{0, 0.5, 1} {
 		yy := chartH - f*(chartH-20)
@@ -144,9 +166,40 @@ func timelineSVG(t *Timeline) template.HTML {
 	fmt.Fprintf(&sb, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="axisline"/>`, chartLeft, chartH, chartW-chartRight, chartH)
 	fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis" text-anchor="end">hook</text>`, chartLeft-6, chartH+8+bandH-5)
 	total := time.Duration(len(bs)) * t.Width()
+	if states {
+		// The callback's availability (its fault schedule or a probe), as
+		// recorded: each state from its change to the next.
+		at := func(tm time.Time) float64 {
+			f := float64(tm.Sub(s.Run.Started)) / float64(total)
+			return chartLeft + plotW*min(max(f, 0), 1)
+		}
+		yb := chartH + 8 + bandH + 6
+		for i, c := range s.Availability {
+			end := s.Run.Started.Add(total)
+			if i+1 < len(s.Availability) {
+				end = s.Availability[i+1].At
+			}
+			x0, x1 := at(c.At), at(end)
+			if x1 <= x0 {
+				continue
+			}
+			label := c.State
+			if c.Fault != "" {
+				label += " (" + c.Fault + ")"
+			}
+			fmt.Fprintf(&sb, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s from %s: callback %s</title></rect>`,
+				x0, yb, x1-x0, bandH, stateColor(c.State), c.Source, c.At.Sub(s.Run.Started).Round(100*time.Millisecond), label)
+		}
+		fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis" text-anchor="end">callback</text>`, chartLeft-6, yb+bandH-5)
+		for i, st := range []string{StateUp, StateSlow, StateDenying, StateErroring, StateDown} {
+			lx := chartLeft + i*90
+			fmt.Fprintf(&sb, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" class="axis">%s</text>`,
+				lx, yb+bandH+30, stateColor(st), lx+14, yb+bandH+39, st)
+		}
+	}
 	for i := 0; i <= 5; i++ {
 		x := chartLeft + plotW*float64(i)/5
-		fmt.Fprintf(&sb, `<text x="%.1f" y="%d" class="axis" text-anchor="middle">%s</text>`, x, chartH+bandH+26, (total * time.Duration(i) / 5).Round(time.Second))
+		fmt.Fprintf(&sb, `<text x="%.1f" y="%d" class="axis" text-anchor="middle">%s</text>`, x, chartH+bandH+26+extra, (total * time.Duration(i) / 5).Round(time.Second))
 	}
 	fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis">attempts per %s</text>`, chartLeft, 12, t.Width())
 	fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis active-axis" text-anchor="end">active publishers</text>`, chartW-chartRight+40, 12)
