@@ -294,7 +294,11 @@ func (s *Server) url(path string) string {
 	return (&url.URL{Scheme: "http", Host: s.Addr(), Path: path}).String()
 }
 
-// Calls returns a snapshot of the finished calls in arrival order.
+// keptCalls bounds the calls Calls remembers.
+const keptCalls = 10000
+
+// Calls returns a snapshot of the finished calls in arrival order: all of
+// them, or the latest of a long run (at least keptCalls/2).
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	calls := slices.Clone(s.calls)
