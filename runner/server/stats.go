@@ -81,6 +81,12 @@ type ClientInfo struct {
 	Kbps      Kbps    `json:"kbps"`
 }
 
+// Publishing reports whether SRS lists the client as a publisher. SRS names
+// publisher types "<protocol>-publish" and sets "publish" on them.
+func (c ClientInfo) Publishing() bool {
+	return c.Publish || strings.HasSuffix(c.Type, "-publish")
+}
+
 // rateWindow keeps one byte-count sample per second for SRS's 30 s rates.
 type rateWindow struct {
 	samples [32]rateSample

@@ -14,80 +14,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rtmpload/rtmpload/runner/server"
 )
 
-// Stream is one entry of SRS's /api/v1/streams/ list (JSON names as SRS's).
-type Stream struct {
-	ID        string  `json:"id"`
-	Name      string  `json:"name"`
-	Vhost     string  `json:"vhost"`
-	App       string  `json:"app"`
-	TcURL     string  `json:"tcUrl"`
-	URL       string  `json:"url"` // "/live/cam01"
-	LiveMs    int64   `json:"live_ms"`
-	Clients   int     `json:"clients"`
-	Frames    uint64  `json:"frames"`
-	SendBytes uint64  `json:"send_bytes"`
-	RecvBytes uint64  `json:"recv_bytes"`
-	Kbps      Kbps    `json:"kbps"`
-	Publish   Publish `json:"publish"`
-	Video     *Video  `json:"video,omitempty"`
-	Audio     *Audio  `json:"audio,omitempty"`
-}
-
-// Kbps is SRS's 30-second bit rate pair.
-type Kbps struct {
-	Recv30s int `json:"recv_30s"`
-	Send30s int `json:"send_30s"`
-}
-
-// Publish says whether a stream has an accepted publisher, and which client.
-type Publish struct {
-	Active bool   `json:"active"`
-	CID    string `json:"cid,omitempty"`
-}
-
-// Video is a stream's video as SRS describes it.
-type Video struct {
-	Codec   string `json:"codec"`
-	Profile string `json:"profile"`
-	Level   string `json:"level"`
-	Width   int    `json:"width"`
-	Height  int    `json:"height"`
-}
-
-// Audio is a stream's audio as SRS describes it.
-type Audio struct {
-	Codec      string `json:"codec"`
-	SampleRate int    `json:"sample_rate"`
-	Channel    int    `json:"channel"`
-	Profile    string `json:"profile"`
-}
-
-// ClientInfo is one entry of SRS's /api/v1/clients/ list.
-type ClientInfo struct {
-	ID        string  `json:"id"`
-	Vhost     string  `json:"vhost"`
-	Stream    string  `json:"stream"` // the stream's id, not its name
-	IP        string  `json:"ip"`
-	PageURL   string  `json:"pageUrl"`
-	SwfURL    string  `json:"swfUrl"`
-	TcURL     string  `json:"tcUrl"`
-	URL       string  `json:"url"` // "/live/cam01"
-	Name      string  `json:"name"`
-	Type      string  `json:"type"` // "fmle-publish", "rtmp-play", ...
-	Publish   bool    `json:"publish"`
-	Alive     float64 `json:"alive"` // seconds
-	SendBytes uint64  `json:"send_bytes"`
-	RecvBytes uint64  `json:"recv_bytes"`
-	Kbps      Kbps    `json:"kbps"`
-}
-
-// Publishing reports whether SRS lists the client as a publisher. SRS names
-// publisher types "<protocol>-publish" and sets "publish" on them.
-func (c ClientInfo) Publishing() bool {
-	return c.Publish || strings.HasSuffix(c.Type, "-publish")
-}
+// The API's shapes are those the embedded server (runner/server) serves:
+// one definition for both ends of SRS's API.
+type (
+	Stream     = server.StreamInfo // an entry of /api/v1/streams/
+	Kbps       = server.Kbps
+	Publish    = server.PublishInfo
+	Video      = server.VideoInfo
+	Audio      = server.AudioInfo
+	ClientInfo = server.ClientInfo // an entry of /api/v1/clients/
+)
 
 // Client talks to SRS's HTTP API.
 type Client struct {
