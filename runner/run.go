@@ -213,7 +213,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer tg.stop()
 	r.rtmpBase = "rtmp://" + tg.addr + "/" + tg.app + "/"
 	if !o.NoTap {
-		tp, err := tap.Start(tap.Config{Target: tg.addr, OnDone: r.onWire})
+		tp, err := tap.Start(tap.Config{Target: tg.addr, OnDone: r.onWire, OnMark: r.onMark})
 		if err != nil {
 			return nil, &SetupError{err}
 		}
@@ -595,6 +595,14 @@ func (r *run) onWire(c *tap.Conn) {
 		w.Marks[i] = report.WireMark{Phase: string(m.Phase), At: m.At, Detail: m.Detail}
 	}
 	r.w.Write(report.Event{Type: report.TypeWire, Time: c.End, Wire: w})
+}
+
+// onMark feeds the live figures (metrics, capacity steps) as soon as the
+// server has answered the publish, not when the connection ends.
+func (r *run) onMark(c *tap.Conn, m tap.Mark) {
+	if m.Phase != tap.OnStatus {
+		return
+	}
 	if slot, ok := r.slotOf(c.Attempt); ok {
 		r.watch.wire(c, slot.Group, r.o.Scenario.StepOf(slot))
 	}
