@@ -75,21 +75,22 @@ func (w *WireConn) verdict() (time.Time, bool) {
 	return t, ok
 }
 
-// recordWire adds an attempt's wire metrics to the histograms.
-func recordWire(hs *histograms, a *Attempt) {
-	w := a.Wire
+// Durations yields each wire metric the connection's marks allow, so the
+// report and the live figures (metrics, capacity steps) measure alike.
+// spawn is the ffmpeg's start (zero: no ffmpeg_startup).
+func (w *WireConn) Durations(spawn time.Time, yield func(metric string, d time.Duration)) {
 	if w == nil {
 		return
 	}
-	if t, _, ok := w.mark(WireTCPConnect); ok && !a.Spawn.IsZero() && !t.Before(a.Spawn) {
-		hs.record(MetricFFmpegStartup, "wire", a.Group, t.Sub(a.Spawn))
+	if t, _, ok := w.mark(WireTCPConnect); ok && !spawn.IsZero() && !t.Before(spawn) {
+		yield(MetricFFmpegStartup, t.Sub(spawn))
 	}
 	for _, m := range []struct{ metric, from, to string }{
 		{MetricHandshake, WireC0C1, WireS0S1S2},
 		{MetricConnect, WireConnect, WireConnectResult},
 	} {
 		if d, ok := w.between(m.from, m.to); ok {
-			hs.record(m.metric, "wire", a.Group, d)
+			yield(m.metric, d)
 		}
 	}
 	pub, _, okPub := w.mark(WirePublish)
@@ -97,13 +98,13 @@ func recordWire(hs *histograms, a *Attempt) {
 		return
 	}
 	if v, ok := w.verdict(); ok && !v.Before(pub) {
-		hs.record(MetricHookWait, "wire", a.Group, v.Sub(pub))
+		yield(MetricHookWait, v.Sub(pub))
 	}
 	start, ok := w.publishStarted()
 	if !ok {
 		return
 	}
-	hs.record(MetricPublish, "wire", a.Group, start.Sub(pub))
+	yield(MetricPublish, start.Sub(pub))
 	first := time.Time{}
 	for _, p := range []string{WireFirstAudio, WireFirstVideo} {
 		if t, _, ok := w.mark(p); ok && (first.IsZero() || t.Before(first)) {
@@ -111,6 +112,13 @@ func recordWire(hs *histograms, a *Attempt) {
 		}
 	}
 	if !first.IsZero() && !first.Before(start) {
-		hs.record(MetricFirstMedia, "wire", a.Group, first.Sub(start))
+		yield(MetricFirstMedia, first.Sub(start))
 	}
+}
+
+// recordWire adds an attempt's wire metrics to the histograms.
+func recordWire(hs *histograms, a *Attempt) {
+	a.Wire.Durations(a.Spawn, func(metric string, d time.Duration) {
+		hs.record(metric, "wire", a.Group, d)
+	})
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/rtmpload/rtmpload/runner/health"
 	"github.com/rtmpload/rtmpload/runner/metrics"
 	"github.com/rtmpload/rtmpload/runner/publisher"
-	"github.com/rtmpload/rtmpload/runner/tap"
 )
 
 // watch is the live side of a run: the health of every running publisher,
@@ -162,33 +161,19 @@ func (w *watch) starvedNow() (starved, active int) {
 	return starved, len(w.running)
 }
 
-// wire feeds the tap's figures of one connection to the metrics and to its
-// capacity step.
-func (w *watch) wire(c *tap.Conn, group string, step int) {
-	pub, ok1 := c.At(tap.Publish)
-	st, ok2 := c.Mark(tap.OnStatus)
-	if ok1 && ok2 && st.Detail == report.PublishStartCode && !st.At.Before(pub) {
-		d := st.At.Sub(pub)
-		w.mu.Lock()
-		w.step(step).publish.record(d)
-		w.mu.Unlock()
+// wire feeds the wire's figures of one connection (as the report measures
+// them) to the metrics, and its publish latency to its capacity step.
+func (w *watch) wire(c *report.WireConn, group string, step int) {
+	c.Durations(time.Time{}, func(metric string, d time.Duration) {
+		if metric == report.MetricPublish {
+			w.mu.Lock()
+			w.step(step).publish.record(d)
+			w.mu.Unlock()
+		}
 		if w.m != nil {
-			w.m.Wire(report.MetricPublish, group, d)
+			w.m.Wire(metric, group, d)
 		}
-	}
-	if w.m == nil {
-		return
-	}
-	if a, ok := c.At(tap.C0C1); ok {
-		if b, ok := c.At(tap.S0S1S2); ok && !b.Before(a) {
-			w.m.Wire(report.MetricHandshake, group, b.Sub(a))
-		}
-	}
-	if a, ok := c.At(tap.Connect); ok {
-		if b, ok := c.At(tap.ConnectResult); ok && !b.Before(a) {
-			w.m.Wire(report.MetricConnect, group, b.Sub(a))
-		}
-	}
+	})
 }
 
 // publishStart records ffmpeg's own spawn-to-publishing time for a capacity

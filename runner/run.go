@@ -588,13 +588,18 @@ func (r *run) onHookCall(c hook.Call) {
 }
 
 func (r *run) onWire(c *tap.Conn) {
+	r.w.Write(report.Event{Type: report.TypeWire, Time: c.End, Wire: wireConn(c)})
+}
+
+// wireConn is the results' record of what the tap saw of a connection.
+func wireConn(c *tap.Conn) *report.WireConn {
 	w := &report.WireConn{Conn: c.ID, Attempt: c.Attempt, Stream: c.Stream,
 		BytesUp: c.BytesUp, BytesDown: c.BytesDown, Unparsed: c.Unparsed,
 		Marks: make([]report.WireMark, len(c.Marks))}
 	for i, m := range c.Marks {
 		w.Marks[i] = report.WireMark{Phase: string(m.Phase), At: m.At, Detail: m.Detail}
 	}
-	r.w.Write(report.Event{Type: report.TypeWire, Time: c.End, Wire: w})
+	return w
 }
 
 // onMark feeds the live figures (metrics, capacity steps) as soon as the
@@ -604,7 +609,7 @@ func (r *run) onMark(c *tap.Conn, m tap.Mark) {
 		return
 	}
 	if slot, ok := r.slotOf(c.Attempt); ok {
-		r.watch.wire(c, slot.Group, r.o.Scenario.StepOf(slot))
+		r.watch.wire(wireConn(c), slot.Group, r.o.Scenario.StepOf(slot))
 	}
 }
 
