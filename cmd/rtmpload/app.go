@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"sync"
 
 	"github.com/spf13/pflag"
 
@@ -42,6 +44,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return exitSetup
 	}
+	// Several goroutines (the server's close on cancel, progress lines, the
+	// hook's call log) write to stderr at once; a file takes that, a buffer
+	// (a test's, a caller's) does not.
+	stdout, stderr = syncWriter(stdout), syncWriter(stderr)
 	cmd, rest := args[0], args[1:]
 	var err error
 	switch cmd {
@@ -94,4 +100,27 @@ func newFlags(name string, out io.Writer) *pflag.FlagSet {
 	fs.SetOutput(out)
 	fs.SortFlags = false
 	return fs
+}
+
+// lockedWriter serialises writes to a writer that is not safe for
+// concurrent use.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// syncWriter returns w itself when it is a file (the kernel orders its
+// writes, and the terminal check needs the *os.File), else w behind a lock.
+func syncWriter(w io.Writer) io.Writer {
+	switch w.(type) {
+	case nil, *os.File, *lockedWriter:
+		return w
+	}
+	return &lockedWriter{w: w}
 }
