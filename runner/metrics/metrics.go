@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,8 +102,9 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Serve listens on addr ("127.0.0.1:9464", port 0 for a free one) and serves /metrics until ctx
-// ends. It returns the address actually bound; a busy port is an error at once, before the run.
+// Serve listens on addr ("127.0.0.1:9464", port 0 for a free one) and serves /metrics, and Go's
+// profiles under /debug/pprof/ (a soak whose memory or CPU grows can be looked into while it
+// runs), until ctx ends. It returns the address actually bound; a busy port is an error at once, before the run.
 func (m *Metrics) Serve(ctx context.Context, addr string) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -110,6 +112,8 @@ func (m *Metrics) Serve(ctx context.Context, addr string) (string, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	// Serve's error is dropped: it fails only with the listener, and scrapes are best effort;
 	// the run goes on without them.

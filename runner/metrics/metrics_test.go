@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -174,4 +175,26 @@ func TestTwoInstances(t *testing.T) {
 	a, b := New(), New()
 	a.AttemptStarted("x")
 	b.AttemptStarted("x")
+}
+
+func TestServeHeapProfile(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, err := New().Serve(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := &http.Client{Timeout: 10 * time.Second}
+	resp, err := cli.Get("http://" + addr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	if _, err := io.Copy(&b, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(b.String(), "heap profile:") {
+		t.Fatalf("heap profile: %s %.200s", resp.Status, b.String())
+	}
 }

@@ -36,12 +36,20 @@ type segment struct {
 // side is an io.Reader that returns bytes of one read at a time and remembers that
 // read's timestamp, so whatever the parser completes after a Read happened at the
 // wire time of the read that delivered its last byte.
+//
+// Its memory follows what is queued: a connection has two queues for its whole life,
+// and a channel sized for the worst case cost 64 KiB each before any byte was queued.
 type queue struct {
-	ch       chan segment
 	queued   atomic.Int64
 	cap      int64
+	maxSegs  int
+	ready    chan struct{} // cap 1: something was pushed, or the queue closed
 	stop     chan struct{}
 	stopOnce sync.Once
+
+	mu     sync.Mutex
+	segs   []segment // oldest first
+	closed bool
 
 	// reader side
 	cur  segment
@@ -50,31 +58,60 @@ type queue struct {
 }
 
 func newQueue(capBytes int64, segments int) *queue {
-	return &queue{ch: make(chan segment, segments), cap: capBytes, stop: make(chan struct{})}
+	return &queue{cap: capBytes, maxSegs: segments, ready: make(chan struct{}, 1), stop: make(chan struct{})}
 }
 
-// push queues b (which the queue now owns); false means the cap was reached.
+// push queues b (which the queue now owns); false means a cap was reached.
 func (q *queue) push(at time.Time, b []byte) bool {
 	n := int64(len(b))
 	if q.queued.Add(n) > q.cap {
 		q.queued.Add(-n)
 		return false
 	}
-	select {
-	case q.ch <- segment{at: at, b: b}:
-		return true
-	default:
+	q.mu.Lock()
+	if len(q.segs) >= q.maxSegs {
+		q.mu.Unlock()
 		q.queued.Add(-n)
 		return false
+	}
+	q.segs = append(q.segs, segment{at: at, b: b})
+	q.mu.Unlock()
+	q.signal()
+	return true
+}
+
+func (q *queue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default: // the reader has a wake-up pending already
 	}
 }
 
 // close ends the stream: the reader gets io.EOF after the queued bytes. Only the
 // pushing goroutine may call it.
-func (q *queue) close() { close(q.ch) }
+func (q *queue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.signal()
+}
 
 // abandon makes the reader stop at once with errStopped.
 func (q *queue) abandon() { q.stopOnce.Do(func() { close(q.stop) }) }
+
+// next takes the oldest segment; ok false with closed true is the end.
+func (q *queue) next() (seg segment, ok, closed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.segs) == 0 {
+		q.segs = nil // let an array grown by a burst go
+		return segment{}, false, q.closed
+	}
+	seg = q.segs[0]
+	q.segs[0] = segment{}
+	q.segs = q.segs[1:]
+	return seg, true, false
+}
 
 // Read implements io.Reader for the parser.
 func (q *queue) Read(p []byte) (int, error) {
@@ -88,13 +125,17 @@ func (q *queue) Read(p []byte) (int, error) {
 			return 0, errStopped
 		default:
 		}
-		select {
-		case seg, ok := <-q.ch:
-			if !ok {
-				return 0, io.EOF
-			}
+		seg, ok, closed := q.next()
+		if ok {
 			q.queued.Add(-int64(len(seg.b)))
 			q.cur, q.off, q.last = seg, 0, seg.at
+			continue
+		}
+		if closed {
+			return 0, io.EOF
+		}
+		select {
+		case <-q.ready:
 		case <-q.stop:
 			return 0, errStopped
 		}
@@ -109,16 +150,11 @@ func (q *queue) at() time.Time { return q.last }
 
 // drain drops whatever is still queued so its memory is released early.
 func (q *queue) drain() {
-	for {
-		select {
-		case _, ok := <-q.ch:
-			if !ok {
-				return
-			}
-		default:
-			return
-		}
-	}
+	q.mu.Lock()
+	q.segs = nil
+	q.mu.Unlock()
+	q.cur = segment{}
+	q.off = 0
 }
 
 // parser follows one direction of the RTMP conversation.
