@@ -27,6 +27,11 @@ func FindFFmpeg(path string) (string, error) {
 	return p, nil
 }
 
+// ProgressPeriod is how often ffmpeg writes a -progress block (its first comes at once). One a
+// second is fine enough for runner/health's judgements (5 s stall, 2 s recovery), and a
+// hundred publishers at 0.5 s cost rtmpload a pipe wake-up every 5 ms.
+const ProgressPeriod = "1"
+
 // Args is the command line (without the program name) of one publisher: the clip is read at its
 // native rate, looped forever and copied, not re-encoded (srs-facts §6: encoding live costs far
 // more), and progress goes to stdout as key=value blocks.
@@ -36,6 +41,6 @@ func FindFFmpeg(path string) (string, error) {
 func Args(clip, url string) []string {
 	return ffmpeg.Input(clip, ffmpeg.KwArgs{"re": "", "stream_loop": "-1"}).
 		Output(url, ffmpeg.KwArgs{"c": "copy", "f": "flv"}).
-		GlobalArgs("-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1", "-stats_period", "0.5").
+		GlobalArgs("-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1", "-stats_period", ProgressPeriod).
 		GetArgs()
 }

@@ -204,7 +204,7 @@ func TestArgs(t *testing.T) {
 	got := Args("clip.flv", "rtmp://127.0.0.1:1935/live/cam01?rtmpload=r1-3")
 	want := []string{"-re", "-stream_loop", "-1", "-i", "clip.flv", "-c", "copy", "-f", "flv",
 		"rtmp://127.0.0.1:1935/live/cam01?rtmpload=r1-3",
-		"-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1", "-stats_period", "0.5"}
+		"-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1", "-stats_period", "1"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Args = %q\nwant %q", got, want)
 	}

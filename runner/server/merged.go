@@ -12,10 +12,10 @@ import (
 // on its own, about 70 a second, and reading them one by one costs a
 // wake-up and a syscall each; letting them gather costs the server nothing
 // a publisher can see (TCP keeps them in order, the window is far larger).
-const DefaultMergedRead = 200 * time.Millisecond
+const DefaultMergedRead = 350 * time.Millisecond
 
-// mergedReadBuf is what one read may take from the socket: more than
-// 200 ms of a 1 Mb/s publisher, so merged reads are one syscall each; a
+// mergedReadBuf is what one read may take from the socket: 350 ms of a
+// ~700 kb/s publisher, so merged reads are one syscall each; a
 // faster one fills it and is read again at once.
 const mergedReadBuf = 32 << 10
 

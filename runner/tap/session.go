@@ -33,15 +33,18 @@ func (d side) closePhase() Phase {
 }
 
 const (
-	// Read buffers: the publisher's direction carries the media (a full read
-	// is read again at once, so this bounds nothing but memory); the
-	// server's carries little (acks, results) after the handshake.
-	clientBufSize = 16 << 10
+	// Read buffers: the publisher's direction carries the media, and one read
+	// takes a whole gather (mediaGather) of a publisher up to ~700 kb/s; a
+	// full read is read again at once, so the size bounds nothing but the
+	// syscalls per gather. The server's carries little (acks, results) after
+	// the handshake.
+	clientBufSize = 32 << 10
 	serverBufSize = 4 << 10
 	// mediaGather is how long media from a publishing client may gather in
 	// the socket before the tap relays it; the server sees it this much later
-	// at most, in the same order.
-	mediaGather = 200 * time.Millisecond
+	// at most, in the same order. SRS's own merged read waits as long
+	// (mr_latency 350 ms).
+	mediaGather = 350 * time.Millisecond
 	// maxUnclaimed bounds remembered command results nobody asked for (releaseStream's,
 	// FCPublish's, or a misbehaving server's).
 	maxUnclaimed = 64
