@@ -32,14 +32,14 @@ type mergedConn struct {
 	buf       []byte
 	r, w      int
 	short     bool  // the last refill drained the socket
-	pendigErr error // an error that came with the last bytes
+	pendingErr error // an error that came with the last bytes
 }
 
 func (c *mergedConn) Read(p []byte) (int, error) {
 	if c.r == c.w {
-		if c.pendigErr != nil {
-			err := c.pendigErr
-			c.pendigErr = nil
+		if c.pendingErr != nil {
+			err := c.pendingErr
+			c.pendingErr = nil
 			return 0, err
 		}
 		if !c.on.Load() {
@@ -57,7 +57,7 @@ func (c *mergedConn) Read(p []byte) (int, error) {
 		if n == 0 {
 			return 0, err
 		}
-		c.pendigErr = err
+		c.pendingErr = err
 	}
 	n := copy(p, c.buf[c.r:c.w])
 	c.r += n
