@@ -29,9 +29,9 @@ type mergedConn struct {
 	delay time.Duration
 	on    atomic.Bool
 
-	buf       []byte
-	r, w      int
-	short     bool  // the last refill drained the socket
+	buf        []byte
+	r, w       int
+	short      bool  // the last refill drained the socket
 	pendingErr error // an error that came with the last bytes
 }
 
