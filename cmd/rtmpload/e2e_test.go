@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -82,18 +83,41 @@ func readEvents(t *testing.T, path string) []report.Event {
 	return evs
 }
 
-// assertGone checks (bounded) that none of the pids is still alive.
+// groupAlive reports whether any process of process group pgid still runs.
+// Each child rtmpload starts (an ffmpeg, a managed server) leads a group of
+// its own, so this also sees what the child started itself, such as an nginx
+// worker. Zombies do not count: a child whose rtmpload was killed is
+// reparented, and its new reaper may be slow.
+func groupAlive(pgid int) bool {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// After the command name, in parentheses: state, ppid, pgrp.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) >= 3 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
+}
+
+// assertGone checks (bounded) that nothing of the process groups led by pids
+// still runs.
 func assertGone(t *testing.T, pids []int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for _, pid := range pids {
-		for {
-			err := syscall.Kill(pid, 0)
-			if errors.Is(err, syscall.ESRCH) {
-				break
-			}
+		for groupAlive(pid) {
 			if time.Now().After(deadline) {
-				t.Errorf("ffmpeg pid %d is still alive after the run", pid)
+				t.Errorf("process group %d (a child of rtmpload's) still runs after the run", pid)
+				_ = syscall.Kill(-pid, syscall.SIGKILL) // its own group: leave nothing behind
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -209,7 +233,11 @@ func TestE2EDuplicateContest(t *testing.T) {
 }
 
 // TestE2EInterrupt sends a real SIGINT to a real rtmpload process mid-run.
-func TestE2EInterrupt(t *testing.T) {
+// TestE2ESignals ends a real run of rtmpload (the binary) every way a user or
+// a CI runner can: Ctrl-C and SIGTERM stop it cleanly and still report; a
+// second Ctrl-C ends it at once; SIGKILL gives it no say at all. In every case
+// no ffmpeg outlives it.
+func TestE2ESignals(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "rtmpload")
@@ -217,49 +245,94 @@ func TestE2EInterrupt(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	dir := filepath.Join(t.TempDir(), "out")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "run", "smoke", "--out", dir, "--progress", "log", "--cache-dir", cacheDir(t))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name    string
+		signals []syscall.Signal
+		// clean: the run stops its ffmpegs itself, writes its end line and
+		// report, and exits 2.
+		clean bool
+		code  int // the exit code, -1 for killed by a signal
+		// nginx: publish to a managed nginx-rtmp, which must end too.
+		nginx bool
+	}{
+		{"SIGINT", []syscall.Signal{syscall.SIGINT}, true, exitAborted, false},
+		{"SIGTERM", []syscall.Signal{syscall.SIGTERM}, true, exitAborted, false},
+		{"SIGINT twice", []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, false, exitAborted, false},
+		{"SIGKILL", []syscall.Signal{syscall.SIGKILL}, false, -1, false},
+		{"SIGKILL with nginx-rtmp", []syscall.Signal{syscall.SIGKILL}, false, -1, true},
 	}
-	// Wait (bounded) until at least one publisher is publishing.
-	results := filepath.Join(dir, "results.jsonl")
-	deadline := time.Now().Add(60 * time.Second)
-	for !publishing(results) {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("no publisher started within 60 s\nstderr:\n%s", stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitAborted {
-		t.Fatalf("exit: %v, want code %d\nstderr:\n%s", err, exitAborted, stderr.String())
-	}
-	evs := readEvents(t, results)
-	last := evs[len(evs)-1]
-	if last.Type != report.TypeEnd || last.Reason != report.EndInterrupted {
-		t.Errorf("last line %+v, want end with reason interrupted", last)
-	}
-	pids := spawnPIDs(evs)
-	if len(pids) == 0 {
-		t.Fatal("no ffmpeg was spawned")
-	}
-	assertGone(t, pids)
-	if _, err := os.Stat(filepath.Join(dir, "report.json")); err != nil {
-		t.Errorf("report.json must be written after an interrupt: %v", err)
-	}
-	if !strings.Contains(stdout.String(), "interrupted") {
-		t.Errorf("the table should show the end reason:\n%s", stdout.String())
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"run", "smoke", "--progress", "log", "--cache-dir", cacheDir(t)}
+			if tc.nginx {
+				if _, err := exec.LookPath("nginx"); err != nil {
+					t.Skip("nginx not on PATH: run scripts/deps.sh --test")
+				}
+				args = append(args, "--server", "nginx-rtmp")
+			}
+			dir := filepath.Join(t.TempDir(), "out")
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, append(args, "--out", dir)...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Wait (bounded) until at least one publisher is publishing.
+			results := filepath.Join(dir, "results.jsonl")
+			deadline := time.Now().Add(60 * time.Second)
+			for !publishing(results) {
+				if time.Now().After(deadline) {
+					_ = cmd.Process.Kill()
+					_ = cmd.Wait()
+					t.Fatalf("no publisher started within 60 s\nstderr:\n%s", stderr.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			for _, sig := range tc.signals {
+				if err := cmd.Process.Signal(sig); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := cmd.Wait()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			}
+			if code != tc.code {
+				t.Fatalf("exit: %v, want code %d\nstderr:\n%s", err, tc.code, stderr.String())
+			}
+			// Whatever happened, what was written reads back.
+			evs := readEvents(t, results)
+			pids := spawnPIDs(evs)
+			if len(pids) == 0 {
+				t.Fatal("no ffmpeg was spawned")
+			}
+			if tc.nginx {
+				b, err := os.ReadFile(filepath.Join(dir, "nginx", "nginx.pid"))
+				pid, aerr := strconv.Atoi(strings.TrimSpace(string(b)))
+				if err != nil || aerr != nil {
+					t.Fatalf("nginx's pid file: %v %v", err, aerr)
+				}
+				pids = append(pids, pid)
+			}
+			assertGone(t, pids)
+			if !tc.clean {
+				return
+			}
+			last := evs[len(evs)-1]
+			if last.Type != report.TypeEnd || last.Reason != report.EndInterrupted {
+				t.Errorf("last line %+v, want end with reason interrupted", last)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "report.json")); err != nil {
+				t.Errorf("report.json must be written after an interrupt: %v", err)
+			}
+			if !strings.Contains(stdout.String(), "interrupted") {
+				t.Errorf("the table should show the end reason:\n%s", stdout.String())
+			}
+		})
 	}
 }
 
