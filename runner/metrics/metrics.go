@@ -104,7 +104,8 @@ func (m *Metrics) Handler() http.Handler {
 
 // Serve listens on addr ("127.0.0.1:9464", port 0 for a free one) and serves /metrics, and Go's
 // profiles under /debug/pprof/ (a soak whose memory or CPU grows can be looked into while it
-// runs), until ctx ends. It returns the address actually bound; a busy port is an error at once, before the run.
+// runs), until ctx ends. It returns the address actually bound; a busy port is an error at
+// once, before the run.
 func (m *Metrics) Serve(ctx context.Context, addr string) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
