@@ -14,15 +14,17 @@ import (
 var templates embed.FS
 
 var htmlTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
-	"ms":       ms,
-	"short":    shortID,
-	"lastPart": lastPart,
-	"pct":      pct,
-	"points":   points,
-	"rate":     rateCount,
-	"trim":     strings.TrimSpace,
-	"winner":   contestWinner,
-	"sub":      func(a, b float64) float64 { return a - b },
+	"ms":        ms,
+	"short":     shortID,
+	"lastPart":  lastPart,
+	"pct":       pct,
+	"points":    points,
+	"rate":      rateCount,
+	"trim":      strings.TrimSpace,
+	"winner":    contestWinner,
+	"sub":       func(a, b float64) float64 { return a - b },
+	"phaseBar":  phaseBarSVG,
+	"phaseList": phaseList,
 }).ParseFS(templates, "templates/report.html.tmpl"))
 
 type htmlData struct {
@@ -37,6 +39,9 @@ type htmlData struct {
 	Latency    []htmlLatency
 	Baseline   *Comparison
 	Verdicts   string
+	// States and ByState: the failures vs callback availability table.
+	States  []string
+	ByState [][]string
 }
 
 type htmlGroup struct {
@@ -58,6 +63,7 @@ func HTML(w io.Writer, s *Summary, x Extras) error {
 		S: s, Duration: runDuration(s), Thresholds: failedFirst(x.Thresholds), Failed: Failed(x.Thresholds),
 		Columns: outcomeColumns(s), Baseline: x.Baseline, Verdicts: verdictList(s.Hook.Verdicts),
 	}
+	d.States, d.ByState = byStateTable(s)
 	for _, g := range append(s.Groups, GroupSummary{Name: "total", Attempts: s.Attempts, Outcomes: s.Outcomes}) {
 		hg := htmlGroup{Name: g.Name, Attempts: g.Attempts}
 		for _, c := range d.Columns {
@@ -235,4 +241,64 @@ func percentileSVG(rows []LatencyRow) template.HTML {
 	}
 	sb.WriteString(`</svg>`)
 	return template.HTML(sb.String())
+}
+
+const (
+	phaseBarW = 460
+	phaseBarH = 14
+)
+
+// phaseBarSVG draws an attempt's timeline as one bar from its spawn to its
+// last mark, each stretch coloured by what it was spent on, the hook's call
+// as ticks; hovering a stretch names it.
+func phaseBarSVG(marks []PhaseMark) template.HTML {
+	if len(marks) < 2 {
+		return ""
+	}
+	end := marks[len(marks)-1].MS
+	if end <= 0 {
+		return ""
+	}
+	x := func(v float64) float64 { return v / end * phaseBarW }
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `<svg class="phases" width="%d" height="%d" viewBox="0 0 %d %d" role="img">`, phaseBarW, phaseBarH, phaseBarW, phaseBarH)
+	for i := 1; i < len(marks); i++ {
+		from, to := marks[i-1], marks[i]
+		if to.Phase == PhaseMarkHookArrived || to.Phase == PhaseMarkHookAnswered {
+			continue // drawn as ticks: the wait they sit in is the server's
+		}
+		// A stretch starts at the last mark that is not a hook tick.
+		j := i - 1
+		for j > 0 && (marks[j].Phase == PhaseMarkHookArrived || marks[j].Phase == PhaseMarkHookAnswered) {
+			j--
+		}
+		from = marks[j]
+		color, stretch := phaseColor(to.Phase)
+		w := math.Max(x(to.MS)-x(from.MS), 0.5)
+		fmt.Fprintf(&sb, `<rect x="%.1f" y="0" width="%.1f" height="%d" fill="%s"><title>%s: %s to %s, %s ms</title></rect>`,
+			x(from.MS), w, phaseBarH, color, stretch, template.HTMLEscapeString(from.Phase), template.HTMLEscapeString(to.Phase), ms(to.MS-from.MS))
+	}
+	for _, m := range marks {
+		if m.Phase == PhaseMarkHookArrived || m.Phase == PhaseMarkHookAnswered {
+			fmt.Fprintf(&sb, `<rect x="%.1f" y="0" width="2" height="%d" fill="#8250df"><title>%s at %s ms</title></rect>`,
+				math.Min(x(m.MS), phaseBarW-2), phaseBarH, m.Phase, ms(m.MS))
+		}
+	}
+	sb.WriteString(`</svg>`)
+	return template.HTML(sb.String())
+}
+
+// phaseList is an attempt's timeline as text: "tcp_connect 152.0, c0c1 152.3 ... ms".
+// The details of connect and publish (the tcUrl and the stream key) are left
+// out: the row names the stream already.
+func phaseList(marks []PhaseMark) string {
+	parts := make([]string, 0, len(marks))
+	for _, m := range marks {
+		p := m.Phase + " " + ms(m.MS)
+		if m.Detail != "" && m.Phase != WireConnect && m.Phase != WirePublish {
+			p += " (" + m.Detail + ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ", ") + " ms"
 }

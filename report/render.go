@@ -272,10 +272,9 @@ func faulted(s *Summary) bool {
 	return false
 }
 
-// availabilityTable shows outcomes against the callback's state at the
-// moment each attempt was decided, and the state changes themselves.
-func availabilityTable(w io.Writer, s *Summary) error {
-	var states []string
+// byStateTable is the outcome x callback-state table: the states that
+// occur, in report order, and a row of counts per outcome that occurred.
+func byStateTable(s *Summary) (states []string, rows [][]string) {
 	for _, st := range States {
 		for _, byState := range s.ByState {
 			if byState[st] > 0 {
@@ -284,12 +283,6 @@ func availabilityTable(w io.Writer, s *Summary) error {
 			}
 		}
 	}
-	fmt.Fprintln(w, "\nFailures vs callback availability (attempts by outcome and the callback's state when it was decided)")
-	header := []any{"outcome"}
-	for _, st := range states {
-		header = append(header, st)
-	}
-	t := newTable(w, header...)
 	for _, o := range Outcomes {
 		byState, ok := s.ByState[o]
 		if !ok {
@@ -299,6 +292,22 @@ func availabilityTable(w io.Writer, s *Summary) error {
 		for _, st := range states {
 			row = append(row, strconv.Itoa(byState[st]))
 		}
+		rows = append(rows, row)
+	}
+	return states, rows
+}
+
+// availabilityTable shows outcomes against the callback's state at the
+// moment each attempt was decided, and the state changes themselves.
+func availabilityTable(w io.Writer, s *Summary) error {
+	states, rows := byStateTable(s)
+	fmt.Fprintln(w, "\nFailures vs callback availability (attempts by outcome and the callback's state when it was decided)")
+	header := []any{"outcome"}
+	for _, st := range states {
+		header = append(header, st)
+	}
+	t := newTable(w, header...)
+	for _, row := range rows {
 		if err := t.Append(row); err != nil {
 			return err
 		}

@@ -42,7 +42,9 @@ type Summary struct {
 	Hook      HookSummary    `json:"hook"`
 	Contests  []Contest      `json:"contests"`
 	Failures  []Failure      `json:"failures"`
-	Anomalies []string       `json:"anomalies,omitempty"`
+	// Slowest are the attempts that waited longest for the server's verdict.
+	Slowest   []Slow   `json:"slowest"`
+	Anomalies []string `json:"anomalies,omitempty"`
 	// Availability is every change of the callback's state over the run.
 	Availability []TimedState `json:"availability"`
 	// ByState counts outcomes by the callback's state at each attempt's
@@ -149,6 +151,8 @@ type Failure struct {
 	Message  string `json:"message"`        // ffmpeg's own words
 	Hook     string `json:"hook"`           // what the hook saw
 	Evidence string `json:"evidence"`
+	// Timeline is the attempt's phases, from its spawn to its exit.
+	Timeline []PhaseMark `json:"timeline,omitempty"`
 }
 
 // Builder accumulates a results stream into a Summary. Add events in any
@@ -357,7 +361,7 @@ func (b *Builder) Summary() *Summary {
 		if a.Outcome != OutcomeOK {
 			s.Failures = append(s.Failures, Failure{
 				ID: a.ID, Group: a.Group, Stream: a.Stream, Outcome: a.Outcome, State: a.HookState,
-				Message: a.Message, Hook: hookSaw(a), Evidence: a.Evidence,
+				Message: a.Message, Hook: hookSaw(a), Evidence: a.Evidence, Timeline: a.phases(false),
 			})
 		}
 	}
@@ -378,6 +382,7 @@ func (b *Builder) Summary() *Summary {
 	if s.Failures == nil {
 		s.Failures = []Failure{}
 	}
+	s.Slowest = slowest(attempts)
 	return s
 }
 

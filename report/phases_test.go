@@ -1,0 +1,101 @@
+package report
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// wire adds the tap's record of an attempt: handshake at spawn+100 ms, the
+// publish command at +110, the verdict (Publish.Start, or the server's close
+// when refused) wait ms later, first media 40 ms after a start.
+func (s *stream) wire(attempt, name string, spawn, wait int, refused bool) {
+	m := func(phase string, ms int, detail string) WireMark {
+		return WireMark{Phase: phase, At: at(spawn + ms), Detail: detail}
+	}
+	marks := []WireMark{m(WireTCPConnect, 100, ""), m(WireC0C1, 100, ""), m(WireS0S1S2, 101, ""),
+		m(WireConnect, 102, ""), m(WireConnectResult, 103, "NetConnection.Connect.Success"), m(WirePublish, 110, "")}
+	if refused {
+		marks = append(marks, m(WireServerClose, 110+wait, "EOF"))
+	} else {
+		marks = append(marks, m(WireOnStatus, 110+wait, PublishStartCode),
+			m(WireFirstVideo, 150+wait, ""), m(WireFirstAudio, 150+wait, ""), m(WireClientClose, 9000, "EOF"))
+	}
+	s.evs = append(s.evs, Event{Type: TypeWire, Time: at(spawn + 9000), Wire: &WireConn{Attempt: attempt, Stream: name, Marks: marks}})
+}
+
+func TestSlowestAndTimelines(t *testing.T) {
+	var s stream
+	s.header(GroupInfo{Name: "cams", Count: 12})
+	// Twelve attempts waiting 1..12 ms for their verdict (attempt 12 the
+	// longest), attempt 6 refused; two more tie at 5 ms.
+	for i := 1; i <= 12; i++ {
+		id, name := fmt.Sprintf("r1-%d", i), fmt.Sprintf("cam-%02d", i)
+		spawn := 10 * i
+		refused := i == 6
+		exit, class, code, msg := 9000, ClassStopped, 255, ""
+		publishing := spawn + 300
+		if refused {
+			exit, class, code, msg, publishing = spawn+400, ClassFailed, 1, name+": Input/output error", -1
+		}
+		s.attempt(id, "cams", name, spawn, publishing, exit, class, code, msg)
+		wait := i
+		if i == 3 {
+			wait = 5
+		}
+		// The hook is asked as the publish command arrives and answers 1 ms
+		// before the server's verdict.
+		s.hook(id, name, spawn+110, spawn+110+wait-1, 200, map[bool]string{false: "allow", true: "deny"}[refused])
+		s.wire(id, name, spawn, wait, refused)
+	}
+	s.end(10000, EndNormal)
+	sum := s.summary(t)
+
+	var got []string
+	for _, sl := range sum.Slowest {
+		got = append(got, fmt.Sprintf("%s:%.0f", shortID(sl.ID), sl.MS))
+		if sl.Metric != MetricHookWait {
+			t.Errorf("%s ranked by %s, want %s", sl.ID, sl.Metric, MetricHookWait)
+		}
+	}
+	// Ten kept, longest first; of the equal waits (#3 and #5) the earlier start first.
+	want := []string{"#12:12", "#11:11", "#10:10", "#9:9", "#8:8", "#7:7", "#6:6", "#3:5", "#5:5", "#4:4"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("slowest %v, want %v", got, want)
+	}
+	ok := sum.Slowest[0]
+	var phases []string
+	for i, m := range ok.Timeline {
+		phases = append(phases, m.Phase)
+		if i > 0 && m.MS < ok.Timeline[i-1].MS {
+			t.Errorf("timeline out of order at %d: %+v", i, ok.Timeline)
+		}
+	}
+	// Until the first media only, the hook's call inside the wait.
+	wantPhases := "spawn tcp_connect c0c1 s0s1s2 connect connect_result publish hook_arrived hook_answered on_status first_video first_audio"
+	if strings.Join(phases, " ") != wantPhases {
+		t.Errorf("slowest timeline %q, want %q", strings.Join(phases, " "), wantPhases)
+	}
+	if last := ok.Timeline[len(ok.Timeline)-1]; last.MS != 162 {
+		t.Errorf("timeline ends at %.1f ms, want 162 (first media)", last.MS)
+	}
+
+	if len(sum.Failures) != 1 || sum.Failures[0].ID != "r1-6" {
+		t.Fatalf("failures %+v, want only r1-6", sum.Failures)
+	}
+	ft := sum.Failures[0].Timeline
+	if len(ft) == 0 || ft[len(ft)-1].Phase != PhaseMarkExit || ft[len(ft)-1].MS != 400 || ft[len(ft)-1].Detail != "failed 1" {
+		t.Errorf("failure timeline should end with its exit at 400 ms (failed 1): %+v", ft)
+	}
+	var sb strings.Builder
+	if err := HTML(&sb, sum, Extras{}); err != nil {
+		t.Fatal(err)
+	}
+	html := sb.String()
+	for _, want := range []string{`id="slowest"`, `<svg class="phases"`, "waiting for the verdict: publish to on_status, 12.0 ms", `id="availability"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+}
