@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -53,7 +54,8 @@ type htmlGroup struct {
 type htmlLatency struct {
 	Metric string
 	Rows   []LatencyRow
-	Chart  template.HTML
+	Hist   template.HTML // the distribution of every group's samples
+	Chart  template.HTML // percentiles per group
 }
 
 // HTML writes the report as one self-contained page: no scripts, no
@@ -84,6 +86,7 @@ func HTML(w io.Writer, s *Summary, x Extras) error {
 	}
 	for i := range d.Latency {
 		d.Latency[i].Chart = percentileSVG(d.Latency[i].Rows)
+		d.Latency[i].Hist = histogramSVG(d.Latency[i].Rows[0])
 	}
 	return htmlTmpl.Execute(w, d)
 }
@@ -242,6 +245,46 @@ func percentileSVG(rows []LatencyRow) template.HTML {
 	sb.WriteString(`</svg>`)
 	return template.HTML(sb.String())
 }
+
+// histogramSVG draws a row's histogram: one bar per log-spaced bucket,
+// labelled with its upper bound, its count above it.
+func histogramSVG(r LatencyRow) template.HTML {
+	if len(r.Histogram) == 0 {
+		return ""
+	}
+	const barW, gap, plotH, top, bottom = 54, 6, 70, 14, 16
+	var maxC int64 = 1
+	for _, b := range r.Histogram {
+		maxC = max(maxC, b.Count)
+	}
+	w := len(r.Histogram)*(barW+gap) + gap
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" class="hist" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s histogram">`,
+		w, top+plotH+bottom, w, top+plotH+bottom, template.HTMLEscapeString(r.Metric))
+	prev := 0.0
+	for i, b := range r.Histogram {
+		x := gap + i*(barW+gap)
+		h := float64(b.Count) / float64(maxC) * plotH
+		label := "≤" + trimMS(b.LeMS)
+		if b.LeMS == 0 {
+			label = ">" + trimMS(bucketBounds[len(bucketBounds)-1])
+		}
+		if i > 0 {
+			prev = r.Histogram[i-1].LeMS
+		}
+		fmt.Fprintf(&sb, `<rect x="%d" y="%.1f" width="%d" height="%.1f" class="lat lat0"><title>%d samples in (%s, %s] ms</title></rect>`,
+			x, top+plotH-h, barW, math.Max(h, 0.5), b.Count, trimMS(prev), strings.TrimPrefix(strings.TrimPrefix(label, "≤"), ">"))
+		if b.Count > 0 {
+			fmt.Fprintf(&sb, `<text x="%d" y="%.1f" class="axis" text-anchor="middle">%d</text>`, x+barW/2, top+plotH-h-3, b.Count)
+		}
+		fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis" text-anchor="middle">%s ms</text>`, x+barW/2, top+plotH+12, label)
+	}
+	sb.WriteString(`</svg>`)
+	return template.HTML(sb.String())
+}
+
+// trimMS prints a bucket bound without trailing zeros: 0.1, 2, 50000.
+func trimMS(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 const (
 	phaseBarW = 460

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // wire adds the tap's record of an attempt: handshake at spawn+100 ms, the
@@ -97,5 +98,32 @@ func TestSlowestAndTimelines(t *testing.T) {
 		if !strings.Contains(html, want) {
 			t.Errorf("HTML lacks %q", want)
 		}
+	}
+}
+
+func TestLatencyBuckets(t *testing.T) {
+	hs := newHistograms()
+	for _, d := range []time.Duration{50 * time.Microsecond, 150 * time.Microsecond, 180 * time.Microsecond,
+		time.Millisecond, 3 * time.Millisecond, 31 * time.Second, 40 * time.Minute} {
+		hs.record(MetricHookWait, "wire", "all", d)
+	}
+	rows := hs.rows()
+	if len(rows) != 1 {
+		t.Fatalf("rows %+v", rows)
+	}
+	var got []string
+	var n int64
+	for _, b := range rows[0].Histogram {
+		got = append(got, fmt.Sprintf("%g:%d", b.LeMS, b.Count))
+		n += b.Count
+	}
+	// From the first bucket with a sample to the last; a bound is inclusive
+	// (1 ms is in ≤1); past 50 s is the open bucket (0).
+	want := "0.1:1 0.2:2 0.5:0 1:1 2:0 5:1 10:0 20:0 50:0 100:0 200:0 500:0 1000:0 2000:0 5000:0 10000:0 20000:0 50000:1 0:1"
+	if strings.Join(got, " ") != want {
+		t.Errorf("buckets %s\nwant    %s", strings.Join(got, " "), want)
+	}
+	if n != rows[0].Count {
+		t.Errorf("buckets hold %d samples, the row %d", n, rows[0].Count)
 	}
 }

@@ -97,6 +97,55 @@ type LatencyRow struct {
 	P99    float64 `json:"p99_ms"`
 	P999   float64 `json:"p99_9_ms"`
 	Max    float64 `json:"max_ms"`
+	// Histogram is the distribution on fixed log-spaced buckets, from the
+	// first bucket with a sample to the last.
+	Histogram []LatencyBucket `json:"histogram,omitempty"`
+}
+
+// LatencyBucket counts the samples above the previous bucket's bound and at
+// most LeMS (the last bucket of the scale has no bound: LeMS 0).
+type LatencyBucket struct {
+	LeMS  float64 `json:"le_ms"`
+	Count int64   `json:"count"`
+}
+
+// bucketBounds are the histogram buckets' upper bounds in ms: 1-2-5 steps
+// from 0.1 ms (a loopback handshake) to 50 s (past SRS's 30 s hook timeout).
+var bucketBounds = []float64{0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000}
+
+// buckets spreads an HDR histogram over bucketBounds.
+func buckets(h *hdrhistogram.Histogram) []LatencyBucket {
+	counts := make([]int64, len(bucketBounds)+1)
+	for _, bar := range h.Distribution() {
+		if bar.Count == 0 {
+			continue
+		}
+		// An HDR bar's values are equivalent at its precision: its lower end places it.
+		v := float64(bar.From) / 1000
+		i, _ := slices.BinarySearch(bucketBounds, v)
+		counts[i] += bar.Count
+	}
+	first, last := -1, -1
+	for i, c := range counts {
+		if c > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	out := make([]LatencyBucket, 0, last-first+1)
+	for i := first; i <= last; i++ {
+		b := LatencyBucket{Count: counts[i]}
+		if i < len(bucketBounds) {
+			b.LeMS = bucketBounds[i]
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // HookSummary is what the callback server saw.
@@ -557,6 +606,7 @@ func (hs *histograms) rows() []LatencyRow {
 			Metric: k[0], Source: hs.src[k[0]], Group: k[1], Count: h.TotalCount(),
 			P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)), P95: ms(h.ValueAtQuantile(95)),
 			P99: ms(h.ValueAtQuantile(99)), P999: ms(h.ValueAtQuantile(99.9)), Max: ms(h.Max()),
+			Histogram: buckets(h),
 		})
 	}
 	return rows
