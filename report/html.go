@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,8 @@ type htmlData struct {
 	Latency    []htmlLatency
 	Baseline   *Comparison
 	Verdicts   string
+	// Starved: some publisher fell below real time (the timeline's legend).
+	Starved bool
 	// States and ByState: the failures vs callback availability table.
 	States  []string
 	ByState [][]string
@@ -75,6 +78,7 @@ func HTML(w io.Writer, s *Summary, x Extras) error {
 	}
 	if x.Timeline != nil {
 		d.Timeline = timelineSVG(x.Timeline, s)
+		d.Starved = slices.ContainsFunc(x.Timeline.Buckets(), func(b Bucket) bool { return b.Starved > 0 })
 		d.Width = x.Timeline.Width().String()
 	}
 	for _, r := range s.Latency {
@@ -146,7 +150,8 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 		fmt.Fprintf(&sb, `<text x="%d" y="%.1f" class="axis" text-anchor="end">%d</text>`, chartLeft-6, yy+4, int(math.Round(f*float64(maxBar))))
 		fmt.Fprintf(&sb, `<text x="%d" y="%.1f" class="axis active-axis">%d</text>`, chartW-chartRight+6, yy+4, int(math.Round(f*float64(maxActive))))
 	}
-	var line []string
+	var line, starvedLine []string
+	anyStarved := false
 	for i, b := range bs {
 		x := chartLeft + float64(i)*bw
 		half := max(bw/2-0.5, 0.5)
@@ -159,6 +164,8 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 				x+half, y(f, maxBar), half, chartH-y(f, maxBar), b.Start, b.Refused, b.Dropped)
 		}
 		line = append(line, fmt.Sprintf("%.1f,%.1f", x+bw/2, y(b.Active, maxActive)))
+		starvedLine = append(starvedLine, fmt.Sprintf("%.1f,%.1f", x+bw/2, y(b.Starved, maxActive)))
+		anyStarved = anyStarved || b.Starved > 0
 		// The callback band: grey without calls, green when every answer
 		// was 2xx, red in proportion to the failed ones.
 		class, title := "band-none", "no on_publish calls"
@@ -172,6 +179,9 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 			x, chartH+8, bw, bandH, class, b.Start, title)
 	}
 	fmt.Fprintf(&sb, `<polyline points="%s" class="active"/>`, strings.Join(line, " "))
+	if anyStarved {
+		fmt.Fprintf(&sb, `<polyline points="%s" class="starved"><title>starved publishers (below real time)</title></polyline>`, strings.Join(starvedLine, " "))
+	}
 	fmt.Fprintf(&sb, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="axisline"/>`, chartLeft, chartH, chartW-chartRight, chartH)
 	fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis" text-anchor="end">hook</text>`, chartLeft-6, chartH+8+bandH-5)
 	total := time.Duration(len(bs)) * t.Width()

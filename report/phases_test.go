@@ -127,3 +127,42 @@ func TestLatencyBuckets(t *testing.T) {
 		t.Errorf("buckets hold %d samples, the row %d", n, rows[0].Count)
 	}
 }
+
+func TestTimelineStarved(t *testing.T) {
+	var s stream
+	s.header(GroupInfo{Name: "cams", Count: 2})
+	s.attempt("r1-1", "cams", "a", 0, 500, 9000, ClassStopped, 255, "")
+	s.attempt("r1-2", "cams", "b", 0, 500, 7000, ClassFailed, 1, "")
+	phase := func(id string, ms int, p string) {
+		s.evs = append(s.evs, Event{Type: TypeAttempt, Time: at(ms), Attempt: &AttemptEvent{ID: id, Group: "cams", Stream: id, Phase: p}})
+	}
+	phase("r1-1", 2000, PhaseStarved)
+	phase("r1-2", 3500, PhaseStarved)
+	phase("r1-1", 5000, PhaseRecovered)
+	s.end(10000, EndNormal)
+	slices.SortStableFunc(s.evs, func(x, y Event) int { return x.Time.Compare(y.Time) })
+
+	tl := NewTimeline()
+	for _, ev := range s.evs {
+		if err := tl.Add(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int
+	for _, b := range tl.Buckets() {
+		got = append(got, b.Starved)
+	}
+	// Most starved at once per second: a from 2 s, b from 3.5 s, a back at
+	// 5 s (that second still saw both), b gone at 7 s.
+	want := []int{0, 0, 1, 2, 2, 2, 1, 1, 0, 0}
+	if !slices.Equal(got, want) {
+		t.Fatalf("starved per bucket %v, want %v", got, want)
+	}
+	var sb strings.Builder
+	if err := timelineTable(&sb, s.summary(t), tl); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sb.String(), "starved") {
+		t.Errorf("the timeline table should have a starved column:\n%s", sb.String())
+	}
+}

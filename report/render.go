@@ -233,13 +233,19 @@ func capacityTable(w io.Writer, c *Capacity) error {
 func timelineTable(w io.Writer, s *Summary, tl *Timeline) error {
 	width := tl.Width()
 	fmt.Fprintf(w, "\nTimeline (%s buckets)\n", width)
-	t := newTable(w, "t", "started", "published", "refused", "dropped", "active", "hook 2xx", "hook error", "callback")
+	buckets := tl.Buckets()
+	starved := slices.ContainsFunc(buckets, func(b Bucket) bool { return b.Starved > 0 })
+	header := []any{"t", "started", "published", "refused", "dropped", "active"}
+	if starved {
+		header = append(header, "starved") // only when some publisher was: the column is noise otherwise
+	}
+	t := newTable(w, append(header, "hook 2xx", "hook error", "callback")...)
 	// The worst state within a bucket is shown: a refusing callback matters
 	// more than a slow one, and a dead one most.
 	severity := []string{StateUnknown, StateUp, StateSlow, StateDenying, StateErroring, StateDown}
 	rank := func(st string) int { return slices.Index(severity, st) }
-	prev := ""
-	for _, b := range tl.Buckets() {
+	prev, prevStarved := "", 0
+	for _, b := range buckets {
 		from := s.Run.Started.Add(b.Start)
 		to := from.Add(width)
 		state := stateAt(s.Availability, from)
@@ -249,13 +255,16 @@ func timelineTable(w io.Writer, s *Summary, tl *Timeline) error {
 			}
 		}
 		quiet := b.Started+b.Published+b.Refused+b.Dropped+b.HookOK+b.HookFail == 0
-		if quiet && state == prev {
+		if quiet && state == prev && b.Starved == prevStarved {
 			continue
 		}
-		prev = state
-		if err := t.Append([]string{b.Start.String(), strconv.Itoa(b.Started), strconv.Itoa(b.Published),
-			strconv.Itoa(b.Refused), strconv.Itoa(b.Dropped), strconv.Itoa(b.Active),
-			strconv.Itoa(b.HookOK), strconv.Itoa(b.HookFail), state}); err != nil {
+		prev, prevStarved = state, b.Starved
+		row := []string{b.Start.String(), strconv.Itoa(b.Started), strconv.Itoa(b.Published),
+			strconv.Itoa(b.Refused), strconv.Itoa(b.Dropped), strconv.Itoa(b.Active)}
+		if starved {
+			row = append(row, strconv.Itoa(b.Starved))
+		}
+		if err := t.Append(append(row, strconv.Itoa(b.HookOK), strconv.Itoa(b.HookFail), state)); err != nil {
 			return err
 		}
 	}

@@ -17,6 +17,9 @@ type Bucket struct {
 	Active   int `json:"active"`
 	HookOK   int `json:"hook_ok"`   // on_publish calls answered 2xx
 	HookFail int `json:"hook_fail"` // on_publish calls that failed, timed out or answered an error status
+	// Starved is the most publishers below real time at once within the
+	// bucket (runner/health): a machine or server that cannot keep up.
+	Starved int `json:"starved"`
 }
 
 // Timeline buckets a results stream by time since the run started: attempts
@@ -29,11 +32,12 @@ type Timeline struct {
 	buckets []Bucket
 	pending map[string]bool // spawned, not exited: true once publishing
 	active  int
+	starved map[string]bool // starved now, not recovered or exited
 }
 
 // NewTimeline returns an empty Timeline with one-second buckets.
 func NewTimeline() *Timeline {
-	return &Timeline{width: time.Second, pending: make(map[string]bool)}
+	return &Timeline{width: time.Second, pending: make(map[string]bool), starved: make(map[string]bool)}
 }
 
 // Width is how much time each bucket covers now.
@@ -60,8 +64,8 @@ func (t *Timeline) bucket(at time.Time) *Bucket {
 		i = int(off / t.width)
 	}
 	for len(t.buckets) <= i {
-		// A new bucket starts with the publishers still live.
-		t.buckets = append(t.buckets, Bucket{Active: t.active})
+		// A new bucket starts with the publishers still live, and still starved.
+		t.buckets = append(t.buckets, Bucket{Active: t.active, Starved: len(t.starved)})
 	}
 	return &t.buckets[i]
 }
@@ -79,6 +83,7 @@ func (t *Timeline) coarsen() {
 			b.Active = max(b.Active, o.Active)
 			b.HookOK += o.HookOK
 			b.HookFail += o.HookFail
+			b.Starved = max(b.Starved, o.Starved)
 		}
 		merged = append(merged, b)
 	}
@@ -105,10 +110,20 @@ func (t *Timeline) Add(ev Event) error {
 				b.Published++
 				b.Active = max(b.Active, t.active)
 			}
+		// Buckets up to an event's are made before the event changes what is
+		// live: the seconds before it saw the state before it.
+		case PhaseStarved:
+			b := t.bucket(ev.Time)
+			t.starved[a.ID] = true
+			b.Starved = max(b.Starved, len(t.starved))
+		case PhaseRecovered:
+			t.bucket(ev.Time)
+			delete(t.starved, a.ID)
 		case PhaseExit:
+			b := t.bucket(ev.Time)
+			delete(t.starved, a.ID)
 			published, known := t.pending[a.ID]
 			delete(t.pending, a.ID)
-			b := t.bucket(ev.Time)
 			switch {
 			case published:
 				t.active--
