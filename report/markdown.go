@@ -61,6 +61,19 @@ func Markdown(w io.Writer, s *Summary, x Extras) error {
 	}
 	ew.printf("\n\n")
 
+	if faulted(s) {
+		states, rows := byStateTable(s)
+		ew.printf("## Failures vs callback availability\n\nAttempts by outcome and the callback's state when each was decided.\n\n| outcome |")
+		for _, st := range states {
+			ew.printf(" %s |", st)
+		}
+		ew.printf("\n|---|%s\n", strings.Repeat("---:|", len(states)))
+		for _, row := range rows {
+			ew.printf("| %s |\n", strings.Join(row, " | "))
+		}
+		ew.printf("\n")
+	}
+
 	if len(s.Latency) > 0 {
 		ew.printf("## Latency (ms)\n\n| metric | source | group | n | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, l := range s.Latency {

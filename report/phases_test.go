@@ -166,3 +166,37 @@ func TestTimelineStarved(t *testing.T) {
 		t.Errorf("the timeline table should have a starved column:\n%s", sb.String())
 	}
 }
+
+// The failures vs callback availability table is in every format a person
+// reads: the terminal, Markdown and HTML.
+func TestAvailabilityTableInEveryFormat(t *testing.T) {
+	var s stream
+	s.header(GroupInfo{Name: "cams", Count: 2})
+	state := func(ms int, st string) {
+		s.evs = append(s.evs, Event{Type: TypeState, Time: at(ms), State: &StateChange{Source: "hook", State: st}})
+	}
+	state(0, StateUp)
+	s.attempt("r1-1", "cams", "a", 100, 400, 9000, ClassStopped, 255, "")
+	s.hook("r1-1", "a", 300, 301, 200, "allow")
+	state(1000, StateDown)
+	s.attempt("r1-2", "cams", "b", 1100, -1, 1500, ClassFailed, 1, "rtmp://x/live/b: Input/output error")
+	s.end(10000, EndNormal)
+	sum := s.summary(t)
+	if sum.ByState[OutcomeOK][StateUp] != 1 || sum.ByState[OutcomeHookUnreachable][StateDown] != 1 {
+		t.Fatalf("by state %v", sum.ByState)
+	}
+	for name, render := range map[string]func(*strings.Builder) error{
+		"table":    func(b *strings.Builder) error { return Table(b, sum) },
+		"markdown": func(b *strings.Builder) error { return Markdown(b, sum, Extras{}) },
+		"html":     func(b *strings.Builder) error { return HTML(b, sum, Extras{}) },
+	} {
+		var b strings.Builder
+		if err := render(&b); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if !strings.Contains(out, "allback availability") || !strings.Contains(out, OutcomeHookUnreachable) {
+			t.Errorf("%s has no failures vs callback availability table:\n%s", name, out)
+		}
+	}
+}
