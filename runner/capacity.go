@@ -142,7 +142,7 @@ func (r *run) judgeStep(k int, selfCPU, machineCPU float64) *report.Step {
 	sc := r.o.Scenario
 	rules := sc.Capacity.Stop
 	w := r.watch
-	starved, active := w.starvedNow()
+	starved, active := w.starvedNow(k)
 	w.mu.Lock()
 	st := w.step(k)
 	res := &report.Step{

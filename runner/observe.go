@@ -149,16 +149,22 @@ func (w *watch) exited(id string, published bool, res publisher.Result) {
 	w.m.AttemptOutcome(r.group, result)
 }
 
-// starvedNow counts the running publishers that are starved, and all of them.
-func (w *watch) starvedNow() (starved, active int) {
+// starvedNow counts the running publishers of steps up to step, and those
+// of them that are starved. A step is judged as the next one starts, so its
+// first publisher may be running already: it is not the judged step's.
+func (w *watch) starvedNow(step int) (starved, active int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, r := range w.running {
+		if r.step > step {
+			continue
+		}
+		active++
 		if r.starved {
 			starved++
 		}
 	}
-	return starved, len(w.running)
+	return starved, active
 }
 
 // wire feeds the wire's figures of one connection (as the report measures

@@ -473,6 +473,12 @@ publishers:
 	if !c.Steps[0].Held || c.Steps[1].Held || c.Knee != 4 {
 		t.Errorf("steps %+v knee %d: want step 1 to hold and step 2 to break", c.Steps, c.Knee)
 	}
+	for _, st := range c.Steps {
+		// Judged as the next step starts: its first publisher is not this step's.
+		if st.Active > st.Publishers {
+			t.Errorf("step %d: %d active of %d publishers", st.Step, st.Active, st.Publishers)
+		}
+	}
 	if !strings.Contains(c.Limit, "p95 publish") || c.Steps[1].P95Ms < 1500 {
 		t.Errorf("limit %q, step 2 p95 %.1f ms: want the p95 rule with at least 1.5 s", c.Limit, c.Steps[1].P95Ms)
 	}
