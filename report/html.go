@@ -315,24 +315,22 @@ func phaseBarSVG(marks []PhaseMark) template.HTML {
 	x := func(v float64) float64 { return v / end * phaseBarW }
 	var sb strings.Builder
 	fmt.Fprintf(&sb, `<svg class="phases" width="%d" height="%d" viewBox="0 0 %d %d" role="img">`, phaseBarW, phaseBarH, phaseBarW, phaseBarH)
-	for i := 1; i < len(marks); i++ {
-		from, to := marks[i-1], marks[i]
-		if to.Phase == PhaseMarkHookArrived || to.Phase == PhaseMarkHookAnswered {
-			continue // drawn as ticks: the wait they sit in is the server's
+	hookTick := func(m PhaseMark) bool { return m.Phase == PhaseMarkHookArrived || m.Phase == PhaseMarkHookAnswered }
+	// Each stretch runs from the last mark that is not the hook's: the hook's
+	// call is drawn as ticks inside the wait it belongs to.
+	from := marks[0]
+	for _, to := range marks[1:] {
+		if hookTick(to) {
+			continue
 		}
-		// A stretch starts at the last mark that is not a hook tick.
-		j := i - 1
-		for j > 0 && (marks[j].Phase == PhaseMarkHookArrived || marks[j].Phase == PhaseMarkHookAnswered) {
-			j--
-		}
-		from = marks[j]
 		color, stretch := phaseColor(to.Phase)
 		w := math.Max(x(to.MS)-x(from.MS), 0.5)
 		fmt.Fprintf(&sb, `<rect x="%.1f" y="0" width="%.1f" height="%d" fill="%s"><title>%s: %s to %s, %s ms</title></rect>`,
 			x(from.MS), w, phaseBarH, color, stretch, template.HTMLEscapeString(from.Phase), template.HTMLEscapeString(to.Phase), ms(to.MS-from.MS))
+		from = to
 	}
 	for _, m := range marks {
-		if m.Phase == PhaseMarkHookArrived || m.Phase == PhaseMarkHookAnswered {
+		if hookTick(m) {
 			fmt.Fprintf(&sb, `<rect x="%.1f" y="0" width="2" height="%d" fill="#8250df"><title>%s at %s ms</title></rect>`,
 				math.Min(x(m.MS), phaseBarW-2), phaseBarH, m.Phase, ms(m.MS))
 		}

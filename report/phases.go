@@ -163,7 +163,7 @@ func phaseColor(phase string) (color, stretch string) {
 		return "#7aa7e0", "handshake"
 	case WireConnect, WireConnectResult, "release_stream", "fc_publish", "create_stream", "create_stream_result", WirePublish:
 		return "#9ecbff", "RTMP commands"
-	case PhaseMarkHookArrived, PhaseMarkHookAnswered, WireOnStatus, WireServerClose:
+	case WireOnStatus, WireServerClose:
 		return "#f0883e", "waiting for the verdict"
 	case WireFirstAudio, WireFirstVideo:
 		return "#4ac26b", "first media"
