@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,7 +77,7 @@ func HTML(w io.Writer, s *Summary, x Extras) error {
 	}
 	if x.Timeline != nil {
 		d.Timeline = timelineSVG(x.Timeline, s)
-		d.Starved = slices.ContainsFunc(x.Timeline.Buckets(), func(b Bucket) bool { return b.Starved > 0 })
+		d.Starved = x.Timeline.HadStarved()
 		d.Width = x.Timeline.Width().String()
 	}
 	for _, r := range s.Latency {
@@ -151,7 +150,6 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 		fmt.Fprintf(&sb, `<text x="%d" y="%.1f" class="axis active-axis">%d</text>`, chartW-chartRight+6, yy+4, int(math.Round(f*float64(maxActive))))
 	}
 	var line, starvedLine []string
-	anyStarved := false
 	for i, b := range bs {
 		x := chartLeft + float64(i)*bw
 		half := max(bw/2-0.5, 0.5)
@@ -165,7 +163,6 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 		}
 		line = append(line, fmt.Sprintf("%.1f,%.1f", x+bw/2, y(b.Active, maxActive)))
 		starvedLine = append(starvedLine, fmt.Sprintf("%.1f,%.1f", x+bw/2, y(b.Starved, maxActive)))
-		anyStarved = anyStarved || b.Starved > 0
 		// The callback band: grey without calls, green when every answer
 		// was 2xx, red in proportion to the failed ones.
 		class, title := "band-none", "no on_publish calls"
@@ -179,7 +176,7 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 			x, chartH+8, bw, bandH, class, b.Start, title)
 	}
 	fmt.Fprintf(&sb, `<polyline points="%s" class="active"/>`, strings.Join(line, " "))
-	if anyStarved {
+	if t.HadStarved() {
 		fmt.Fprintf(&sb, `<polyline points="%s" class="starved"><title>starved publishers (below real time)</title></polyline>`, strings.Join(starvedLine, " "))
 	}
 	fmt.Fprintf(&sb, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="axisline"/>`, chartLeft, chartH, chartW-chartRight, chartH)

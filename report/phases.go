@@ -96,9 +96,10 @@ func (a *Attempt) phases(untilMedia bool) []PhaseMark {
 	return out
 }
 
-func msSince(from, at time.Time) float64 {
-	return float64(at.Sub(from).Microseconds()) / 1000
-}
+func msSince(from, at time.Time) float64 { return durMS(at.Sub(from)) }
+
+// durMS is d in milliseconds, to the microsecond.
+func durMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // waited is how long the attempt waited for the server's verdict, as the
 // wire saw it (publish command to onStatus or close), else, without a tap,
@@ -146,7 +147,7 @@ func slowest(attempts []*Attempt) []Slow {
 	for _, r := range top {
 		out = append(out, Slow{
 			ID: r.a.ID, Group: r.a.Group, Stream: r.a.Stream, Outcome: r.a.Outcome,
-			Metric: r.metric, MS: float64(r.d.Microseconds()) / 1000, Timeline: r.a.phases(true),
+			Metric: r.metric, MS: durMS(r.d), Timeline: r.a.phases(true),
 		})
 	}
 	return out

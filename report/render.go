@@ -234,7 +234,7 @@ func timelineTable(w io.Writer, s *Summary, tl *Timeline) error {
 	width := tl.Width()
 	fmt.Fprintf(w, "\nTimeline (%s buckets)\n", width)
 	buckets := tl.Buckets()
-	starved := slices.ContainsFunc(buckets, func(b Bucket) bool { return b.Starved > 0 })
+	starved := tl.HadStarved()
 	header := []any{"t", "started", "published", "refused", "dropped", "active"}
 	if starved {
 		header = append(header, "starved") // only when some publisher was: the column is noise otherwise

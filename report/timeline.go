@@ -1,6 +1,9 @@
 package report
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // timelineBuckets bounds a Timeline's memory: when a run outgrows them,
 // neighbouring buckets merge and each covers twice the time.
@@ -38,6 +41,11 @@ type Timeline struct {
 // NewTimeline returns an empty Timeline with one-second buckets.
 func NewTimeline() *Timeline {
 	return &Timeline{width: time.Second, pending: make(map[string]bool), starved: make(map[string]bool)}
+}
+
+// HadStarved reports whether any publisher was starved at some point.
+func (t *Timeline) HadStarved() bool {
+	return slices.ContainsFunc(t.buckets, func(b Bucket) bool { return b.Starved > 0 })
 }
 
 // Width is how much time each bucket covers now.
