@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -268,19 +269,12 @@ func histogramSVG(r LatencyRow) template.HTML {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" class="hist" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s histogram">`,
 		w, top+plotH+bottom, w, top+plotH+bottom, template.HTMLEscapeString(r.Metric))
-	prev := 0.0
 	for i, b := range r.Histogram {
 		x := gap + i*(barW+gap)
 		h := float64(b.Count) / float64(maxC) * plotH
-		label := "≤" + trimMS(b.LeMS)
-		if b.LeMS == 0 {
-			label = ">" + trimMS(bucketBounds[len(bucketBounds)-1])
-		}
-		if i > 0 {
-			prev = r.Histogram[i-1].LeMS
-		}
-		fmt.Fprintf(&sb, `<rect x="%d" y="%.1f" width="%d" height="%.1f" class="lat lat0"><title>%d samples in (%s, %s] ms</title></rect>`,
-			x, top+plotH-h, barW, math.Max(h, 0.5), b.Count, trimMS(prev), strings.TrimPrefix(strings.TrimPrefix(label, "≤"), ">"))
+		label, span := bucketSpan(b)
+		fmt.Fprintf(&sb, `<rect x="%d" y="%.1f" width="%d" height="%.1f" class="lat lat0"><title>%d samples %s</title></rect>`,
+			x, top+plotH-h, barW, math.Max(h, 0.5), b.Count, span)
 		if b.Count > 0 {
 			fmt.Fprintf(&sb, `<text x="%d" y="%.1f" class="axis" text-anchor="middle">%d</text>`, x+barW/2, top+plotH-h-3, b.Count)
 		}
@@ -288,6 +282,21 @@ func histogramSVG(r LatencyRow) template.HTML {
 	}
 	sb.WriteString(`</svg>`)
 	return template.HTML(sb.String())
+}
+
+// bucketSpan is a bucket's axis label ("≤2") and the range it counts
+// ("in (1, 2] ms"); the scale's lower neighbour bounds it, whatever buckets
+// the row shows.
+func bucketSpan(b LatencyBucket) (label, span string) {
+	last := bucketBounds[len(bucketBounds)-1]
+	if b.LeMS == 0 {
+		return ">" + trimMS(last), "over " + trimMS(last) + " ms"
+	}
+	lower := 0.0
+	if i := slices.Index(bucketBounds, b.LeMS); i > 0 {
+		lower = bucketBounds[i-1]
+	}
+	return "≤" + trimMS(b.LeMS), fmt.Sprintf("in (%s, %s] ms", trimMS(lower), trimMS(b.LeMS))
 }
 
 // trimMS prints a bucket bound without trailing zeros: 0.1, 2, 50000.

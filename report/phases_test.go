@@ -126,6 +126,18 @@ func TestLatencyBuckets(t *testing.T) {
 	if n != rows[0].Count {
 		t.Errorf("buckets hold %d samples, the row %d", n, rows[0].Count)
 	}
+	for _, c := range []struct {
+		b           LatencyBucket
+		label, span string
+	}{
+		{LatencyBucket{LeMS: 0.1}, "≤0.1", "in (0, 0.1] ms"},
+		{LatencyBucket{LeMS: 2}, "≤2", "in (1, 2] ms"},
+		{LatencyBucket{LeMS: 0}, ">50000", "over 50000 ms"},
+	} {
+		if label, span := bucketSpan(c.b); label != c.label || span != c.span {
+			t.Errorf("bucket %g: %q %q, want %q %q", c.b.LeMS, label, span, c.label, c.span)
+		}
+	}
 }
 
 func TestTimelineStarved(t *testing.T) {
