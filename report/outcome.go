@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Outcomes of a publish attempt (DESIGN §4), in report order.
+// Outcomes of a publish attempt (docs/design.md, "Outcomes"), in report order.
 const (
 	OutcomeOK                = "ok"
 	OutcomeServerUnreachable = "server_unreachable"
@@ -31,7 +31,7 @@ var Outcomes = []string{
 }
 
 // SRSHookTimeout is how long SRS waits for an on_publish answer
-// (SRS_HTTP_CLIENT_TIMEOUT, srs-facts §2).
+// (SRS_HTTP_CLIENT_TIMEOUT, docs/srs-behaviour.md, "What SRS accepts as allow").
 const SRSHookTimeout = 30 * time.Second
 
 // Publisher exit classes, as the supervisor reports them.

@@ -68,7 +68,7 @@ func (v *serverView) add(at time.Time, s *Snapshot) {
 		v.seen[st.Name] = spans
 		if len(st.Publishers) > 1 {
 			dup[st.Name] = true
-			// A contender is listed while its hook runs (srs-facts §4):
+			// A contender is listed while its hook runs (docs/srs-behaviour.md, "Duplicate names"):
 			// only a second snapshot in a row confirms two publishers.
 			if v.prevDup[st.Name] {
 				v.dups[st.Name] = st.Publishers

@@ -22,8 +22,8 @@ const (
 // PublishStartCode is the onStatus code of an accepted publish.
 const PublishStartCode = "NetStream.Publish.Start"
 
-// Wire-observed metrics (DESIGN §3), measured by the tap between ffmpeg and
-// the server.
+// Wire-observed metrics (docs/design.md, "One attempt, observed three ways"),
+// measured by the tap between ffmpeg and the server.
 const (
 	MetricFFmpegStartup = "ffmpeg_startup" // spawn to TCP connect
 	MetricHandshake     = "handshake"      // C0+C1 to S0+S1+S2

@@ -57,7 +57,7 @@ type Options struct {
 	// API), or Server ("nginx-rtmp", "srs=PATH": started for the run).
 	Target, API, Server string
 	// DuplicateRace makes the embedded server reproduce SRS 7.0.x's
-	// duplicate-accept race (srs-facts §4).
+	// duplicate-accept race (docs/srs-behaviour.md, "Duplicate names").
 	DuplicateRace bool
 	// Hook is "serve" (default), "proxy=URL" or "external"; HookProbe is a
 	// callback URL to watch when the hook is external.

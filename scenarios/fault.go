@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Fault kinds of the hook's fault schedule (DESIGN §2 hook.faults).
+// Fault kinds of the hook's fault schedule, a scenario's hook.faults
+// (docs/design.md, "Scenario format").
 const (
 	FaultDown    = "down"    // the hook's listener is closed: connection refused
 	FaultStatus  = "status"  // status:N, an HTTP error status such as 500

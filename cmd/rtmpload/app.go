@@ -14,7 +14,7 @@ import (
 	"github.com/rtmpload/rtmpload/scenarios"
 )
 
-// Exit codes (DESIGN §6), decided here and nowhere else.
+// Exit codes (docs/design.md, "Exit codes"), decided here and nowhere else.
 const (
 	exitOK        = 0
 	exitSetup     = 1 // usage or setup error

@@ -19,8 +19,9 @@ import (
 	"github.com/rtmpload/rtmpload/scenarios"
 )
 
-// defaultHookListen is the seed's callback port (srs-facts §7), so an
-// existing SRS config points at rtmpload hook unchanged.
+// defaultHookListen is the seed's callback port (docs/srs-behaviour.md, "The
+// seed's configuration"), so an existing SRS config points at rtmpload hook
+// unchanged.
 const defaultHookListen = "127.0.0.1:48080"
 
 func hookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -15,7 +15,7 @@ import (
 
 // checkAPI asks SRS's HTTP API for its version, then its streams and
 // publishing clients (every page of them: SRS's default page is small, and
-// a partial list would hide streams and duplicates, srs-facts §5). It
+// a partial list would hide streams and duplicates, docs/srs-behaviour.md, "HTTP API"). It
 // returns the checks and the server version ("" if unknown).
 func checkAPI(ctx context.Context, cfg Config) ([]Check, string) {
 	base := strings.TrimRight(cfg.API, "/")
@@ -89,7 +89,7 @@ func checkStreams(ctx context.Context, cli *srsapi.Client, base string) Check {
 		// fighting over one name and only one of them is seen by viewers.
 		c.Status = Warn
 		c.Detail += "; duplicate publishers: " + strings.Join(dups, "; ") +
-			": SRS accepted a second publisher of a live name (the race of SRS 7.0.x before 7.0.151, srs-facts §4)"
+			": SRS accepted a second publisher of a live name (the race of SRS 7.0.x before 7.0.151: docs/srs-behaviour.md, Duplicate names)"
 		c.Fix = "stop one of the two encoders, or kick a client with curl -X DELETE " + base + "/api/v1/clients/<id>; upgrade SRS to >= 7.0.151"
 	}
 	return c

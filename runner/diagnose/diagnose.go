@@ -1,7 +1,8 @@
 // Package diagnose checks, before a load test, everything a publish to SRS
-// depends on (the RTMP port, the HTTP API, each on_publish callback, ffmpeg,
-// and optionally one real publish) and names the cause of a failing push in
-// the user's terms: ffmpeg only ever says "Input/output error" (srs-facts §3).
+// depends on (the RTMP port, the HTTP API, each on_publish callback, ffmpeg, and
+// optionally one real publish) and names the cause of a failing push in the
+// user's terms: ffmpeg only ever says "Input/output error"
+// (docs/srs-behaviour.md, "What a refused publisher sees").
 package diagnose
 
 import (
@@ -68,9 +69,9 @@ type Result struct {
 const (
 	// DefaultTimeout bounds each network step (DNS, TCP, handshake, API call).
 	DefaultTimeout = 5 * time.Second
-	// DefaultHookTimeout is SRS's own callback timeout
-	// (SRS_HTTP_CLIENT_TIMEOUT, srs-facts §2): a callback slower than this
-	// fails every publish.
+	// DefaultHookTimeout is SRS's own callback timeout (SRS_HTTP_CLIENT_TIMEOUT,
+	// docs/srs-behaviour.md, "What SRS accepts as allow"): a callback slower
+	// than this fails every publish.
 	DefaultHookTimeout = 30 * time.Second
 	// DefaultHookSlow is the callback latency above which the probe warns:
 	// every publish waits that long for its answer.

@@ -237,7 +237,7 @@ func TestAPIDown(t *testing.T) {
 
 func TestAPIDuplicatePublishers(t *testing.T) {
 	// The embedded server never accepts a duplicate, so an SRS with the race
-	// of srs-facts §4 is played by a fake API.
+	// (docs/srs-behaviour.md, "Duplicate names") is played by a fake API.
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/versions", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"code":0,"data":{"major":7,"minor":0,"revision":18,"version":"7.0.18"}}`))

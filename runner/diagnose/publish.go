@@ -12,9 +12,10 @@ import (
 	"github.com/rtmpload/rtmpload/runner/tap"
 )
 
-// checkPublish publishes the cached clip with ffmpeg for PublishFor through
-// a tap in front of the RTMP server, and classifies what the wire showed:
-// ffmpeg's own message cannot tell the causes apart (srs-facts §3).
+// checkPublish publishes the cached clip with ffmpeg for PublishFor through a
+// tap in front of the RTMP server, and classifies what the wire showed: ffmpeg's
+// own message cannot tell the causes apart (docs/srs-behaviour.md, "What a
+// refused publisher sees").
 func checkPublish(ctx context.Context, cfg Config, rt rtmpTarget, ffPath, stream string) Check {
 	c := Check{Name: "test publish " + stream}
 	cacheDir := cfg.CacheDir

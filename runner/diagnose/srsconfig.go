@@ -19,7 +19,7 @@ type SRSHooks struct {
 // ParseSRSConfig reads the http_hooks blocks of an SRS config file (SRS's
 // nginx-like syntax: `name args...;` directives, `name args { ... }` blocks,
 // # comments, quoted strings). A directive may list several URLs; SRS calls
-// them in order and all must allow (srs-facts §2).
+// them in order and all must allow (docs/srs-behaviour.md, "What SRS accepts as allow").
 func ParseSRSConfig(r io.Reader) ([]SRSHooks, error) {
 	toks, err := srsTokens(r)
 	if err != nil {

@@ -58,8 +58,8 @@ const (
 
 // Dialects of a Call.
 const (
-	DialectSRS   = "srs"   // JSON body (srs-facts §1)
-	DialectNginx = "nginx" // nginx-rtmp's form-encoded fields (srs-facts §8)
+	DialectSRS   = "srs"   // JSON body (docs/srs-behaviour.md, "Hook request")
+	DialectNginx = "nginx" // nginx-rtmp's form-encoded fields (docs/srs-behaviour.md, "nginx-rtmp")
 )
 
 // Actions SRS sends that the server judges.

@@ -15,7 +15,8 @@ import (
 	"time"
 )
 
-// srsCall builds a body the way SRS 7 sends it (srs-facts §1, key order kept).
+// srsCall builds a body the way SRS 7 sends it (docs/srs-behaviour.md, "Hook
+// request", key order kept).
 func srsCall(action, clientID, stream, param string) string {
 	return fmt.Sprintf(`{"server_id":"vid-0x7s3v1","service_id":"k2n0c1u5","action":%q,`+
 		`"client_id":%q,"ip":"127.0.0.1","vhost":"__defaultVhost__","app":"live",`+
@@ -56,8 +57,9 @@ func post(t *testing.T, url, body string) response {
 	return response{resp.StatusCode, resp.Header.Get("Content-Type"), string(b)}
 }
 
-// srsAllows applies SRS's own rule (srs-facts §2): status 200/201 and a
-// body that is 0 or an object whose code is the integer 0.
+// srsAllows applies SRS's own rule (docs/srs-behaviour.md, "What SRS accepts as
+// allow"): status 200/201 and a body that is 0 or an object whose code is the
+// integer 0.
 func srsAllows(r response) bool {
 	if r.status != 200 && r.status != 201 {
 		return false

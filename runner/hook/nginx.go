@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// readNginx parses an nginx-rtmp notify call (srs-facts §8): its own
+// readNginx parses an nginx-rtmp notify call (docs/srs-behaviour.md, "nginx-rtmp"): its own
 // fields, followed by the publish URL's query arguments as further fields.
 func readNginx(method string, body []byte, readErr error) (request, *requestError) {
 	if rerr := checkRead(method, readErr); rerr != nil {

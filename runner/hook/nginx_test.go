@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// nginxCall builds a body the way nginx-rtmp sends it (srs-facts §8).
+// nginxCall builds a body the way nginx-rtmp sends it (docs/srs-behaviour.md, "nginx-rtmp").
 func nginxCall(call, clientID, name, args string) string {
 	b := "app=live&flashver=FMLE/3.0%20(compatible%3B%20Lavf59.27&swfurl=&tcurl=rtmp://127.0.0.1:29350/live" +
 		"&pageurl=&addr=127.0.0.1&clientid=" + clientID + "&call=" + call + "&name=" + url.QueryEscape(name)
@@ -36,7 +36,7 @@ func postForm(t *testing.T, u, body string) response {
 
 func TestNginxDialect(t *testing.T) {
 	s := start(t, Config{Mode: ModeConflict})
-	// Exactly as srs-facts §8 shows it.
+	// Exactly as docs/srs-behaviour.md, "nginx-rtmp" shows it.
 	body := "app=live&flashver=FMLE/3.0%20(compatible%3B%20Lavf59.27&swfurl=&tcurl=rtmp://127.0.0.1:29350/live" +
 		"&pageurl=&addr=127.0.0.1&clientid=10&call=publish&name=cam3&type=live&rtmpload=r1-42&token=abc"
 	r := postForm(t, s.OnPublishURL(), body)

@@ -164,7 +164,7 @@ func probeHTTP(ctx context.Context, client *http.Client, method, target string) 
 	return StateErroring, detail
 }
 
-// probeBody is an on_publish as SRS sends it (srs-facts §1, key order
+// probeBody is an on_publish as SRS sends it (docs/srs-behaviour.md, "Hook request", key order
 // kept), for a stream no publisher uses, so the probe cannot conflict.
 func probeBody() ([]byte, error) {
 	b := make([]byte, 6)

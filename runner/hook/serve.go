@@ -48,8 +48,9 @@ type answer struct {
 	liveOwner string
 }
 
-// srsBody is SRS's hook body (srs-facts §1). Fields rtmpload does not use
-// are left out; unknown fields are ignored because SRS versions add some.
+// srsBody is SRS's hook body (docs/srs-behaviour.md, "Hook request"). Fields
+// rtmpload does not use are left out; unknown fields are ignored because SRS
+// versions add some.
 type srsBody struct {
 	Action   string `json:"action"`
 	ClientID flexID `json:"client_id"`
@@ -81,7 +82,8 @@ func (id *flexID) UnmarshalJSON(b []byte) error {
 }
 
 // srsReply is SRS's answer shape: code 0 allows, anything else refuses
-// (srs-facts §2). A nil msg is what the seed's callback service sends.
+// (docs/srs-behaviour.md, "What SRS accepts as allow"). A nil msg is what the
+// seed's callback service sends.
 type srsReply struct {
 	Code int     `json:"code"`
 	Msg  *string `json:"msg"`
@@ -131,9 +133,9 @@ func failure(dialect string, err *requestError) answer {
 	return answer{status: err.status, ctype: "application/json", body: reply(err.status, err.msg), verdict: VerdictError, reason: err.msg}
 }
 
-// Allows reports whether the server speaking dialect takes an answer as
-// allowing the publish: SRS's rule (srs-facts §2) or nginx-rtmp's any 2xx
-// (§8).
+// Allows reports whether the server speaking dialect takes an answer as allowing
+// the publish: SRS's rule (docs/srs-behaviour.md, "What SRS accepts as allow")
+// or nginx-rtmp's any 2xx (same page, "nginx-rtmp").
 func Allows(dialect string, status int, body []byte) bool {
 	if dialect == DialectNginx {
 		return status >= 200 && status < 300
@@ -423,7 +425,7 @@ func (s *Server) bookPublish(req request, given *answer) answer {
 		ans = allow(req.Dialect)
 	}
 	// The first publisher keeps the name: SRS refuses the second as busy
-	// and never sends an on_unpublish for it (srs-facts §4).
+	// and never sends an on_unpublish for it (docs/srs-behaviour.md, "Duplicate names").
 	if ans.verdict == VerdictAllow && !live {
 		s.live[key] = req.ClientID
 	}

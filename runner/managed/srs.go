@@ -112,10 +112,10 @@ func (s *SRS) LogPath() string { return s.logPath }
 // Config is the configuration as resolved.
 func (s *SRS) Config() SRSConfig { return s.cfg }
 
-// GenerateSRSConfig renders srs.conf for cfg, whose addresses and paths
-// must already be resolved. The vhost keeps SRS's publish timeouts
-// (srs-facts §9) written out, so that a run's results directory says which
-// were in force.
+// GenerateSRSConfig renders srs.conf for cfg, whose addresses and paths must
+// already be resolved. The vhost keeps SRS's publish timeouts
+// (docs/srs-behaviour.md, "Publish timeouts") written out, so that a run's
+// results directory says which were in force.
 func GenerateSRSConfig(cfg SRSConfig) string {
 	in := func(name string) string { return quote(filepath.Join(cfg.Dir, name)) }
 	hooks := "        enabled off;\n"

@@ -32,8 +32,9 @@ func FindFFmpeg(path string) (string, error) {
 // hundred publishers at 0.5 s cost rtmpload a pipe wake-up every 5 ms.
 const ProgressPeriod = "1"
 
-// Args is the command line (without the program name) of one publisher: the clip is read at its
-// native rate, looped forever and copied, not re-encoded (srs-facts §6: encoding live costs far
+// Args is the command line (without the program name) of one publisher: the clip
+// is read at its native rate, looped forever and copied, not re-encoded
+// (docs/srs-behaviour.md, "ffmpeg as a publisher": encoding live costs far
 // more), and progress goes to stdout as key=value blocks.
 //
 // ffmpeg-go puts global arguments after the output; ffmpeg parses global options anywhere on

@@ -101,7 +101,8 @@ func (p *progressParser) line(line []byte) {
 	}
 }
 
-// specificErrors are the errors ffmpeg reports for a failed publish (srs-facts §3, §8); any
+// specificErrors are the errors ffmpeg reports for a failed publish
+// (docs/srs-behaviour.md, "What a refused publisher sees" and "nginx-rtmp"); any
 // other line with "error" in it is a weaker candidate.
 var specificErrors = []string{"Input/output error", "Connection refused", "Operation not permitted"}
 

@@ -34,8 +34,9 @@ const (
 
 // Classes of Result.Class.
 const (
-	// ClassStopped: we stopped it and it ended as ffmpeg does on SIGINT (status 255, or 0, or
-	// the signal itself). For a publisher that is success (srs-facts §6).
+	// ClassStopped: we stopped it and it ended as ffmpeg does on SIGINT (status
+	// 255, or 0, or the signal itself). For a publisher that is success
+	// (docs/srs-behaviour.md, "ffmpeg as a publisher").
 	ClassStopped    = "stopped"
 	ClassKilled     = "killed"      // we stopped it, the grace ran out and SIGKILL ended it
 	ClassExited     = "exited"      // status 0 on its own

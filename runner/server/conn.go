@@ -76,7 +76,7 @@ func (s *Server) handleConn(nc net.Conn) {
 	defer s.removeClient(c)
 
 	// SRS calls the hooks first and checks for a busy stream afterwards
-	// (srs-facts §4), so a duplicate publisher is seen by the hook.
+	// (docs/srs-behaviour.md, "Duplicate names"), so a duplicate publisher is seen by the hook.
 	hookStart := time.Now()
 	if reason := s.runOnPublish(c); reason != "" {
 		s.reject(c, nc, reason)
@@ -214,7 +214,7 @@ const raceHookMin = time.Second
 
 // claim makes c the live publisher of its stream unless one exists. Check and
 // set happen under one lock. An opt-in reproduction of SRS 7.0.x's duplicate
-// accept (srs-facts §4) would let claim succeed here for a slow hook.
+// accept (docs/srs-behaviour.md, "Duplicate names") would let claim succeed here for a slow hook.
 func (s *Server) claim(c *client, hookTook time.Duration) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

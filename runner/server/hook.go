@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// HookRequest is SRS's callback body (srs-facts §1); the field order is
+// HookRequest is SRS's callback body (docs/srs-behaviour.md, "Hook request"); the field order is
 // SRS's key order, which hook services and our tests compare byte for byte.
 // Everything that speaks SRS's hook (the server, the probe, diagnose) uses it.
 type HookRequest struct {

@@ -1,6 +1,7 @@
 // Package server is the embedded SRS-like RTMP server: RTMP publish ingest on
 // gortmplib, SRS's on_publish/on_unpublish HTTP callbacks and an SRS-shaped
-// HTTP API. It reproduces the behaviour in /work/shared/srs-facts.md (SRS 7).
+// HTTP API. It reproduces the behaviour of SRS 7 described in
+// docs/srs-behaviour.md.
 package server
 
 import (
@@ -50,9 +51,10 @@ type Config struct {
 	Version            string        // default "7.0.18"; User-Agent "SRS/"+Version
 	ServerID           string        // default random "vid-xxxxxxx"
 	ServiceID          string        // default random 8 characters
-	// DuplicateRace reproduces SRS 7.0.x's duplicate-accept race (issues
-	// #4449, #4656; srs-facts §4): a second publisher of a live name whose
-	// hook took longer than about 1 s is accepted too. Off by default.
+	// DuplicateRace reproduces SRS 7.0.x's duplicate-accept race (issues #4449,
+	// #4656; docs/srs-behaviour.md, "Duplicate names"): a second publisher of a
+	// live name whose hook took longer than about 1 s is accepted too. Off by
+	// default.
 	DuplicateRace bool
 	// MergedRead lets a publishing socket fill this long between reads once
 	// media flows (default DefaultMergedRead; negative: read each message at

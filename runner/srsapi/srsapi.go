@@ -202,7 +202,7 @@ func Poll(ctx context.Context, c *Client, every time.Duration, fn func(Snapshot)
 // DuplicatePublishers returns, for each stream that more than one client is
 // publishing, the ids of those clients (keyed by the stream's URL,
 // "/live/cam01", or its name when the server gives no URL). That is SRS's
-// duplicate_accepted anomaly (srs-facts §4).
+// duplicate_accepted anomaly (docs/srs-behaviour.md, "Duplicate names").
 //
 // SRS lists a publisher from its publish command on, while its on_publish
 // hook runs, so a contender that is about to be refused shows up here for
