@@ -91,6 +91,8 @@ func fakeFFmpeg(mode string) int {
 		fmt.Print(progressBlock(1, false))
 		time.Sleep(fakeLifetime)
 		return 0
+	case "tee":
+		return fakeTee()
 	}
 	fmt.Fprintf(os.Stderr, "unknown fake mode %q\n", mode)
 	return 2

@@ -24,6 +24,12 @@ type Spec struct {
 	OnStart func(at time.Time, pid int)
 	// OnProgress, if set, is called for each -progress block, in order, from a goroutine of Run.
 	OnProgress func(Progress)
+	// Outputs, if set, are the URLs of a tee process (TeeArgs), in order: Run then tells its
+	// stderr apart per output (TeeParser) and fills Result.Outputs.
+	Outputs []string
+	// OnOutput, if set, is called when one of Outputs opens or fails, in order, from a goroutine
+	// of Run.
+	OnOutput func(Output)
 }
 
 // Grace and StderrLines used when a Spec leaves them zero.
@@ -57,6 +63,9 @@ type Result struct {
 	StderrTail                     []string
 	LastProgress                   Progress
 	Err                            error // spawn error, or a supervision failure
+	// Outputs is what each of Spec.Outputs did (nil without Spec.Outputs). An output that
+	// neither opened nor failed was still being opened, or waiting, when the process ended.
+	Outputs []Output
 }
 
 // Run starts ffmpeg and blocks until it and every process of its group are gone. Canceling ctx
@@ -106,7 +115,8 @@ func Run(ctx context.Context, spec Spec) Result {
 		errR.Close()
 		return Result{
 			Class: ClassSpawnError, ExitCode: -1, Stopped: ctx.Err() != nil,
-			Err: fmt.Errorf("starting %s: %w", spec.FFmpeg, err),
+			Err:     fmt.Errorf("starting %s: %w", spec.FFmpeg, err),
+			Outputs: unopened(spec.Outputs),
 		}
 	}
 	res := Result{Spawned: time.Now(), PID: cmd.Process.Pid}
@@ -116,7 +126,25 @@ func Run(ctx context.Context, spec Spec) Result {
 
 	var wg sync.WaitGroup
 	stderr := tail{n: nlines}
-	wg.Go(func() { _ = eachLine(errR, maxLine, stderr.add) })
+	var tee *TeeParser
+	if len(spec.Outputs) > 0 {
+		tee = NewTeeParser(spec.Outputs, nlines)
+		tee.OnChange = spec.OnOutput
+	}
+	wg.Go(func() {
+		_ = eachLine(errR, maxLine, func(line []byte) {
+			if tee == nil {
+				stderr.add(line)
+				return
+			}
+			tee.Line(time.Now(), line)
+			// The process's own tail keeps what ffmpeg would print at its default level:
+			// the verbose lines that place outputs would push out the ones that explain an exit.
+			if !isVerbose(line) {
+				stderr.add(line)
+			}
+		})
+	})
 	var first, last Progress
 	progress := progressParser{now: time.Now, block: func(p Progress) {
 		if first.At.IsZero() {
@@ -147,6 +175,9 @@ func Run(ctx context.Context, spec Spec) Result {
 	res.FirstProgress, res.LastProgress = first.At, last
 	res.StderrTail = stderr.lines
 	res.Message = bestMessage(stderr.lines)
+	if tee != nil {
+		res.Outputs = tee.Outputs()
+	}
 	res.Stopped = stopped.Load()
 	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	res.ExitCode = cmd.ProcessState.ExitCode()
