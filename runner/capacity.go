@@ -13,7 +13,6 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/rtmpload/rtmpload/report"
-	"github.com/rtmpload/rtmpload/scenarios"
 )
 
 // stepStats is what a capacity step's attempts did.
@@ -110,7 +109,7 @@ func (c cpuClock) since(prev cpuClock) (self, machine float64) {
 // it judges the step by the stop rules, records it, and ends the run at the
 // first step that breaks one. It returns when the run ends.
 func (r *run) capacity(ctx context.Context, start time.Time, stop context.CancelCauseFunc) {
-	sc := r.o.Scenario
+	sc := r.p.sc
 	c := sc.Capacity
 	steps := c.Steps(sc.Publishers[0].Count)
 	prev := readCPU()
@@ -139,14 +138,14 @@ var errKnee = fmt.Errorf("capacity: a stop rule broke")
 
 // judgeStep checks step k against the stop rules.
 func (r *run) judgeStep(k int, selfCPU, machineCPU float64) *report.Step {
-	sc := r.o.Scenario
+	sc := r.p.sc
 	rules := sc.Capacity.Stop
 	w := r.watch
 	starved, active := w.starvedNow(k)
 	w.mu.Lock()
 	st := w.step(k)
 	res := &report.Step{
-		Step: k + 1, Publishers: r.plannedUpTo(k), Active: active,
+		Step: k + 1, Publishers: r.p.plannedUpTo(k), Active: active,
 		Started: st.started, Refused: st.refused, Dropped: st.dropped,
 		Starved: starved, CPU: selfCPU, MachineCPU: machineCPU,
 	}
@@ -183,15 +182,4 @@ func (r *run) judgeStep(k int, selfCPU, machineCPU float64) *report.Step {
 	res.Broke = broke
 	res.Held = len(broke) == 0
 	return res
-}
-
-// plannedUpTo is how many publishers this process runs by the end of step k.
-func (r *run) plannedUpTo(k int) int {
-	n := 0
-	for _, s := range scenarios.Shard(r.o.Scenario.Schedule(), r.o.Shard, r.o.Shards) {
-		if r.o.Scenario.StepOf(s) <= k {
-			n++
-		}
-	}
-	return n
 }

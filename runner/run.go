@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,9 +24,6 @@ import (
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/report/threshold"
 	"github.com/rtmpload/rtmpload/runner/hook"
-	"github.com/rtmpload/rtmpload/runner/limits"
-	"github.com/rtmpload/rtmpload/runner/media"
-	"github.com/rtmpload/rtmpload/runner/metrics"
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/runner/server"
 	"github.com/rtmpload/rtmpload/runner/srsapi"
@@ -104,279 +100,153 @@ func (e *SetupError) Unwrap() error { return e.Err }
 
 // Run runs the scenario until its duration ends or ctx is canceled (then
 // every ffmpeg is stopped and the results are still written, with end reason
-// "interrupted").
+// "interrupted"). Its stages run in this order: prepare (pure), start (the
+// rig), publish, shutdown, finish; whatever start opened is closed when Run
+// returns.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Live == nil {
-		o.Live = NewLive()
-	}
-	if o.Listen == "" {
-		o.Listen = "127.0.0.1:0"
-	}
-	if o.APIListen == "" {
-		o.APIListen = "127.0.0.1:0"
-	}
-	if o.HookListen == "" {
-		o.HookListen = "127.0.0.1:0"
-	}
-	sc := o.Scenario
-	mode := sc.Hook.Mode
-	if o.HookMode != "" {
-		mode = o.HookMode
-	}
-	switch mode {
-	case "", "allow", "deny", "conflict":
-	default:
-		return nil, &SetupError{fmt.Errorf("hook mode %q: use allow, deny or conflict", mode)}
-	}
-	if mode == "" {
-		mode = "allow"
-	}
-	if o.Shards < 0 || o.Shard < 0 || (o.Shards > 0 && o.Shard >= o.Shards) {
-		return nil, &SetupError{fmt.Errorf("shard %d/%d: want i/n with 0 <= i < n", o.Shard, o.Shards)}
-	}
-
-	// Setup: everything that can fail on bad input fails here, before a
-	// results file exists.
-	expect := append(slices.Clone(sc.Expect), o.Expect...)
-	thresholds, err := threshold.ParseAll(expect)
+	p, err := prepare(o, time.Now())
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	slots := scenarios.Shard(sc.Schedule(), o.Shard, o.Shards)
-	if err := limits.Check(len(slots)); err != nil {
-		return nil, &SetupError{err}
-	}
-	var m *metrics.Metrics
-	if o.Metrics != "" {
-		m = metrics.New()
-		addr, err := m.Serve(ctx, o.Metrics)
-		if err != nil {
-			return nil, &SetupError{err}
-		}
-		if o.OnMetrics != nil {
-			o.OnMetrics(addr)
-		}
-	}
-	cacheDir := o.CacheDir
-	if cacheDir == "" {
-		d, err := media.DefaultCacheDir()
-		if err != nil {
-			return nil, &SetupError{err}
-		}
-		cacheDir = d
-	}
-	runID := o.RunID
-	if runID == "" {
-		runID = newRunID(time.Now())
-	}
-	r := &run{o: o, id: runID, watch: newWatch(m), slots: sc.Schedule()}
-	plan, err := parseHookPlan(o.Hook)
+	r := &run{p: p}
+	g, err := r.start(ctx)
+	defer g.close()
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-
-	var hk *hook.Server
-	if plan.serve {
-		hk, err = hook.Start(hook.Config{
-			Listen:   o.HookListen,
-			Mode:     hook.Mode(mode),
-			Latency:  sc.Hook.Latency,
-			Faults:   sc.Hook.Faults,
-			Upstream: plan.upstream,
-			OnCall:   r.onHookCall,
-			OnState:  r.onHookState,
-		})
-		if err != nil {
-			return nil, &SetupError{err}
-		}
-		defer hk.Close()
-	}
-	if o.Server == "embedded" {
-		o.Server = ""
-	}
-	if o.Server != "" {
-		// A managed server writes its config and log into the results
-		// directory (kept when it fails to start: its log says why); the
-		// results file itself is still created only below.
-		if err := os.MkdirAll(o.ResultsDir, 0o755); err != nil {
-			return nil, &SetupError{fmt.Errorf("create results directory: %w", err)}
-		}
-	}
-	r.o = o
-	tg, err := r.startTarget(ctx, hk)
-	if err != nil {
-		return nil, &SetupError{err}
-	}
-	defer tg.stop()
-	r.rtmpBase = "rtmp://" + tg.addr + "/" + tg.app + "/"
-	if !o.NoTap {
-		tp, err := tap.Start(tap.Config{Target: tg.addr, OnDone: r.onWire, OnMark: r.onMark})
-		if err != nil {
-			return nil, &SetupError{err}
-		}
-		defer tp.Close()
-		r.tap = tp
-		r.rtmpBase = "rtmp://" + tp.Addr() + "/" + tg.app + "/"
-	}
-
-	// The clip last: the ports above fail fast, an encode takes seconds.
-	ffVersion := ffmpegVersion(ctx, o.FFmpeg)
-	clip, err := media.Ensure(ctx, o.FFmpeg, cacheDir, media.Params{Clip: sc.Media.Clip, BitrateBps: sc.Media.BitrateBps})
-	if err != nil {
-		return nil, &SetupError{err}
-	}
-	r.clip = clip
-
-	if err := os.MkdirAll(o.ResultsDir, 0o755); err != nil {
-		return nil, &SetupError{fmt.Errorf("create results directory: %w", err)}
-	}
-	resultsPath := filepath.Join(o.ResultsDir, "results.jsonl")
-	f, err := os.OpenFile(resultsPath, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
-	if err != nil {
-		return nil, &SetupError{fmt.Errorf("create results file: %w (pass a new --out directory)", err)}
-	}
-	r.w = report.NewWriter(f)
-
-	start := time.Now()
-	groups := make([]report.GroupInfo, 0, len(sc.Publishers))
-	planned := make(map[string]int)
-	for _, slot := range scenarios.Shard(sc.Schedule(), o.Shard, o.Shards) {
-		planned[slot.Group]++
-	}
-	for _, g := range sc.Publishers {
-		groups = append(groups, report.GroupInfo{Name: g.Group, Count: g.Count})
-		o.Live.plan(g.Group, planned[g.Group])
-	}
-	r.w.Write(report.Event{Type: report.TypeRun, Time: start, Run: &report.RunHeader{
-		Schema:  report.Schema,
-		ID:      runID,
-		Started: start,
-		Scenario: report.ScenarioInfo{
-			Name: sc.Name, Source: sc.Source, Duration: sc.Duration, Groups: groups,
-		},
-		Target:   tg.desc,
-		HookMode: hookDesc(plan, mode),
-		Options: map[string]string{
-			"clip":         sc.Media.Clip,
-			"bitrate":      sc.Media.Bitrate,
-			"hook_latency": sc.Hook.Latency.String(),
-			"hook_url":     hookURL(hk),
-			"tap":          strconv.FormatBool(!o.NoTap),
-		},
-		Versions: map[string]string{
-			"rtmpload": Version,
-			"ffmpeg":   ffVersion,
-			"server":   tg.version,
-		},
-		Shard: o.Shard, Shards: o.Shards,
-		Publisher: publisher.Args(clip, r.rtmpBase+"NAME?rtmpload=ID"),
-		Expect:    expect,
-	}})
-
-	// The callback's fault schedule and the server's own view run on the
-	// run's clock.
-	if hk != nil {
-		hk.Arm(start)
-	}
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	var watchers sync.WaitGroup
-	if tg.poll != nil {
-		watchers.Go(func() { tg.poll(watchCtx, r.onSnapshot) })
-	}
-	if hk == nil && o.HookProbe != "" {
-		watchers.Go(func() {
-			_ = hook.Probe(watchCtx, hook.ProbeConfig{URL: o.HookProbe, Method: o.HookProbeMethod, OnState: r.onProbeState})
-		})
-	}
-
-	interrupted, knee := r.publish(ctx, start)
-	stopWatch()
-	watchers.Wait()
-
-	// Every publisher is gone, so the tap has reported every connection.
-	// Accepted publishers get on_unpublish a few ms after they end: close the
-	// server before the hook so those calls are made.
-	if r.tap != nil {
-		r.tap.Close()
-	}
-	tg.stop()
-	if hk != nil {
-		hk.Close()
-	}
-
-	end := report.Event{Type: report.TypeEnd, Time: time.Now(), Reason: report.EndNormal, Usage: usage()}
-	switch {
-	case interrupted:
-		end.Reason = report.EndInterrupted
-	case knee:
-		end.Reason = report.EndKnee
-	}
-	r.w.Write(end)
-	werr := r.w.Err()
-	if cerr := f.Close(); werr == nil && cerr != nil {
-		werr = fmt.Errorf("close results: %w", cerr)
-	}
-
-	res := &Result{Dir: o.ResultsDir, ResultsPath: resultsPath, Interrupted: interrupted}
-	if werr != nil {
-		return res, werr
-	}
-	rf, err := os.Open(resultsPath)
-	if err != nil {
-		return res, err
-	}
-	defer rf.Close()
-	sum, tl, err := report.SummarizeTimeline(rf)
-	if err != nil {
-		return res, fmt.Errorf("%s: %w", resultsPath, err)
-	}
-	res.Summary, res.Timeline = sum, tl
-	res.Thresholds = threshold.EvaluateAll(thresholds, sum, nil)
-	x := report.Extras{Thresholds: res.Thresholds, Timeline: tl}
-	res.ReportPath = filepath.Join(o.ResultsDir, "report.json")
-	res.HTMLPath = filepath.Join(o.ResultsDir, "report.html")
-	if err := report.WriteFile(res.ReportPath, sum, x, report.JSONWith); err != nil {
-		return res, err
-	}
-	if err := report.WriteFile(res.HTMLPath, sum, x, report.HTML); err != nil {
-		return res, err
-	}
-	return res, nil
+	out := r.publish(ctx, g)
+	r.shutdown(g)
+	return r.finish(g, out)
 }
 
 // run is the state of one run shared by its goroutines.
 type run struct {
-	o        Options
-	id       string
+	p        *plan
 	clip     string
 	rtmpBase string
-	tap      *tap.Tap
 	w        *report.Writer
 	watch    *watch
-	slots    []scenarios.Slot // the whole schedule, by Seq
 }
 
-// slotOf finds the slot of an attempt id "<run>-<seq+1>[.<k>]".
-func (r *run) slotOf(id string) (scenarios.Slot, bool) {
-	rest, ok := strings.CutPrefix(id, r.id+"-")
-	if !ok {
-		return scenarios.Slot{}, false
-	}
-	rest, _, _ = strings.Cut(rest, ".")
-	n, err := strconv.Atoi(rest)
-	if err != nil || n < 1 || n > len(r.slots) {
-		return scenarios.Slot{}, false
-	}
-	return r.slots[n-1], true
+// outcome is how the publish stage ended.
+type outcome struct {
+	start       time.Time
+	interrupted bool // ctx ended the run early
+	knee        bool // a capacity stop rule ended it
 }
 
-// publish launches every scheduled publisher at its time and waits for all
-// of them. It reports whether ctx ended the run early.
-func (r *run) publish(ctx context.Context, start time.Time) (interrupted, knee bool) {
-	sc := r.o.Scenario
+// publish writes the run header, then launches every scheduled publisher
+// at its time and waits for all of them, with the server's view and the
+// callback's probe watched meanwhile.
+func (r *run) publish(ctx context.Context, g *rig) outcome {
+	r.clip, r.rtmpBase = g.clip, g.rtmpBase
+	start := time.Now()
+	r.header(g, start)
+	// The callback's fault schedule and the server's own view run on the
+	// run's clock.
+	if g.hk != nil {
+		g.hk.Arm(start)
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var watchers sync.WaitGroup
+	if g.tg.poll != nil {
+		watchers.Go(func() { g.tg.poll(watchCtx, r.onSnapshot) })
+	}
+	if o := r.p.o; g.hk == nil && o.HookProbe != "" {
+		watchers.Go(func() {
+			_ = hook.Probe(watchCtx, hook.ProbeConfig{URL: o.HookProbe, Method: o.HookProbeMethod, OnState: r.onProbeState})
+		})
+	}
+	out := r.schedule(ctx, start)
+	stopWatch()
+	watchers.Wait()
+	return out
+}
+
+// header writes the results' first line, and plans the live counters.
+func (r *run) header(g *rig, start time.Time) {
+	sc, o := r.p.sc, r.p.o
+	groups := make([]report.GroupInfo, 0, len(sc.Publishers))
+	for _, gr := range sc.Publishers {
+		groups = append(groups, report.GroupInfo{Name: gr.Group, Count: gr.Count})
+		o.Live.plan(gr.Group, r.p.planned[gr.Group])
+	}
+	r.w.Write(report.Event{Type: report.TypeRun, Time: start, Run: &report.RunHeader{
+		Schema:  report.Schema,
+		ID:      r.p.id,
+		Started: start,
+		Scenario: report.ScenarioInfo{
+			Name: sc.Name, Source: sc.Source, Duration: sc.Duration, Groups: groups,
+		},
+		Target:   g.tg.desc,
+		HookMode: hookDesc(r.p.hook, r.p.mode),
+		Options: map[string]string{
+			"clip":         sc.Media.Clip,
+			"bitrate":      sc.Media.Bitrate,
+			"hook_latency": sc.Hook.Latency.String(),
+			"hook_url":     hookURL(g.hk),
+			"tap":          strconv.FormatBool(!o.NoTap),
+		},
+		Versions: map[string]string{
+			"rtmpload": Version,
+			"ffmpeg":   g.ffVersion,
+			"server":   g.tg.version,
+		},
+		Shard: o.Shard, Shards: o.Shards,
+		Publisher: publisher.Args(g.clip, g.rtmpBase+"NAME?rtmpload=ID"),
+		Expect:    r.p.expect,
+	}})
+}
+
+// finish writes the end event, closes the results and builds the report
+// from them: report.json and report.html.
+func (r *run) finish(g *rig, out outcome) (*Result, error) {
+	end := report.Event{Type: report.TypeEnd, Time: time.Now(), Reason: report.EndNormal, Usage: usage()}
+	switch {
+	case out.interrupted:
+		end.Reason = report.EndInterrupted
+	case out.knee:
+		end.Reason = report.EndKnee
+	}
+	r.w.Write(end)
+	werr := r.w.Err()
+	if cerr := g.closeResults(); werr == nil && cerr != nil {
+		werr = fmt.Errorf("close results: %w", cerr)
+	}
+	res := &Result{Dir: r.p.o.ResultsDir, ResultsPath: g.resultsPath, Interrupted: out.interrupted}
+	if werr != nil {
+		return res, werr
+	}
+	return res, r.report(res)
+}
+
+// report summarizes the results file into res and writes the report files.
+func (r *run) report(res *Result) error {
+	rf, err := os.Open(res.ResultsPath)
+	if err != nil {
+		return err
+	}
+	defer rf.Close()
+	sum, tl, err := report.SummarizeTimeline(rf)
+	if err != nil {
+		return fmt.Errorf("%s: %w", res.ResultsPath, err)
+	}
+	res.Summary, res.Timeline = sum, tl
+	res.Thresholds = threshold.EvaluateAll(r.p.thresholds, sum, nil)
+	x := report.Extras{Thresholds: res.Thresholds, Timeline: tl}
+	res.ReportPath = filepath.Join(res.Dir, "report.json")
+	res.HTMLPath = filepath.Join(res.Dir, "report.html")
+	if err := report.WriteFile(res.ReportPath, sum, x, report.JSONWith); err != nil {
+		return err
+	}
+	return report.WriteFile(res.HTMLPath, sum, x, report.HTML)
+}
+
+// schedule launches every publisher of this shard at its time and waits
+// for all of them. It reports whether ctx or a capacity knee ended the run
+// early.
+func (r *run) schedule(ctx context.Context, start time.Time) outcome {
+	sc := r.p.sc
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	runCtx, cancelDeadline := context.WithDeadline(runCtx, start.Add(sc.Duration))
@@ -390,10 +260,8 @@ func (r *run) publish(ctx context.Context, start time.Time) (interrupted, knee b
 	bg.Go(func() { r.checkStalls(bgCtx) })
 
 	var wg sync.WaitGroup
-	for _, slot := range scenarios.Shard(sc.Schedule(), r.o.Shard, r.o.Shards) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for _, slot := range r.p.slots {
+		wg.Go(func() {
 			t := time.NewTimer(time.Until(start.Add(slot.Start)))
 			defer t.Stop()
 			select {
@@ -402,12 +270,12 @@ func (r *run) publish(ctx context.Context, start time.Time) (interrupted, knee b
 			case <-t.C:
 			}
 			r.slot(runCtx, start, slot)
-		}()
+		})
 	}
 	wg.Wait()
 	stopBg()
 	bg.Wait()
-	return ctx.Err() != nil, context.Cause(runCtx) == errKnee
+	return outcome{start: start, interrupted: ctx.Err() != nil, knee: context.Cause(runCtx) == errKnee}
 }
 
 // checkStalls looks every second for publishers whose output stopped with
@@ -424,7 +292,7 @@ func (r *run) checkStalls(ctx context.Context) {
 				m.ToolCPU(readCPU().self.Seconds())
 			}
 			r.watch.stalls(now, func(id string, starved bool, reason string) {
-				if slot, ok := r.slotOf(id); ok {
+				if slot, ok := r.p.slotOf(id); ok {
 					r.starved(id, slot, now, starved, reason)
 				}
 			})
@@ -438,7 +306,7 @@ func (r *run) starved(id string, slot scenarios.Slot, at time.Time, starved bool
 	if starved {
 		phase = report.PhaseStarved
 	}
-	r.o.Live.update(slot.Group, func(g *GroupLive) {
+	r.p.o.Live.update(slot.Group, func(g *GroupLive) {
 		if starved {
 			g.Starved++
 		} else {
@@ -455,12 +323,12 @@ func (r *run) starved(id string, slot scenarios.Slot, at time.Time, starved bool
 // attempt ends on its own, as its group's policy allows. Attempt ids are
 // <run>-<seq+1> and then <run>-<seq+1>.<k>, the same in every shard.
 func (r *run) slot(ctx context.Context, start time.Time, slot scenarios.Slot) {
-	sc := r.o.Scenario
+	sc := r.p.sc
 	rc := sc.Publishers[groupIndex(sc, slot.Group)].Reconnect
 	stop := start.Add(slot.Stop)
 	reconnects := 0
 	for k := 0; ; k++ {
-		id := fmt.Sprintf("%s-%d", r.id, slot.Seq+1)
+		id := fmt.Sprintf("%s-%d", r.p.id, slot.Seq+1)
 		if k > 0 {
 			id += fmt.Sprintf(".%d", k)
 		}
@@ -516,16 +384,16 @@ func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publi
 		r.w.Write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae})
 	}
 
-	live := r.o.Live
+	live := r.p.o.Live
 	live.update(slot.Group, func(g *GroupLive) { g.Started++; g.Active++ })
-	step := r.o.Scenario.StepOf(slot)
+	step := r.p.sc.StepOf(slot)
 	r.watch.started(id, slot.Group, step)
 	var spawned time.Time
 	var once sync.Once
 	res := publisher.Run(ctx, publisher.Spec{
-		FFmpeg: r.o.FFmpeg,
+		FFmpeg: r.p.o.FFmpeg,
 		Args:   publisher.Args(r.clip, u),
-		Grace:  r.o.Grace,
+		Grace:  r.p.o.Grace,
 		OnStart: func(at time.Time, pid int) {
 			spawned = at
 			emit(at, report.PhaseSpawn, func(ae *report.AttemptEvent) { ae.URL, ae.PID = u, pid })
@@ -573,7 +441,7 @@ func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publi
 func (r *run) onHookCall(c hook.Call) {
 	if m := r.watch.m; m != nil && c.Action == hook.ActionPublish && !c.Answered.IsZero() {
 		group := "unknown"
-		if slot, ok := r.slotOf(c.Attempt); ok {
+		if slot, ok := r.p.slotOf(c.Attempt); ok {
 			group = slot.Group
 		}
 		m.HookLatency(group, c.Answered.Sub(c.Arrived))
@@ -608,8 +476,8 @@ func (r *run) onMark(c *tap.Conn, m tap.Mark) {
 	if m.Phase != tap.OnStatus {
 		return
 	}
-	if slot, ok := r.slotOf(c.Attempt); ok {
-		r.watch.wire(wireConn(c), slot.Group, r.o.Scenario.StepOf(slot))
+	if slot, ok := r.p.slotOf(c.Attempt); ok {
+		r.watch.wire(wireConn(c), slot.Group, r.p.sc.StepOf(slot))
 	}
 }
 

@@ -53,7 +53,7 @@ func parseHookPlan(s string) (hookPlan, error) {
 // startTarget starts (or points at) the server the run publishes to. hk is
 // the built-in hook when the run serves one.
 func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error) {
-	o := r.o
+	o := r.p.o
 	hookURLs := func() (pub, unpub string) {
 		if hk == nil {
 			return "", ""
@@ -61,11 +61,11 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 		return hk.OnPublishURL(), hk.OnUnpublishURL()
 	}
 	switch {
-	case o.Target != "" && o.Server != "":
+	case o.Target != "" && r.p.server != "":
 		return nil, fmt.Errorf("--target and --server both name the server: use one")
 	case o.Target != "":
 		return externalTarget(o.Target, o.API)
-	case o.Server == "nginx-rtmp":
+	case r.p.server == "nginx-rtmp":
 		pub, unpub := hookURLs()
 		n, err := managed.StartNginx(ctx, managed.NginxConfig{
 			Dir: filepath.Join(o.ResultsDir, "nginx"), RTMPListen: o.Listen, OnPublish: pub, OnPublishDone: unpub,
@@ -81,10 +81,10 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 			},
 			stop: stopManaged(n),
 		}, nil
-	case strings.HasPrefix(o.Server, "srs="):
+	case strings.HasPrefix(r.p.server, "srs="):
 		pub, unpub := hookURLs()
 		s, err := managed.StartSRS(ctx, managed.SRSConfig{
-			Dir: filepath.Join(o.ResultsDir, "srs"), Binary: strings.TrimPrefix(o.Server, "srs="),
+			Dir: filepath.Join(o.ResultsDir, "srs"), Binary: strings.TrimPrefix(r.p.server, "srs="),
 			RTMPListen: o.Listen, APIListen: o.APIListen, OnPublish: pub, OnUnpublish: unpub,
 		})
 		if err != nil {
@@ -97,8 +97,8 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 			poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
 			stop:    stopManaged(s),
 		}, nil
-	case o.Server != "":
-		return nil, fmt.Errorf("--server %q: use embedded, nginx-rtmp or srs=PATH-TO-SRS-BINARY", o.Server)
+	case r.p.server != "":
+		return nil, fmt.Errorf("--server %q: use embedded, nginx-rtmp or srs=PATH-TO-SRS-BINARY", r.p.server)
 	}
 
 	pub, unpub := hookURLs()

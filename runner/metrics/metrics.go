@@ -107,28 +107,49 @@ func (m *Metrics) Handler() http.Handler {
 // runs), until ctx ends. It returns the address actually bound; a busy port is an error at
 // once, before the run.
 func (m *Metrics) Serve(ctx context.Context, addr string) (string, error) {
+	bound, stop, err := m.Start(addr)
+	if err != nil {
+		return "", err
+	}
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return bound, nil
+}
+
+// Start is Serve until stop is called: stop returns once the server is closed (a scrape in
+// flight gets a moment to finish; the run's end must not wait on a scraper). stop may be called
+// more than once.
+func (m *Metrics) Start(addr string) (bound string, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("metrics: %w", err)
+		return "", nil, fmt.Errorf("metrics: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
 	// Serve's error is dropped: it fails only with the listener, and scrapes are best effort;
 	// the run goes on without them.
-	go srv.Serve(ln)
 	go func() {
-		<-ctx.Done()
-		// A scrape in flight gets a moment to finish; the run's end must not wait on a scraper.
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if srv.Shutdown(sctx) != nil {
-			srv.Close()
-		}
+		defer close(served)
+		_ = srv.Serve(ln)
 	}()
-	return ln.Addr().String(), nil
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if srv.Shutdown(sctx) != nil {
+				srv.Close()
+			}
+			<-served
+		})
+	}
+	return ln.Addr().String(), stop, nil
 }
 
 // AttemptStarted counts one spawned ffmpeg of group.

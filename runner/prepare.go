@@ -1,0 +1,120 @@
+package runner
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rtmpload/rtmpload/report/threshold"
+	"github.com/rtmpload/rtmpload/runner/limits"
+	"github.com/rtmpload/rtmpload/runner/media"
+	"github.com/rtmpload/rtmpload/scenarios"
+)
+
+// plan is a run decided before anything starts: the options with their
+// defaults, the callback's mode, the thresholds and the schedule. prepare
+// makes it without I/O; nothing edits it afterwards.
+type plan struct {
+	o          Options // defaults filled in
+	sc         *scenarios.Scenario
+	id         string   // the run id, shared by its shards
+	mode       string   // the built-in hook's mode: allow, deny or conflict
+	hook       hookPlan // serve, proxy or external
+	server     string   // o.Server, "" for the embedded one
+	cacheDir   string
+	expect     []string // the scenario's thresholds, then the command line's
+	thresholds []threshold.Threshold
+	schedule   []scenarios.Slot // the whole schedule, by Seq: attempt ids index it
+	slots      []scenarios.Slot // this shard's part of it
+	planned    map[string]int   // this shard's publishers per group
+}
+
+// prepare checks o and makes the run's plan. Everything that can fail on bad
+// input fails here, before a port is bound or a file written. now names the
+// run when o does not.
+func prepare(o Options, now time.Time) (*plan, error) {
+	o = withDefaults(o)
+	sc := o.Scenario
+	mode := cmp.Or(o.HookMode, sc.Hook.Mode, "allow")
+	switch mode {
+	case "allow", "deny", "conflict":
+	default:
+		return nil, fmt.Errorf("hook mode %q: use allow, deny or conflict", mode)
+	}
+	if o.Shards < 0 || o.Shard < 0 || (o.Shards > 0 && o.Shard >= o.Shards) {
+		return nil, fmt.Errorf("shard %d/%d: want i/n with 0 <= i < n", o.Shard, o.Shards)
+	}
+	p := &plan{o: o, sc: sc, id: o.RunID, mode: mode, server: o.Server, cacheDir: o.CacheDir}
+	if p.server == "embedded" {
+		p.server = ""
+	}
+	if p.id == "" {
+		p.id = newRunID(now)
+	}
+	var err error
+	p.expect = append(slices.Clone(sc.Expect), o.Expect...)
+	if p.thresholds, err = threshold.ParseAll(p.expect); err != nil {
+		return nil, err
+	}
+	if p.hook, err = parseHookPlan(o.Hook); err != nil {
+		return nil, err
+	}
+	p.schedule = sc.Schedule()
+	p.slots = scenarios.Shard(p.schedule, o.Shard, o.Shards)
+	if err := limits.Check(len(p.slots)); err != nil {
+		return nil, err
+	}
+	p.planned = make(map[string]int)
+	for _, s := range p.slots {
+		p.planned[s.Group]++
+	}
+	if p.cacheDir == "" {
+		if p.cacheDir, err = media.DefaultCacheDir(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// withDefaults fills in o's zero values.
+func withDefaults(o Options) Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Live == nil {
+		o.Live = NewLive()
+	}
+	o.Listen = cmp.Or(o.Listen, "127.0.0.1:0")
+	o.APIListen = cmp.Or(o.APIListen, "127.0.0.1:0")
+	o.HookListen = cmp.Or(o.HookListen, "127.0.0.1:0")
+	return o
+}
+
+// plannedUpTo is how many publishers this process runs by the end of step k.
+func (p *plan) plannedUpTo(k int) int {
+	n := 0
+	for _, s := range p.slots {
+		if p.sc.StepOf(s) <= k {
+			n++
+		}
+	}
+	return n
+}
+
+// slotOf finds the slot of an attempt id "<run>-<seq+1>[.<k>]".
+func (p *plan) slotOf(id string) (scenarios.Slot, bool) {
+	rest, ok := strings.CutPrefix(id, p.id+"-")
+	if !ok {
+		return scenarios.Slot{}, false
+	}
+	rest, _, _ = strings.Cut(rest, ".")
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 1 || n > len(p.schedule) {
+		return scenarios.Slot{}, false
+	}
+	return p.schedule[n-1], true
+}

@@ -1,0 +1,158 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/runner/hook"
+	"github.com/rtmpload/rtmpload/runner/media"
+	"github.com/rtmpload/rtmpload/runner/metrics"
+	"github.com/rtmpload/rtmpload/runner/tap"
+)
+
+// rig is what a run opened: the metrics server, the hook, the server it
+// publishes to, the tap, the clip and the results file, in that order. Its
+// close ends them in reverse; each stop may also be called on its own (the
+// shutdown stage does, in its own order) and then does nothing the second
+// time.
+type rig struct {
+	closers []func() // in the order opened
+
+	m           *metrics.Metrics // nil: no --metrics
+	hk          *hook.Server     // nil: the callback is not ours
+	tg          *target
+	tap         *tap.Tap // nil: --no-tap
+	rtmpBase    string   // rtmp://host:port/app/ the publishers use
+	clip        string
+	ffVersion   string
+	resultsPath string
+	w           *report.Writer
+
+	stopTap, stopTarget, stopHook func()
+	closeResults                  func() error
+}
+
+// opened records stop as the closer of what was just opened, and returns it
+// made idempotent.
+func (g *rig) opened(stop func()) func() {
+	var once sync.Once
+	f := func() { once.Do(stop) }
+	g.closers = append(g.closers, f)
+	return f
+}
+
+// close ends everything the rig opened, newest first.
+func (g *rig) close() {
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		g.closers[i]()
+	}
+}
+
+// start opens the rig. On an error, what it opened so far is in g for the
+// caller's close.
+func (r *run) start(ctx context.Context) (g *rig, err error) {
+	g = &rig{stopTap: func() {}, stopHook: func() {}, stopTarget: func() {}}
+	o := r.p.o
+	if o.Metrics != "" {
+		g.m = metrics.New()
+		addr, stop, err := g.m.Start(o.Metrics)
+		if err != nil {
+			return g, err
+		}
+		g.opened(stop)
+		if o.OnMetrics != nil {
+			o.OnMetrics(addr)
+		}
+	}
+	r.watch = newWatch(g.m)
+	if err := r.startHook(g); err != nil {
+		return g, err
+	}
+	if r.p.server != "" {
+		// A managed server writes its config and log into the results
+		// directory (kept when it fails to start: its log says why); the
+		// results file itself is created only below.
+		if err := os.MkdirAll(o.ResultsDir, 0o755); err != nil {
+			return g, fmt.Errorf("create results directory: %w", err)
+		}
+	}
+	if g.tg, err = r.startTarget(ctx, g.hk); err != nil {
+		return g, err
+	}
+	g.stopTarget = g.opened(g.tg.stop)
+	g.rtmpBase = "rtmp://" + g.tg.addr + "/" + g.tg.app + "/"
+	if !o.NoTap {
+		if g.tap, err = tap.Start(tap.Config{Target: g.tg.addr, OnDone: r.onWire, OnMark: r.onMark}); err != nil {
+			return g, err
+		}
+		g.stopTap = g.opened(func() { g.tap.Close() })
+		g.rtmpBase = "rtmp://" + g.tap.Addr() + "/" + g.tg.app + "/"
+	}
+	// The clip last: the ports above fail fast, an encode takes seconds.
+	g.ffVersion = ffmpegVersion(ctx, o.FFmpeg)
+	sc := r.p.sc
+	if g.clip, err = media.Ensure(ctx, o.FFmpeg, r.p.cacheDir, media.Params{Clip: sc.Media.Clip, BitrateBps: sc.Media.BitrateBps}); err != nil {
+		return g, err
+	}
+	return g, r.openResults(g)
+}
+
+// startHook starts the built-in hook when the run serves the callback.
+func (r *run) startHook(g *rig) error {
+	if !r.p.hook.serve {
+		return nil
+	}
+	sc := r.p.sc
+	hk, err := hook.Start(hook.Config{
+		Listen:   r.p.o.HookListen,
+		Mode:     hook.Mode(r.p.mode),
+		Latency:  sc.Hook.Latency,
+		Faults:   sc.Hook.Faults,
+		Upstream: r.p.hook.upstream,
+		OnCall:   r.onHookCall,
+		OnState:  r.onHookState,
+	})
+	if err != nil {
+		return err
+	}
+	g.hk = hk
+	g.stopHook = g.opened(func() { hk.Close() })
+	return nil
+}
+
+// openResults creates the results file; it must not exist yet.
+func (r *run) openResults(g *rig) error {
+	dir := r.p.o.ResultsDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create results directory: %w", err)
+	}
+	g.resultsPath = filepath.Join(dir, "results.jsonl")
+	f, err := os.OpenFile(g.resultsPath, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create results file: %w (pass a new --out directory)", err)
+	}
+	g.w = report.NewWriter(f)
+	r.w = g.w
+	var once sync.Once
+	var cerr error
+	g.closeResults = func() error {
+		once.Do(func() { cerr = f.Close() })
+		return cerr
+	}
+	g.opened(func() { _ = g.closeResults() })
+	return nil
+}
+
+// shutdown ends what the publishers used, in the order that keeps every
+// event: every publisher is gone, so the tap has reported every
+// connection; accepted publishers get on_unpublish a few ms after they
+// end, so the server closes before the hook, which records those calls.
+func (r *run) shutdown(g *rig) {
+	g.stopTap()
+	g.stopTarget()
+	g.stopHook()
+}
