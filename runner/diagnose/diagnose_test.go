@@ -21,6 +21,7 @@ import (
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/runner/server"
 	"github.com/rtmpload/rtmpload/runner/tap"
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // env is an embedded SRS-like server with the built-in hook as its callback.
@@ -137,7 +138,7 @@ func TestAllOK(t *testing.T) {
 		t.Errorf("Problem=%v verdict %q", res.Problem, res.Verdict)
 	}
 	wantStatus(t, find(t, res, "RTMP"), OK, "NetConnection.Connect.Success", "no publish sent")
-	wantStatus(t, find(t, res, "SRS API"), OK, "SRS "+server.DefaultVersion)
+	wantStatus(t, find(t, res, "SRS API"), OK, "SRS "+srs.Version)
 	wantStatus(t, find(t, res, "live streams"), OK, "0 streams, 0 publishing clients")
 	wantStatus(t, find(t, res, "callback"), OK, "allowed (HTTP 200")
 	wantStatus(t, find(t, res, "ffmpeg"), OK, "with libx264, aac, flv")
@@ -181,12 +182,12 @@ func TestProbeBodyIsSRSs(t *testing.T) {
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("body keys %v, want SRS's order %v", keys, want)
 	}
-	var b server.HookRequest
+	var b srs.HookRequest
 	json.Unmarshal(got, &b)
 	if b.Action != "on_publish" || b.Vhost != "__defaultVhost__" || b.StreamURL != "/live/"+b.Stream || b.Param != "" {
 		t.Errorf("body %s", got)
 	}
-	if ua != "SRS/"+server.DefaultVersion || ctype != "application/json" {
+	if ua != "SRS/"+srs.Version || ctype != "application/json" {
 		t.Errorf("User-Agent %q, Content-Type %q", ua, ctype)
 	}
 }

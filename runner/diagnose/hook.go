@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 type hookProbe struct {
@@ -88,15 +89,15 @@ func (p hookProbe) check(ctx context.Context, raw string) Check {
 	return p.probe(ctx, c, raw, r.steps())
 }
 
-func (p hookProbe) body(action string) server.HookRequest {
+func (p hookProbe) body(action string) srs.HookRequest {
 	app := cmp.Or(p.rtmp.app, "live")
 	tcURL := "rtmp://127.0.0.1:1935/" + app
 	if p.rtmp.raw != "" {
 		tcURL = "rtmp://" + p.rtmp.addr() + "/" + app
 	}
-	return server.HookRequest{
+	return srs.HookRequest{
 		ServerID: p.serverID, ServiceID: p.serviceID, Action: action,
-		ClientID: p.clientID, IP: "127.0.0.1", Vhost: "__defaultVhost__", App: app,
+		ClientID: p.clientID, IP: "127.0.0.1", Vhost: srs.DefaultVhost, App: app,
 		TcURL: tcURL, Stream: p.stream, Param: "", StreamURL: "/" + app + "/" + p.stream,
 		StreamID: p.streamID,
 	}
@@ -104,7 +105,7 @@ func (p hookProbe) body(action string) server.HookRequest {
 
 // post sends one SRS-shaped callback and reads the answer, all within
 // HookTimeout like SRS (connect included).
-func (p hookProbe) post(ctx context.Context, u string, b server.HookRequest) (int, []byte, error) {
+func (p hookProbe) post(ctx context.Context, u string, b srs.HookRequest) (int, []byte, error) {
 	payload, err := json.Marshal(b)
 	if err != nil {
 		return 0, nil, err
@@ -116,7 +117,7 @@ func (p hookProbe) post(ctx context.Context, u string, b server.HookRequest) (in
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "SRS/"+cmp.Or(p.version, server.DefaultVersion))
+	req.Header.Set("User-Agent", "SRS/"+cmp.Or(p.version, srs.Version))
 	// SRS ignores proxy variables; so must the probe, or it would test a
 	// different path than SRS's.
 	cli := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}

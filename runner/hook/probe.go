@@ -14,7 +14,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // Probe methods.
@@ -171,7 +171,7 @@ func probeBody() ([]byte, error) {
 	rand.Read(b) // never fails (crypto/rand)
 	id := hex.EncodeToString(b)
 	stream := "rtmpload-probe-" + id
-	return json.Marshal(server.HookRequest{
+	return json.Marshal(srs.HookRequest{
 		ServerID: "rtmpload-probe", ServiceID: "rtmpload", Action: ActionPublish, ClientID: "probe-" + id,
 		IP: "127.0.0.1", Vhost: defaultVhost, App: "live", TcURL: "rtmp://127.0.0.1/live",
 		Stream: stream, StreamURL: "/live/" + stream, StreamID: "vid-probe-" + id,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/runner/server"
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // maxBody bounds a hook body; SRS's is a few hundred bytes.
@@ -81,16 +82,10 @@ func (id *flexID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// srsReply is SRS's answer shape: code 0 allows, anything else refuses
-// (docs/srs-behaviour.md, "What SRS accepts as allow"). A nil msg is what the
-// seed's callback service sends.
-type srsReply struct {
-	Code int     `json:"code"`
-	Msg  *string `json:"msg"`
-}
-
+// reply is the body of an SRS-dialect answer (srs.HookAnswer): code 0
+// allows, anything else refuses.
 func reply(code int, msg string) string {
-	r := srsReply{Code: code}
+	r := srs.HookAnswer{Code: code}
 	if msg != "" {
 		r.Msg = &msg
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // SRS error codes the API answers with (HTTP 200, non-zero "code").
@@ -50,13 +52,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func (s *Server) handleVersions(w http.ResponseWriter, _ *http.Request) {
-	type data struct {
-		Major    int    `json:"major"`
-		Minor    int    `json:"minor"`
-		Revision int    `json:"revision"`
-		Version  string `json:"version"`
-	}
-	d := data{Version: s.cfg.Version}
+	d := srs.Versions{Version: s.cfg.Version}
 	parts := strings.SplitN(s.cfg.Version, ".", 3)
 	for i, p := range parts {
 		n, _ := strconv.Atoi(p)
@@ -71,7 +67,7 @@ func (s *Server) handleVersions(w http.ResponseWriter, _ *http.Request) {
 	}
 	writeJSON(w, struct {
 		envelope
-		Data data `json:"data"`
+		Data srs.Versions `json:"data"`
 	}{s.envelope(0), d})
 }
 
@@ -97,7 +93,7 @@ func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, struct {
 		envelope
 		Total   int          `json:"total"`
-		Streams []StreamInfo `json:"streams"`
+		Streams []srs.Stream `json:"streams"`
 	}{s.envelope(0), len(all), page(r, all)})
 }
 
@@ -107,7 +103,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		if st.ID == id {
 			writeJSON(w, struct {
 				envelope
-				Stream StreamInfo `json:"stream"`
+				Stream srs.Stream `json:"stream"`
 			}{s.envelope(0), st})
 			return
 		}
@@ -118,7 +114,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleClients(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, struct {
 		envelope
-		Clients []ClientInfo `json:"clients"`
+		Clients []srs.Client `json:"clients"`
 	}{s.envelope(0), page(r, s.Clients())})
 }
 
@@ -128,7 +124,7 @@ func (s *Server) handleClient(w http.ResponseWriter, r *http.Request) {
 		if c.ID == id {
 			writeJSON(w, struct {
 				envelope
-				Client ClientInfo `json:"client"`
+				Client srs.Client `json:"client"`
 			}{s.envelope(0), c})
 			return
 		}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortmplib"
+
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // maxDecodeErrors ends a publisher whose messages gortmplib keeps failing to
@@ -152,14 +154,14 @@ func (s *Server) removeClient(c *client) {
 	}
 }
 
-func (s *Server) hookRequest(c *client, action string) *HookRequest {
+func (s *Server) hookRequest(c *client, action string) *srs.HookRequest {
 	s.mu.Lock()
 	streamID := ""
 	if st := s.streams[c.streamURL]; st != nil {
 		streamID = st.id
 	}
 	s.mu.Unlock()
-	return &HookRequest{
+	return &srs.HookRequest{
 		ServerID:  s.cfg.ServerID,
 		ServiceID: s.cfg.ServiceID,
 		Action:    action,

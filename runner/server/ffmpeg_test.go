@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // runFFmpeg publishes 2 s of a lavfi test pattern (H.264, as the clips are)
@@ -58,7 +60,7 @@ func TestFFmpegAllowedPublishes(t *testing.T) {
 	hs := rec.hookServer(t, answerBody(200, `{"code":0,"msg":null}`))
 	s := startServer(t, Config{OnPublish: []string{hs.URL}}, rec)
 
-	var seen StreamInfo
+	var seen srs.Stream
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

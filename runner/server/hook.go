@@ -9,25 +9,9 @@ import (
 	"net"
 	"net/http"
 	"time"
-)
 
-// HookRequest is SRS's callback body (docs/srs-behaviour.md, "Hook request"); the field order is
-// SRS's key order, which hook services and our tests compare byte for byte.
-// Everything that speaks SRS's hook (the server, the probe, diagnose) uses it.
-type HookRequest struct {
-	ServerID  string `json:"server_id"`
-	ServiceID string `json:"service_id"`
-	Action    string `json:"action"`
-	ClientID  string `json:"client_id"`
-	IP        string `json:"ip"`
-	Vhost     string `json:"vhost"`
-	App       string `json:"app"`
-	TcURL     string `json:"tcUrl"`
-	Stream    string `json:"stream"`
-	Param     string `json:"param"`
-	StreamURL string `json:"stream_url"`
-	StreamID  string `json:"stream_id"`
-}
+	"github.com/rtmpload/rtmpload/srs"
+)
 
 // maxHookBody caps what is read from a hook answer; SRS answers are tiny.
 const maxHookBody = 64 << 10
@@ -88,7 +72,7 @@ type hookResult struct {
 }
 
 // callHook posts one callback. ctx bounds it; HookTimeout is applied here.
-func (s *Server) callHook(ctx context.Context, url string, req *HookRequest) hookResult {
+func (s *Server) callHook(ctx context.Context, url string, req *srs.HookRequest) hookResult {
 	payload, err := json.Marshal(req)
 	if err != nil {
 		return hookResult{err: err, reason: ReasonHookUnreachable}

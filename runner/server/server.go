@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // Defaults taken from SRS 7 so that timing-sensitive classification behaves
@@ -25,7 +27,7 @@ const (
 	DefaultHookTimeout        = 30 * time.Second // SRS_HTTP_CLIENT_TIMEOUT
 	DefaultFirstPacketTimeout = 20 * time.Second // publish.firstpkt_timeout
 	DefaultNormalTimeout      = 5 * time.Second  // publish.normal_timeout
-	DefaultVersion            = "7.0.18"
+	DefaultVersion            = srs.Version
 
 	// handshakeTimeout bounds handshake, connect and createStream, like
 	// SRS_CONSTS_RTMP_TIMEOUT.
@@ -36,7 +38,7 @@ const (
 	// closeWait bounds how long Close waits for handlers and on_unpublish calls.
 	closeWait = 5 * time.Second
 	// defaultVhost is the vhost name SRS reports when the URL names none.
-	defaultVhost = "__defaultVhost__"
+	defaultVhost = srs.DefaultVhost
 )
 
 // Config configures Start. Zero values take SRS's defaults.

@@ -21,6 +21,8 @@ import (
 
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/message"
+
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // recorder collects events and hook calls for assertions.
@@ -35,7 +37,7 @@ type hookCall struct {
 	method  string
 	header  http.Header
 	body    []byte
-	request HookRequest
+	request srs.HookRequest
 }
 
 func (r *recorder) onEvent(ev Event) {
@@ -542,7 +544,7 @@ func TestCloseEndsEverythingBounded(t *testing.T) {
 			io.WriteString(w, "0")
 			return
 		}
-		var req HookRequest
+		var req srs.HookRequest
 		if json.NewDecoder(r.Body).Decode(&req); req.Stream == "live" {
 			io.WriteString(w, "0")
 			return

@@ -11,81 +11,9 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+
+	"github.com/rtmpload/rtmpload/srs"
 )
-
-// StreamInfo is one entry of SRS's /api/v1/streams/ list.
-type StreamInfo struct {
-	ID        string      `json:"id"`
-	Name      string      `json:"name"`
-	Vhost     string      `json:"vhost"` // the vhost's id, as SRS reports it
-	App       string      `json:"app"`
-	TcURL     string      `json:"tcUrl"`
-	URL       string      `json:"url"`
-	LiveMs    int64       `json:"live_ms"` // SRS reports the current time in ms here
-	Clients   int         `json:"clients"`
-	Frames    uint64      `json:"frames"`
-	SendBytes uint64      `json:"send_bytes"`
-	RecvBytes uint64      `json:"recv_bytes"`
-	Kbps      Kbps        `json:"kbps"`
-	Publish   PublishInfo `json:"publish"`
-	Video     *VideoInfo  `json:"video"`
-	Audio     *AudioInfo  `json:"audio"`
-}
-
-// Kbps is SRS's 30-second bit rate pair.
-type Kbps struct {
-	Recv30s int `json:"recv_30s"`
-	Send30s int `json:"send_30s"`
-}
-
-// PublishInfo says whether a stream has an accepted publisher, and which.
-type PublishInfo struct {
-	Active bool   `json:"active"`
-	CID    string `json:"cid,omitempty"`
-}
-
-// VideoInfo describes a stream's video as SRS does.
-type VideoInfo struct {
-	Codec   string `json:"codec"`
-	Profile string `json:"profile"`
-	Level   string `json:"level"`
-	Width   int    `json:"width"`
-	Height  int    `json:"height"`
-}
-
-// AudioInfo describes a stream's audio as SRS does.
-type AudioInfo struct {
-	Codec      string `json:"codec"`
-	SampleRate int    `json:"sample_rate"`
-	Channel    int    `json:"channel"`
-	Profile    string `json:"profile"`
-}
-
-// ClientInfo is one entry of SRS's /api/v1/clients/ list. Like SRS, a
-// publisher is listed from its publish command on, while its hooks run too.
-type ClientInfo struct {
-	ID        string  `json:"id"`
-	Vhost     string  `json:"vhost"`
-	Stream    string  `json:"stream"` // the stream's id
-	IP        string  `json:"ip"`
-	PageURL   string  `json:"pageUrl"`
-	SwfURL    string  `json:"swfUrl"`
-	TcURL     string  `json:"tcUrl"`
-	URL       string  `json:"url"`
-	Name      string  `json:"name"`
-	Type      string  `json:"type"`
-	Publish   bool    `json:"publish"`
-	Alive     float64 `json:"alive"` // seconds
-	SendBytes uint64  `json:"send_bytes"`
-	RecvBytes uint64  `json:"recv_bytes"`
-	Kbps      Kbps    `json:"kbps"`
-}
-
-// Publishing reports whether SRS lists the client as a publisher. SRS names
-// publisher types "<protocol>-publish" and sets "publish" on them.
-func (c ClientInfo) Publishing() bool {
-	return c.Publish || strings.HasSuffix(c.Type, "-publish")
-}
 
 // rateWindow keeps one byte-count sample per second for SRS's 30 s rates.
 type rateWindow struct {
@@ -140,7 +68,7 @@ func (c *client) count(msg message.Message, now time.Time) {
 			}
 			c.video = avcInfo(cfg.Profile, cfg.Level, sps)
 		} else if c.video == nil {
-			c.video = &VideoInfo{Codec: map[uint8]string{message.CodecH264: "H264", message.CodecH265: "H265"}[m.Codec]}
+			c.video = &srs.Video{Codec: map[uint8]string{message.CodecH264: "H264", message.CodecH265: "H265"}[m.Codec]}
 		}
 	case *message.VideoExSequenceStart:
 		c.videoMsgs++
@@ -151,7 +79,7 @@ func (c *client) count(msg message.Message, now time.Time) {
 			}
 			c.video = avcInfo(cfg.Profile, cfg.Level, sps)
 		} else {
-			c.video = &VideoInfo{Codec: fourCCName(m.FourCC)}
+			c.video = &srs.Video{Codec: fourCCName(m.FourCC)}
 		}
 	case *message.VideoExCodedFrames, *message.VideoExFramesX, *message.VideoExMultitrack,
 		*message.VideoExSequenceEnd, *message.VideoExMetadata:
@@ -161,7 +89,7 @@ func (c *client) count(msg message.Message, now time.Time) {
 		if m.AACConfig != nil {
 			c.audio = aacInfo(m.AACConfig)
 		} else if c.audio == nil {
-			c.audio = &AudioInfo{Codec: map[uint8]string{
+			c.audio = &srs.Audio{Codec: map[uint8]string{
 				message.CodecMPEG4Audio: "AAC", message.CodecMPEG1Audio: "MP3",
 				message.CodecPCMA: "PCMA", message.CodecPCMU: "PCMU", message.CodecLPCM: "LPCM",
 			}[m.Codec]}
@@ -178,8 +106,8 @@ func fourCCName(f message.FourCC) string {
 	}[f]
 }
 
-func avcInfo(profile, level uint8, sps []byte) *VideoInfo {
-	v := &VideoInfo{Codec: "H264", Level: fmt.Sprintf("%d.%d", level/10, level%10)}
+func avcInfo(profile, level uint8, sps []byte) *srs.Video {
+	v := &srs.Video{Codec: "H264", Level: fmt.Sprintf("%d.%d", level/10, level%10)}
 	v.Profile = map[uint8]string{
 		66: "Baseline", 77: "Main", 88: "Extended", 100: "High", 110: "High10", 122: "High422", 244: "High444",
 	}[profile]
@@ -193,8 +121,8 @@ func avcInfo(profile, level uint8, sps []byte) *VideoInfo {
 	return v
 }
 
-func aacInfo(c *mpeg4audio.AudioSpecificConfig) *AudioInfo {
-	a := &AudioInfo{Codec: "AAC", SampleRate: c.SampleRate, Channel: int(c.ChannelConfig)}
+func aacInfo(c *mpeg4audio.AudioSpecificConfig) *srs.Audio {
+	a := &srs.Audio{Codec: "AAC", SampleRate: c.SampleRate, Channel: int(c.ChannelConfig)}
 	if c.ChannelConfig == 7 {
 		a.Channel = 8
 	}
@@ -213,13 +141,13 @@ func aacInfo(c *mpeg4audio.AudioSpecificConfig) *AudioInfo {
 
 // Streams lists the streams that have a publisher (accepted or waiting for
 // its hooks), in SRS's /api/v1/streams/ shape, ordered by url.
-func (s *Server) Streams() []StreamInfo {
+func (s *Server) Streams() []srs.Stream {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]StreamInfo, 0, len(s.streams))
+	out := make([]srs.Stream, 0, len(s.streams))
 	for url, st := range s.streams {
-		info := StreamInfo{ID: st.id, Vhost: s.vhostID, URL: url, LiveMs: now.UnixMilli(), Clients: st.clients}
+		info := srs.Stream{ID: st.id, Vhost: s.vhostID, URL: url, LiveMs: now.UnixMilli(), Clients: st.clients}
 		pub := s.live[url]
 		if pub == nil {
 			// Not yet accepted: describe it from any of its waiting clients.
@@ -235,7 +163,7 @@ func (s *Server) Streams() []StreamInfo {
 			if s.live[url] == pub {
 				recv := pub.sc.BytesReceived()
 				pub.mu.Lock()
-				info.Publish = PublishInfo{Active: true, CID: pub.id}
+				info.Publish = srs.Publish{Active: true, CID: pub.id}
 				info.Frames = pub.videoMsgs
 				info.RecvBytes = recv
 				info.SendBytes = pub.sc.BytesSent()
@@ -253,19 +181,19 @@ func (s *Server) Streams() []StreamInfo {
 		}
 		out = append(out, info)
 	}
-	slices.SortFunc(out, func(a, b StreamInfo) int { return strings.Compare(a.URL, b.URL) })
+	slices.SortFunc(out, func(a, b srs.Stream) int { return strings.Compare(a.URL, b.URL) })
 	return out
 }
 
 // Clients lists the publishing clients in SRS's /api/v1/clients/ shape,
 // ordered by client id.
-func (s *Server) Clients() []ClientInfo {
+func (s *Server) Clients() []srs.Client {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]ClientInfo, 0, len(s.clients))
+	out := make([]srs.Client, 0, len(s.clients))
 	for _, c := range s.clients {
-		info := ClientInfo{
+		info := srs.Client{
 			ID: c.id, Vhost: s.vhostID, IP: c.ip, TcURL: c.tcURL, URL: c.streamURL, Name: c.stream,
 			// ffmpeg and OBS send releaseStream/FCPublish, which SRS calls FMLE;
 			// gortmplib hides those commands, so every publisher is reported so.
@@ -282,7 +210,7 @@ func (s *Server) Clients() []ClientInfo {
 		c.mu.Unlock()
 		out = append(out, info)
 	}
-	slices.SortFunc(out, func(a, b ClientInfo) int {
+	slices.SortFunc(out, func(a, b srs.Client) int {
 		ai, _ := strconv.ParseUint(a.ID, 10, 64)
 		bi, _ := strconv.ParseUint(b.ID, 10, 64)
 		return cmp.Compare(ai, bi)

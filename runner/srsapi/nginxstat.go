@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // NginxStat is nginx-rtmp's rtmp_stat page (`location /stat { rtmp_stat all; }`).
@@ -121,36 +123,36 @@ func ParseNginxStat(r io.Reader) (NginxStat, error) {
 // SRS calls ffmpeg's publisher), others "rtmp-play". nginx-rtmp has no
 // stream ids: Stream.ID and ClientInfo.Stream are the stream's URL.
 func (s NginxStat) Snapshot() Snapshot {
-	snap := Snapshot{At: s.At, Streams: []Stream{}, Clients: []ClientInfo{}}
+	snap := Snapshot{At: s.At, Streams: []srs.Stream{}, Clients: []srs.Client{}}
 	for _, app := range s.Applications {
 		for _, st := range app.Streams {
 			u := "/" + app.Name + "/" + st.Name
-			out := Stream{
+			out := srs.Stream{
 				ID: u, Name: st.Name, App: app.Name, URL: u,
 				LiveMs:    st.Time,
 				Clients:   st.NClients,
 				SendBytes: st.BytesOut, RecvBytes: st.BytesIn,
-				Kbps: Kbps{Recv30s: int(st.BwIn / 1000), Send30s: int(st.BwOut / 1000)},
+				Kbps: srs.Kbps{Recv30s: int(st.BwIn / 1000), Send30s: int(st.BwOut / 1000)},
 			}
 			if m := st.Meta; m != nil {
 				if m.Video.Codec != "" {
-					out.Video = &Video{Codec: m.Video.Codec, Profile: m.Video.Profile, Level: m.Video.Level,
+					out.Video = &srs.Video{Codec: m.Video.Codec, Profile: m.Video.Profile, Level: m.Video.Level,
 						Width: m.Video.Width, Height: m.Video.Height}
 				}
 				if m.Audio.Codec != "" {
-					out.Audio = &Audio{Codec: m.Audio.Codec, Profile: m.Audio.Profile,
+					out.Audio = &srs.Audio{Codec: m.Audio.Codec, Profile: m.Audio.Profile,
 						SampleRate: m.Audio.SampleRate, Channel: m.Audio.Channels}
 				}
 			}
 			for _, c := range st.Clients {
-				ci := ClientInfo{
+				ci := srs.Client{
 					ID: c.ID, Stream: u, IP: c.Address, URL: u, Name: st.Name,
 					Type: "rtmp-play", Publish: bool(c.Publishing),
 					Alive: float64(c.Time) / 1000,
 				}
 				if c.Publishing {
 					ci.Type = "fmle-publish"
-					out.Publish = Publish{Active: true, CID: c.ID}
+					out.Publish = srs.Publish{Active: true, CID: c.ID}
 				}
 				snap.Clients = append(snap.Clients, ci)
 			}

@@ -15,18 +15,24 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/srs"
 )
 
-// The API's shapes are those the embedded server (runner/server) serves:
+// The API's shapes are package srs's, which the embedded server serves too:
 // one definition for both ends of SRS's API.
 type (
-	Stream     = server.StreamInfo // an entry of /api/v1/streams/
-	Kbps       = server.Kbps
-	Publish    = server.PublishInfo
-	Video      = server.VideoInfo
-	Audio      = server.AudioInfo
-	ClientInfo = server.ClientInfo // an entry of /api/v1/clients/
+	// Deprecated alias: use srs.Stream.
+	Stream = srs.Stream
+	// Deprecated alias: use srs.Kbps.
+	Kbps = srs.Kbps
+	// Deprecated alias: use srs.Publish.
+	Publish = srs.Publish
+	// Deprecated alias: use srs.Video.
+	Video = srs.Video
+	// Deprecated alias: use srs.Audio.
+	Audio = srs.Audio
+	// Deprecated alias: use srs.Client.
+	ClientInfo = srs.Client
 )
 
 // Client talks to SRS's HTTP API.
@@ -89,9 +95,7 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 // Version returns SRS's version ("7.0.18") from /api/v1/versions.
 func (c *Client) Version(ctx context.Context) (string, error) {
 	var v struct {
-		Data struct {
-			Version string `json:"version"`
-		} `json:"data"`
+		Data srs.Versions `json:"data"`
 	}
 	if err := c.get(ctx, "/api/v1/versions", &v); err != nil {
 		return "", err
@@ -103,23 +107,23 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 }
 
 // Streams returns every stream, reading all pages.
-func (c *Client) Streams(ctx context.Context) ([]Stream, error) {
+func (c *Client) Streams(ctx context.Context) ([]srs.Stream, error) {
 	return pages(ctx, c, "/api/v1/streams/", func(p *struct {
-		Total   *int     `json:"total"`
-		Streams []Stream `json:"streams"`
-	}) ([]Stream, *int) {
+		Total   *int         `json:"total"`
+		Streams []srs.Stream `json:"streams"`
+	}) ([]srs.Stream, *int) {
 		return p.Streams, p.Total
-	}, func(s Stream) string { return s.ID })
+	}, func(s srs.Stream) string { return s.ID })
 }
 
 // Clients returns every client, reading all pages.
-func (c *Client) Clients(ctx context.Context) ([]ClientInfo, error) {
+func (c *Client) Clients(ctx context.Context) ([]srs.Client, error) {
 	return pages(ctx, c, "/api/v1/clients/", func(p *struct {
 		Total   *int         `json:"total"`
-		Clients []ClientInfo `json:"clients"`
-	}) ([]ClientInfo, *int) {
+		Clients []srs.Client `json:"clients"`
+	}) ([]srs.Client, *int) {
 		return p.Clients, p.Total
-	}, func(c ClientInfo) string { return c.ID })
+	}, func(c srs.Client) string { return c.ID })
 }
 
 // pages reads a paged SRS list. A server may cap count below what we ask
@@ -154,8 +158,8 @@ func pages[P any, T any](ctx context.Context, c *Client, path string, items func
 // may be partial or empty) when the server could not be read.
 type Snapshot struct {
 	At      time.Time    `json:"at"`
-	Streams []Stream     `json:"streams"`
-	Clients []ClientInfo `json:"clients"`
+	Streams []srs.Stream `json:"streams"`
+	Clients []srs.Client `json:"clients"`
 	Err     string       `json:"err,omitempty"`
 }
 

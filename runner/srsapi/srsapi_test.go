@@ -17,6 +17,7 @@ import (
 
 	"github.com/bluenviron/gortmplib"
 	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // fakeAPI serves n streams and n clients the way SRS pages them: count
@@ -54,15 +55,15 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case "/api/v1/streams/":
-		var ss []Stream
+		var ss []srs.Stream
 		for i := start; i < end; i++ {
-			ss = append(ss, Stream{ID: fmt.Sprintf("vid-%d", i), Name: fmt.Sprintf("cam%02d", i), App: "live"})
+			ss = append(ss, srs.Stream{ID: fmt.Sprintf("vid-%d", i), Name: fmt.Sprintf("cam%02d", i), App: "live"})
 		}
 		ans["streams"] = ss
 	case "/api/v1/clients/":
-		var cs []ClientInfo
+		var cs []srs.Client
 		for i := start; i < end; i++ {
-			cs = append(cs, ClientInfo{ID: fmt.Sprintf("c%d", i), Type: "fmle-publish", Publish: true,
+			cs = append(cs, srs.Client{ID: fmt.Sprintf("c%d", i), Type: "fmle-publish", Publish: true,
 				URL: fmt.Sprintf("/live/cam%02d", i)})
 		}
 		ans["clients"] = cs
@@ -221,7 +222,7 @@ func TestAgainstEmbeddedServer(t *testing.T) {
 }
 
 func TestDuplicatePublishers(t *testing.T) {
-	s := Snapshot{Clients: []ClientInfo{
+	s := Snapshot{Clients: []srs.Client{
 		{ID: "1", URL: "/live/a", Type: "fmle-publish", Publish: true},
 		{ID: "2", URL: "/live/a", Type: "fmle-publish", Publish: true},
 		{ID: "3", URL: "/live/a", Type: "rtmp-play"},

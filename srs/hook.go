@@ -1,0 +1,34 @@
+package srs
+
+// HookRequest is the body SRS posts to an http_hooks URL
+// (docs/srs-behaviour.md, "Hook request"). The field order is SRS's key
+// order, which hook services and tests compare byte for byte.
+type HookRequest struct {
+	ServerID  string `json:"server_id"`
+	ServiceID string `json:"service_id"`
+	Action    string `json:"action"` // "on_publish" or "on_unpublish" (schema.HookAction)
+	ClientID  string `json:"client_id"`
+	IP        string `json:"ip"`
+	Vhost     string `json:"vhost"` // DefaultVhost when the publisher named none
+	App       string `json:"app"`
+	TcURL     string `json:"tcUrl"`
+	Stream    string `json:"stream"`
+	Param     string `json:"param"` // the publish URL's query with its "?", or ""
+	StreamURL string `json:"stream_url"`
+	StreamID  string `json:"stream_id"`
+}
+
+// DefaultVhost is the vhost SRS names when a publisher names none.
+const DefaultVhost = "__defaultVhost__"
+
+// HookAnswer is the answer shape of SRS's callback services: code 0 allows,
+// anything else refuses (docs/srs-behaviour.md, "What SRS accepts as allow").
+// A nil Msg is what the seed's callback service sends: {"code":0,"msg":null}.
+type HookAnswer struct {
+	Code int     `json:"code"`
+	Msg  *string `json:"msg"`
+}
+
+// Version is the SRS release docs/srs-behaviour.md was observed on, which the
+// embedded server imitates and names in its User-Agent and API.
+const Version = "7.0.18"
