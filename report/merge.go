@@ -11,6 +11,11 @@ import (
 	"time"
 )
 
+// MaxShards is the most shards one run may be split into. A run header that
+// claims more is refused before anything is sized by it: memory follows the
+// data read, not the numbers a file claims.
+const MaxShards = 10000
+
 // EndIncomplete is the end reason of a merged run that lacks a shard or
 // holds a shard with no end line: its counts cover only part of the run.
 const EndIncomplete = "incomplete"
@@ -106,6 +111,9 @@ func Merge(srcs []Source, hooks *HookLog) ([]MergedRun, error) {
 
 func addStream(byID map[string]*mergeRun, runs *[]*mergeRun, st *shardStream) (*mergeRun, error) {
 	h := st.header
+	if h.Shards > MaxShards {
+		return nil, fmt.Errorf("run header says %d shards: at most %d are supported", h.Shards, MaxShards)
+	}
 	n := max(h.Shards, 1)
 	if h.Shard < 0 || h.Shard >= n {
 		return nil, fmt.Errorf("run header says shard %d of %d", h.Shard, n)
@@ -203,13 +211,14 @@ func mergeEnds(streams []*shardStream, n int) *Event {
 		return streams[0].end
 	}
 	end := &Event{Type: TypeEnd, Reason: EndNormal}
-	var missing, unfinished, errs []string
+	var missing, unfinished []int
+	var errs []string
 	present := make(map[int]bool)
 	for _, st := range streams {
 		present[st.header.Shard] = true
 		e := st.end
 		if e == nil {
-			unfinished = append(unfinished, strconv.Itoa(st.header.Shard))
+			unfinished = append(unfinished, st.header.Shard)
 			continue
 		}
 		if e.Time.After(end.Time) {
@@ -237,14 +246,14 @@ func mergeEnds(streams []*shardStream, n int) *Event {
 	}
 	for i := range n {
 		if !present[i] {
-			missing = append(missing, strconv.Itoa(i))
+			missing = append(missing, i)
 		}
 	}
 	if len(missing) > 0 {
-		errs = append([]string{"shards missing: " + strings.Join(missing, ", ")}, errs...)
+		errs = append([]string{"shards missing: " + ints(missing)}, errs...)
 	}
 	if len(unfinished) > 0 {
-		errs = append([]string{"shards unfinished: " + strings.Join(unfinished, ", ")}, errs...)
+		errs = append([]string{"shards unfinished: " + ints(unfinished)}, errs...)
 	}
 	if len(missing)+len(unfinished) > 0 {
 		end.Reason = EndIncomplete
@@ -300,10 +309,23 @@ func mergeTimelines(start time.Time, tls []*Timeline) *Timeline {
 	return m
 }
 
+// ints lists shard indexes with runs of consecutive ones as ranges
+// ("0, 2-3999"), so a message stays short however many shards are missing.
 func ints(xs []int) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = strconv.Itoa(x)
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	var s []string
+	for i := 0; i < len(xs); {
+		j := i
+		for j+1 < len(xs) && xs[j+1] == xs[j]+1 {
+			j++
+		}
+		if j == i {
+			s = append(s, strconv.Itoa(xs[i]))
+		} else {
+			s = append(s, strconv.Itoa(xs[i])+"-"+strconv.Itoa(xs[j]))
+		}
+		i = j + 1
 	}
 	return strings.Join(s, ", ")
 }

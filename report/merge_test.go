@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -310,5 +311,37 @@ func TestMergeSeparatesRunsAndRefusesDoubles(t *testing.T) {
 	}
 	if _, err := report.Merge([]report.Source{{Name: "h", R: strings.NewReader(`{"type":"end","t":"` + time.Now().Format(time.RFC3339) + `"}` + "\n")}}, nil); err == nil || !strings.Contains(err.Error(), "run header") {
 		t.Errorf("a stream without header: %v", err)
+	}
+}
+
+// A header's shard count sizes nothing before it is checked: a file that
+// claims a billion shards is refused, and a run of many shards with one
+// present names the missing ones as ranges, not one by one.
+func TestMergeBoundsClaimedShards(t *testing.T) {
+	evs := readEvents(t, "testdata/smoke.jsonl")
+	claim := func(shards int) report.Source {
+		h := *evs[0].Run
+		h.Shards = shards
+		cp := append([]report.Event{{Type: report.TypeRun, Time: evs[0].Time, Run: &h}}, evs[1:]...)
+		return sources(t, [][]report.Event{cp})[0]
+	}
+	for _, n := range []int{report.MaxShards + 1, 1000000000} {
+		if _, err := report.Merge([]report.Source{claim(n)}, nil); err == nil || !strings.Contains(err.Error(), "at most") {
+			t.Errorf("header claiming %d shards: %v", n, err)
+		}
+	}
+	runs, err := report.Merge([]report.Source{claim(report.MaxShards)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := runs[0].Summary
+	want := fmt.Sprintf("shards missing: 1-%d", report.MaxShards-1)
+	if !strings.Contains(s.EndError, want) || len(s.EndError) > 200 {
+		t.Errorf("end error %.300q, want %q", s.EndError, want)
+	}
+	for _, a := range s.Anomalies {
+		if len(a) > 200 {
+			t.Errorf("anomaly of %d bytes: %.200q", len(a), a)
+		}
 	}
 }

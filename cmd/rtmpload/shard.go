@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/rtmpload/rtmpload/report"
 )
 
 // resolveShard decides which slice of the scenario this process runs:
@@ -16,6 +18,9 @@ func resolveShard(flag string, shards int, getenv func(string) string) (i, n int
 		n, err2 := strconv.Atoi(ns)
 		if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
 			return 0, 0, fmt.Errorf("--shard %q: want i/n with 0 <= i < n, such as 3/8", flag)
+		}
+		if n > report.MaxShards {
+			return 0, 0, fmt.Errorf("--shard %q: at most %d shards", flag, report.MaxShards)
 		}
 		return i, n, nil
 	}
@@ -35,6 +40,9 @@ func resolveShard(flag string, shards int, getenv func(string) string) (i, n int
 	}
 	if n < 1 || i >= n {
 		return 0, 0, fmt.Errorf("shard %d of %d: the index must be below the count", i, n)
+	}
+	if n > report.MaxShards {
+		return 0, 0, fmt.Errorf("shard count %d: at most %d shards", n, report.MaxShards)
 	}
 	return i, n, nil
 }
