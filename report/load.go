@@ -33,12 +33,28 @@ func Load(path string) (*Summary, error) {
 // WriteFile writes a rendering of the summary atomically (report.json,
 // report.html): a reader never sees half a report.
 func WriteFile(path string, s *Summary, x Extras, render func(io.Writer, *Summary, Extras) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*")
+	return WriteAtomic(path, func(w io.Writer) error { return render(w, s, x) })
+}
+
+// WriteAtomic writes a file through a temporary file in the same directory,
+// synced and then renamed over path: an interrupt or a failed write at any
+// moment leaves either the old file whole or the new one, never a truncated
+// one. The file is readable by all (0644), as os.WriteFile would make it.
+func WriteAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if err := render(tmp, s, x); err != nil {
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return err
 	}

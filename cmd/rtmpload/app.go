@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "diagnose":
 		return diagnoseCmd(ctx, rest, stdout, stderr)
 	case "report":
-		return reportCmd(rest, stdin, stdout, stderr)
+		return reportCmd(ctx, rest, stdin, stdout, stderr)
 	case "scenarios":
 		err = scenariosCmd(rest, stdout)
 	case "version", "--version":

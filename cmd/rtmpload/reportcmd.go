@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +24,9 @@ var renderers = map[string]func(io.Writer, *report.Summary, report.Extras) error
 // reportCmd renders results streams. Streams of one run id (its shards) are
 // merged into one report; different runs are rendered in turn. The exit code
 // is 3 when any threshold fails on any of them.
-func reportCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// The first interrupt (ctx cancelled) stops it with exit 2 and leaves --out
+// as it was; the file is only ever replaced whole (a rename).
+func reportCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("report", stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: rtmpload report RESULTS... [flags]\n\nRESULTS is a results.jsonl file, a results directory, a directory of shards' results,\nor - for stdin. The shards of one run (same run id) are merged into one report.\n\nFlags:\n%s", fs.FlagUsages())
@@ -53,58 +56,39 @@ func reportCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return fail(stderr, err)
 	}
-	var hooks *report.HookLog
-	if *hookLog != "" {
-		f, err := os.Open(*hookLog)
-		if err != nil {
-			return fail(stderr, fmt.Errorf("--hook-log: %w", err))
-		}
-		hooks, err = report.ReadHookLog(f)
-		f.Close()
-		if err != nil {
-			return fail(stderr, fmt.Errorf("%s: %w", *hookLog, err))
-		}
+	type rendered struct {
+		buf    []byte
+		failed int
+		err    error
 	}
-	var base *report.Summary
-	if *baseline != "" {
-		runs, err := mergeArgs([]string{*baseline}, stdin, hooks)
-		if err != nil {
-			return fail(stderr, fmt.Errorf("baseline: %w", err))
-		}
-		if len(runs) != 1 {
-			return fail(stderr, fmt.Errorf("baseline %s holds %d runs: give one", *baseline, len(runs)))
-		}
-		base = runs[0].Summary
+	done := make(chan rendered, 1)
+	go func() {
+		buf, failed, err := renderReports(fs.Args(), stdin, render, ts, *hookLog, *baseline)
+		done <- rendered{buf, failed, err}
+	}()
+	var r rendered
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		// Reading stdin or a huge file cannot be interrupted from here; the
+		// process ends with this code and the reader goroutine with it.
 	}
-	runs, err := mergeArgs(fs.Args(), stdin, hooks)
-	if err != nil {
-		return fail(stderr, err)
+	if ctx.Err() != nil {
+		msg := "rtmpload: report interrupted: nothing written"
+		if *out != "" {
+			msg += "; " + *out + " left as it was"
+		}
+		fmt.Fprintln(stderr, msg)
+		return exitAborted
 	}
-
-	// Render everything before writing: a half-written --out file is worse
-	// than none.
-	var buf bytes.Buffer
-	failed := 0
-	for _, r := range runs {
-		s := r.Summary
-		// The run's own thresholds (scenario and command line) come first.
-		own, err := threshold.ParseAll(s.Run.Expect)
-		if err != nil {
-			return fail(stderr, fmt.Errorf("run %s: thresholds in the run header: %w", r.ID, err))
-		}
-		x := report.Extras{Thresholds: threshold.EvaluateAll(append(own, ts...), s, base), Timeline: r.Timeline}
-		if base != nil {
-			x.Baseline = report.Compare(s, base)
-		}
-		failed += report.Failed(x.Thresholds)
-		if err := render(&buf, s, x); err != nil {
-			return fail(stderr, err)
-		}
+	if r.err != nil {
+		return fail(stderr, r.err)
 	}
+	failed := r.failed
 	if *out == "" {
-		_, err = stdout.Write(buf.Bytes())
+		_, err = stdout.Write(r.buf)
 	} else {
-		err = os.WriteFile(*out, buf.Bytes(), 0o644)
+		err = report.WriteAtomic(*out, func(w io.Writer) error { _, err := w.Write(r.buf); return err })
 	}
 	if err != nil {
 		return fail(stderr, err)
@@ -114,6 +98,58 @@ func reportCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitThreshold
 	}
 	return exitOK
+}
+
+// renderReports reads and merges the results streams and renders every run
+// into one buffer: everything is rendered before anything is written, since
+// a half-written --out file is worse than none.
+func renderReports(args []string, stdin io.Reader, render func(io.Writer, *report.Summary, report.Extras) error, ts []threshold.Threshold, hookLog, baseline string) (out []byte, failed int, err error) {
+	var hooks *report.HookLog
+	if hookLog != "" {
+		f, err := os.Open(hookLog)
+		if err != nil {
+			return nil, 0, fmt.Errorf("--hook-log: %w", err)
+		}
+		hooks, err = report.ReadHookLog(f)
+		f.Close()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", hookLog, err)
+		}
+	}
+	var base *report.Summary
+	if baseline != "" {
+		runs, err := mergeArgs([]string{baseline}, stdin, hooks)
+		if err != nil {
+			return nil, 0, fmt.Errorf("baseline: %w", err)
+		}
+		if len(runs) != 1 {
+			return nil, 0, fmt.Errorf("baseline %s holds %d runs: give one", baseline, len(runs))
+		}
+		base = runs[0].Summary
+	}
+	runs, err := mergeArgs(args, stdin, hooks)
+	if err != nil {
+		return nil, 0, err
+	}
+
+	var buf bytes.Buffer
+	for _, r := range runs {
+		s := r.Summary
+		// The run's own thresholds (scenario and command line) come first.
+		own, err := threshold.ParseAll(s.Run.Expect)
+		if err != nil {
+			return nil, 0, fmt.Errorf("run %s: thresholds in the run header: %w", r.ID, err)
+		}
+		x := report.Extras{Thresholds: threshold.EvaluateAll(append(own, ts...), s, base), Timeline: r.Timeline}
+		if base != nil {
+			x.Baseline = report.Compare(s, base)
+		}
+		failed += report.Failed(x.Thresholds)
+		if err := render(&buf, s, x); err != nil {
+			return nil, 0, err
+		}
+	}
+	return buf.Bytes(), failed, nil
 }
 
 // mergeArgs reads every results stream the arguments name and merges them

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,5 +66,63 @@ func TestReportStdinDirectoryAndOut(t *testing.T) {
 		"--expect", "max(hook_latency) < baseline*1.2")
 	if code != exitThreshold || !strings.Contains(stdout, "<svg") || !strings.Contains(stdout, "Against baseline") {
 		t.Errorf("stdin html with baseline: exit %d\n%s", code, errOut)
+	}
+}
+
+// The first interrupt stops report with exit 2, and --out keeps what it held.
+func TestReportHonoursInterrupt(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "report.md")
+	if err := os.WriteFile(out, []byte("the previous report\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"report", dupResults, "--format", "markdown", "--out", out}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitAborted || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("interrupted report: exit %d\n%s", code, stderr.String())
+	}
+	if b, _ := os.ReadFile(out); string(b) != "the previous report\n" {
+		t.Errorf("--out after an interrupt: %q", b)
+	}
+	// stdin that never ends: the interrupt still ends report.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel = context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"report", "-"}, pr, &stdout, &stderr) }()
+	cancel()
+	if code := <-done; code != exitAborted {
+		t.Errorf("interrupted while reading stdin: exit %d", code)
+	}
+}
+
+// --out is replaced by a rename, never truncated in place: an interrupt in
+// the middle of the write cannot leave half a report, nor lose the old one.
+func TestReportOutIsReplacedWhole(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "report.md")
+	if err := os.WriteFile(out, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runReport(t, "", dupResults, "--format", "markdown", "--out", out); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	after, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(before, after) {
+		t.Error("--out was rewritten in place (same inode), not renamed over")
+	}
+	if after.Mode().Perm() != 0o644 {
+		t.Errorf("--out mode %v, want 0644", after.Mode().Perm())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("temporary files left beside --out: %v", ents)
 	}
 }
