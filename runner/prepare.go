@@ -21,10 +21,10 @@ import (
 type plan struct {
 	o          Options // defaults filled in
 	sc         *scenarios.Scenario
-	id         string   // the run id, shared by its shards
-	mode       string   // the built-in hook's mode: allow, deny or conflict
-	hook       hookPlan // serve, proxy or external
-	server     string   // o.Server, "" for the embedded one
+	id         string     // the run id, shared by its shards
+	mode       string     // the built-in hook's mode: allow, deny or conflict
+	hook       HookPlan   // serve, proxy or external
+	server     ServerSpec // embedded, nginx-rtmp or srs=PATH
 	cacheDir   string
 	expect     []string // the scenario's thresholds, then the command line's
 	thresholds []threshold.Threshold
@@ -48,19 +48,13 @@ func prepare(o Options, now time.Time) (*plan, error) {
 	if o.Shards < 0 || o.Shard < 0 || (o.Shards > 0 && o.Shard >= o.Shards) {
 		return nil, fmt.Errorf("shard %d/%d: want i/n with 0 <= i < n", o.Shard, o.Shards)
 	}
-	p := &plan{o: o, sc: sc, id: o.RunID, mode: mode, server: o.Server, cacheDir: o.CacheDir}
-	if p.server == "embedded" {
-		p.server = ""
-	}
+	p := &plan{o: o, sc: sc, id: o.RunID, mode: mode, server: o.Server, hook: o.Hook, cacheDir: o.CacheDir}
 	if p.id == "" {
 		p.id = newRunID(now)
 	}
 	var err error
 	p.expect = append(slices.Clone(sc.Expect), o.Expect...)
 	if p.thresholds, err = threshold.ParseAll(p.expect); err != nil {
-		return nil, err
-	}
-	if p.hook, err = parseHookPlan(o.Hook); err != nil {
 		return nil, err
 	}
 	p.schedule = sc.Schedule()

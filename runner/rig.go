@@ -72,7 +72,7 @@ func (r *run) start(ctx context.Context) (g *rig, err error) {
 	if err := r.startHook(g); err != nil {
 		return g, err
 	}
-	if r.p.server != "" {
+	if !r.p.server.Embedded() {
 		// A managed server writes its config and log into the results
 		// directory (kept when it fails to start: its log says why); the
 		// results file itself is created only below.
@@ -103,7 +103,7 @@ func (r *run) start(ctx context.Context) (g *rig, err error) {
 
 // startHook starts the built-in hook when the run serves the callback.
 func (r *run) startHook(g *rig) error {
-	if !r.p.hook.serve {
+	if !r.p.hook.Serve() {
 		return nil
 	}
 	sc := r.p.sc
@@ -112,7 +112,7 @@ func (r *run) startHook(g *rig) error {
 		Mode:     hook.Mode(r.p.mode),
 		Latency:  sc.Hook.Latency,
 		Faults:   sc.Hook.Faults,
-		Upstream: r.p.hook.upstream,
+		Upstream: r.p.hook.Proxy,
 		OnCall:   r.onHookCall,
 		OnState:  r.onHookState,
 	})

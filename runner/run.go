@@ -50,14 +50,16 @@ type Options struct {
 
 	// The server: the embedded one by default, or Target (a server
 	// rtmpload did not start: rtmp://host:port[/app], with API its SRS HTTP
-	// API), or Server ("nginx-rtmp", "srs=PATH": started for the run).
-	Target, API, Server string
+	// API), or Server (nginx-rtmp or SRS, started for the run).
+	Target, API string
+	Server      ServerSpec
 	// DuplicateRace makes the embedded server reproduce SRS 7.0.x's
 	// duplicate-accept race (docs/srs-behaviour.md, "Duplicate names").
 	DuplicateRace bool
-	// Hook is "serve" (default), "proxy=URL" or "external"; HookProbe is a
-	// callback URL to watch when the hook is external.
-	Hook, HookProbe string
+	// Hook is how the callback is handled (default: the built-in hook);
+	// HookProbe is a callback URL to watch when the hook is external.
+	Hook      HookPlan
+	HookProbe string
 	// HookProbeMethod is how HookProbe is probed: tcp (default), get, or
 	// publish (an SRS-shaped on_publish: only when the user asks).
 	HookProbeMethod string
@@ -506,11 +508,11 @@ func upstream(u *hook.UpstreamResult) *report.Upstream {
 }
 
 // hookDesc says in the run header how the callback was handled.
-func hookDesc(p hookPlan, mode string) string {
+func hookDesc(p HookPlan, mode string) string {
 	switch {
-	case p.upstream != "":
-		return "proxy to " + p.upstream
-	case !p.serve:
+	case p.Proxy != "":
+		return "proxy to " + p.Proxy
+	case !p.Serve():
 		return "external"
 	}
 	return mode

@@ -353,7 +353,7 @@ publishers:
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res := runScenario(t, scenario(t, tc.yaml), Options{Server: "nginx-rtmp"})
+			res := runScenario(t, scenario(t, tc.yaml), Options{Server: ServerSpec{Kind: ServerNginx}})
 			tc.check(t, res.Summary)
 			if !strings.HasPrefix(res.Summary.Run.Target, "managed nginx-rtmp") {
 				t.Errorf("target %q", res.Summary.Run.Target)
@@ -519,7 +519,7 @@ publishers:
   - {group: g, count: 2, name: "px-{i}"}
   - {group: d, count: 1, name: "px-deny"}
 `)
-	s := runScenario(t, sc, Options{Hook: "proxy=" + svc.URL + "/callback"}).Summary
+	s := runScenario(t, sc, Options{Hook: HookPlan{Proxy: svc.URL + "/callback"}}).Summary
 	if s.Outcomes[report.OutcomeOK] != 2 || s.Outcomes[report.OutcomeHookDenied] != 1 {
 		t.Errorf("outcomes %v: the service allows px-0/1 and denies px-deny", s.Outcomes)
 	}

@@ -28,28 +28,6 @@ type target struct {
 	stop func() // ends what the run started; idempotent
 }
 
-// hookPlan is how the run handles the on_publish callback (--hook).
-type hookPlan struct {
-	serve    bool   // run the built-in hook server
-	upstream string // proxy=URL: the built-in hook forwards to this service
-}
-
-func parseHookPlan(s string) (hookPlan, error) {
-	switch {
-	case s == "" || s == "serve":
-		return hookPlan{serve: true}, nil
-	case s == "external":
-		return hookPlan{}, nil
-	case strings.HasPrefix(s, "proxy="):
-		u := strings.TrimPrefix(s, "proxy=")
-		if pu, err := url.Parse(u); err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
-			return hookPlan{}, fmt.Errorf("--hook proxy=URL: %q is not an http:// URL of your callback service", u)
-		}
-		return hookPlan{serve: true, upstream: u}, nil
-	}
-	return hookPlan{}, fmt.Errorf("--hook %q: use serve, proxy=URL or external", s)
-}
-
 // startTarget starts (or points at) the server the run publishes to. hk is
 // the built-in hook when the run serves one.
 func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error) {
@@ -61,11 +39,11 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 		return hk.OnPublishURL(), hk.OnUnpublishURL()
 	}
 	switch {
-	case o.Target != "" && r.p.server != "":
-		return nil, fmt.Errorf("--target and --server both name the server: use one")
+	case o.Target != "" && !r.p.server.Embedded():
+		return nil, fmt.Errorf("a target (%s) and a server to start (%s) both name the server: use one", o.Target, r.p.server)
 	case o.Target != "":
 		return externalTarget(o.Target, o.API)
-	case r.p.server == "nginx-rtmp":
+	case r.p.server.Kind == ServerNginx:
 		pub, unpub := hookURLs()
 		n, err := managed.StartNginx(ctx, managed.NginxConfig{
 			Dir: filepath.Join(o.ResultsDir, "nginx"), RTMPListen: o.Listen, OnPublish: pub, OnPublishDone: unpub,
@@ -81,10 +59,10 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 			},
 			stop: stopManaged(n),
 		}, nil
-	case strings.HasPrefix(r.p.server, "srs="):
+	case r.p.server.Kind == ServerSRS:
 		pub, unpub := hookURLs()
 		s, err := managed.StartSRS(ctx, managed.SRSConfig{
-			Dir: filepath.Join(o.ResultsDir, "srs"), Binary: strings.TrimPrefix(r.p.server, "srs="),
+			Dir: filepath.Join(o.ResultsDir, "srs"), Binary: r.p.server.Binary,
 			RTMPListen: o.Listen, APIListen: o.APIListen, OnPublish: pub, OnUnpublish: unpub,
 		})
 		if err != nil {
@@ -97,8 +75,8 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 			poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
 			stop:    stopManaged(s),
 		}, nil
-	case r.p.server != "":
-		return nil, fmt.Errorf("--server %q: use embedded, nginx-rtmp or srs=PATH-TO-SRS-BINARY", r.p.server)
+	case !r.p.server.Embedded():
+		return nil, fmt.Errorf("server %q: want embedded, nginx-rtmp or srs=PATH", r.p.server)
 	}
 
 	pub, unpub := hookURLs()

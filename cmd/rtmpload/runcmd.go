@@ -24,8 +24,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	target := fs.String("target", "", "publish to a server rtmpload does not start: rtmp://host:port[/app] (default: the embedded server)")
 	api := fs.String("api", "", "that server's SRS HTTP API, read about once a second for ground truth: http://host:1985")
-	serverKind := fs.String("server", "embedded", "start a real server for the run: embedded, nginx-rtmp, or srs=PATH-TO-SRS")
-	hookPlan := fs.String("hook", "serve", "the on_publish callback: serve (built-in), proxy=URL (built-in in front of your service), external")
+	var serverSpec serverFlag
+	fs.Var(&serverSpec, "server", "start a real server for the run: embedded, nginx-rtmp, or srs=PATH-TO-SRS")
+	var hookPlan hookFlag
+	fs.Var(&hookPlan, "hook", "the on_publish callback: serve (built-in), proxy=URL (built-in in front of your service), external")
 	hookProbe := fs.String("hook-probe", "", "with --hook external: the callback URL to watch (TCP connect every second)")
 	hookProbeMethod := fs.String("hook-probe-method", "tcp", "how --hook-probe probes: tcp (connect), get (HTTP GET), publish (an SRS-shaped on_publish for a probe stream: only if your service tolerates it)")
 	race := fs.Bool("duplicate-race", false, "make the embedded server reproduce SRS 7.0.x's duplicate-accept race (slow hooks let a second publisher in)")
@@ -65,6 +67,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return exitSetup
+	}
+	if *target != "" && !serverSpec.Embedded() {
+		return fail(stderr, errors.New("--target and --server both name the server: use one"))
 	}
 	sc, err := scenarios.Resolve(fs.Arg(0))
 	if err != nil {
@@ -107,8 +112,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Expect:          *expect,
 		Target:          *target,
 		API:             *api,
-		Server:          *serverKind,
-		Hook:            *hookPlan,
+		Server:          serverSpec.ServerSpec,
+		Hook:            hookPlan.HookPlan,
 		HookProbe:       *hookProbe,
 		HookProbeMethod: *hookProbeMethod,
 		DuplicateRace:   *race,
