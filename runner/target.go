@@ -40,7 +40,7 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 	}
 	switch {
 	case o.Target != "" && !r.p.server.Embedded():
-		return nil, fmt.Errorf("a target (%s) and a server to start (%s) both name the server: use one", o.Target, r.p.server)
+		return nil, fmt.Errorf("a target and a server to start (%s) both name the server: use one", r.p.server)
 	case o.Target != "":
 		return externalTarget(o.Target, o.API)
 	case r.p.server.Kind == ServerNginx:
