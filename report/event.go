@@ -11,6 +11,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Schema is the version of the results stream. Bump it when a field changes
@@ -265,7 +267,9 @@ type WireMark struct {
 
 // Writer writes events as JSON lines. Each event is one write to the
 // underlying file, so a run killed midway still leaves whole lines behind.
-// It is safe for concurrent use.
+// Secrets in any field (a token in the spawn URL, a password in an option,
+// ffmpeg's stderr quoting the URL) are redacted as the process's policy says
+// (schema.SetRedactPolicy). It is safe for concurrent use.
 type Writer struct {
 	mu  sync.Mutex
 	w   io.Writer
@@ -280,7 +284,7 @@ func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 func (w *Writer) Write(ev Event) {
 	b, err := json.Marshal(ev)
 	if err == nil {
-		b = append(b, '\n')
+		b = append(schema.RedactJSON(b), '\n')
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -313,7 +317,8 @@ func (w *Writer) Count() int {
 
 // Read decodes a results stream and calls fn for each event. A truncated
 // last line (a run killed mid-write) is ignored; any other bad line is an
-// error naming its line number.
+// error naming its line number. Secrets are redacted as they are read, so
+// a report hides them even from a results file written with --show-secrets.
 func Read(r io.Reader, fn func(Event) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	line := 0
@@ -323,7 +328,7 @@ func Read(r io.Reader, fn func(Event) error) error {
 			line++
 			complete := b[len(b)-1] == '\n'
 			var ev Event
-			if uerr := json.Unmarshal(b, &ev); uerr != nil {
+			if uerr := json.Unmarshal(schema.RedactJSON(b), &ev); uerr != nil {
 				if !complete && err == io.EOF {
 					return nil // torn last line of an interrupted run
 				}

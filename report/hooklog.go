@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // HookLog is the record a standalone `rtmpload hook --json` keeps of every
@@ -31,7 +33,7 @@ func ReadHookLog(r io.Reader) (*HookLog, error) {
 				Type string `json:"type"`
 				HookCall
 			}
-			if uerr := json.Unmarshal(b, &v); uerr != nil {
+			if uerr := json.Unmarshal(schema.RedactJSON(b), &v); uerr != nil {
 				if err == io.EOF && b[len(b)-1] != '\n' {
 					return l, nil
 				}

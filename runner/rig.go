@@ -84,13 +84,13 @@ func (r *run) start(ctx context.Context) (g *rig, err error) {
 		return g, err
 	}
 	g.stopTarget = g.opened(g.tg.stop)
-	g.rtmpBase = "rtmp://" + g.tg.addr + "/" + g.tg.app + "/"
+	g.rtmpBase = g.tg.base(g.tg.addr)
 	if !o.NoTap {
 		if g.tap, err = tap.Start(tap.Config{Target: g.tg.addr, OnDone: r.onWire, OnMark: r.onMark}); err != nil {
 			return g, err
 		}
 		g.stopTap = g.opened(func() { g.tap.Close() })
-		g.rtmpBase = "rtmp://" + g.tap.Addr() + "/" + g.tg.app + "/"
+		g.rtmpBase = g.tg.base(g.tap.Addr())
 	}
 	// The clip last: the ports above fail fast, an encode takes seconds.
 	g.ffVersion = ffmpegVersion(ctx, o.FFmpeg)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,6 +125,7 @@ type run struct {
 	p        *plan
 	clip     string
 	rtmpBase string
+	query    string // --target's own query, before each group's param
 	w        *report.Writer
 	watch    *watch
 }
@@ -141,7 +141,7 @@ type outcome struct {
 // at its time and waits for all of them, with the server's view and the
 // callback's probe watched meanwhile.
 func (r *run) publish(ctx context.Context, g *rig) outcome {
-	r.clip, r.rtmpBase = g.clip, g.rtmpBase
+	r.clip, r.rtmpBase, r.query = g.clip, g.rtmpBase, g.tg.query
 	start := time.Now()
 	r.header(g, start)
 	// The callback's fault schedule and the server's own view run on the
@@ -195,7 +195,7 @@ func (r *run) header(g *rig, start time.Time) {
 			"server":   g.tg.version,
 		},
 		Shard: o.Shard, Shards: o.Shards,
-		Publisher: publisher.Args(g.clip, g.rtmpBase+"NAME?rtmpload=ID"),
+		Publisher: publisher.Args(g.clip, publishURL(g.rtmpBase, "NAME", joinQuery(g.tg.query, paramShape(sc)), "ID")),
 		Expect:    r.p.expect,
 	}})
 }
@@ -375,7 +375,7 @@ func groupIndex(sc *scenarios.Scenario, group string) int {
 
 // attempt runs one ffmpeg publisher until it ends or ctx is done.
 func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publisher.Result {
-	u := r.rtmpBase + url.PathEscape(slot.Stream) + "?rtmpload=" + url.QueryEscape(id)
+	u := publishURL(r.rtmpBase, slot.Stream, joinQuery(r.query, r.p.sc.ParamOf(slot)), id)
 	base := report.AttemptEvent{ID: id, Group: slot.Group, Stream: slot.Stream, Slot: slot.Seq}
 	emit := func(at time.Time, phase string, fill func(*report.AttemptEvent)) {
 		ae := base

@@ -15,14 +15,20 @@ import (
 	"github.com/rtmpload/rtmpload/runner/managed"
 	"github.com/rtmpload/rtmpload/runner/server"
 	"github.com/rtmpload/rtmpload/runner/srsapi"
+	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // target is the RTMP server a run publishes to, however it came to be.
 type target struct {
-	addr    string // host:port of its RTMP listener
-	app     string
-	desc    string // for the run header
-	version string
+	addr string // host:port of its RTMP listener
+	app  string
+	// userinfo ("user:pass@") and query ("token=..."): what --target
+	// carried beside the address, passed on every publish URL (tokens a
+	// callback checks) and redacted in every output.
+	userinfo, query string
+	desc            string // for the run header
+	version         string
 	// poll watches the server's own view until ctx ends (nil: no view).
 	poll func(ctx context.Context, fn func(srsapi.Snapshot))
 	stop func() // ends what the run started; idempotent
@@ -101,11 +107,52 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 	}, nil
 }
 
-// externalTarget is a server rtmpload did not start: rtmp://host:port[/app].
+// base is the start of every publish URL, up to the stream name, with the
+// publishers connecting to addr (the server's, or the tap's in front of it).
+func (t *target) base(addr string) string {
+	return "rtmp://" + t.userinfo + addr + "/" + t.app + "/"
+}
+
+// publishURL is one attempt's publish URL. The user's own query (the
+// --target's, then the group's param: publish tokens) comes first and
+// rtmpload=<id> last, so the server's param carries both and the callback
+// sees the token as the user wrote it.
+func publishURL(base, stream, query, id string) string {
+	if query != "" {
+		query += "&"
+	}
+	return base + url.PathEscape(stream) + "?" + query + "rtmpload=" + url.QueryEscape(id)
+}
+
+// paramShape stands for the groups' params in the run header's publisher
+// command line: "PARAM" when any group has one.
+func paramShape(sc *scenarios.Scenario) string {
+	for _, g := range sc.Publishers {
+		if g.Param != "" {
+			return "PARAM"
+		}
+	}
+	return ""
+}
+
+// joinQuery joins two URL queries, either of them possibly empty.
+func joinQuery(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "&" + b
+}
+
+// externalTarget is a server rtmpload did not start:
+// rtmp://[user:pass@]host:port[/app][?query]. The errors quote the URLs
+// through schema.URL: a token or password in them stays out of the message.
 func externalTarget(raw, api string) (*target, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "rtmp" || u.Host == "" {
-		return nil, fmt.Errorf("--target %q: want rtmp://host:port[/app]", raw)
+		return nil, fmt.Errorf("--target %q: want rtmp://host:port[/app][?token=...]", schema.URL(raw))
+	}
+	if q, err := url.ParseQuery(u.RawQuery); err != nil || q.Has("rtmpload") || u.Fragment != "" {
+		return nil, fmt.Errorf("--target %q: its query must be name=value pairs joined by '&' (rtmpload= is rtmpload's own)", schema.URL(raw))
 	}
 	host := u.Host
 	if u.Port() == "" {
@@ -119,20 +166,23 @@ func externalTarget(raw, api string) (*target, error) {
 	// publisher's "Connection refused".
 	c, err := net.DialTimeout("tcp", host, 5*time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("--target %s: cannot connect (%v): is the server running and its RTMP port open?", raw, err)
+		return nil, fmt.Errorf("--target %s: cannot connect (%v): is the server running and its RTMP port open?", schema.URL(raw), err)
 	}
 	c.Close()
-	t := &target{addr: host, app: app, desc: "external rtmp://" + host + "/" + app, stop: func() {}}
+	t := &target{addr: host, app: app, query: u.RawQuery, desc: "external rtmp://" + host + "/" + app, stop: func() {}}
+	if u.User != nil {
+		t.userinfo = u.User.String() + "@"
+	}
 	if api != "" {
 		cl := &srsapi.Client{Base: strings.TrimRight(api, "/")}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		v, err := cl.Version(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("--api %s: %v: check the SRS http_api address (default port 1985)", api, err)
+			return nil, fmt.Errorf("--api %s: %v: check the SRS http_api address (default port 1985)", schema.URL(api), err)
 		}
 		t.version = "SRS " + v
-		t.desc += " api " + api
+		t.desc += " api " + schema.URL(api).String()
 		t.poll = func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, cl, time.Second, fn) }
 	}
 	return t, nil

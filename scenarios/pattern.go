@@ -40,6 +40,11 @@ func compilePattern(pattern string) (namePattern, error) {
 	if pattern == "" {
 		return nil, errors.New("name pattern is empty")
 	}
+	return compileWith(pattern, checkLiteral)
+}
+
+// compileWith compiles a pattern whose literal text check accepts.
+func compileWith(pattern string, check func(pattern, lit string) error) (namePattern, error) {
 	var p namePattern
 	rest := pattern
 	for rest != "" {
@@ -48,7 +53,7 @@ func compilePattern(pattern string) (namePattern, error) {
 			open = len(rest)
 		}
 		if lit := rest[:open]; lit != "" {
-			if err := checkLiteral(pattern, lit); err != nil {
+			if err := check(pattern, lit); err != nil {
 				return nil, err
 			}
 			p = append(p, namePart{literal: lit})

@@ -77,6 +77,9 @@ type Group struct {
 	Group string // unique within the scenario
 	Count int    // >= 1
 	Name  string // pattern, see ExpandName; equal names inside or across groups are deliberate duplicates
+	// Param is the publish URL's own query (publish tokens the server's
+	// callback checks), a pattern with Name's placeholders: "token=t{i}".
+	Param string
 	Start time.Duration
 	Ramp  time.Duration // publisher i starts at Start + Ramp*i/Count
 	Hold  time.Duration // 0: until the run ends
@@ -206,6 +209,7 @@ type fileGroup struct {
 	Group string   `yaml:"group"`
 	Count int      `yaml:"count"`
 	Name  string   `yaml:"name"`
+	Param string   `yaml:"param"`
 	Start Duration `yaml:"start"`
 	Ramp  Duration `yaml:"ramp"`
 	Hold  Duration `yaml:"hold"`
@@ -291,7 +295,7 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 	}
 	for _, g := range raw.Publishers {
 		s.Publishers = append(s.Publishers, Group{
-			Group: g.Group, Count: g.Count, Name: g.Name,
+			Group: g.Group, Count: g.Count, Name: g.Name, Param: g.Param,
 			Start: time.Duration(g.Start), Ramp: time.Duration(g.Ramp), Hold: time.Duration(g.Hold),
 			Reconnect: Reconnect{Delay: time.Duration(g.Reconnect.Delay), Max: g.Reconnect.Max, Backoff: g.Reconnect.Backoff},
 		})
@@ -416,6 +420,11 @@ func (s *Scenario) check() *problem {
 		}
 		if _, err := compilePattern(g.Name); err != nil {
 			return at(path, "name", "group %q: %v", g.Group, err)
+		}
+		if g.Param != "" {
+			if _, err := compileParam(g.Param); err != nil {
+				return at(path, "param", "group %q: %v", g.Group, err)
+			}
 		}
 		if rc := g.Reconnect; rc.Max < 0 || rc.Delay < 0 || (rc.Backoff != 0 && (rc.Backoff < 1 || rc.Backoff > 10)) {
 			return at(path+".reconnect", "", "group %q: reconnect wants max >= 0, delay >= 0 and backoff from 1 to 10", g.Group)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Exit codes (docs/design.md, "Exit codes"), decided here and nowhere else.
@@ -48,6 +49,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	// hook's call log) write to stderr at once; a file takes that, a buffer
 	// (a test's, a caller's) does not.
 	stdout, stderr = syncWriter(stdout), syncWriter(stderr)
+	// Every line a command prints passes the redaction (tokens in URLs,
+	// passwords in userinfo), whoever wrote it: the commands' own lines, slog
+	// records, the hook's call log, error messages quoting a flag. The
+	// policy starts as "redact" and --show-secrets/--redact change it.
+	schema.SetRedactPolicy(schema.RedactPolicy{})
+	stdout, stderr = schema.RedactWriter(stdout), schema.RedactWriter(stderr)
 	cmd, rest := args[0], args[1:]
 	var err error
 	switch cmd {

@@ -27,7 +27,11 @@ func diagnoseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cacheDir := fs.String("cache-dir", "", "clip cache directory (default: the user cache directory)")
 	timeout := fs.Duration("timeout", diagnose.DefaultTimeout, "timeout of each network step (the callback probe waits up to SRS's 30 s)")
 	jsonOut := fs.Bool("json", false, "print one JSON object (checks and verdict) instead of the list")
+	secrets := secretFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return fail(stderr, err)
+	}
+	if err := secrets(); err != nil {
 		return fail(stderr, err)
 	}
 	if fs.NArg() != 0 {

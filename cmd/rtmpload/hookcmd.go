@@ -37,7 +37,11 @@ func hookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	proxy := fs.String("proxy", "", "forward every call to this callback service URL and relay its answers (mode is ignored)")
 	printConfig := fs.String("print-config", "", "print the srs or nginx config snippet pointing at this hook and exit")
 	jsonOnly := fs.Bool("json", false, "log JSON lines even on a terminal")
+	secrets := secretFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return fail(stderr, err)
+	}
+	if err := secrets(); err != nil {
 		return fail(stderr, err)
 	}
 	if fs.NArg() != 0 {

@@ -36,7 +36,11 @@ func reportCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	expect := fs.StringArray("expect", nil, `threshold, e.g. "rate(ok) >= 0.99" or "p95(publish_start) < 300ms" (repeatable)`)
 	baseline := fs.String("baseline", "", "an earlier run to compare against (and for baseline*F thresholds): a results file or directory")
 	hookLog := fs.String("hook-log", "", "the JSON lines of 'rtmpload hook --json' that served runs with --hook external: joined to their attempts")
+	secrets := secretFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return fail(stderr, err)
+	}
+	if err := secrets(); err != nil {
 		return fail(stderr, err)
 	}
 	if fs.NArg() == 0 {

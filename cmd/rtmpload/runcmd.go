@@ -50,7 +50,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	progress := fs.String("progress", "auto", "live progress: auto (bars on a terminal, log lines otherwise), bars, log, none")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of rtmpload itself to this file")
 	_ = fs.MarkHidden("cpuprofile")
+	secrets := secretFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return fail(stderr, err)
+	}
+	if err := secrets(); err != nil {
 		return fail(stderr, err)
 	}
 	if *cpuProfile != "" {
@@ -159,8 +163,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// isTerminal reports whether w is a character device (a terminal).
+// isTerminal reports whether w (or the writer it wraps, such as the
+// redacting writer) is a character device (a terminal).
 func isTerminal(w io.Writer) bool {
+	for {
+		u, ok := w.(interface{ Unwrap() io.Writer })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

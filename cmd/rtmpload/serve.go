@@ -24,7 +24,11 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	onUnpublish := fs.StringArray("on-unpublish", nil, "on_unpublish hook URL (repeatable)")
 	race := fs.Bool("duplicate-race", false, "reproduce SRS 7.0.x's duplicate-accept race (slow hooks let a second publisher in)")
 	hookTimeout := fs.Duration("hook-timeout", server.DefaultHookTimeout, "how long a hook call may take, connect and answer (SRS: 30s)")
+	secrets := secretFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return fail(stderr, err)
+	}
+	if err := secrets(); err != nil {
 		return fail(stderr, err)
 	}
 	if fs.NArg() != 0 {

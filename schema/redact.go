@@ -1,0 +1,224 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"regexp"
+	"strings"
+	"sync/atomic"
+)
+
+// Mask replaces a secret in every output.
+const Mask = "***"
+
+// RedactPolicy says what the outputs of this process hide.
+type RedactPolicy struct {
+	// Show turns redaction off: a private debugging run (--show-secrets).
+	Show bool
+	// Names are further query parameter names whose values are secret
+	// (--redact NAME), compared without regard to case.
+	Names []string
+}
+
+// policy is process-wide on purpose: secrets leave through every output
+// (the results writer and reader, the terminal, slog lines, error messages,
+// the hook's call log), most of them deep in packages that know nothing of
+// flags. cmd sets the policy once, right after parsing the flags of a
+// command, and this is the only place it is kept; threading it through
+// every constructor instead would let one forgotten path print a token.
+var policy atomic.Pointer[RedactPolicy]
+
+// SetRedactPolicy sets what every output of the process hides from now on.
+// cmd calls it once per command; the zero policy (the default) redacts.
+func SetRedactPolicy(p RedactPolicy) {
+	p.Names = append([]string(nil), p.Names...)
+	for i, n := range p.Names {
+		p.Names[i] = strings.ToLower(n)
+	}
+	policy.Store(&p)
+}
+
+func currentPolicy() *RedactPolicy {
+	if p := policy.Load(); p != nil {
+		return p
+	}
+	return &RedactPolicy{}
+}
+
+// URL is a URL that may carry secrets: a password in its userinfo, a
+// token in its query. It prints itself redacted (String, JSON, text), so a
+// URL kept in this type cannot leak through a log line or an encoder; Raw
+// is what goes to the server or to ffmpeg.
+type URL string
+
+// Raw returns the URL as given, secrets included.
+func (u URL) Raw() string { return string(u) }
+
+// String returns the URL with its secrets replaced by Mask.
+func (u URL) String() string { return Redact(string(u)) }
+
+// MarshalText encodes the redacted URL (JSON uses it too).
+func (u URL) MarshalText() ([]byte, error) { return []byte(u.String()), nil }
+
+// IsSecretName reports whether a query parameter (or form field) of this
+// name carries a secret: publish tokens and signatures as SRS deployments
+// and CDNs name them (token, sign, txSecret, wsSecret, auth_key, ...),
+// credentials, plus the names the user added (RedactPolicy.Names).
+func IsSecretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, extra := range currentPolicy().Names {
+		if n == extra {
+			return true
+		}
+	}
+	// Separators vary between services (auth_key, auth-key, authKey).
+	n = strings.NewReplacer("_", "", "-", "", ".", "").Replace(n)
+	if secretExact[n] {
+		return true
+	}
+	for _, s := range secretContains {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	for _, s := range secretSuffixes {
+		if strings.HasSuffix(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Short names are secret only as whole names (or suffixes, below): as
+// substrings they are too common ("keyint", "signal", "passthrough").
+// md5 is nginx's secure_link signature.
+var secretExact = map[string]bool{
+	"key": true, "sign": true, "sig": true, "auth": true, "pass": true, "pwd": true,
+	"jwt": true, "md5": true, "hmac": true, "otp": true,
+	"hdnts": true, "hdnea": true, "hdntl": true, // Akamai token auth
+}
+
+// Long names are secret wherever they occur: token, access_token,
+// x-amz-security-token; txSecret (Tencent), wsSecret (Wangsu), hwSecret;
+// X-Amz-Signature, X-Amz-Credential; password, passwd; sessionid.
+var secretContains = []string{
+	"token", "secret", "passw", "credential", "signature", "session",
+	"authoriz", "apikey", "authkey", "accesskey", "privatekey", "jwt",
+}
+
+// Suffixes: auth_key, api_key, stream_key, wsSign, txSign, urlsig,
+// hwpass, user_pwd, oauth.
+var secretSuffixes = []string{"key", "sign", "sig", "pwd", "pass", "auth"}
+
+var (
+	// userinfoRE finds scheme://user:password@, or //user:password@ in a
+	// mistyped URL (the password may itself hold an '@': the greedy class
+	// runs to the authority's last one).
+	userinfoRE = regexp.MustCompile(`((?:[A-Za-z][A-Za-z0-9+.\-]*:)?//)([^\s/?#@:"'<>\\]*):([^\s/?#"'<>\\]*)@`)
+	// pairRE finds name=value pairs of a query or form. A value ends at the
+	// next separator, at white space or quotes, at a backslash (so a
+	// JSON-escaped "\u0026" ends it, as '&' would), and at '?' or '=' (so
+	// "url=rtmp://h/a/b?token=T", a log field holding a URL, is two pairs).
+	pairRE = regexp.MustCompile(`([A-Za-z0-9_.\-\[\]]+)=([^&\s"'<>\\;,#)?=]*)`)
+)
+
+// Redact replaces the secrets in s with Mask: the password of every URL's
+// userinfo and the value of every name=value pair whose name is secret
+// (IsSecretName), wherever they stand: whole URLs, bare queries ("?token=..."
+// as an SRS hook's param), ffmpeg's stderr, error messages. The rest of s is
+// unchanged. Under RedactPolicy.Show it returns s as is.
+func Redact(s string) string {
+	if currentPolicy().Show || (!strings.Contains(s, "@") && !strings.Contains(s, "=")) {
+		return s
+	}
+	if strings.Contains(s, "@") {
+		s = userinfoRE.ReplaceAllStringFunc(s, func(m string) string {
+			sub := userinfoRE.FindStringSubmatch(m)
+			if sub[3] == "" {
+				return m
+			}
+			return sub[1] + sub[2] + ":" + Mask + "@"
+		})
+	}
+	if strings.Contains(s, "=") {
+		s = pairRE.ReplaceAllStringFunc(s, func(m string) string {
+			name, value, _ := strings.Cut(m, "=")
+			if value == "" || value == Mask || !IsSecretName(name) {
+				return m
+			}
+			return name + "=" + Mask
+		})
+	}
+	return s
+}
+
+// RedactJSON redacts every string of a JSON document (one results line, one
+// call-log line) with Redact, whatever field it is in, and returns the
+// document otherwise byte for byte. Input that is not JSON is returned as it
+// came, except for strings that are whole.
+func RedactJSON(doc []byte) []byte {
+	if currentPolicy().Show || (!bytes.ContainsAny(doc, "@=")) {
+		return doc
+	}
+	var out []byte
+	last := 0
+	for i := 0; i < len(doc); i++ {
+		if doc[i] != '"' {
+			continue
+		}
+		j := i + 1
+		for j < len(doc) && doc[j] != '"' {
+			if doc[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(doc) {
+			break
+		}
+		tok := doc[i : j+1]
+		if bytes.ContainsAny(tok, "@=") {
+			var s string
+			if json.Unmarshal(tok, &s) == nil {
+				if r := Redact(s); r != s {
+					enc, _ := json.Marshal(r)
+					out = append(out, doc[last:i]...)
+					out = append(out, enc...)
+					last = j + 1
+				}
+			}
+		}
+		i = j
+	}
+	if out == nil {
+		return doc
+	}
+	return append(out, doc[last:]...)
+}
+
+// RedactWriter returns a writer that redacts each write to w (a terminal,
+// a log): every write is taken as whole text, as the command's lines,
+// slog records and tables are written. Unwrap returns w. A nil w stays nil.
+func RedactWriter(w io.Writer) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return &redactWriter{w: w}
+}
+
+type redactWriter struct{ w io.Writer }
+
+func (r *redactWriter) Write(p []byte) (int, error) {
+	if currentPolicy().Show || !bytes.ContainsAny(p, "@=") {
+		return r.w.Write(p)
+	}
+	q := Redact(string(p))
+	if _, err := io.WriteString(r.w, q); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Unwrap returns the writer underneath (to ask whether it is a terminal).
+func (r *redactWriter) Unwrap() io.Writer { return r.w }
