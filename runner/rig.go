@@ -95,7 +95,7 @@ func (r *run) start(ctx context.Context) (g *rig, err error) {
 	// The clip last: the ports above fail fast, an encode takes seconds.
 	g.ffVersion = ffmpegVersion(ctx, o.FFmpeg)
 	sc := r.p.sc
-	if g.clip, err = media.Ensure(ctx, o.FFmpeg, r.p.cacheDir, media.Params{Clip: sc.Media.Clip, BitrateBps: sc.Media.BitrateBps}); err != nil {
+	if g.clip, err = media.Ensure(ctx, o.FFmpeg, r.p.cacheDir, media.Params{Clip: sc.Media.Clip, BitrateBps: sc.Media.BitrateBps}, o.Logger); err != nil {
 		return g, err
 	}
 	return g, r.openResults(g)

@@ -133,6 +133,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stopProgress()
 
 	var setup *runner.SetupError
+	if err != nil && ctx.Err() != nil && (res == nil || res.Summary == nil) {
+		// Interrupted while preparing (encoding the clip, starting a server):
+		// an abort like any other, not a setup error.
+		fmt.Fprintln(stderr, "rtmpload: interrupted before any publisher started: nothing was run")
+		return exitAborted
+	}
 	if errors.As(err, &setup) {
 		return fail(stderr, err)
 	}

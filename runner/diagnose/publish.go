@@ -27,7 +27,7 @@ func checkPublish(ctx context.Context, cfg Config, rt rtmpTarget, ffPath, stream
 		}
 		cacheDir = d
 	}
-	clip, err := media.Ensure(ctx, ffPath, cacheDir, cfg.Media)
+	clip, err := media.Ensure(ctx, ffPath, cacheDir, cfg.Media, nil)
 	if err != nil {
 		c.Status, c.Detail = Skip, "no clip to publish: "+err.Error()
 		return c

@@ -5,13 +5,16 @@ package media
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rtmpload/rtmpload/runner/publisher"
 )
@@ -98,17 +101,37 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(dir, "rtmpload", "clips"), nil
 }
 
+// EncodeTimeout bounds one encoding of a clip. A working ffmpeg encodes the
+// default 10 s clip in seconds even on a loaded machine; one that takes longer
+// is hung (waiting on a device, a lock, a terminal) and waiting helps nobody.
+const EncodeTimeout = 3 * time.Minute
+
 // Ensure returns the path of the clip p in cacheDir, encoding it first if it is not there.
 // ffmpeg is needed only to encode; "" looks it up on PATH. Canceling ctx stops an encoding.
-func Ensure(ctx context.Context, ffmpeg, cacheDir string, p Params) (string, error) {
+// A cached clip that is not a playable FLV (see CheckClip) is encoded again, with a line on
+// log (nil: no log).
+func Ensure(ctx context.Context, ffmpeg, cacheDir string, p Params, log *slog.Logger) (string, error) {
+	return ensure(ctx, ffmpeg, cacheDir, p, log, EncodeTimeout)
+}
+
+func ensure(ctx context.Context, ffmpeg, cacheDir string, p Params, log *slog.Logger, timeout time.Duration) (string, error) {
 	p = p.withDefaults()
 	if err := p.validate(); err != nil {
 		return "", err
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	path := filepath.Join(cacheDir, p.fileName())
-	// Files appear here only by rename of a complete encoding, so any file found is whole.
+	// Files appear here only by rename of an encoding that passed CheckClip; a file that does
+	// not pass it now was put there another way (an older rtmpload cached whatever ffmpeg
+	// left, a disk filled up): encode it again rather than publish garbage.
 	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
-		return path, nil
+		bad := CheckClip(path)
+		if bad == nil {
+			return path, nil
+		}
+		log.Warn("cached clip is unusable: encoding it again", "clip", path, "why", bad.Error())
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("clip cache: %w", err)
 	}
@@ -134,20 +157,99 @@ func Ensure(ctx context.Context, ffmpeg, cacheDir string, p Params) (string, err
 		}
 	}()
 
-	res := publisher.Run(ctx, publisher.Spec{FFmpeg: ff, Args: encodeArgs(p, tmp.Name())})
+	ectx, cancel := context.WithTimeoutCause(ctx, timeout, errEncodeTimeout)
+	defer cancel()
+	res := publisher.Run(ectx, publisher.Spec{FFmpeg: ff, Args: encodeArgs(p, tmp.Name()), Grace: 2 * time.Second})
 	switch {
-	case res.Err != nil:
-		return "", fmt.Errorf("encoding clip %s: %w", p.fileName(), res.Err)
 	case ctx.Err() != nil:
 		return "", fmt.Errorf("encoding clip %s: %w", p.fileName(), context.Cause(ctx))
+	case ectx.Err() != nil:
+		return "", fmt.Errorf("encoding clip %s with %s: no result after %v, so it was stopped: this ffmpeg hangs; check that `%s -version` returns, or pass --ffmpeg with one that works",
+			p.fileName(), ff, timeout, ff)
+	case res.Err != nil:
+		return "", fmt.Errorf("encoding clip %s: %w", p.fileName(), res.Err)
 	case res.Class != publisher.ClassExited:
 		why := cmp.Or(res.Message, strings.Join(res.StderrTail, "; "), res.Class)
 		return "", fmt.Errorf("encoding clip %s with %s failed: %s (this ffmpeg needs libx264, aac and lavfi, as Debian's has)",
 			p.fileName(), ff, why)
+	}
+	if err := CheckClip(tmp.Name()); err != nil {
+		return "", fmt.Errorf("encoding clip %s: %s exited 0 but its output is unusable (%v): it is not an ffmpeg that can encode; pass --ffmpeg with one that has libx264, aac and lavfi",
+			p.fileName(), ff, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", fmt.Errorf("clip cache: %w", err)
 	}
 	renamed = true
 	return path, nil
+}
+
+var errEncodeTimeout = errors.New("clip encoding timed out")
+
+// maxClipBytes bounds what CheckClip reads: the largest clip a scenario can
+// ask for is far smaller (10 s at the highest bitrate a group may name).
+const maxClipBytes = 1 << 30
+
+// CheckClip tells whether path holds a clip publishers can send: an FLV file
+// (signature "FLV", version 1) whose tags run whole to the end of the file,
+// with at least one video keyframe and one audio tag. It needs no ffprobe, so
+// it checks what a broken ffmpeg (or /bin/true) leaves as well as a cached
+// file that was cut short.
+func CheckClip(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	switch {
+	case fi.Size() == 0:
+		return errors.New("the file is empty")
+	case fi.Size() > maxClipBytes:
+		return fmt.Errorf("the file is %d bytes, larger than any clip", fi.Size())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return checkFLV(b)
+}
+
+// checkFLV walks an FLV file's tags (FLV spec v10, E.2 and E.4).
+func checkFLV(b []byte) error {
+	if len(b) < 13 || string(b[:3]) != "FLV" || b[3] != 1 {
+		return errors.New("not an FLV file (no FLV signature)")
+	}
+	off := int(binary.BigEndian.Uint32(b[5:9]))
+	if off < 9 || off+4 > len(b) {
+		return errors.New("FLV header is cut short")
+	}
+	off += 4 // PreviousTagSize0
+	keyframes, audio := 0, 0
+	for off < len(b) {
+		if off+11 > len(b) {
+			return fmt.Errorf("FLV tag at byte %d is cut short", off)
+		}
+		typ := b[off] & 0x1f
+		size := int(b[off+1])<<16 | int(b[off+2])<<8 | int(b[off+3])
+		data := off + 11
+		if data+size+4 > len(b) {
+			return fmt.Errorf("FLV tag at byte %d is cut short", off)
+		}
+		if prev := int(binary.BigEndian.Uint32(b[data+size:])); prev != 11+size {
+			return fmt.Errorf("FLV tag at byte %d: previous-tag size %d, want %d", off, prev, 11+size)
+		}
+		switch {
+		case typ == 9 && size > 0 && b[data]>>4 == 1:
+			keyframes++
+		case typ == 8 && size > 0:
+			audio++
+		}
+		off = data + size + 4
+	}
+	switch {
+	case keyframes == 0:
+		return errors.New("FLV file without a video keyframe")
+	case audio == 0:
+		return errors.New("FLV file without audio")
+	}
+	return nil
 }

@@ -38,14 +38,14 @@ func TestEnsureRejectsBadParams(t *testing.T) {
 		{BitrateBps: 80_000},
 		{Seconds: -1},
 	} {
-		if _, err := Ensure(t.Context(), "", t.TempDir(), p); err == nil {
+		if _, err := Ensure(t.Context(), "", t.TempDir(), p, nil); err == nil {
 			t.Errorf("Ensure(%+v) succeeded", p)
 		}
 	}
 }
 
 func TestEnsureWithoutFFmpegSaysWhatToDo(t *testing.T) {
-	_, err := Ensure(t.Context(), filepath.Join(t.TempDir(), "no-ffmpeg"), t.TempDir(), Params{})
+	_, err := Ensure(t.Context(), filepath.Join(t.TempDir(), "no-ffmpeg"), t.TempDir(), Params{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "--ffmpeg") {
 		t.Errorf("error = %v, want one that names --ffmpeg", err)
 	}
@@ -59,7 +59,7 @@ func TestEnsureReportsFFmpegFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	cache := filepath.Join(dir, "cache")
-	_, err := Ensure(t.Context(), fake, cache, Params{})
+	_, err := Ensure(t.Context(), fake, cache, Params{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "Unknown encoder 'libx264'") || !strings.Contains(err.Error(), "needs libx264") {
 		t.Errorf("error = %v, want ffmpeg's own line and what to do", err)
 	}
@@ -105,7 +105,7 @@ func TestEnsureEncodesOnceAndCaches(t *testing.T) {
 	var wg sync.WaitGroup
 	paths, errs := make([]string, 2), make([]error, 2)
 	for i := range paths {
-		wg.Go(func() { paths[i], errs[i] = Ensure(t.Context(), ff, dir, p) })
+		wg.Go(func() { paths[i], errs[i] = Ensure(t.Context(), ff, dir, p, nil) })
 	}
 	wg.Wait()
 	for i := range paths {
@@ -121,6 +121,9 @@ func TestEnsureEncodesOnceAndCaches(t *testing.T) {
 		t.Errorf("cache holds %d entries, want only the clip (no temporary files left)", len(entries))
 	}
 
+	if err := CheckClip(path); err != nil {
+		t.Errorf("ffmpeg's own clip fails CheckClip: %v", err)
+	}
 	if ffprobe, err := exec.LookPath("ffprobe"); err == nil {
 		checkClip(t, ffprobe, path, p)
 	} else {
@@ -133,7 +136,7 @@ func TestEnsureEncodesOnceAndCaches(t *testing.T) {
 	}
 	// A missing ffmpeg proves that a cache hit runs nothing.
 	start := time.Now()
-	again, err := Ensure(t.Context(), filepath.Join(dir, "no-ffmpeg"), dir, p)
+	again, err := Ensure(t.Context(), filepath.Join(dir, "no-ffmpeg"), dir, p, nil)
 	if err != nil || again != path {
 		t.Fatalf("second Ensure = %q, %v; want the cached %q", again, err, path)
 	}
@@ -147,7 +150,7 @@ func TestEnsureEncodesOnceAndCaches(t *testing.T) {
 	// Other parameters are another clip: no hit, so it needs the (missing) ffmpeg.
 	other := p
 	other.BitrateBps = 800_000
-	if got, err := Ensure(t.Context(), filepath.Join(dir, "no-ffmpeg"), dir, other); err == nil {
+	if got, err := Ensure(t.Context(), filepath.Join(dir, "no-ffmpeg"), dir, other, nil); err == nil {
 		t.Errorf("Ensure(%+v) = %q, want a new encoding, not %q", other, got, path)
 	}
 }
@@ -211,7 +214,7 @@ func TestEnsureCanceled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	// An hour of 720p cannot finish before the deadline.
-	_, err = Ensure(ctx, ff, dir, Params{Clip: "testsrc-720p", Seconds: 3600})
+	_, err = Ensure(ctx, ff, dir, Params{Clip: "testsrc-720p", Seconds: 3600}, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error = %v, want the deadline", err)
 	}
