@@ -188,7 +188,19 @@ func contestWinner(c Contest) string {
 	if c.TwoLive {
 		w += " (TWO LIVE)"
 	}
+	if c.Takeover {
+		w += " (TAKEOVER)"
+	}
 	return w
+}
+
+// takenOver is an attempt's note in a contest when a later publisher took
+// the name over from it.
+func takenOver(e ContestEntry) string {
+	if e.TakenOverBy == "" {
+		return ""
+	}
+	return " (taken over by " + shortID(e.TakenOverBy) + ")"
 }
 
 func contestAttempts(c Contest) string {
@@ -198,7 +210,7 @@ func contestAttempts(c Contest) string {
 		if hv == "" {
 			hv = "no-call"
 		}
-		parts = append(parts, fmt.Sprintf("%s %s %s → %s", shortID(e.ID), e.Group, hv, e.Outcome))
+		parts = append(parts, fmt.Sprintf("%s %s %s → %s%s", shortID(e.ID), e.Group, hv, e.Outcome, takenOver(e)))
 	}
 	return strings.Join(parts, "; ")
 }

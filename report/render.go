@@ -144,15 +144,9 @@ func Table(w io.Writer, s *Summary) error {
 				if hv == "" {
 					hv = "no-call"
 				}
-				parts = append(parts, fmt.Sprintf("%s %s %s -> %s", shortID(e.ID), e.Group, hv, e.Outcome))
+				parts = append(parts, fmt.Sprintf("%s %s %s -> %s%s", shortID(e.ID), e.Group, hv, e.Outcome, takenOver(e)))
 			}
-			winner := strings.Join(shortIDs(c.Winners), ",")
-			if winner == "" {
-				winner = "none"
-			}
-			if c.TwoLive {
-				winner += " (TWO LIVE)"
-			}
+			winner := contestWinner(c)
 			if c.ServerMax > 0 {
 				winner += fmt.Sprintf(" [server listed at most %d]", c.ServerMax)
 			}

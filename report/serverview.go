@@ -18,8 +18,29 @@ type ServerView struct {
 	// they were live.
 	NotSeen []string `json:"not_seen,omitempty"`
 	// Duplicates lists streams the server showed with two or more publishing
-	// clients in consecutive snapshots: SRS's duplicate-accept state.
+	// clients once it had accepted them: in a snapshot taken after every
+	// one of their on_publish calls had been answered (SRS lists a
+	// publisher while its hook runs and refuses a duplicate only after it,
+	// docs/srs-behaviour.md "Duplicate names"), or, when rtmpload saw no
+	// hook call at all, in two snapshots in a row.
 	Duplicates []string `json:"duplicates,omitempty"`
+}
+
+// hookSettle is how long after the last of its publishers' hooks answered a
+// snapshot must be taken to count as the server's decision: SRS refuses a
+// duplicate as soon as its hook's answer arrives, so a refused one is gone
+// from the API within milliseconds; a margin keeps a loaded server's delay
+// from passing for an accept.
+const hookSettle = 500 * time.Millisecond
+
+// maxDupSets bounds the publisher sets remembered per stream.
+const maxDupSets = 16
+
+// dupSet is one set of client ids a stream was listed with, two or more.
+type dupSet struct {
+	ids         []string // sorted
+	last        time.Time
+	consecutive bool // listed in two snapshots in a row
 }
 
 // seenGap joins snapshots into one range when they are this close: the API
@@ -35,16 +56,16 @@ type span struct{ from, to time.Time }
 type serverView struct {
 	n, errs  int
 	seen     map[string][]span
-	prevDup  map[string]bool
-	dups     map[string][]string // stream -> client ids, confirmed
-	maxPubs  map[string]int      // stream -> most publishers seen at once
+	prevDup  map[string]string    // stream -> the set key listed in the previous snapshot
+	dups     map[string][]*dupSet // stream -> the sets of two or more publishers listed
+	maxPubs  map[string]int       // stream -> most publishers seen at once
 	lastSnap time.Time
 }
 
 func (v *serverView) add(at time.Time, s *Snapshot) {
 	if v.seen == nil {
 		v.seen = make(map[string][]span)
-		v.dups = make(map[string][]string)
+		v.dups = make(map[string][]*dupSet)
 		v.maxPubs = make(map[string]int)
 	}
 	v.n++
@@ -53,7 +74,7 @@ func (v *serverView) add(at time.Time, s *Snapshot) {
 		v.prevDup = nil
 		return
 	}
-	dup := make(map[string]bool)
+	dup := make(map[string]string)
 	for _, st := range s.Streams {
 		if len(st.Publishers) == 0 {
 			continue
@@ -67,16 +88,46 @@ func (v *serverView) add(at time.Time, s *Snapshot) {
 		}
 		v.seen[st.Name] = spans
 		if len(st.Publishers) > 1 {
-			dup[st.Name] = true
-			// A contender is listed while its hook runs (docs/srs-behaviour.md, "Duplicate names"):
-			// only a second snapshot in a row confirms two publishers.
-			if v.prevDup[st.Name] {
-				v.dups[st.Name] = st.Publishers
-			}
+			// A contender is listed while its hook runs (docs/srs-behaviour.md,
+			// "Duplicate names"): whether the server accepted it is decided
+			// in check, from the hooks.
+			ids := slices.Sorted(slices.Values(st.Publishers))
+			key := strings.Join(ids, ",")
+			dup[st.Name] = key
+			v.noteDup(st.Name, ids, at, v.prevDup[st.Name] == key)
 		}
 	}
 	v.prevDup = dup
 	v.lastSnap = at
+}
+
+func (v *serverView) noteDup(stream string, ids []string, at time.Time, again bool) {
+	sets := v.dups[stream]
+	for _, d := range sets {
+		if slices.Equal(d.ids, ids) {
+			d.last, d.consecutive = at, d.consecutive || again
+			return
+		}
+	}
+	if len(sets) < maxDupSets {
+		v.dups[stream] = append(sets, &dupSet{ids: ids, last: at})
+	}
+}
+
+// accepted reports whether the server had accepted every client of d:
+// answered is each client's on_publish answer (zero: none seen). Without
+// any hook call in the run, two snapshots in a row confirm it.
+func (d *dupSet) accepted(answered func(stream, client string) (time.Time, bool), stream string, anyHook bool) bool {
+	if !anyHook {
+		return d.consecutive
+	}
+	for _, id := range d.ids {
+		t, ok := answered(stream, id)
+		if !ok || d.last.Sub(t) < hookSettle {
+			return false
+		}
+	}
+	return true
 }
 
 // seenDuring reports whether the stream was seen publishing at some moment
@@ -90,19 +141,28 @@ func (v *serverView) seenDuring(stream string, from, to time.Time) bool {
 	return false
 }
 
-// check cross-checks the attempts against the server's view.
-func (v *serverView) check(byStream map[string][]*Attempt) *ServerView {
+// check cross-checks the attempts against the server's view. answered
+// gives a client's allowed on_publish answer; anyHook says whether the run
+// saw any hook call.
+func (v *serverView) check(byStream map[string][]*Attempt, answered func(stream, client string) (time.Time, bool), anyHook bool) (*ServerView, map[string]bool) {
 	if v.n == 0 {
-		return nil
+		return nil, nil
 	}
+	dups := make(map[string]bool)
 	out := &ServerView{Snapshots: v.n, Errors: v.errs}
 	for name := range v.seen {
 		if _, ours := byStream[name]; !ours {
 			out.Foreign = append(out.Foreign, name)
 		}
 	}
-	for name, ids := range v.dups {
-		out.Duplicates = append(out.Duplicates, fmt.Sprintf("%s (clients %s)", name, strings.Join(ids, ", ")))
+	for name, sets := range v.dups {
+		for _, d := range sets {
+			if d.accepted(answered, name, anyHook) {
+				out.Duplicates = append(out.Duplicates, fmt.Sprintf("%s (clients %s)", name, strings.Join(d.ids, ", ")))
+				dups[name] = true
+				break
+			}
+		}
 	}
 	for name, as := range byStream {
 		for _, a := range as {
@@ -124,5 +184,5 @@ func (v *serverView) check(byStream map[string][]*Attempt) *ServerView {
 	slices.Sort(out.Foreign)
 	slices.Sort(out.Duplicates)
 	slices.Sort(out.NotSeen)
-	return out
+	return out, dups
 }

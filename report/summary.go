@@ -174,6 +174,9 @@ type Contest struct {
 	Attempts []ContestEntry `json:"attempts"`
 	// TwoLive is set when two attempts held the name at the same time.
 	TwoLive bool `json:"two_live,omitempty"`
+	// Takeover is set when a publisher took the name over: the server
+	// closed the old one as it accepted the new one (MediaMTX's way).
+	Takeover bool `json:"takeover,omitempty"`
 	// ServerMax is the most publishing clients the server's API ever listed
 	// for the name (0: no API was read).
 	ServerMax int `json:"server_max_publishers,omitempty"`
@@ -188,6 +191,8 @@ type ContestEntry struct {
 	HookReason  string    `json:"hook_reason,omitempty"`
 	Outcome     string    `json:"outcome"`
 	Message     string    `json:"message,omitempty"`
+	// TakenOverBy is the attempt that took the name over from this one.
+	TakenOverBy string `json:"taken_over_by,omitempty"`
 }
 
 // Failure is one attempt that did not end ok, with its evidence.
@@ -380,9 +385,13 @@ func (b *Builder) Summary() *Summary {
 		groups[g.Name] = gs
 		s.Groups = append(s.Groups, *gs)
 	}
+	taken := takeovers(byStream)
 	for _, a := range attempts {
 		a.HookState = stateAt(b.states, a.decisiveTime())
 		a.Outcome, a.Evidence = classify(a, liveOther)
+		if by := taken[a]; by != nil && a.Outcome != OutcomeOK {
+			a.Evidence = takeoverEvidence(a, by) + a.Evidence
+		}
 		if s.ByState[a.Outcome] == nil {
 			s.ByState[a.Outcome] = make(map[string]int)
 		}
@@ -419,20 +428,41 @@ func (b *Builder) Summary() *Summary {
 	}
 	s.Latency = hists.rows()
 	s.Capacity = capacity(b.steps)
-	s.Contests, s.Anomalies = contests(byStream)
-	for i := range s.Contests {
-		s.Contests[i].ServerMax = b.view.maxPubs[s.Contests[i].Stream]
-	}
-	if s.Server = b.view.check(byStream); s.Server != nil {
+	s.Contests, s.Anomalies = contests(byStream, taken)
+	var apiDups map[string]bool
+	if s.Server, apiDups = b.view.check(byStream, b.hookAnswered(), len(b.hooks) > 0); s.Server != nil {
 		for _, d := range s.Server.Duplicates {
-			s.Anomalies = append(s.Anomalies, OutcomeDuplicateAccepted+": the server's API showed two publishers of "+d)
+			s.Anomalies = append(s.Anomalies, OutcomeDuplicateAccepted+": the server's API showed two accepted publishers of "+d)
 		}
+	}
+	for i := range s.Contests {
+		c := &s.Contests[i]
+		c.ServerMax = b.view.maxPubs[c.Stream]
+		// The API's word counts as much as the wire's: thresholds count
+		// two-live contests.
+		c.TwoLive = c.TwoLive || apiDups[c.Stream]
 	}
 	if s.Failures == nil {
 		s.Failures = []Failure{}
 	}
 	s.Slowest = slowest(attempts)
 	return s
+}
+
+// hookAnswered returns when the hook allowed a client of a stream (by the
+// server's client id), for telling accepted publishers in the server's API
+// from contenders whose hook still runs.
+func (b *Builder) hookAnswered() func(stream, client string) (time.Time, bool) {
+	allowed := make(map[[2]string]time.Time)
+	for _, h := range b.hooks {
+		if h.ClientID != "" && h.Verdict == "allow" && !h.Canceled && !h.Answered.IsZero() {
+			allowed[[2]string{h.Stream, h.ClientID}] = h.Answered
+		}
+	}
+	return func(stream, client string) (time.Time, bool) {
+		t, ok := allowed[[2]string{stream, client}]
+		return t, ok
+	}
 }
 
 // stateAt is the callback's state at t: the last change at or before t.
@@ -473,9 +503,99 @@ func hookSaw(a *Attempt) string {
 	return out
 }
 
+// takeoverMargin is how close to a new publisher's acceptance the old one's
+// connection must end for the handover to count as a takeover (the server
+// closed the old one as it accepted the new one, as MediaMTX does) and not
+// two live publishers. ffmpeg notices a closed connection at its next
+// write, a frame later; two publishers the server really let in stay
+// together until one of them stops.
+const takeoverMargin = time.Second
+
+// ended is when the attempt's connection ended: the server's close as the
+// tap saw it, else ffmpeg's exit.
+func (a *Attempt) ended() time.Time {
+	if t, _, ok := a.Wire.mark(WireServerClose); ok {
+		return t
+	}
+	return a.Exit
+}
+
+// acceptedOnWire reports whether the server's acceptance is known from the
+// best evidence there is: NetStream.Publish.Start on the wire when the tap
+// recorded the connection, else ffmpeg's start.
+func (a *Attempt) acceptedOnWire() bool {
+	if a.Wire != nil && len(a.Wire.Marks) > 0 {
+		_, ok := a.Wire.publishStarted()
+		return ok
+	}
+	return a.published()
+}
+
+// liveTogether says how two attempts at one name shared it: overlap when
+// both were accepted and live at once; old and by are set (old taken over by
+// by) when that overlap was a handover: the server closed old as it
+// accepted by.
+func liveTogether(x, y *Attempt) (overlap bool, old, by *Attempt) {
+	xf, xt, ok1 := x.liveInterval()
+	yf, yt, ok2 := y.liveInterval()
+	if !ok1 || !ok2 || !x.acceptedOnWire() || !y.acceptedOnWire() {
+		return false, nil, nil
+	}
+	// A connection the server closed was not live after that, whenever
+	// ffmpeg noticed.
+	if e := x.ended(); !e.IsZero() && e.Before(xt) {
+		xt = e
+	}
+	if e := y.ended(); !e.IsZero() && e.Before(yt) {
+		yt = e
+	}
+	if !xf.Before(yt) || !yf.Before(xt) {
+		return false, nil, nil
+	}
+	old, by, from := x, y, yf
+	if yf.Before(xf) {
+		old, by, from = y, x, xf
+	}
+	// The old one ended on its own (not stopped by rtmpload) within the
+	// margin of the new one's acceptance.
+	end := old.ended()
+	if !old.Stopped && old.Class != ClassStopped && !end.IsZero() && end.Sub(from) <= takeoverMargin {
+		return true, old, by
+	}
+	return true, nil, nil
+}
+
+// takeovers maps each attempt that a later publisher of its name took over
+// to that publisher.
+func takeovers(byStream map[string][]*Attempt) map[*Attempt]*Attempt {
+	out := make(map[*Attempt]*Attempt)
+	for _, as := range byStream {
+		for i, a := range as {
+			for _, o := range as[i+1:] {
+				if o.Slot == a.Slot {
+					continue
+				}
+				if _, old, by := liveTogether(a, o); old != nil {
+					out[old] = by
+				}
+			}
+		}
+	}
+	return out
+}
+
+// takeoverEvidence names the attempt that took a over, for its failure.
+func takeoverEvidence(a, by *Attempt) string {
+	from, _, _ := by.liveInterval()
+	return fmt.Sprintf("taken over by %s (%s): the server accepted it as %s's publisher and closed this one %s later",
+		by.ID, by.Group, a.Stream, a.ended().Sub(from).Round(time.Millisecond))
+}
+
 // contests lists every name with more than one attempt, and raises
-// duplicate_accepted when two attempts held a name at once.
-func contests(byStream map[string][]*Attempt) ([]Contest, []string) {
+// duplicate_accepted when two attempts held a name at once. A takeover (the
+// old publisher closed as the new one was accepted) is named in the contest
+// and is no anomaly.
+func contests(byStream map[string][]*Attempt, taken map[*Attempt]*Attempt) ([]Contest, []string) {
 	var out []Contest
 	var anomalies []string
 	for stream, as := range byStream {
@@ -496,22 +616,21 @@ func contests(byStream map[string][]*Attempt) ([]Contest, []string) {
 			if a.Hook != nil {
 				e.HookVerdict, e.HookReason = a.Hook.Verdict, a.Hook.Reason
 			}
+			if by := taken[a]; by != nil {
+				e.TakenOverBy = by.ID
+				c.Takeover = true
+			}
 			if a.Outcome == OutcomeOK || a.Outcome == OutcomeDropped {
 				c.Winners = append(c.Winners, a.ID)
 			}
 			c.Attempts = append(c.Attempts, e)
 		}
 		for i, a := range as {
-			af, at, ok := a.liveInterval()
-			if !ok {
-				continue
-			}
 			for _, o := range as[i+1:] {
 				if o.Slot == a.Slot {
 					continue
 				}
-				of, ot, ok := o.liveInterval()
-				if ok && af.Before(ot) && of.Before(at) {
+				if overlap, old, _ := liveTogether(a, o); overlap && old == nil {
 					c.TwoLive = true
 				}
 			}
