@@ -13,6 +13,7 @@ import (
 	"github.com/rtmpload/rtmpload/runner/limits"
 	"github.com/rtmpload/rtmpload/runner/media"
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // plan is a run decided before anything starts: the options with their
@@ -21,10 +22,10 @@ import (
 type plan struct {
 	o          Options // defaults filled in
 	sc         *scenarios.Scenario
-	id         string     // the run id, shared by its shards
-	mode       string     // the built-in hook's mode: allow, deny or conflict
-	hook       HookPlan   // serve, proxy or external
-	server     ServerSpec // embedded, nginx-rtmp or srs=PATH
+	id         string          // the run id, shared by its shards
+	mode       schema.HookMode // the built-in hook's mode
+	hook       HookPlan        // serve, proxy or external
+	server     ServerSpec      // embedded, nginx-rtmp or srs=PATH
 	cacheDir   string
 	expect     []string // the scenario's thresholds, then the command line's
 	thresholds []threshold.Threshold
@@ -39,11 +40,9 @@ type plan struct {
 func prepare(o Options, now time.Time) (*plan, error) {
 	o = withDefaults(o)
 	sc := o.Scenario
-	mode := cmp.Or(o.HookMode, sc.Hook.Mode, "allow")
-	switch mode {
-	case "allow", "deny", "conflict":
-	default:
-		return nil, fmt.Errorf("hook mode %q: use allow, deny or conflict", mode)
+	mode := cmp.Or(o.HookMode, sc.Hook.Mode, schema.HookAllow)
+	if _, err := schema.ParseHookMode(string(mode)); err != nil {
+		return nil, err
 	}
 	if o.Shards < 0 || o.Shard < 0 || (o.Shards > 0 && o.Shard >= o.Shards) {
 		return nil, fmt.Errorf("shard %d/%d: want i/n with 0 <= i < n", o.Shard, o.Shards)

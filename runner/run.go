@@ -28,6 +28,7 @@ import (
 	"github.com/rtmpload/rtmpload/runner/srsapi"
 	"github.com/rtmpload/rtmpload/runner/tap"
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Version is rtmpload's version, set by cmd at build time.
@@ -37,13 +38,13 @@ var Version = "dev"
 // machine.
 type Options struct {
 	Scenario   *scenarios.Scenario
-	FFmpeg     string // path to ffmpeg, already looked up
-	ResultsDir string // the run's own directory; created
-	Listen     string // embedded server RTMP listen address
-	APIListen  string // embedded server HTTP API listen address
-	HookListen string // built-in hook listen address
-	HookMode   string // overrides the scenario's hook.mode when set
-	CacheDir   string // clip cache; default media.DefaultCacheDir()
+	FFmpeg     string          // path to ffmpeg, already looked up
+	ResultsDir string          // the run's own directory; created
+	Listen     string          // embedded server RTMP listen address
+	APIListen  string          // embedded server HTTP API listen address
+	HookListen string          // built-in hook listen address
+	HookMode   schema.HookMode // overrides the scenario's hook.mode when set
+	CacheDir   string          // clip cache; default media.DefaultCacheDir()
 	Grace      time.Duration
 	Expect     []string // thresholds beside the scenario's own expect list
 
@@ -183,7 +184,7 @@ func (r *run) header(g *rig, start time.Time) {
 		Target:   g.tg.desc,
 		HookMode: hookDesc(r.p.hook, r.p.mode),
 		Options: map[string]string{
-			"clip":         sc.Media.Clip,
+			"clip":         string(sc.Media.Clip),
 			"bitrate":      sc.Media.Bitrate,
 			"hook_latency": sc.Hook.Latency.String(),
 			"hook_url":     hookURL(g.hk),
@@ -508,14 +509,14 @@ func upstream(u *hook.UpstreamResult) *report.Upstream {
 }
 
 // hookDesc says in the run header how the callback was handled.
-func hookDesc(p HookPlan, mode string) string {
+func hookDesc(p HookPlan, mode schema.HookMode) string {
 	switch {
 	case p.Proxy != "":
 		return "proxy to " + p.Proxy
 	case !p.Serve():
 		return "external"
 	}
-	return mode
+	return string(mode)
 }
 
 func hookURL(hk *hook.Server) string {

@@ -20,26 +20,26 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/rtmpload/rtmpload/report/threshold"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
-// Values accepted in a scenario file.
+// Values accepted in a scenario file. The hook modes and clips are package
+// schema's words.
 const (
-	HookAllow    = "allow"
-	HookDeny     = "deny"
-	HookConflict = "conflict"
+	// Deprecated alias: use schema.HookAllow.
+	HookAllow = schema.HookAllow
+	// Deprecated alias: use schema.HookDeny.
+	HookDeny = schema.HookDeny
+	// Deprecated alias: use schema.HookConflict.
+	HookConflict = schema.HookConflict
+	// Deprecated alias: use schema.DefaultClip.
+	DefaultClip = schema.DefaultClip
 
-	DefaultClip    = "testsrc-720p"
 	DefaultBitrate = "500k"
 
 	// MaxGroupCount bounds one group so that a typo cannot schedule millions of ffmpeg processes.
 	MaxGroupCount = 100000
 )
-
-// Clips lists the clip names a scenario may ask for.
-var Clips = []string{"testsrc-720p", "testsrc-360p"}
-
-// HookModes lists the hook modes a scenario may ask for.
-var HookModes = []string{HookAllow, HookDeny, HookConflict}
 
 // Scenario is one load test: who publishes which stream name, when, for how long.
 type Scenario struct {
@@ -60,14 +60,14 @@ type Scenario struct {
 
 // Media is what every publisher sends.
 type Media struct {
-	Clip       string // one of Clips
+	Clip       schema.Clip
 	Bitrate    string // as written, for ffmpeg: "500k", "1.5M", "800000"
 	BitrateBps int    // Bitrate in bits per second
 }
 
 // Hook is how the built-in on_publish callback server answers.
 type Hook struct {
-	Mode    string // one of HookModes
+	Mode    schema.HookMode
 	Latency time.Duration
 	Faults  []Fault // windows over the run's elapsed time, in file order
 }
@@ -189,14 +189,14 @@ type fileReconnect struct {
 }
 
 type fileMedia struct {
-	Clip    string `yaml:"clip"`
-	Bitrate string `yaml:"bitrate"`
+	Clip    word[schema.Clip, *schema.Clip] `yaml:"clip"`
+	Bitrate string                          `yaml:"bitrate"`
 }
 
 type fileHook struct {
-	Mode    string      `yaml:"mode"`
-	Latency Duration    `yaml:"latency"`
-	Faults  []fileFault `yaml:"faults"`
+	Mode    word[schema.HookMode, *schema.HookMode] `yaml:"mode"`
+	Latency Duration                                `yaml:"latency"`
+	Faults  []fileFault                             `yaml:"faults"`
 }
 
 type fileFault struct {
@@ -255,8 +255,8 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 		Name:        raw.Name,
 		Description: raw.Description,
 		Duration:    time.Duration(raw.Duration),
-		Media:       Media{Clip: raw.Media.Clip, Bitrate: raw.Media.Bitrate},
-		Hook:        Hook{Mode: raw.Hook.Mode, Latency: time.Duration(raw.Hook.Latency)},
+		Media:       Media{Clip: raw.Media.Clip.v, Bitrate: raw.Media.Bitrate},
+		Hook:        Hook{Mode: raw.Hook.Mode.v, Latency: time.Duration(raw.Hook.Latency)},
 		Expect:      raw.Expect,
 		Source:      source,
 	}
@@ -364,16 +364,16 @@ func (s *Scenario) check() *problem {
 	if s.Duration <= 0 {
 		return at("$", "duration", "duration is required and must be greater than 0, such as 60s")
 	}
-	if !contains(Clips, s.Media.Clip) {
-		return at("$.media", "clip", "unknown clip %q (want one of: %s)", s.Media.Clip, strings.Join(Clips, ", "))
+	if _, err := schema.ParseClip(string(s.Media.Clip)); err != nil {
+		return at("$.media", "clip", "%v", err)
 	}
 	if bps, err := ParseBitrate(s.Media.Bitrate); err != nil {
 		return at("$.media", "bitrate", "%v", err)
 	} else if bps != s.Media.BitrateBps {
 		return at("$.media", "bitrate", "bitrate %q is %d b/s but BitrateBps says %d", s.Media.Bitrate, bps, s.Media.BitrateBps)
 	}
-	if !contains(HookModes, s.Hook.Mode) {
-		return at("$.hook", "mode", "unknown hook mode %q (want one of: %s)", s.Hook.Mode, strings.Join(HookModes, ", "))
+	if _, err := schema.ParseHookMode(string(s.Hook.Mode)); err != nil {
+		return at("$.hook", "mode", "%v", err)
 	}
 	if s.Hook.Latency < 0 {
 		return at("$.hook", "latency", "latency must not be negative")

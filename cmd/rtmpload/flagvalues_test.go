@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// A bad --server or --hook is a one-line usage error that names the flag and
+// A bad --server, --hook or --hook-mode is a one-line usage error that names the flag and
 // says what it wants, before anything starts (no ffmpeg, no scenario run).
 func TestRunRejectsBadServerAndHook(t *testing.T) {
 	cases := []struct {
@@ -21,6 +21,7 @@ func TestRunRejectsBadServerAndHook(t *testing.T) {
 		{[]string{"--hook", "proxy=ftp://x/cb"}, `invalid argument "proxy=ftp://x/cb" for "--hook" flag: proxy=URL: "ftp://x/cb" is not an http:// URL`},
 		{[]string{"--hook=proxy=127.0.0.1:8080"}, `for "--hook" flag: proxy=URL: "127.0.0.1:8080" is not an http:// URL`},
 		{[]string{"--target", "rtmp://127.0.0.1:1935", "--server", "nginx-rtmp"}, "--target and --server both name the server: use one"},
+		{[]string{"--hook-mode", "maybe"}, `invalid argument "maybe" for "--hook-mode" flag: unknown hook mode "maybe" (want one of: allow, deny, conflict)`},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer

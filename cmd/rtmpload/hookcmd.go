@@ -17,6 +17,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/runner/hook"
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // defaultHookListen is the seed's callback port (docs/srs-behaviour.md, "The
@@ -30,7 +31,8 @@ func hookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Usage: rtmpload hook [flags]\n\nA standalone on_publish callback server for SRS and nginx-rtmp. Ctrl-C stops it and prints a summary.\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	listen := fs.String("listen", defaultHookListen, "listen address")
-	mode := fs.String("mode", "allow", "allow, deny or conflict (deny a name that is already live)")
+	mode := schema.HookAllow
+	fs.Var(&mode, "mode", "allow, deny or conflict (deny a name that is already live)")
 	latency := fs.Duration("latency", 0, "answer every call after this long")
 	faultSpecs := fs.StringArray("fault", nil, `fault window over the time since start, e.g. "at=20s,for=10s,kind=down" (repeatable; kind: down, deny, garbage, status:N, delay:D, flap:P)`)
 	scenario := fs.String("scenario", "", "take hook.mode, hook.latency and hook.faults from a scenario (file or built-in name); flags given override them")
@@ -64,7 +66,7 @@ func hookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, err)
 		}
 		if !fs.Changed("mode") {
-			*mode = sc.Hook.Mode
+			mode = sc.Hook.Mode
 		}
 		if !fs.Changed("latency") {
 			*latency = sc.Hook.Latency
@@ -78,20 +80,16 @@ func hookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		faults = append(faults, f)
 	}
-	m, err := hook.ParseMode(*mode)
-	if err != nil {
-		return fail(stderr, err)
-	}
 
 	lg := &hookLog{out: stdout, readable: !*jsonOnly && isTerminal(stdout), sum: newHookSummary()}
 	s, err := hook.Start(hook.Config{
-		Listen: *listen, Mode: m, Latency: *latency, Faults: faults, Upstream: *proxy,
+		Listen: *listen, Mode: mode, Latency: *latency, Faults: faults, Upstream: *proxy,
 		OnCall: lg.call, OnState: lg.state,
 	})
 	if err != nil {
 		return fail(stderr, err)
 	}
-	what := "mode " + string(m)
+	what := "mode " + string(mode)
 	if *proxy != "" {
 		what = "proxy to " + *proxy
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/rtmpload/rtmpload/runner"
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -39,7 +40,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:0", "embedded server RTMP listen address")
 	apiListen := fs.String("api-listen", "127.0.0.1:0", "embedded server HTTP API listen address")
 	hookListen := fs.String("hook-listen", "127.0.0.1:0", "built-in callback server listen address")
-	hookMode := fs.String("hook-mode", "", "override the scenario's hook.mode: allow, deny or conflict")
+	var hookMode schema.HookMode
+	fs.Var(&hookMode, "hook-mode", "override the scenario's hook.mode: allow, deny or conflict")
 	ffmpeg := fs.String("ffmpeg", "", "ffmpeg binary (default: ffmpeg on PATH)")
 	cacheDir := fs.String("cache-dir", "", "clip cache directory (default: the user cache directory)")
 	grace := fs.Duration("grace", 5*time.Second, "how long a stopped ffmpeg may take to exit before SIGKILL")
@@ -109,7 +111,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Listen:          *listen,
 		APIListen:       *apiListen,
 		HookListen:      *hookListen,
-		HookMode:        *hookMode,
+		HookMode:        hookMode,
 		CacheDir:        *cacheDir,
 		Grace:           *grace,
 		NoTap:           !*useTap,

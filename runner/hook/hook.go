@@ -20,26 +20,28 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Mode is how the server judges an on_publish call.
-type Mode string
+//
+// Deprecated alias: use schema.HookMode.
+type Mode = schema.HookMode
 
 // Modes.
 const (
-	ModeAllow    Mode = "allow"    // allow every publish
-	ModeDeny     Mode = "deny"     // deny every publish
-	ModeConflict Mode = "conflict" // deny a publish whose name is already live
+	// Deprecated alias: use schema.HookAllow.
+	ModeAllow = schema.HookAllow
+	// Deprecated alias: use schema.HookDeny.
+	ModeDeny = schema.HookDeny
+	// Deprecated alias: use schema.HookConflict.
+	ModeConflict = schema.HookConflict
 )
 
 // ParseMode turns a flag or scenario value into a Mode.
-func ParseMode(s string) (Mode, error) {
-	switch m := Mode(s); m {
-	case ModeAllow, ModeDeny, ModeConflict:
-		return m, nil
-	}
-	return "", fmt.Errorf("hook: unknown mode %q (want allow, deny or conflict)", s)
-}
+//
+// Deprecated: use schema.ParseHookMode.
+func ParseMode(s string) (Mode, error) { return schema.ParseHookMode(s) }
 
 // Paths of the callback URLs handed to the RTMP server. Any path is
 // accepted, because the action is in the body, not the URL.

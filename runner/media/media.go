@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // recipe names the encoding command below. Change it whenever the command changes, so that
@@ -25,7 +26,7 @@ const recipe = 1
 
 // Defaults for zero fields of Params.
 const (
-	DefaultClip       = "testsrc-720p"
+	DefaultClip       = schema.DefaultClip
 	DefaultBitrateBps = 500_000
 	DefaultSeconds    = 10
 )
@@ -36,16 +37,17 @@ const (
 	minVideoBps = 32_000
 )
 
-var clipSizes = map[string]string{
-	"testsrc-720p": "1280x720",
-	"testsrc-360p": "640x360",
+// clipSizes has a size for each of schema.Clips.
+var clipSizes = map[schema.Clip]string{
+	schema.Clip720p: "1280x720",
+	schema.Clip360p: "640x360",
 }
 
 // Params selects a clip. Publishers send it with -c copy, so these are what the server receives.
 type Params struct {
-	Clip       string // testsrc-720p (1280x720) | testsrc-360p (640x360)
-	BitrateBps int    // total, audio (64 kb/s) included
-	Seconds    int    // the clip's length; publishers loop it
+	Clip       schema.Clip // testsrc-720p (1280x720) | testsrc-360p (640x360)
+	BitrateBps int         // total, audio (64 kb/s) included
+	Seconds    int         // the clip's length; publishers loop it
 }
 
 func (p Params) withDefaults() Params {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 func TestFileNameKeysEveryParameter(t *testing.T) {
@@ -220,5 +222,14 @@ func TestEnsureCanceled(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("cache holds %d entries after a canceled encoding, want none", len(entries))
+	}
+}
+
+// Every clip a scenario may name has a recipe here.
+func TestEveryClipHasASize(t *testing.T) {
+	for _, c := range schema.Clips {
+		if clipSizes[c] == "" {
+			t.Errorf("clip %q has no size", c)
+		}
 	}
 }
