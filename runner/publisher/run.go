@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Spec says which ffmpeg to run and how to supervise it.
@@ -38,16 +40,20 @@ const (
 	DefaultStderrLines = 20
 )
 
-// Classes of Result.Class.
+// Classes of Result.Class: schema's exit classes. A stopped publisher that
+// ends as ffmpeg does on SIGINT (status 255, or 0, or the signal itself) is
+// ClassStopped: success (docs/srs-behaviour.md, "ffmpeg as a publisher").
 const (
-	// ClassStopped: we stopped it and it ended as ffmpeg does on SIGINT (status
-	// 255, or 0, or the signal itself). For a publisher that is success
-	// (docs/srs-behaviour.md, "ffmpeg as a publisher").
-	ClassStopped    = "stopped"
-	ClassKilled     = "killed"      // we stopped it, the grace ran out and SIGKILL ended it
-	ClassExited     = "exited"      // status 0 on its own
-	ClassFailed     = "failed"      // any other end: non-zero status or a signal we did not send
-	ClassSpawnError = "spawn_error" // it never ran; see Err
+	// Deprecated alias: use schema.ClassStopped.
+	ClassStopped = schema.ClassStopped
+	// Deprecated alias: use schema.ClassKilled.
+	ClassKilled = schema.ClassKilled
+	// Deprecated alias: use schema.ClassExited.
+	ClassExited = schema.ClassExited
+	// Deprecated alias: use schema.ClassFailed.
+	ClassFailed = schema.ClassFailed
+	// Deprecated alias: use schema.ClassSpawnError.
+	ClassSpawnError = schema.ClassSpawnError
 )
 
 // Result is how one ffmpeg process went.
@@ -58,7 +64,7 @@ type Result struct {
 	Signal                         string // "" or e.g. "killed", "interrupt"
 	Stopped                        bool   // we asked it to stop (ctx canceled) before it exited on its own
 	Killed                         bool   // the grace ran out and SIGKILL ended it
-	Class                          string // one of the Class constants
+	Class                          schema.ExitClass
 	Message                        string // ffmpeg's own error line, "" if none
 	StderrTail                     []string
 	LastProgress                   Progress
@@ -194,7 +200,7 @@ func Run(ctx context.Context, spec Spec) Result {
 	return res
 }
 
-func classify(ws syscall.WaitStatus, stopped bool) string {
+func classify(ws syscall.WaitStatus, stopped bool) schema.ExitClass {
 	switch {
 	case stopped && ws.Signaled() && ws.Signal() == syscall.SIGKILL:
 		return ClassKilled
