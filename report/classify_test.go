@@ -18,12 +18,14 @@ func TestClassifyRecorded(t *testing.T) {
 		anomalies int
 	}{
 		// One publisher in each window of a fault schedule (down, status:500,
-		// deny, garbage) and two outside them.
+		// deny, garbage) and two outside them. Recorded before the hook kept
+		// its answer: the garbage call says "deny", the server hook_invalid.
 		"faults": {
 			outcomes: map[string]string{"1": OutcomeOK, "2": OutcomeHookUnreachable, "3": OutcomeHookErrorStatus,
-				"4": OutcomeHookDenied, "5": OutcomeHookDenied, "6": OutcomeOK},
-			states:   map[string]string{"2": StateDown, "3": StateErroring, "4": StateDenying, "5": StateErroring},
-			evidence: map[string]string{"2": "hook: no call", "3": "status:500", "5": "garbage"},
+				"4": OutcomeHookDenied, "5": OutcomeHookBadAnswer, "6": OutcomeOK},
+			states: map[string]string{"2": StateDown, "3": StateErroring, "4": StateDenying, "5": StateErroring},
+			evidence: map[string]string{"2": "hook: no call", "3": "status:500", "4": "hook answered deny",
+				"5": `answered 200 in a format SRS does not take (body not recorded); SRS allows only 0 or {"code":0}`},
 		},
 		// The hook answers after 35 s; SRS's 30 s timeout refuses the publish.
 		"timeout": {

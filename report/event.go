@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rtmpload/rtmpload/schema"
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // Schema is the version of the results stream. Bump it when a field changes
@@ -156,10 +158,17 @@ type HookCall struct {
 	Arrived  time.Time `json:"arrived"`
 	Answered time.Time `json:"answered"`
 	Status   int       `json:"status"`
-	Verdict  string    `json:"verdict"` // allow | deny | error
+	Verdict  string    `json:"verdict"` // allow | deny | bad_answer | error
 	Reason   string    `json:"reason,omitempty"`
-	Canceled bool      `json:"canceled,omitempty"`
-	Fault    string    `json:"fault,omitempty"` // the fault that shaped the answer, e.g. "status:500"
+	// Dialect is the calling server's ("srs" or "nginx"; "" in older
+	// streams, taken as srs).
+	Dialect string `json:"dialect,omitempty"`
+	// Body is the answer the calling server got, cut at MaxHookBody bytes;
+	// BodyBytes is its full length. Nil in older streams.
+	Body      *string `json:"body,omitempty"`
+	BodyBytes int     `json:"body_bytes,omitempty"`
+	Canceled  bool    `json:"canceled,omitempty"`
+	Fault     string  `json:"fault,omitempty"` // the fault that shaped the answer, e.g. "status:500"
 	// Upstream is the user's callback service's own answer when rtmpload's
 	// hook proxies it (--hook proxy=URL).
 	Upstream *Upstream `json:"upstream,omitempty"`
@@ -173,8 +182,36 @@ type Upstream struct {
 	Body    string        `json:"body,omitempty"`
 }
 
+// HookVerdicts lists the verdicts of hook calls in report order (a call
+// canceled before a decision has none).
+var HookVerdicts = []string{string(srs.Allow), string(srs.Deny), string(srs.BadAnswer), string(srs.ErrorStatus)}
+
 // Latency is how long the hook took to answer, as the hook saw it.
 func (h *HookCall) Latency() time.Duration { return h.Answered.Sub(h.Arrived) }
+
+// MaxHookBody bounds HookCall.Body.
+const MaxHookBody = 512
+
+// HookBody returns a call's Body field for an answer: at most MaxHookBody
+// bytes of it, cut on a character boundary, and its full length.
+func HookBody(body string) (*string, int) {
+	cut := body
+	if len(cut) > MaxHookBody {
+		cut = strings.ToValidUTF8(cut[:MaxHookBody], "")
+	}
+	return &cut, len(body)
+}
+
+// verdict is how SRS takes the call's answer: judged again by SRS's rule
+// (srs.JudgeAnswer) when the whole answer is on record, so that the hook's
+// record and the report cannot disagree; else the verdict recorded (nginx
+// calls, cut bodies, older streams, calls not answered).
+func (h *HookCall) verdict() srs.Verdict {
+	if h.Body != nil && h.Dialect != "nginx" && h.Status != 0 && !h.Canceled && len(*h.Body) == h.BodyBytes {
+		return srs.JudgeAnswer(h.Status, []byte(*h.Body)).Verdict
+	}
+	return srs.Verdict(h.Verdict)
+}
 
 // ServerEvent is the embedded server's view of a publish, like SRS's log.
 type ServerEvent struct {
@@ -185,6 +222,7 @@ type ServerEvent struct {
 	Reason      string `json:"reason,omitempty"`
 	HookStatus  int    `json:"hook_status,omitempty"`
 	HookErr     string `json:"hook_err,omitempty"`
+	HookBody    string `json:"hook_body,omitempty"` // the refusing answer, cut at 512 bytes
 	HookLatency int64  `json:"hook_latency_ns,omitempty"`
 	BytesIn     uint64 `json:"bytes_in,omitempty"`
 	VideoMsgs   uint64 `json:"video_msgs,omitempty"`
@@ -195,14 +233,17 @@ type ServerEvent struct {
 const (
 	StateUp       = "up"
 	StateDown     = "down"     // refusing connections
-	StateErroring = "erroring" // answering an error status or a body that is not an allow
+	StateErroring = "erroring" // answering an error status
 	StateSlow     = "slow"     // answering late
 	StateDenying  = "denying"  // denying everything
-	StateUnknown  = "unknown"  // no availability recorded at that time
+	// StateMisanswering: answering 2xx in a format SRS does not take: it
+	// refuses every publish, though the callback meant no refusal.
+	StateMisanswering = "misanswering"
+	StateUnknown      = "unknown" // no availability recorded at that time
 )
 
 // States lists the callback states in report order.
-var States = []string{StateUp, StateDown, StateErroring, StateSlow, StateDenying, StateUnknown}
+var States = []string{StateUp, StateDown, StateErroring, StateSlow, StateDenying, StateMisanswering, StateUnknown}
 
 // StateChange is a change of the callback's availability: the built-in
 // hook's own state under its fault schedule, or a probe's finding for a

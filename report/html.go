@@ -112,6 +112,8 @@ func stateColor(state string) string {
 		return "#e3b341"
 	case StateDenying:
 		return "#a371f7"
+	case StateMisanswering:
+		return "#db61a2"
 	case StateErroring:
 		return "#f0883e"
 	case StateDown:
@@ -208,7 +210,7 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 				x0, yb, x1-x0, bandH, stateColor(c.State), c.Source, c.At.Sub(s.Run.Started).Round(100*time.Millisecond), label)
 		}
 		fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis" text-anchor="end">callback</text>`, chartLeft-6, yb+bandH-5)
-		for i, st := range []string{StateUp, StateSlow, StateDenying, StateErroring, StateDown} {
+		for i, st := range []string{StateUp, StateSlow, StateDenying, StateMisanswering, StateErroring, StateDown} {
 			lx := chartLeft + i*90
 			fmt.Fprintf(&sb, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" class="axis">%s</text>`,
 				lx, yb+bandH+30, stateColor(st), lx+14, yb+bandH+39, st)

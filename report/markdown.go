@@ -169,7 +169,7 @@ func outcomeColumns(s *Summary) []string {
 
 func verdictList(v map[string]int) string {
 	var parts []string
-	for _, k := range []string{"allow", "deny", "error"} {
+	for _, k := range HookVerdicts {
 		if n := v[k]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", k, n))
 		}

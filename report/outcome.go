@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // Outcomes of a publish attempt (docs/design.md, "Outcomes"), in report order.
@@ -12,12 +14,15 @@ const (
 	OutcomeServerUnreachable = "server_unreachable"
 	OutcomeHookUnreachable   = "hook_unreachable"
 	OutcomeHookDenied        = "hook_denied"
-	OutcomeHookErrorStatus   = "hook_error_status"
-	OutcomeHookTimeout       = "hook_timeout"
-	OutcomeStreamBusy        = "stream_busy"
-	OutcomeDropped           = "dropped"
-	OutcomeFFmpegError       = "ffmpeg_error"
-	OutcomeRejectedUnknown   = "rejected_unknown"
+	// OutcomeHookBadAnswer: the callback answered 2xx in a format SRS does
+	// not take ({"status":"ok"}, "ok"): a misconfiguration, not a no.
+	OutcomeHookBadAnswer   = "hook_bad_answer"
+	OutcomeHookErrorStatus = "hook_error_status"
+	OutcomeHookTimeout     = "hook_timeout"
+	OutcomeStreamBusy      = "stream_busy"
+	OutcomeDropped         = "dropped"
+	OutcomeFFmpegError     = "ffmpeg_error"
+	OutcomeRejectedUnknown = "rejected_unknown"
 	// OutcomeDuplicateAccepted is an anomaly, not the outcome of one
 	// attempt: two live publishers of one name.
 	OutcomeDuplicateAccepted = "duplicate_accepted"
@@ -26,7 +31,7 @@ const (
 // Outcomes lists every attempt outcome in the order reports show them.
 var Outcomes = []string{
 	OutcomeOK, OutcomeServerUnreachable, OutcomeHookUnreachable, OutcomeHookDenied,
-	OutcomeHookErrorStatus, OutcomeHookTimeout, OutcomeStreamBusy, OutcomeDropped,
+	OutcomeHookBadAnswer, OutcomeHookErrorStatus, OutcomeHookTimeout, OutcomeStreamBusy, OutcomeDropped,
 	OutcomeFFmpegError, OutcomeRejectedUnknown,
 }
 
@@ -151,14 +156,18 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (st
 
 	// Not published: the server refused it, or it never got that far.
 	if h := a.Hook; h != nil {
-		switch {
-		case h.Verdict == "deny":
+		switch hookVerdict(a) {
+		case srs.Deny:
 			return OutcomeHookDenied, "hook answered deny" + ev
+		case srs.BadAnswer:
+			return OutcomeHookBadAnswer, badAnswer(h.Status, h.Body) + ev
+		}
+		switch {
 		case h.Canceled || h.Latency() >= SRSHookTimeout:
 			return OutcomeHookTimeout, fmt.Sprintf("hook took %s (SRS gives up at %s)", h.Latency().Round(time.Millisecond), SRSHookTimeout) + ev
 		case h.Status != 200 && h.Status != 201:
 			return OutcomeHookErrorStatus, fmt.Sprintf("hook answered HTTP %d", h.Status) + ev
-		case h.Verdict == "allow":
+		case h.verdict() == srs.Allow:
 			if other := liveOther(a, a.verdictTime()); other != nil {
 				return OutcomeStreamBusy, fmt.Sprintf("hook allowed, but %s (%s) was publishing %s", other.ID, other.Group, a.Stream) + ev
 			}
@@ -170,7 +179,13 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (st
 		return OutcomeRejectedUnknown, "stopped by rtmpload before its publish started" + ev
 	}
 	if a.Server != nil && a.Server.Kind == "reject" {
-		if o := serverOutcome(a.Server.Reason); o != "" {
+		if o := serverOutcome(a.Server); o == OutcomeHookBadAnswer {
+			var body *string
+			if a.Server.HookStatus != 0 {
+				body = &a.Server.HookBody
+			}
+			return o, badAnswer(a.Server.HookStatus, body) + ev
+		} else if o != "" {
 			return o, "server rejected it: " + a.Server.Reason + ev
 		}
 	}
@@ -189,16 +204,50 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (st
 	return OutcomeRejectedUnknown, "refused, cause not determined" + ev
 }
 
-// serverOutcome maps the embedded server's rejection reason (its log) to an
-// outcome.
-func serverOutcome(reason string) string {
-	switch reason {
-	case OutcomeHookDenied, OutcomeHookErrorStatus, OutcomeHookUnreachable, OutcomeHookTimeout, OutcomeStreamBusy:
-		return reason
-	case "hook_invalid": // a 200 whose body is not SRS's allow: a refusal by the hook
-		return OutcomeHookDenied
+// serverOutcome maps the embedded server's rejection (its log) to an
+// outcome. A refusal by the hook is judged again by SRS's rule when the
+// server recorded the answer, so the server and the report cannot differ.
+func serverOutcome(e *ServerEvent) string {
+	switch e.Reason {
+	case OutcomeHookDenied, OutcomeHookBadAnswer, OutcomeHookErrorStatus:
+		if e.HookStatus != 0 && len(e.HookBody) < MaxHookBody { // a body that long may be cut
+			switch srs.JudgeAnswer(e.HookStatus, []byte(e.HookBody)).Verdict {
+			case srs.Deny:
+				return OutcomeHookDenied
+			case srs.BadAnswer:
+				return OutcomeHookBadAnswer
+			case srs.ErrorStatus:
+				return OutcomeHookErrorStatus
+			}
+		}
+		return e.Reason
+	case OutcomeHookUnreachable, OutcomeHookTimeout, OutcomeStreamBusy:
+		return e.Reason
+	case "hook_invalid": // before hook_bad_answer: a 200 whose body was not JSON
+		return OutcomeHookBadAnswer
 	}
 	return ""
+}
+
+// hookVerdict is how SRS took the attempt's hook answer. A stream older
+// than the body on record has "deny" for every refusing 2xx; the embedded
+// server's own reject reason tells a bad answer there.
+func hookVerdict(a *Attempt) srs.Verdict {
+	v := a.Hook.verdict()
+	if v == srs.Deny && a.Hook.Body == nil && a.Server != nil && a.Server.Kind == "reject" &&
+		serverOutcome(a.Server) == OutcomeHookBadAnswer {
+		return srs.BadAnswer
+	}
+	return v
+}
+
+// badAnswer is the evidence of a hook_bad_answer: the answer, quoted (nil:
+// not on record).
+func badAnswer(status int, body *string) string {
+	if body == nil {
+		return fmt.Sprintf("the callback answered %d in a format SRS does not take (body not recorded); %s", status, srs.AllowRule)
+	}
+	return fmt.Sprintf("the callback answered %d with %s; %s", status, srs.QuoteBody(*body), srs.AllowRule)
 }
 
 // evidence is the short trail shown beside a failure.

@@ -119,7 +119,7 @@ func Table(w io.Writer, s *Summary) error {
 	}
 
 	fmt.Fprintf(w, "\nHook: %d calls; on_publish answers:", s.Hook.Calls)
-	for _, v := range []string{"allow", "deny", "error"} {
+	for _, v := range HookVerdicts {
 		if n := s.Hook.Verdicts[v]; n > 0 {
 			fmt.Fprintf(w, " %s %d", v, n)
 		}
@@ -236,7 +236,7 @@ func timelineTable(w io.Writer, s *Summary, tl *Timeline) error {
 	t := newTable(w, append(header, "hook 2xx", "hook error", "callback")...)
 	// The worst state within a bucket is shown: a refusing callback matters
 	// more than a slow one, and a dead one most.
-	severity := []string{StateUnknown, StateUp, StateSlow, StateDenying, StateErroring, StateDown}
+	severity := []string{StateUnknown, StateUp, StateSlow, StateDenying, StateMisanswering, StateErroring, StateDown}
 	rank := func(st string) int { return slices.Index(severity, st) }
 	prev, prevStarved := "", 0
 	for _, b := range buckets {

@@ -114,13 +114,14 @@ func TestBuiltinFaultScenarios(t *testing.T) {
 				report.OutcomeOK:              {up, report.StateSlow},
 				report.OutcomeHookUnreachable: {report.StateDown},
 				report.OutcomeHookErrorStatus: {report.StateErroring},
-				report.OutcomeHookDenied:      {up, report.StateDenying, report.StateErroring}, // conflict, deny, garbage
+				report.OutcomeHookDenied:      {up, report.StateDenying}, // conflict, deny
+				report.OutcomeHookBadAnswer:   {report.StateMisanswering},
 			}, map[[2]string]int{
 				{report.OutcomeOK, up}: 10, {report.OutcomeOK, report.StateSlow}: 2,
-				{report.OutcomeHookUnreachable, report.StateDown}:     4,
-				{report.OutcomeHookErrorStatus, report.StateErroring}: 2,
-				{report.OutcomeHookDenied, report.StateDenying}:       2,
-				{report.OutcomeHookDenied, report.StateErroring}:      2,
+				{report.OutcomeHookUnreachable, report.StateDown}:       4,
+				{report.OutcomeHookErrorStatus, report.StateErroring}:   2,
+				{report.OutcomeHookDenied, report.StateDenying}:         2,
+				{report.OutcomeHookBadAnswer, report.StateMisanswering}: 2,
 			})
 			if got := groupOutcomes(s, "rivals"); got[report.OutcomeHookDenied] != 2 {
 				t.Errorf("rivals of live names: %v, want both refused by the conflict-detecting callback", got)

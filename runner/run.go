@@ -449,13 +449,17 @@ func (r *run) onHookCall(c hook.Call) {
 		}
 		m.HookLatency(group, c.Answered.Sub(c.Arrived))
 	}
-	r.w.Write(report.Event{Type: report.TypeHook, Time: c.Answered, Hook: &report.HookCall{
+	h := &report.HookCall{
 		Seq: c.Seq, Action: c.Action, Attempt: c.Attempt, ClientID: c.ClientID,
 		Stream: c.Stream, App: c.App, Param: c.Param,
 		Arrived: c.Arrived, Answered: c.Answered, Status: c.Status,
 		Verdict: c.Verdict, Reason: c.Reason, Canceled: c.Canceled, Fault: c.Fault,
-		Upstream: upstream(c.Upstream),
-	}})
+		Dialect: c.Dialect, Upstream: upstream(c.Upstream),
+	}
+	if c.Status != 0 && c.Action == hook.ActionPublish {
+		h.Body, h.BodyBytes = report.HookBody(c.Answer)
+	}
+	r.w.Write(report.Event{Type: report.TypeHook, Time: c.Answered, Hook: h})
 }
 
 func (r *run) onWire(c *tap.Conn) {
@@ -534,7 +538,7 @@ func (r *run) onServerEvent(e server.Event) {
 	}
 	r.w.Write(report.Event{Type: report.TypeServer, Time: e.Time, Server: &report.ServerEvent{
 		Kind: e.Kind, Attempt: hook.AttemptFromParam(e.Param), ClientID: e.ClientID,
-		Stream: e.Stream, Reason: e.Reason, HookStatus: e.HookStatus, HookErr: e.HookErr,
+		Stream: e.Stream, Reason: e.Reason, HookStatus: e.HookStatus, HookErr: e.HookErr, HookBody: e.HookBody,
 		HookLatency: int64(e.HookLatency), BytesIn: e.BytesIn, VideoMsgs: e.VideoMsgs, AudioMsgs: e.AudioMsgs,
 	}})
 }

@@ -207,7 +207,7 @@ publishers:
 		1: {report.OutcomeHookUnreachable, report.StateDown},
 		2: {report.OutcomeHookErrorStatus, report.StateErroring},
 		3: {report.OutcomeHookDenied, report.StateDenying},
-		4: {report.OutcomeHookDenied, report.StateErroring},
+		4: {report.OutcomeHookBadAnswer, report.StateMisanswering},
 	}
 	got := attemptsBySlot(s)
 	for slot, w := range want {
@@ -223,6 +223,10 @@ publishers:
 			t.Errorf("slot %d: ffmpeg said %q, want Input/output error", slot, f.Message)
 		}
 	}
+	// The garbage window's 200 "OK" is a bad answer, quoted, not a deny.
+	if f := got[4]; !strings.Contains(f.Evidence, `the callback answered 200 with "OK"; SRS allows only 0 or {"code":0}`) {
+		t.Errorf("slot 4: evidence %q does not quote the answer", f.Evidence)
+	}
 	if s.Outcomes[report.OutcomeOK] != 2 || len(s.Failures) != 4 {
 		t.Errorf("outcomes %v: want the two publishers outside the windows ok", s.Outcomes)
 	}
@@ -234,7 +238,7 @@ publishers:
 	for _, c := range s.Availability {
 		states = append(states, c.State)
 	}
-	if strings.Join(states, ",") != "up,down,erroring,denying,erroring,up" {
+	if strings.Join(states, ",") != "up,down,erroring,denying,misanswering,up" {
 		t.Errorf("availability %v", states)
 	}
 }

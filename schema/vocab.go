@@ -22,12 +22,15 @@ const (
 	OutcomeServerUnreachable Outcome = "server_unreachable"
 	OutcomeHookUnreachable   Outcome = "hook_unreachable"
 	OutcomeHookDenied        Outcome = "hook_denied"
-	OutcomeHookErrorStatus   Outcome = "hook_error_status"
-	OutcomeHookTimeout       Outcome = "hook_timeout"
-	OutcomeStreamBusy        Outcome = "stream_busy"
-	OutcomeDropped           Outcome = "dropped"
-	OutcomeFFmpegError       Outcome = "ffmpeg_error"
-	OutcomeRejectedUnknown   Outcome = "rejected_unknown"
+	// OutcomeHookBadAnswer: the callback answered 2xx in a format SRS does
+	// not take ({"status":"ok"}, "ok"): a misconfiguration, not a no.
+	OutcomeHookBadAnswer   Outcome = "hook_bad_answer"
+	OutcomeHookErrorStatus Outcome = "hook_error_status"
+	OutcomeHookTimeout     Outcome = "hook_timeout"
+	OutcomeStreamBusy      Outcome = "stream_busy"
+	OutcomeDropped         Outcome = "dropped"
+	OutcomeFFmpegError     Outcome = "ffmpeg_error"
+	OutcomeRejectedUnknown Outcome = "rejected_unknown"
 	// OutcomeDuplicateAccepted is an anomaly, not the outcome of one
 	// attempt: two live publishers of one name.
 	OutcomeDuplicateAccepted Outcome = "duplicate_accepted"
@@ -55,14 +58,17 @@ type CallbackState string
 const (
 	StateUp       CallbackState = "up"
 	StateDown     CallbackState = "down"     // refusing connections
-	StateErroring CallbackState = "erroring" // answering an error status, or a body the server does not take
+	StateErroring CallbackState = "erroring" // answering an error status
 	StateSlow     CallbackState = "slow"     // answering late
 	StateDenying  CallbackState = "denying"  // denying every publish
-	StateUnknown  CallbackState = "unknown"  // no availability recorded at that time
+	// StateMisanswering: answering 2xx in a format SRS does not take
+	// ({"status":"ok"}, "ok"): every publish fails, though nobody said no.
+	StateMisanswering CallbackState = "misanswering"
+	StateUnknown      CallbackState = "unknown" // no availability recorded at that time
 )
 
 // States lists the callback states in report order.
-var States = []CallbackState{StateUp, StateDown, StateErroring, StateSlow, StateDenying, StateUnknown}
+var States = []CallbackState{StateUp, StateDown, StateErroring, StateSlow, StateDenying, StateMisanswering, StateUnknown}
 
 // HookAction is the event a callback call is about, in SRS's words
 // (nginx-rtmp's publish and publish_done are mapped to them).

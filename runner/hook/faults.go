@@ -15,9 +15,12 @@ import (
 const (
 	StateUp       = "up"
 	StateDown     = "down"     // refusing connections
-	StateErroring = "erroring" // answering an error status, or a body the server does not take
+	StateErroring = "erroring" // answering an error status
 	StateSlow     = "slow"     // answering late
 	StateDenying  = "denying"  // denying every publish
+	// StateMisanswering: answering 2xx in a format SRS does not take
+	// ({"status":"ok"}, "ok"): every publish fails, but nobody said no.
+	StateMisanswering = "misanswering"
 )
 
 // StateChange is one change of the callback's availability.
@@ -106,7 +109,9 @@ func (sc *schedule) at(d time.Duration) (int, string) {
 			return i, StateSlow
 		case scenarios.FaultDeny:
 			return i, StateDenying
-		default: // status, garbage
+		case scenarios.FaultGarbage:
+			return i, StateMisanswering
+		default: // status
 			return i, StateErroring
 		}
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // Mode is how the server judges an on_publish call.
@@ -51,11 +52,12 @@ const (
 )
 
 // Verdicts of a Call: how the calling server takes the answer, by its
-// dialect's allow rule.
+// dialect's allow rule (for SRS, srs.JudgeAnswer).
 const (
-	VerdictAllow = "allow"
-	VerdictDeny  = "deny"  // a refusal in the dialect's own terms (SRS: 200 without code 0; nginx-rtmp: 403)
-	VerdictError = "error" // a refusal by error status, or a request that was not a hook call
+	VerdictAllow     = string(srs.Allow)
+	VerdictDeny      = string(srs.Deny)        // a refusal in the dialect's own terms (SRS: 2xx with a non-zero code; nginx-rtmp: 403)
+	VerdictBadAnswer = string(srs.BadAnswer)   // SRS only: a 2xx in another format ({"status":"ok"}, "ok"), which SRS refuses
+	VerdictError     = string(srs.ErrorStatus) // a refusal by error status, or a request that was not a hook call
 )
 
 // Dialects of a Call.
@@ -125,7 +127,7 @@ type Call struct {
 
 	Status  int    `json:"status"`            // HTTP status written; 0 if nothing was written
 	Answer  string `json:"answer"`            // body written
-	Verdict string `json:"verdict,omitempty"` // "allow" | "deny" | "error"; "" if canceled before a decision
+	Verdict string `json:"verdict,omitempty"` // "allow" | "deny" | "bad_answer" | "error"; "" if canceled before a decision
 	Reason  string `json:"reason,omitempty"`  // why denied, failed or canceled
 
 	// Fault is the Spec of the fault window that shaped the answer ("" if

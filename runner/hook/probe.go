@@ -160,6 +160,8 @@ func probeHTTP(ctx context.Context, client *http.Client, method, target string) 
 		return StateUp, detail
 	case VerdictDeny:
 		return StateDenying, detail
+	case VerdictBadAnswer:
+		return StateMisanswering, detail
 	}
 	return StateErroring, detail
 }

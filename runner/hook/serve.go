@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/server"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/srs"
 )
@@ -129,23 +128,22 @@ func failure(dialect string, err *requestError) answer {
 }
 
 // Allows reports whether the server speaking dialect takes an answer as allowing
-// the publish: SRS's rule (docs/srs-behaviour.md, "What SRS accepts as allow")
-// or nginx-rtmp's any 2xx (same page, "nginx-rtmp").
+// the publish: SRS's rule (srs.JudgeAnswer) or nginx-rtmp's any 2xx
+// (docs/srs-behaviour.md, "nginx-rtmp").
 func Allows(dialect string, status int, body []byte) bool {
-	if dialect == DialectNginx {
-		return status >= 200 && status < 300
-	}
-	return server.AllowResponse(status, body)
+	return verdictOf(dialect, status, string(body)) == VerdictAllow
 }
 
 // verdictOf names how the calling server takes an answer we did not
 // choose ourselves (a fault's or the upstream's).
 func verdictOf(dialect string, status int, body string) string {
+	if dialect != DialectNginx {
+		return string(srs.JudgeAnswer(status, []byte(body)).Verdict)
+	}
 	switch {
-	case Allows(dialect, status, []byte(body)):
+	case status >= 200 && status < 300:
 		return VerdictAllow
-	case dialect == DialectNginx && status == http.StatusForbidden,
-		dialect == DialectSRS && (status == http.StatusOK || status == http.StatusCreated):
+	case status == http.StatusForbidden:
 		return VerdictDeny
 	}
 	return VerdictError
@@ -214,7 +212,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		ans.verdict = verdictOf(c.Dialect, ans.status, ans.body)
 		if ans.verdict != VerdictAllow && ans.reason == "" {
-			ans.reason = fmt.Sprintf("upstream answered HTTP %d", ans.status)
+			ans.reason = "upstream " + refusal(ans.verdict, ans.status, ans.body)
 		}
 		if rerr == nil {
 			ans = s.book(req, &ans)
@@ -263,10 +261,21 @@ func faultAnswer(dialect string, f scenarios.Fault) *answer {
 	}
 	a.verdict = verdictOf(dialect, a.status, a.body)
 	a.reason = "fault " + f.Spec
-	if f.Kind == scenarios.FaultGarbage && a.verdict == VerdictAllow {
+	switch {
+	case f.Kind == scenarios.FaultGarbage && a.verdict == VerdictAllow:
 		a.reason += ": a 200 with junk, which nginx-rtmp takes as allow"
+	case a.verdict == VerdictBadAnswer:
+		a.reason += ": " + refusal(a.verdict, a.status, a.body)
 	}
 	return &a
+}
+
+// refusal says why the calling server refuses an answer it does not take.
+func refusal(verdict string, status int, body string) string {
+	if verdict == VerdictBadAnswer {
+		return fmt.Sprintf("answered %d with %s; %s", status, srs.QuoteBody(body), srs.AllowRule)
+	}
+	return fmt.Sprintf("answered HTTP %d", status)
 }
 
 // arrive numbers a call; the lock makes Seq and Arrived agree on the order.

@@ -80,13 +80,13 @@ func (s *Server) handleConn(nc net.Conn) {
 	// SRS calls the hooks first and checks for a busy stream afterwards
 	// (docs/srs-behaviour.md, "Duplicate names"), so a duplicate publisher is seen by the hook.
 	hookStart := time.Now()
-	if reason := s.runOnPublish(c); reason != "" {
-		s.reject(c, nc, reason)
-		log.Info("publish rejected", "reason", reason)
+	if r := s.runOnPublish(c); r.reason != "" {
+		s.reject(c, nc, r.reason, &r)
+		log.Info("publish rejected", "reason", r.reason, "hook_status", r.status, "hook_body", string(eventBody(r.body)))
 		return
 	}
 	if !s.claim(c, time.Since(hookStart)) {
-		s.reject(c, nc, ReasonStreamBusy)
+		s.reject(c, nc, ReasonStreamBusy, nil)
 		log.Info("publish rejected", "reason", ReasonStreamBusy)
 		return
 	}
@@ -178,20 +178,20 @@ func (s *Server) hookRequest(c *client, action string) *srs.HookRequest {
 }
 
 // runOnPublish calls every on_publish URL in order and returns the first
-// reject reason, or "" when all allow.
-func (s *Server) runOnPublish(c *client) string {
+// refusing call's result, or one with no reason when all allow.
+func (s *Server) runOnPublish(c *client) hookResult {
 	if len(s.cfg.OnPublish) == 0 {
-		return ""
+		return hookResult{}
 	}
 	req := s.hookRequest(c, "on_publish")
 	for _, u := range s.cfg.OnPublish {
 		r := s.callHook(s.ctx, u, req)
 		s.emitHook(c, req.Action, u, r)
 		if r.reason != "" {
-			return r.reason
+			return r
 		}
 	}
-	return ""
+	return hookResult{}
 }
 
 func (s *Server) emitHook(c *client, action, u string, r hookResult) {
@@ -199,11 +199,7 @@ func (s *Server) emitHook(c *client, action, u string, r hookResult) {
 		Kind: EventHook, ClientID: c.id, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param,
 		HookAction: action, HookURL: u, HookStatus: r.status, HookLatency: r.latency,
 	}
-	body := r.body
-	if len(body) > maxEventBody {
-		body = body[:maxEventBody]
-	}
-	ev.HookBody = string(body)
+	ev.HookBody = string(eventBody(r.body))
 	if r.err != nil {
 		ev.HookErr = r.err.Error()
 	}
@@ -246,9 +242,17 @@ func (s *Server) release(c *client) {
 
 // reject closes the connection without an RTMP error status, as SRS >=
 // 5.0.212 does, so ffmpeg reports "Input/output error" exactly as with SRS.
-func (s *Server) reject(c *client, nc net.Conn, reason string) {
+// hook is the refusing hook call, nil when the hook did not refuse.
+func (s *Server) reject(c *client, nc net.Conn, reason string, hook *hookResult) {
 	nc.Close()
-	s.emit(Event{Kind: EventReject, ClientID: c.id, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param, Reason: reason})
+	ev := Event{Kind: EventReject, ClientID: c.id, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param, Reason: reason}
+	if hook != nil {
+		ev.HookStatus, ev.HookBody, ev.HookLatency = hook.status, string(eventBody(hook.body)), hook.latency
+		if hook.err != nil {
+			ev.HookErr = hook.err.Error()
+		}
+	}
+	s.emit(ev)
 }
 
 // readMedia counts media until the publisher ends. Deadlines follow SRS's

@@ -19,6 +19,8 @@ const maxHookBody = 64 << 10
 // maxEventBody caps Event.HookBody so a chatty hook cannot bloat results.
 const maxEventBody = 512
 
+func eventBody(b []byte) []byte { return b[:min(len(b), maxEventBody)] }
+
 func newHookClient(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
@@ -33,34 +35,21 @@ func newHookClient(timeout time.Duration) *http.Client {
 	}
 }
 
-// AllowResponse is SRS's rule for a hook answer that allows the publish:
-// HTTP 200 or 201 and a body that is the bare integer 0 or a JSON object
-// whose "code" is the integer 0.
-func AllowResponse(status int, body []byte) bool {
-	return classifyAnswer(status, body) == ""
-}
+// AllowResponse is SRS's rule for a hook answer that allows the publish
+// (srs.JudgeAnswer).
+func AllowResponse(status int, body []byte) bool { return srs.Allows(status, body) }
 
 // classifyAnswer returns "" for allow, else the reject reason.
 func classifyAnswer(status int, body []byte) string {
-	if status != http.StatusOK && status != http.StatusCreated {
-		return ReasonHookErrorStatus
-	}
-	body = bytes.TrimSpace(body)
-	if !json.Valid(body) {
-		return ReasonHookInvalid
-	}
-	if string(body) == "0" {
+	switch srs.JudgeAnswer(status, body).Verdict {
+	case srs.Allow:
 		return ""
+	case srs.Deny:
+		return ReasonHookDenied
+	case srs.BadAnswer:
+		return ReasonHookBadAnswer
 	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(body, &obj) != nil {
-		return ReasonHookDenied // valid JSON but not an object: SRS accepts only "0"
-	}
-	// SRS requires an integer: 0.0 or 0e0 is not a code of 0.
-	if code, ok := obj["code"]; ok && string(bytes.TrimSpace(code)) == "0" {
-		return ""
-	}
-	return ReasonHookDenied
+	return ReasonHookErrorStatus
 }
 
 type hookResult struct {

@@ -77,11 +77,11 @@ const (
 
 // Reject reasons (Event.Reason for Kind "reject").
 const (
-	ReasonHookDenied      = "hook_denied"       // HTTP 200/201, body not "allow"
+	ReasonHookDenied      = "hook_denied"       // HTTP 200/201 naming a non-zero code
+	ReasonHookBadAnswer   = "hook_bad_answer"   // HTTP 200/201 in another format: neither 0 nor {"code":0} nor a code
 	ReasonHookErrorStatus = "hook_error_status" // any other HTTP status
 	ReasonHookUnreachable = "hook_unreachable"  // connect failed or no HTTP answer
 	ReasonHookTimeout     = "hook_timeout"
-	ReasonHookInvalid     = "hook_invalid" // HTTP 200/201, body not JSON
 	ReasonStreamBusy      = "stream_busy"
 	ReasonServerClosed    = "server_closed" // Close interrupted the hook call
 )
@@ -102,7 +102,9 @@ type Event struct {
 	ClientID               string
 	IP, App, Stream, Param string
 
-	// Kind "hook" only. HookAction is "on_publish" or "on_unpublish".
+	// Kind "hook", and "reject" by a hook (its refusing call; no
+	// HookAction or HookURL). HookAction is "on_publish" or "on_unpublish".
+	// HookBody is cut at 512 bytes.
 	HookAction  string
 	HookURL     string
 	HookStatus  int

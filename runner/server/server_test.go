@@ -256,7 +256,8 @@ func TestRejections(t *testing.T) {
 			}
 			io.WriteString(w, "0")
 		}},
-		{name: "notjson", answer: answerBody(200, `OK`), reason: ReasonHookInvalid},
+		{name: "notjson", answer: answerBody(200, `OK`), reason: ReasonHookBadAnswer},
+		{name: "nocode", answer: answerBody(200, `{"status":"ok"}`), reason: ReasonHookBadAnswer},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -308,7 +309,7 @@ func TestRejections(t *testing.T) {
 
 func TestHookRequestBody(t *testing.T) {
 	rec := &recorder{}
-	hs := rec.hookServer(t, answerBody(201, " 0\n"))
+	hs := rec.hookServer(t, answerBody(201, "0"))
 	s := startServer(t, Config{OnPublish: []string{hs.URL + "/cb"}, ServerID: "vid-srv0001", ServiceID: "svc00001"}, rec)
 	if _, err := publish(t, s, "live/cam01?token=abc&x=1"); err != nil {
 		t.Fatalf("publish with 201 and bare 0: %v", err)
@@ -642,17 +643,20 @@ func TestAllowResponse(t *testing.T) {
 		reason string
 	}{
 		{200, `0`, true, ""},
-		{201, " 0\n", true, ""},
+		{201, `0`, true, ""},
+		{201, " {\"code\":0}\n", true, ""},
+		{201, " 0\n", false, ReasonHookBadAnswer},
 		{200, `{"code":0,"msg":null}`, true, ""},
 		{200, `{"msg":"ok","code":0}`, true, ""},
 		{200, `{"code":1}`, false, ReasonHookDenied},
-		{200, `{"code":0.0}`, false, ReasonHookDenied},
-		{200, `{"code":"0"}`, false, ReasonHookDenied},
-		{200, `{}`, false, ReasonHookDenied},
+		{200, `{"code":0.0}`, false, ReasonHookBadAnswer},
+		{200, `{"code":"0"}`, false, ReasonHookBadAnswer},
+		{200, `{"status":"ok"}`, false, ReasonHookBadAnswer},
+		{200, `{}`, false, ReasonHookBadAnswer},
 		{200, `1`, false, ReasonHookDenied},
-		{200, `[0]`, false, ReasonHookDenied},
-		{200, ``, false, ReasonHookInvalid},
-		{200, `OK`, false, ReasonHookInvalid},
+		{200, `[0]`, false, ReasonHookBadAnswer},
+		{200, ``, false, ReasonHookBadAnswer},
+		{200, `OK`, false, ReasonHookBadAnswer},
 		{204, `0`, false, ReasonHookErrorStatus},
 		{404, `{"code":0}`, false, ReasonHookErrorStatus},
 		{500, `0`, false, ReasonHookErrorStatus},
