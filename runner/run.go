@@ -53,9 +53,12 @@ type Options struct {
 	// API), or Server (nginx-rtmp or SRS, started for the run).
 	Target, API string
 	Server      ServerSpec
-	// DuplicateRace makes the embedded server reproduce SRS 7.0.x's
+	// DuplicateRace makes the embedded server reproduce SRS 7.0.18's
 	// duplicate-accept race (docs/srs-behaviour.md, "Duplicate names").
 	DuplicateRace bool
+	// Takeover makes the embedded server let the newest publisher of a name
+	// take it over, closing the old one (MediaMTX's behaviour).
+	Takeover bool
 	// Hook is how the callback is handled (default: the built-in hook);
 	// HookProbe is a callback URL to watch when the hook is external.
 	Hook      HookPlan

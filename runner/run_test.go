@@ -243,19 +243,21 @@ publishers:
 	}
 }
 
-// TestDuplicateRaceDetected: with the embedded server's SRS 7.0.x race on and
-// a 1.5 s hook, a second publisher of a live name is accepted; rtmpload must
-// raise duplicate_accepted from its own timeline and from the server's API.
+// TestDuplicateRaceDetected: with the embedded server's SRS 7.0.18 race on,
+// a 3.5 s hook (longer than SRS's 3 s source cleanup, so a tick surely falls
+// in the owner's hook) and a second publisher after the owner was accepted,
+// the second is accepted too; rtmpload must raise duplicate_accepted from
+// its own timeline and from the server's API.
 func TestDuplicateRaceDetected(t *testing.T) {
 	needFFmpeg(t)
 	sc := scenario(t, `
 name: race
-duration: 9s
+duration: 13s
 media: {clip: testsrc-360p, bitrate: 300k}
-hook: {mode: allow, latency: 1500ms}
+hook: {mode: allow, latency: 3500ms}
 publishers:
   - {group: first, count: 1, name: "dup"}
-  - {group: second, count: 1, name: "dup", start: 3s}
+  - {group: second, count: 1, name: "dup", start: 5s}
 `)
 	s := runScenario(t, sc, Options{DuplicateRace: true}).Summary
 	if s.Outcomes[report.OutcomeOK] != 2 {

@@ -88,7 +88,7 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 	pub, unpub := hookURLs()
 	cfg := server.Config{
 		RTMPListen: o.Listen, APIListen: o.APIListen, OnEvent: r.onServerEvent, Logger: o.ServerLogger,
-		DuplicateRace: o.DuplicateRace,
+		DuplicateRace: o.DuplicateRace, Takeover: o.Takeover,
 	}
 	if pub != "" {
 		cfg.OnPublish, cfg.OnUnpublish = []string{pub}, []string{unpub}

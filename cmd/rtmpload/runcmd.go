@@ -31,7 +31,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&hookPlan, "hook", "the on_publish callback: serve (built-in), proxy=URL (built-in in front of your service), external")
 	hookProbe := fs.String("hook-probe", "", "with --hook external: the callback URL to watch (TCP connect every second)")
 	hookProbeMethod := fs.String("hook-probe-method", "tcp", "how --hook-probe probes: tcp (connect), get (HTTP GET), publish (an SRS-shaped on_publish for a probe stream: only if your service tolerates it)")
-	race := fs.Bool("duplicate-race", false, "make the embedded server reproduce SRS 7.0.x's duplicate-accept race (slow hooks let a second publisher in)")
+	race := fs.Bool("duplicate-race", false, "make the embedded server reproduce SRS 7.0.18's duplicate-accept race (a source cleanup during the owner's hook lets a later publisher in too)")
+	takeover := fs.Bool("takeover", false, "make the embedded server let the newest publisher of a name take it over, closing the old one (as MediaMTX does)")
 	runID := fs.String("run-id", "", "name of the run (shards of one run share it; default: time and random)")
 	shard := fs.String("shard", "", "run slice i of n of the scenario: i/n (default: $JOB_COMPLETION_INDEX of $JOB_COMPLETIONS or --shards)")
 	shards := fs.Int("shards", 0, "shard count when the index comes from $JOB_COMPLETION_INDEX")
@@ -123,6 +124,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		HookProbe:       *hookProbe,
 		HookProbeMethod: *hookProbeMethod,
 		DuplicateRace:   *race,
+		Takeover:        *takeover,
 		RunID:           *runID,
 		Metrics:         *metricsAddr,
 		OnMetrics:       func(addr string) { logger.Info("metrics", "url", "http://"+addr+"/metrics") },

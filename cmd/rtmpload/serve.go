@@ -22,7 +22,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	apiListen := fs.String("api-listen", "127.0.0.1:1985", "HTTP API listen address")
 	onPublish := fs.StringArray("on-publish", nil, "on_publish hook URL (repeatable: called in order, all must allow; none: allow every publish)")
 	onUnpublish := fs.StringArray("on-unpublish", nil, "on_unpublish hook URL (repeatable)")
-	race := fs.Bool("duplicate-race", false, "reproduce SRS 7.0.x's duplicate-accept race (slow hooks let a second publisher in)")
+	race := fs.Bool("duplicate-race", false, "reproduce SRS 7.0.18's duplicate-accept race (a source cleanup during the owner's hook lets a later publisher in too)")
+	takeover := fs.Bool("takeover", false, "let the newest publisher of a name take it over, closing the old one (as MediaMTX does)")
 	hookTimeout := fs.Duration("hook-timeout", server.DefaultHookTimeout, "how long a hook call may take, connect and answer (SRS: 30s)")
 	secrets := secretFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -38,7 +39,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	srv, err := server.Start(ctx, server.Config{
 		RTMPListen: *listen, APIListen: *apiListen,
 		OnPublish: *onPublish, OnUnpublish: *onUnpublish,
-		HookTimeout: *hookTimeout, DuplicateRace: *race,
+		HookTimeout: *hookTimeout, DuplicateRace: *race, Takeover: *takeover,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {

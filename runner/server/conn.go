@@ -33,9 +33,12 @@ type client struct {
 	streamURL string // "/app/stream", the key of live and streams
 	created   time.Time
 	sc        *gortmplib.ServerConn
+	nc        net.Conn
+	src       *source // looked up when identified, before the hooks
 
 	mu        sync.Mutex
 	active    bool // accepted: Publish.Start sent
+	takenOver bool // closed by the server for a newer publisher (Takeover)
 	videoMsgs uint64
 	audioMsgs uint64
 	video     *VideoInfo
@@ -77,15 +80,15 @@ func (s *Server) handleConn(nc net.Conn) {
 	s.emit(Event{Kind: EventPublishRequest, ClientID: cid, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param})
 	defer s.removeClient(c)
 
-	// SRS calls the hooks first and checks for a busy stream afterwards
-	// (docs/srs-behaviour.md, "Duplicate names"), so a duplicate publisher is seen by the hook.
-	hookStart := time.Now()
+	// SRS looks the source up, calls the hooks, then checks whether that
+	// source is busy (docs/srs-behaviour.md, "Duplicate names"), so a
+	// duplicate publisher is seen by the hook.
 	if r := s.runOnPublish(c); r.reason != "" {
 		s.reject(c, nc, r.reason, &r)
 		log.Info("publish rejected", "reason", r.reason, "hook_status", r.status, "hook_body", string(eventBody(r.body)))
 		return
 	}
-	if !s.claim(c, time.Since(hookStart)) {
+	if !s.claim(c) {
 		s.reject(c, nc, ReasonStreamBusy, nil)
 		log.Info("publish rejected", "reason", ReasonStreamBusy)
 		return
@@ -104,6 +107,11 @@ func (s *Server) handleConn(nc net.Conn) {
 
 	reason, err := s.readMedia(c, mc)
 	nc.Close()
+	c.mu.Lock()
+	if c.takenOver {
+		reason = EndTakenOver
+	}
+	c.mu.Unlock()
 	s.release(c)
 	s.endPublish(c, reason)
 	log.Info("publish ended", "reason", reason, "err", err, "bytes", sc.BytesReceived())
@@ -129,9 +137,11 @@ func (s *Server) newClient(cid string, nc net.Conn, sc *gortmplib.ServerConn) *c
 		streamURL: "/" + app + "/" + stream,
 		created:   time.Now(),
 		sc:        sc,
+		nc:        nc,
 	}
 	s.mu.Lock()
 	s.clients[cid] = c
+	c.src = s.fetchSource(c.streamURL)
 	st := s.streams[c.streamURL]
 	if st == nil {
 		st = &streamEntry{id: randomID("vid-", 7)}
@@ -146,6 +156,7 @@ func (s *Server) removeClient(c *client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.clients, c.id)
+	s.dropSource(c.src)
 	if st := s.streams[c.streamURL]; st != nil {
 		st.clients--
 		if st.clients <= 0 {
@@ -206,26 +217,25 @@ func (s *Server) emitHook(c *client, action, u string, r hookResult) {
 	s.emit(ev)
 }
 
-// raceHookMin is how slow a hook must be for DuplicateRace to accept a
-// duplicate: SRS 7.0.x did it sometimes at 1 s, every time at 4 s.
-const raceHookMin = time.Second
-
-// claim makes c the live publisher of its stream unless one exists. Check and
-// set happen under one lock. An opt-in reproduction of SRS 7.0.x's duplicate
-// accept (docs/srs-behaviour.md, "Duplicate names") would let claim succeed here for a slow hook.
-func (s *Server) claim(c *client, hookTook time.Duration) bool {
+// claim makes c the publisher of the source it looked up unless that has
+// one (SrsRtmpConn::acquire_publish). Check and set happen under one lock.
+// With Takeover the live publisher's connection is closed instead and c
+// takes its place, as MediaMTX does.
+func (s *Server) claim(c *client) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, busy := s.live[c.streamURL]; busy {
-		// SRS 7.0.x before 7.0.127/7.0.151 lost track of the live publisher
-		// while a slow hook ran and let the second one in too: one stream,
-		// two publishing clients in the API.
-		if !s.cfg.DuplicateRace || hookTook < raceHookMin {
+	if old := c.src.publisher; old != nil {
+		if !s.cfg.Takeover {
 			return false
 		}
-	} else {
-		s.live[c.streamURL] = c
+		old.mu.Lock()
+		old.takenOver = true
+		old.mu.Unlock()
+		old.nc.Close()
+		s.log.Info("closing existing publisher", "stream", c.streamURL, "old", old.id, "new", c.id)
 	}
+	c.src.publisher = c
+	s.live[c.streamURL] = c
 	c.mu.Lock()
 	c.active = true
 	c.mu.Unlock()
@@ -234,10 +244,23 @@ func (s *Server) claim(c *client, hookTook time.Duration) bool {
 
 func (s *Server) release(c *client) {
 	s.mu.Lock()
-	if s.live[c.streamURL] == c {
-		delete(s.live, c.streamURL)
+	defer s.mu.Unlock()
+	if c.src.publisher == c {
+		c.src.publisher = nil
+		c.src.died = time.Now()
 	}
-	s.mu.Unlock()
+	if s.live[c.streamURL] != c {
+		return
+	}
+	delete(s.live, c.streamURL)
+	// After DuplicateRace's double accept, the other publisher of the
+	// url is still live on its own source.
+	for _, o := range s.clients {
+		if o != c && o.streamURL == c.streamURL && o.src.publisher == o {
+			s.live[c.streamURL] = o
+			break
+		}
+	}
 }
 
 // reject closes the connection without an RTMP error status, as SRS >=

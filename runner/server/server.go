@@ -53,17 +53,29 @@ type Config struct {
 	Version            string        // default "7.0.18"; User-Agent "SRS/"+Version
 	ServerID           string        // default random "vid-xxxxxxx"
 	ServiceID          string        // default random 8 characters
-	// DuplicateRace reproduces SRS 7.0.x's duplicate-accept race (issues #4449,
-	// #4656; docs/srs-behaviour.md, "Duplicate names"): a second publisher of a
-	// live name whose hook took longer than about 1 s is accepted too. Off by
-	// default.
+	// DuplicateRace reproduces SRS 7.0.18's duplicate-accept race
+	// (docs/srs-behaviour.md, "Duplicate names"): a publisher looks its
+	// source up before its on_publish hook and is accepted on that source
+	// after it, while SRS's 3 s cleanup tick drops sources nobody publishes
+	// yet. A tick during the owner's hook leaves the owner on a source the
+	// pool forgot; the next publisher of the name, if it looks up after that
+	// tick, gets a new source and is accepted too. Off by default.
 	DuplicateRace bool
+	// Takeover lets the newest publisher of a name take it over, as
+	// MediaMTX does by default: the live publisher's connection is closed as
+	// the new one is accepted (its unpublish reason is EndTakenOver). Off by
+	// default: SRS refuses the newcomer with StreamBusy.
+	Takeover bool
 	// MergedRead lets a publishing socket fill this long between reads once
 	// media flows (default DefaultMergedRead; negative: read each message at
 	// once).
 	MergedRead time.Duration
 	OnEvent    func(Event)  // optional; called from many goroutines at once
 	Logger     *slog.Logger // optional; nil discards
+
+	// cleanupEvery is SRS's source cleanup period (sourceCleanup); tests
+	// shorten it.
+	cleanupEvery time.Duration
 }
 
 // Event kinds.
@@ -91,6 +103,8 @@ const (
 	EndClosed  = "closed"
 	EndTimeout = "timeout"
 	EndError   = "error"
+	// EndTakenOver: Takeover closed it for a newer publisher of its name.
+	EndTakenOver = "taken_over"
 )
 
 // Event is one observation of the server, delivered to Config.OnEvent.
@@ -146,6 +160,7 @@ type Server struct {
 	conns   map[net.Conn]struct{}
 	clients map[string]*client      // by client id: publishers from publish command to disconnect
 	live    map[string]*client      // by stream url: the accepted publisher
+	sources map[string]*source      // by stream url: SRS's source pool
 	streams map[string]*streamEntry // by stream url: exists while any client uses it
 	// unpubClosed stops new on_unpublish calls once Close waits for them.
 	unpubClosed bool
@@ -168,6 +183,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		conns:   map[net.Conn]struct{}{},
 		clients: map[string]*client{},
 		live:    map[string]*client{},
+		sources: map[string]*source{},
 		streams: map[string]*streamEntry{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -195,6 +211,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			s.log.Error("http api stopped", "err", err)
 		}
 	}()
+	if cfg.DuplicateRace {
+		s.handlers.Add(1)
+		go func() {
+			defer s.handlers.Done()
+			s.cleanupSources()
+		}()
+	}
 	s.stopAfter = context.AfterFunc(ctx, func() { s.Close() })
 	s.log.Info("server started", "rtmp", s.RTMPAddr(), "api", s.APIAddr())
 	return s, nil
@@ -227,6 +250,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.ServiceID == "" {
 		cfg.ServiceID = randomID("", 8)
+	}
+	if cfg.cleanupEvery <= 0 {
+		cfg.cleanupEvery = sourceCleanup
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -1,0 +1,42 @@
+package runner
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rtmpload/rtmpload/report"
+)
+
+// TestTakeoverNotDuplicate: the embedded server in takeover mode (MediaMTX's
+// way) closes the owner as the rival is accepted. The owner is dropped with
+// evidence naming the rival, the contest is a takeover, and no
+// duplicate_accepted is raised (before, the handover's instant of overlap
+// was reported as two live publishers).
+func TestTakeoverNotDuplicate(t *testing.T) {
+	needFFmpeg(t)
+	sc := scenario(t, `
+name: takeover
+duration: 8s
+media: {clip: testsrc-360p, bitrate: 300k}
+publishers:
+  - {group: owner, count: 1, name: "cam"}
+  - {group: rival, count: 1, name: "cam", start: 3s}
+`)
+	s := runScenario(t, sc, Options{Takeover: true}).Summary
+	if s.Outcomes[report.OutcomeOK] != 1 || s.Outcomes[report.OutcomeDropped] != 1 {
+		t.Fatalf("outcomes %v, want the owner dropped and the rival ok; failures %+v", s.Outcomes, s.Failures)
+	}
+	if len(s.Anomalies) != 0 {
+		t.Errorf("a takeover is no duplicate: anomalies %v", s.Anomalies)
+	}
+	if len(s.Contests) != 1 || !s.Contests[0].Takeover || s.Contests[0].TwoLive {
+		t.Fatalf("contest should be a takeover: %+v", s.Contests)
+	}
+	c := s.Contests[0]
+	if c.Attempts[0].TakenOverBy != c.Attempts[1].ID {
+		t.Errorf("owner %+v should be taken over by %s", c.Attempts[0], c.Attempts[1].ID)
+	}
+	if len(s.Failures) != 1 || !strings.Contains(s.Failures[0].Evidence, "taken over by "+c.Attempts[1].ID) {
+		t.Errorf("the dropped owner's evidence should name the rival: %+v", s.Failures)
+	}
+}
