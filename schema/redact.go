@@ -120,7 +120,9 @@ var (
 	// next separator, at white space or quotes, at a backslash (so a
 	// JSON-escaped "\u0026" ends it, as '&' would), and at '?' or '=' (so
 	// "url=rtmp://h/a/b?token=T", a log field holding a URL, is two pairs).
-	pairRE = regexp.MustCompile(`([A-Za-z0-9_.\-\[\]]+)=([^&\s"'<>\\;,#)?=]*)`)
+	// A name may follow a JSON-escaped '&' ("\u0026"): the escape is not
+	// part of it.
+	pairRE = regexp.MustCompile(`(\\u0026)?([A-Za-z0-9_.\-\[\]]+)=([^&\s"'<>\\;,#)?=]*)`)
 )
 
 // Redact replaces the secrets in s with Mask: the password of every URL's
@@ -143,11 +145,11 @@ func Redact(s string) string {
 	}
 	if strings.Contains(s, "=") {
 		s = pairRE.ReplaceAllStringFunc(s, func(m string) string {
-			name, value, _ := strings.Cut(m, "=")
-			if value == "" || value == Mask || !IsSecretName(name) {
+			sub := pairRE.FindStringSubmatch(m)
+			if sub[3] == "" || sub[3] == Mask || !IsSecretName(sub[2]) {
 				return m
 			}
-			return name + "=" + Mask
+			return sub[1] + sub[2] + "=" + Mask
 		})
 	}
 	return s

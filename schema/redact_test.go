@@ -28,6 +28,7 @@ func TestRedact(t *testing.T) {
 		{`--target "rtmp://u:pw@h/app?key=K": want rtmp://host:port[/app]`, `--target "rtmp://u:***@h/app?key=***": want rtmp://host:port[/app]`},
 		// A JSON line on a terminal: "\u0026" ends a value as '&' does.
 		{`{"param":"?token=S\u0026rtmpload=r-1"}`, `{"param":"?token=***\u0026rtmpload=r-1"}`},
+		{`{"u":"rtmp://h/a?x=1\u0026md5=S\u0026e=2"}`, `{"u":"rtmp://h/a?x=1\u0026md5=***\u0026e=2"}`},
 		// Nothing secret: unchanged.
 		{"rtmp://127.0.0.1:1935/live/cam-001?rtmpload=r-1", "rtmp://127.0.0.1:1935/live/cam-001?rtmpload=r-1"},
 		{"frame=10 fps=25 keyint=50 signal=2 bypass=", "frame=10 fps=25 keyint=50 signal=2 bypass="},

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/runner/managed"
+)
+
+// The secrets of the acceptance test: each must reach the server or the
+// callback, and none may appear in any output.
+const (
+	tokSecret  = "TOKSECRET7" // --target ?token=
+	sigSecret  = "SIGSECRET8" // a group's param: sign=SIGSECRET8{i}
+	badSecret  = "BADSIGNAT9" // the refused group's sign
+	rtmpPass   = "RTMPPASS5"  // --target's userinfo
+	apiPass    = "APIPASS4"   // --api's userinfo
+	hookPass   = "HOOKPASS3"  // --hook proxy=URL's userinfo
+	otherToken = "TENANTSEC2" // a name only --redact makes secret
+	showSecret = "--show-secrets"
+)
+
+var allSecrets = []string{tokSecret, sigSecret, badSecret, rtmpPass, apiPass, hookPass, otherToken}
+
+// tokenCallback is a callback service that checks publish tokens, as an
+// SRS deployment's on_publish does: it allows a publish only when the
+// param carries token=tokSecret and a sign=sigSecret..., and only to a
+// caller that gives its basic-auth password. It records every param.
+type tokenCallback struct {
+	mu     sync.Mutex
+	params []string
+	auth   []bool
+}
+
+func (c *tokenCallback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Action string `json:"action"`
+		Param  string `json:"param"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&req)
+	_, pass, _ := r.BasicAuth()
+	c.mu.Lock()
+	c.params = append(c.params, req.Param)
+	c.auth = append(c.auth, pass == hookPass)
+	c.mu.Unlock()
+	ok := req.Action != "on_publish" ||
+		(strings.Contains(req.Param, "token="+tokSecret) && strings.Contains(req.Param, "sign="+sigSecret) && pass == hookPass)
+	if ok {
+		io.WriteString(w, `{"code":0}`)
+		return
+	}
+	io.WriteString(w, `{"code":403}`)
+}
+
+func (c *tokenCallback) seen() ([]string, []bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.params...), append([]bool(nil), c.auth...)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// assertNoSecret fails for every secret found in what (a name) and text.
+func assertNoSecret(t *testing.T, what, text string) {
+	t.Helper()
+	for _, s := range allSecrets {
+		if i := strings.Index(text, s); i >= 0 {
+			lo, hi := max(0, i-120), min(len(text), i+60)
+			t.Errorf("%s shows the secret %s: ...%s...", what, s, text[lo:hi])
+		}
+	}
+}
+
+// assertNoSecretInDir greps every file under dir.
+func assertNoSecretInDir(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		n++
+		assertNoSecret(t, path, string(b))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestSecretsReachServerNotOutputs is issue 15's acceptance test: a run
+// against a server rtmpload did not start, with a publish token and a
+// password in --target, a password in --api and in --hook proxy=URL, and
+// a token in a group's param. The tokens reach the callback; no secret
+// appears in any file of the results directory, any report format, or the
+// terminal of run, report, hook and diagnose.
+func TestSecretsReachServerNotOutputs(t *testing.T) {
+	needFFmpeg(t)
+	t.Run("embedded", func(t *testing.T) {
+		testSecrets(t, func(t *testing.T, ctx context.Context, onPublish, onUnpublish string) (rtmpAddr, apiBase string) {
+			var out syncBuffer
+			done := make(chan int, 1)
+			sctx, cancel := context.WithCancel(ctx)
+			go func() {
+				done <- run(sctx, []string{"serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+					"--on-publish", onPublish, "--on-unpublish", onUnpublish, "--redact", "tenant"}, strings.NewReader(""), &out, &out)
+			}()
+			t.Cleanup(func() {
+				cancel()
+				<-done
+				assertNoSecret(t, "serve's terminal", out.String())
+			})
+			rtmp := waitFor(t, &out, `rtmp rtmp://(\S+)/live\n`)[1]
+			api := waitFor(t, &out, `api (http://\S+)\n`)[1]
+			return rtmp, api
+		})
+	})
+	t.Run("srs", func(t *testing.T) {
+		bin := os.Getenv("RTMPLOAD_SRS")
+		if bin == "" {
+			t.Skip("real SRS: set RTMPLOAD_SRS to the srs binary (../shared/srs/install.sh prints its path)")
+		}
+		testSecrets(t, func(t *testing.T, ctx context.Context, onPublish, onUnpublish string) (rtmpAddr, apiBase string) {
+			s, err := managed.StartSRS(ctx, managed.SRSConfig{Dir: t.TempDir(), Binary: bin, OnPublish: onPublish, OnUnpublish: onUnpublish})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				defer cancel()
+				_ = s.Stop(sctx)
+			})
+			return s.RTMPAddr(), s.APIURL()
+		})
+	})
+}
+
+type startServer func(t *testing.T, ctx context.Context, onPublish, onUnpublish string) (rtmpAddr, apiBase string)
+
+// testSecrets runs the test against the server start gives. Every command
+// is given --redact tenant: the redaction policy is process-wide and these
+// commands share the test's process (serve runs beside the others).
+func testSecrets(t *testing.T, start startServer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+
+	cb := &tokenCallback{}
+	up := httptest.NewServer(cb)
+	defer up.Close()
+	upURL := strings.Replace(up.URL, "http://", "http://hooker:"+hookPass+"@", 1) + "/api/v1/hooks/on_publish?tenant=" + otherToken
+
+	// The server calls the run's built-in hook, which proxies to the
+	// token-checking service.
+	hookAddr := freeAddr(t)
+	rtmpAddr, apiBase := start(t, ctx, "http://"+hookAddr+"/api/v1/hooks/on_publish", "http://"+hookAddr+"/api/v1/hooks/on_unpublish")
+	target := "rtmp://pub:" + rtmpPass + "@" + rtmpAddr + "/live?token=" + tokSecret + "&tenant=" + otherToken
+	api := strings.Replace(apiBase, "http://", "http://admin:"+apiPass+"@", 1)
+
+	scenario := filepath.Join(tmp, "tokens.yaml")
+	if err := os.WriteFile(scenario, []byte(`name: tokens
+duration: 6s
+media: {clip: testsrc-360p, bitrate: 300k}
+publishers:
+  - {group: good, count: 2, name: "tok-{i}", param: "sign=`+sigSecret+`{i}"}
+  - {group: bad, count: 1, name: "bad-{i}", param: "sign=`+badSecret+`{i}"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "out")
+	code, stdout, stderr := runInProcess(t, 2*time.Minute, "run", scenario, "--target", target, "--api", api,
+		"--hook", "proxy="+upURL, "--hook-listen", hookAddr, "--redact", "tenant",
+		"--out", out, "--cache-dir", cacheDir(t), "--progress", "log", "-v")
+	assertNoSecret(t, "run's terminal", stdout+stderr)
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+
+	// The tokens reached the callback, beside rtmpload's own id.
+	params, auth := cb.seen()
+	good := 0
+	for i, p := range params {
+		if strings.Contains(p, "token="+tokSecret) && strings.Contains(p, "sign="+sigSecret) && strings.Contains(p, "rtmpload=") && auth[i] {
+			good++
+		}
+	}
+	if good < 2 {
+		t.Fatalf("the callback saw %d publishes with the token, want 2: params %q, auth %v", good, params, auth)
+	}
+	s := readReport(t, out)
+	if got := s.Outcomes[report.OutcomeOK]; got != 2 {
+		t.Errorf("ok publishes %d, want the 2 good ones (outcomes %v)", got, s.Outcomes)
+	}
+	// The results keep the token's name, not its value.
+	var sawParam, sawTail bool
+	for _, ev := range readEvents(t, filepath.Join(out, "results.jsonl")) {
+		if h := ev.Hook; h != nil && strings.Contains(h.Param, "token=***") && strings.Contains(h.Param, "rtmpload=") {
+			sawParam = true
+		}
+		if a := ev.Attempt; a != nil && a.Phase == report.PhaseExit && strings.Contains(strings.Join(a.StderrTail, "\n")+a.Message, "sign=***") {
+			sawTail = true
+		}
+	}
+	if !sawParam || !sawTail {
+		t.Errorf("results: a hook param with token=*** %v, ffmpeg's stderr of the refused publish with sign=*** %v", sawParam, sawTail)
+	}
+
+	// Every report format, to stdout and to a file.
+	reports := filepath.Join(tmp, "reports")
+	if err := os.MkdirAll(reports, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"table", "json", "markdown", "html", "junit"} {
+		code, stdout, stderr := runInProcess(t, time.Minute, "report", "--format", format, "--redact", "tenant", out)
+		assertNoSecret(t, "report --format "+format, stdout+stderr)
+		if code != exitOK && code != exitThreshold {
+			t.Errorf("report --format %s: exit %d: %s", format, code, stderr)
+		}
+		code, stdout, stderr = runInProcess(t, time.Minute, "report", "--format", format, "--redact", "tenant", "--out", filepath.Join(reports, "r."+format), out)
+		assertNoSecret(t, "report --out --format "+format, stdout+stderr)
+		if code != exitOK && code != exitThreshold {
+			t.Errorf("report --out --format %s: exit %d: %s", format, code, stderr)
+		}
+	}
+	if n := assertNoSecretInDir(t, out) + assertNoSecretInDir(t, reports); n < 8 {
+		t.Errorf("grepped %d files: want results.jsonl, report.json, report.html and 5 reports", n)
+	}
+
+	// diagnose of the same server and callback, in both output forms; an
+	// unreachable --rtmp too (its error quotes the URL).
+	for _, extra := range [][]string{nil, {"--json"}} {
+		args := append([]string{"diagnose", "--rtmp", target, "--api", api, "--hook", upURL, "--probe-hook", "--timeout", "5s", "--redact", "tenant"}, extra...)
+		_, stdout, stderr := runInProcess(t, time.Minute, args...)
+		assertNoSecret(t, "diagnose "+strings.Join(extra, " "), stdout+stderr)
+		if !strings.Contains(stdout, "***") {
+			t.Errorf("diagnose %v: the URLs should be shown, redacted:\n%s", extra, stdout)
+		}
+	}
+	_, stdout, stderr = runInProcess(t, time.Minute, "diagnose", "--rtmp", "rtmp://u:"+rtmpPass+"@"+closedPort(t)+"/live?token="+tokSecret, "--api", "", "--timeout", "2s", "--redact", "tenant")
+	assertNoSecret(t, "diagnose of a closed port", stdout+stderr)
+
+	// The standalone hook in front of the same service: its log (readable
+	// and JSON) and summary.
+	for _, extra := range [][]string{nil, {"--json"}} {
+		h := startHookCmd(t, append([]string{"--proxy", upURL, "--redact", "TENANT"}, extra...)...)
+		body := `{"action":"on_publish","client_id":"c1","ip":"127.0.0.1","vhost":"__defaultVhost__","app":"live","stream":"s",` +
+			`"param":"?token=` + tokSecret + `&sign=` + sigSecret + `0&rtmpload=r-1","tcUrl":"rtmp://pub:` + rtmpPass + `@127.0.0.1/live?token=` + tokSecret + `"}`
+		resp, err := http.Post("http://"+h.addr+"/api/v1/hooks/on_publish", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), `"code":0`) {
+			t.Errorf("hook --proxy: answer %s: the token did not reach the service", b)
+		}
+		h.stop(t)
+		assertNoSecret(t, "hook "+strings.Join(extra, " "), h.stdout.String()+h.stderr.String())
+		if !strings.Contains(h.stdout.String(), "token=***") {
+			t.Errorf("hook %v: the call log should show the param, redacted:\n%s", extra, h.stdout.String())
+		}
+	}
+
+	// --show-secrets is the way to see them, for a private debugging run.
+	_, stdout, _ = runInProcess(t, time.Minute, "diagnose", "--rtmp", "", "--api", api, showSecret, "--timeout", "5s")
+	if !strings.Contains(stdout, apiPass) {
+		t.Errorf("diagnose --show-secrets hides the password:\n%s", stdout)
+	}
+}
