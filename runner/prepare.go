@@ -2,6 +2,7 @@ package runner
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report/threshold"
+	"github.com/rtmpload/rtmpload/runner/hook"
 	"github.com/rtmpload/rtmpload/runner/limits"
 	"github.com/rtmpload/rtmpload/runner/media"
 	"github.com/rtmpload/rtmpload/scenarios"
@@ -44,6 +46,9 @@ func prepare(o Options, now time.Time) (*plan, error) {
 	if _, err := schema.ParseHookMode(string(mode)); err != nil {
 		return nil, err
 	}
+	if err := checkOptions(o); err != nil {
+		return nil, err
+	}
 	if o.Shards < 0 || o.Shard < 0 || (o.Shards > 0 && o.Shard >= o.Shards) {
 		return nil, fmt.Errorf("shard %d/%d: want i/n with 0 <= i < n", o.Shard, o.Shards)
 	}
@@ -55,6 +60,9 @@ func prepare(o Options, now time.Time) (*plan, error) {
 	p.expect = append(slices.Clone(sc.Expect), o.Expect...)
 	if p.thresholds, err = threshold.ParseAll(p.expect); err != nil {
 		return nil, err
+	}
+	if err := threshold.NeedBaseline(p.thresholds); err != nil {
+		return nil, fmt.Errorf("%w: a run has none; evaluate it afterwards with 'rtmpload report RESULTS --baseline EARLIER --expect ...'", err)
 	}
 	p.schedule = sc.Schedule()
 	p.slots = scenarios.Shard(p.schedule, o.Shard, o.Shards)
@@ -71,6 +79,24 @@ func prepare(o Options, now time.Time) (*plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// checkOptions refuses options that would otherwise be ignored or misread
+// without a word.
+func checkOptions(o Options) error {
+	if o.Grace < 0 {
+		return fmt.Errorf("grace %v is negative: it is how long a stopped ffmpeg may take to exit", o.Grace)
+	}
+	if o.HookProbe == "" {
+		if o.HookProbeMethod != "" && o.HookProbeMethod != hook.ProbeTCP {
+			return fmt.Errorf("a probe method (%q) without a probe URL", o.HookProbeMethod)
+		}
+		return nil
+	}
+	if !o.Hook.External {
+		return errors.New("a hook probe watches an external callback: it needs the hook external")
+	}
+	return hook.CheckProbe(hook.ProbeConfig{URL: o.HookProbe, Method: o.HookProbeMethod})
 }
 
 // withDefaults fills in o's zero values.

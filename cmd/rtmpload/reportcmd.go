@@ -60,6 +60,11 @@ func reportCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		return fail(stderr, err)
 	}
+	if *baseline == "" {
+		if err := threshold.NeedBaseline(ts); err != nil {
+			return fail(stderr, fmt.Errorf("%w: pass --baseline EARLIER-RESULTS", err))
+		}
+	}
 	type rendered struct {
 		buf    []byte
 		failed int

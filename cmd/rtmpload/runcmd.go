@@ -75,6 +75,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitSetup
 	}
+	switch *progress {
+	case "auto", "bars", "log", "none":
+	default:
+		return fail(stderr, fmt.Errorf("--progress %q: want auto, bars, log or none", *progress))
+	}
 	if *target != "" && !serverSpec.Embedded() {
 		return fail(stderr, errors.New("--target and --server both name the server: use one"))
 	}

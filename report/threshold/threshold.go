@@ -123,6 +123,8 @@ func Parse(expr string) (Threshold, error) {
 		return t, p.fail(at, "want a metric name")
 	case !t.latency() && !slices.Contains(outcomeMetrics(), metric):
 		return t, p.fail(at, "%s counts outcomes: unknown outcome %q (want one of %s)", agg, metric, strings.Join(outcomeMetrics(), ", "))
+	case t.latency() && !slices.Contains(report.LatencyMetrics, metric):
+		return t, p.fail(at, "%s takes a latency: unknown metric %q (want one of %s)", agg, metric, strings.Join(report.LatencyMetrics, ", "))
 	}
 	t.Metric = metric
 	if err := p.expect(')', `")"`); err != nil {
@@ -231,6 +233,18 @@ func ParseAll(exprs []string) ([]Threshold, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// NeedBaseline returns an error naming the first threshold of ts that is
+// relative to a baseline ("baseline*F"): for a caller that has none, so the
+// mistake is found before a run, not after it.
+func NeedBaseline(ts []Threshold) error {
+	for i, t := range ts {
+		if t.Relative {
+			return fmt.Errorf("expect[%d]: %s: relative to a baseline, but none is given", i, t.Expr)
+		}
+	}
+	return nil
 }
 
 // value is what the threshold's left side amounts to on s, with a short

@@ -38,13 +38,36 @@ type ProbeConfig struct {
 	OnState func(StateChange) // the first result and every change of State
 }
 
+// CheckProbe tells whether cfg's URL and method are ones Probe can use, for
+// a caller that wants to fail before its run rather than probe nothing.
+func CheckProbe(cfg ProbeConfig) error {
+	if err := CheckURL(cfg.URL); err != nil {
+		return fmt.Errorf("hook: probe URL: %w", err)
+	}
+	switch cfg.Method {
+	case "", ProbeTCP, ProbeGet, ProbePublish:
+		return nil
+	}
+	return fmt.Errorf("hook: unknown probe method %q (want tcp, get or publish)", cfg.Method)
+}
+
+// CheckURL tells whether s is an http:// or https:// URL with a host: what
+// a callback URL must be.
+func CheckURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http:// or https:// URL with a host", s)
+	}
+	return nil
+}
+
 // Probe watches the availability of a callback rtmpload does not serve,
 // until ctx is done. It returns at once only for a bad config.
 func Probe(ctx context.Context, cfg ProbeConfig) error {
-	u, err := url.Parse(cfg.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("hook: probe URL %q: want the callback's http:// URL", cfg.URL)
+	if err := CheckProbe(cfg); err != nil {
+		return err
 	}
+	u, _ := url.Parse(cfg.URL)
 	if cfg.Method == "" {
 		cfg.Method = ProbeTCP
 	}

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -174,6 +175,9 @@ type Server struct {
 
 // Start opens both listeners and serves until Close or until ctx is done.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if err := checkHookURLs(cfg); err != nil {
+		return nil, err
+	}
 	cfg = withDefaults(cfg)
 	s := &Server{
 		cfg:     cfg,
@@ -400,4 +404,25 @@ func (s *Server) emit(ev Event) {
 		ev.Time = time.Now()
 	}
 	s.cfg.OnEvent(ev)
+}
+
+// checkHookURLs refuses a hook URL SRS could not call, and a negative hook
+// timeout, before anything listens: a bad one would only show as every
+// publish refused.
+func checkHookURLs(cfg Config) error {
+	for _, hooks := range []struct {
+		name string
+		urls []string
+	}{{"on_publish", cfg.OnPublish}, {"on_unpublish", cfg.OnUnpublish}} {
+		for _, s := range hooks.urls {
+			u, err := url.Parse(s)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("%s hook %q is not an http:// or https:// URL with a host", hooks.name, s)
+			}
+		}
+	}
+	if cfg.HookTimeout < 0 {
+		return fmt.Errorf("hook timeout %v is negative", cfg.HookTimeout)
+	}
+	return nil
 }
