@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -76,8 +78,15 @@ func (r *run) start(ctx context.Context) (g *rig, err error) {
 		// A managed server writes its config and log into the results
 		// directory (kept when it fails to start: its log says why); the
 		// results file itself is created only below.
+		_, statErr := os.Stat(o.ResultsDir)
 		if err := os.MkdirAll(o.ResultsDir, 0o755); err != nil {
 			return g, fmt.Errorf("create results directory: %w", err)
+		}
+		if errors.Is(statErr, fs.ErrNotExist) {
+			// Last to close: a server that failed before writing a line
+			// leaves no empty directory behind. os.Remove takes only an
+			// empty one, so a log that says why stays, as do results.
+			g.opened(func() { _ = os.Remove(o.ResultsDir) })
 		}
 	}
 	if g.tg, err = r.startTarget(ctx, g.hk); err != nil {

@@ -165,7 +165,7 @@ type fileScenario struct {
 }
 
 type fileCap struct {
-	Step  int      `yaml:"step"`
+	Step  whole    `yaml:"step"`
 	Every Duration `yaml:"every"`
 	Ramp  Duration `yaml:"ramp"`
 	Stop  struct {
@@ -184,7 +184,7 @@ type fileChurn struct {
 
 type fileReconnect struct {
 	Delay   Duration `yaml:"delay"`
-	Max     int      `yaml:"max"`
+	Max     whole    `yaml:"max"`
 	Backoff float64  `yaml:"backoff"`
 }
 
@@ -207,7 +207,7 @@ type fileFault struct {
 
 type fileGroup struct {
 	Group string   `yaml:"group"`
-	Count int      `yaml:"count"`
+	Count whole    `yaml:"count"`
 	Name  string   `yaml:"name"`
 	Param string   `yaml:"param"`
 	Start Duration `yaml:"start"`
@@ -262,7 +262,7 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 	}
 	s.Mode = raw.Mode
 	c := raw.Capacity
-	s.Capacity = Capacity{Step: c.Step, Every: time.Duration(c.Every), Ramp: time.Duration(c.Ramp), Stop: StopRules{
+	s.Capacity = Capacity{Step: int(c.Step), Every: time.Duration(c.Every), Ramp: time.Duration(c.Ramp), Stop: StopRules{
 		FailureRate: c.Stop.FailureRate, P95Publish: time.Duration(c.Stop.P95Publish),
 		StarvedShare: c.Stop.StarvedShare, CPU: c.Stop.CPU, MachineCPU: c.Stop.MachineCPU,
 	}}
@@ -295,9 +295,9 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 	}
 	for _, g := range raw.Publishers {
 		s.Publishers = append(s.Publishers, Group{
-			Group: g.Group, Count: g.Count, Name: g.Name, Param: g.Param,
+			Group: g.Group, Count: int(g.Count), Name: g.Name, Param: g.Param,
 			Start: time.Duration(g.Start), Ramp: time.Duration(g.Ramp), Hold: time.Duration(g.Hold),
-			Reconnect: Reconnect{Delay: time.Duration(g.Reconnect.Delay), Max: g.Reconnect.Max, Backoff: g.Reconnect.Backoff},
+			Reconnect: Reconnect{Delay: time.Duration(g.Reconnect.Delay), Max: int(g.Reconnect.Max), Backoff: g.Reconnect.Backoff},
 		})
 	}
 	if s.Mode == ModeCapacity && s.Duration == 0 && len(s.Publishers) == 1 {
@@ -418,6 +418,10 @@ func (s *Scenario) check() *problem {
 		case g.Start+g.Ramp > s.Duration:
 			return at(path, "ramp", "group %q: start %v + ramp %v is beyond the end of the run (%v)", g.Group, g.Start, g.Ramp, s.Duration)
 		}
+		if p := checkLengths(g); p != nil {
+			p.path = path
+			return p
+		}
 		if _, err := compilePattern(g.Name); err != nil {
 			return at(path, "name", "group %q: %v", g.Group, err)
 		}
@@ -518,8 +522,18 @@ func excerpt(tok *token.Token) string {
 		return ""
 	}
 	var p printer.Printer
-	return p.PrintErrorToken(tok, false)
+	// A line of megabytes (a pasted blob, a generated name) is cut: the
+	// excerpt shows where, not all of it.
+	lines := strings.Split(p.PrintErrorToken(tok, false), "\n")
+	for i, l := range lines {
+		if len(l) > maxExcerptLine {
+			lines[i] = l[:maxExcerptLine] + "..."
+		}
+	}
+	return strings.Join(lines, "\n")
 }
+
+const maxExcerptLine = 200
 
 // ParseBitrate reads a video bitrate as ffmpeg's -b:v does: a number with an optional k/K (1e3)
 // or M (1e6) suffix. A lowercase m is refused because ffmpeg reads it as milli.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,57 @@ func TestInterruptDuringClipEncodeExits2(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("an interrupted setup left %s", out)
+	}
+}
+
+// Options that used to be accepted without a word (and ignored, or found
+// only after the whole run) fail before the run with exit 1, and leave no
+// --out directory behind.
+func TestRefusedBeforeTheRun(t *testing.T) {
+	ff := fakeFFmpeg(t, "exit 1\n")
+	sc := smallScenario(t, "")
+	c15 := filepath.Join(t.TempDir(), "c15.yaml")
+	if err := os.WriteFile(c15, []byte("name: x\nduration: 6s\npublishers:\n  - group: g\n    count: 1.5\n    name: s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"probe not a url", []string{"--hook", "external", "--target", "rtmp://127.0.0.1:1/live", "--hook-probe", "not a url"}, "not an http"},
+		{"probe without external", []string{"--hook-probe", "http://127.0.0.1:9/hook"}, "external"},
+		{"probe method", []string{"--hook-probe-method", "bogus"}, "bogus"},
+		{"probe method with url", []string{"--hook", "external", "--target", "rtmp://127.0.0.1:1/live", "--hook-probe", "http://127.0.0.1:9/hook", "--hook-probe-method", "bogus"}, "bogus"},
+		{"progress", []string{"--progress", "sideways"}, "sideways"},
+		{"grace", []string{"--grace", "-5s"}, "negative"},
+		{"latency metric", []string{"--expect", "p95(nonsense) < 1s"}, "nonsense"},
+		{"baseline", []string{"--expect", "rate(ok) >= baseline*1.2"}, "baseline"},
+		{"server fails", []string{"--server", "srs=/nonexistent/srs"}, "nonexistent"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			args := append([]string{"run", sc, "--ffmpeg", ff, "--cache-dir", t.TempDir(), "--out", out}, c.args...)
+			if !slices.Contains(c.args, "--progress") {
+				args = append(args, "--progress", "none")
+			}
+			code, _, stderr := runInProcess(t, time.Minute, args...)
+			if code != exitSetup || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, want %d with %q\n%s", code, exitSetup, c.want, stderr)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s left behind", out)
+			}
+		})
+	}
+	if code, _, stderr := runInProcess(t, time.Minute, "run", c15, "--ffmpeg", ff, "--progress", "none"); code != exitSetup || !strings.Contains(stderr, c15+":5:") {
+		t.Errorf("count 1.5: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runInProcess(t, time.Minute, "serve", "--on-publish", "not a url", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"); code != exitSetup || !strings.Contains(stderr, "not a url") {
+		t.Errorf("serve --on-publish 'not a url': exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runReport(t, "", dupResults, "--expect", "rate(ok) >= baseline*1.2"); code != exitSetup || !strings.Contains(stderr, "--baseline") {
+		t.Errorf("report baseline*F without --baseline: exit %d\n%s", code, stderr)
 	}
 }
