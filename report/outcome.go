@@ -48,6 +48,38 @@ const (
 	ClassSpawnError = "spawn_error"
 )
 
+// Ends of an attempt, as known when its ffmpeg exits (Ended). They are the
+// result label of rtmpload_attempt_results_total.
+const (
+	EndedPublished = "published" // published, then ffmpeg ended with status 0 on its own
+	EndedStopped   = "stopped"   // published, then rtmpload stopped it, however ffmpeg ended
+	EndedRefused   = "refused"   // never published: refused, unreachable, or it never got that far
+	EndedDropped   = "dropped"   // published, then ffmpeg ended on its own with a failure
+)
+
+// Ended is the one classification of an attempt's exit, used live (progress,
+// Prometheus, the capacity stop rules) and in the report (the timeline and
+// each attempt's outcome). published says whether it got as far as
+// publishing; class and stopped are its exit's. An attempt rtmpload stopped
+// after it published ended well whatever ffmpeg's status: SIGINT while it
+// still waited for the server may end it with 1 rather than 255, and one
+// that outlived the grace was killed. The report's outcome is ok exactly
+// when Ended is published or stopped, and dropped when it is dropped.
+func Ended(published bool, class string, stopped bool) string {
+	switch {
+	case !published:
+		return EndedRefused
+	case class == ClassStopped || class == ClassKilled || stopped:
+		return EndedStopped
+	case class == ClassExited:
+		return EndedPublished
+	}
+	return EndedDropped
+}
+
+// EndedFailed reports whether an end counts as a failed attempt.
+func EndedFailed(end string) bool { return end == EndedRefused || end == EndedDropped }
+
 // Attempt is everything the report knows about one publish attempt, joined
 // from the publisher, the hook and the server through the attempt id.
 type Attempt struct {
@@ -146,12 +178,10 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (st
 	case a.Class == ClassSpawnError:
 		return OutcomeFFmpegError, "ffmpeg could not be started" + ev
 	case a.published():
-		// Stopped by us is an ok end whatever ffmpeg's status: SIGINT while
-		// it still waited for the server may end it with 1, not 255.
-		if a.Class == ClassStopped || a.Class == ClassExited || a.Stopped {
-			return OutcomeOK, ""
+		if Ended(true, a.Class, a.Stopped) == EndedDropped {
+			return OutcomeDropped, "published, then ffmpeg ended on its own" + ev
 		}
-		return OutcomeDropped, "published, then ffmpeg ended on its own" + ev
+		return OutcomeOK, ""
 	}
 
 	// Not published: the server refused it, or it never got that far.

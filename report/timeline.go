@@ -135,7 +135,7 @@ func (t *Timeline) Add(ev Event) error {
 			switch {
 			case published:
 				t.active--
-				if a.Class != ClassStopped && a.Class != ClassExited {
+				if Ended(true, a.Class, a.Stopped) == EndedDropped {
 					b.Dropped++
 				}
 			case known || a.Class == ClassSpawnError:

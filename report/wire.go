@@ -56,6 +56,9 @@ func (w *WireConn) between(a, b string) (time.Duration, bool) {
 	return tb.Sub(ta), true
 }
 
+// PublishStarted is when the server said NetStream.Publish.Start, if it did.
+func (w *WireConn) PublishStarted() (time.Time, bool) { return w.publishStarted() }
+
 // publishStarted is when the server said NetStream.Publish.Start, if it did.
 func (w *WireConn) publishStarted() (time.Time, bool) {
 	t, code, ok := w.mark(WireOnStatus)

@@ -105,13 +105,13 @@ func (c cpuClock) since(prev cpuClock) (self, machine float64) {
 	return self, machine
 }
 
-// capacity runs a capacity scenario's step checks: at the end of each step
-// it judges the step by the stop rules, records it, and ends the run at the
-// first step that breaks one. It returns when the run ends.
-func (r *run) capacity(ctx context.Context, start time.Time, stop context.CancelCauseFunc) {
-	sc := r.p.sc
-	c := sc.Capacity
-	steps := c.Steps(sc.Publishers[0].Count)
+// capacity asks for a capacity scenario's step judgements: at the end of
+// each step it sends the stream a judgement with the CPU the step used; the
+// steps sink judges it by the stop rules and ends the run at the first
+// step that breaks one. It returns when the run ends.
+func (r *run) capacity(ctx context.Context, start time.Time) {
+	c := r.p.sc.Capacity
+	steps := c.Steps(r.p.sc.Publishers[0].Count)
 	prev := readCPU()
 	for k := range steps {
 		t := time.NewTimer(time.Until(start.Add(time.Duration(k+1) * c.Every)))
@@ -124,28 +124,136 @@ func (r *run) capacity(ctx context.Context, start time.Time, stop context.Cancel
 		now := readCPU()
 		self, machine := now.since(prev)
 		prev = now
-		res := r.judgeStep(k, self, machine)
-		r.w.Write(report.Event{Type: report.TypeStep, Time: now.at, Step: res})
-		if !res.Held {
-			stop(errKnee)
-			return
-		}
+		r.s.emit(event{judge: &judgement{step: k, at: now.at, selfCPU: self, machineCPU: machine}})
 	}
 }
 
 // errKnee ends a capacity run at its knee: a normal end, not an interrupt.
 var errKnee = fmt.Errorf("capacity: a stop rule broke")
 
+// judgement asks the steps sink to judge a step that just ended.
+type judgement struct {
+	step                int // 0-based
+	at                  time.Time
+	selfCPU, machineCPU float64
+}
+
+// stepsSink keeps what each capacity step's attempts did, and judges a
+// step when it is due. Its memory is bounded by the publishers running at
+// once plus one small record per step.
+type stepsSink struct {
+	p       *plan
+	derive  func(event)
+	knee    func() // ends the run: a step broke a stop rule
+	kneed   bool
+	running map[string]*stepRun // by attempt id
+	steps   map[int]*stepStats
+}
+
+// stepRun is one running attempt as its step sees it.
+type stepRun struct {
+	step    int
+	spawned time.Time
+	starved bool
+}
+
+func newStepsSink(p *plan, derive func(event), knee func()) *stepsSink {
+	return &stepsSink{p: p, derive: derive, knee: knee, running: make(map[string]*stepRun), steps: make(map[int]*stepStats)}
+}
+
+func (s *stepsSink) step(k int) *stepStats {
+	st, ok := s.steps[k]
+	if !ok {
+		st = newStepStats()
+		s.steps[k] = st
+	}
+	return st
+}
+
+func (s *stepsSink) add(e event) {
+	switch {
+	case e.judge != nil:
+		s.judge(*e.judge)
+	case e.onStatus != nil:
+		// The server's answer to the publish, as the report measures it.
+		if r := s.running[e.attempt]; r != nil {
+			e.onStatus.Durations(time.Time{}, func(metric string, d time.Duration) {
+				if metric == report.MetricPublish {
+					s.step(r.step).publish.record(d)
+				}
+			})
+		}
+	case e.Type == report.TypeAttempt && e.Attempt != nil:
+		s.attempt(e)
+	}
+}
+
+func (s *stepsSink) attempt(e event) {
+	a := e.Attempt
+	r := s.running[a.ID]
+	switch {
+	case a.Phase == report.PhaseSpawn:
+		slot, _ := s.p.slotOf(a.ID)
+		r = &stepRun{step: s.p.sc.StepOf(slot), spawned: e.Time}
+		s.running[a.ID] = r
+		s.step(r.step).started++
+	case r == nil:
+	case a.Phase == report.PhasePublishing:
+		// ffmpeg's own spawn-to-publishing time: the fallback without a tap.
+		s.step(r.step).publishStart.record(e.Time.Sub(r.spawned))
+	case a.Phase == report.PhaseStarved:
+		r.starved = true
+		s.step(r.step).everStarved++
+	case a.Phase == report.PhaseRecovered:
+		r.starved = false
+	case a.Phase == report.PhaseExit:
+		delete(s.running, a.ID)
+		switch e.exit.end {
+		case report.EndedRefused:
+			s.step(r.step).refused++
+		case report.EndedDropped:
+			s.step(r.step).dropped++
+		}
+	}
+}
+
+// judge checks a step against the stop rules, records it, and ends the run
+// at the first step that breaks one.
+func (s *stepsSink) judge(j judgement) {
+	if s.kneed {
+		return
+	}
+	res := s.judgeStep(j.step, j.selfCPU, j.machineCPU)
+	s.derive(event{Event: report.Event{Type: report.TypeStep, Time: j.at, Step: res}})
+	if !res.Held {
+		s.kneed = true
+		s.knee()
+	}
+}
+
+// starvedNow counts the running publishers of steps up to step, and those
+// of them that are starved. A step is judged as the next one starts, so its
+// first publisher may be running already: it is not the judged step's.
+func (s *stepsSink) starvedNow(step int) (starved, active int) {
+	for _, r := range s.running {
+		if r.step > step {
+			continue
+		}
+		active++
+		if r.starved {
+			starved++
+		}
+	}
+	return starved, active
+}
+
 // judgeStep checks step k against the stop rules.
-func (r *run) judgeStep(k int, selfCPU, machineCPU float64) *report.Step {
-	sc := r.p.sc
-	rules := sc.Capacity.Stop
-	w := r.watch
-	starved, active := w.starvedNow(k)
-	w.mu.Lock()
-	st := w.step(k)
+func (s *stepsSink) judgeStep(k int, selfCPU, machineCPU float64) *report.Step {
+	rules := s.p.sc.Capacity.Stop
+	starved, active := s.starvedNow(k)
+	st := s.step(k)
 	res := &report.Step{
-		Step: k + 1, Publishers: r.p.plannedUpTo(k), Active: active,
+		Step: k + 1, Publishers: s.p.plannedUpTo(k), Active: active,
 		Started: st.started, Refused: st.refused, Dropped: st.dropped,
 		Starved: starved, CPU: selfCPU, MachineCPU: machineCPU,
 	}
@@ -155,7 +263,6 @@ func (r *run) judgeStep(k int, selfCPU, machineCPU float64) *report.Step {
 		p95, ok = st.publishStart.p95()
 		res.P95Source = report.MetricPublishStart
 	}
-	w.mu.Unlock()
 	if ok {
 		res.P95Ms = float64(p95.Microseconds()) / 1000
 	}

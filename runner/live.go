@@ -3,6 +3,8 @@ package runner
 import (
 	"slices"
 	"sync"
+
+	"github.com/rtmpload/rtmpload/report"
 )
 
 // Live holds the run's counters while it goes, for progress bars and log
@@ -22,7 +24,7 @@ type GroupLive struct {
 	Active     int // running now
 	Publishing int // running and past the publish (first progress)
 	Published  int // ever got as far as publishing
-	Failed     int // ended without publishing, or ended on their own after it
+	Failed     int // ended without publishing, or failed on their own after it (report.EndedFailed)
 	Starved    int // running and below real time now
 	Done       int // ended
 }
@@ -46,12 +48,6 @@ func (l *Live) get(group string) *GroupLive {
 	return g
 }
 
-func (l *Live) update(group string, fn func(*GroupLive)) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fn(l.get(group))
-}
-
 // Snapshot returns a copy of every group's counters in scenario order.
 func (l *Live) Snapshot() []GroupLive {
 	l.mu.Lock()
@@ -61,4 +57,39 @@ func (l *Live) Snapshot() []GroupLive {
 		out = append(out, *l.groups[name])
 	}
 	return slices.Clip(out)
+}
+
+// add is Live as a sink of the run's events.
+func (l *Live) add(e event) {
+	a := e.Attempt
+	if e.Type != report.TypeAttempt || a == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g := l.get(a.Group)
+	switch a.Phase {
+	case report.PhaseSpawn:
+		g.Started++
+		g.Active++
+	case report.PhasePublishing:
+		g.Publishing++
+		g.Published++
+	case report.PhaseStarved:
+		g.Starved++
+	case report.PhaseRecovered:
+		g.Starved--
+	case report.PhaseExit:
+		g.Active--
+		g.Done++
+		if e.exit.progressed {
+			g.Publishing--
+		}
+		if e.exit.starved {
+			g.Starved--
+		}
+		if report.EndedFailed(e.exit.end) {
+			g.Failed++
+		}
+	}
 }

@@ -137,3 +137,11 @@ func (p *plan) slotOf(id string) (scenarios.Slot, bool) {
 	}
 	return p.schedule[n-1], true
 }
+
+// groupOf is the group of an attempt, "unknown" for an id not of this run.
+func (p *plan) groupOf(id string) string {
+	if slot, ok := p.slotOf(id); ok {
+		return slot.Group
+	}
+	return "unknown"
+}

@@ -70,7 +70,6 @@ func (r *run) start(ctx context.Context) (g *rig, err error) {
 			o.OnMetrics(addr)
 		}
 	}
-	r.watch = newWatch(g.m)
 	if err := r.startHook(g); err != nil {
 		return g, err
 	}
@@ -145,7 +144,6 @@ func (r *run) openResults(g *rig) error {
 		return fmt.Errorf("create results file: %w (pass a new --out directory)", err)
 	}
 	g.w = report.NewWriter(f)
-	r.w = g.w
 	var once sync.Once
 	var cerr error
 	g.closeResults = func() error {

@@ -113,10 +113,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	r := &run{p: p}
+	r := &run{p: p, s: newStream()}
 	g, err := r.start(ctx)
 	defer g.close()
 	if err != nil {
+		r.s.close() // drops what the rig's parts sent
 		return nil, &SetupError{err}
 	}
 	out := r.publish(ctx, g)
@@ -129,9 +130,8 @@ type run struct {
 	p        *plan
 	clip     string
 	rtmpBase string
-	query    string // --target's own query, before each group's param
-	w        *report.Writer
-	watch    *watch
+	query    string  // --target's own query, before each group's param
+	s        *stream // every event of the run goes here
 }
 
 // outcome is how the publish stage ended.
@@ -143,11 +143,16 @@ type outcome struct {
 
 // publish writes the run header, then launches every scheduled publisher
 // at its time and waits for all of them, with the server's view and the
-// callback's probe watched meanwhile.
+// callback's probe watched meanwhile. Every event goes through the run's
+// stream to its sinks.
 func (r *run) publish(ctx context.Context, g *rig) outcome {
 	r.clip, r.rtmpBase, r.query = g.clip, g.rtmpBase, g.tg.query
 	start := time.Now()
-	r.header(g, start)
+	// The header first, before anything the stream holds already.
+	g.w.Write(r.header(g, start))
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.s.run(r.sinks(g, func() { cancel(errKnee) })...)
 	// The callback's fault schedule and the server's own view run on the
 	// run's clock.
 	if g.hk != nil {
@@ -163,21 +168,37 @@ func (r *run) publish(ctx context.Context, g *rig) outcome {
 			_ = hook.Probe(watchCtx, hook.ProbeConfig{URL: o.HookProbe, Method: o.HookProbeMethod, OnState: r.onProbeState})
 		})
 	}
-	out := r.schedule(ctx, start)
+	out := r.schedule(runCtx, start)
+	out.interrupted = ctx.Err() != nil
 	stopWatch()
 	watchers.Wait()
 	return out
 }
 
-// header writes the results' first line, and plans the live counters.
-func (r *run) header(g *rig, start time.Time) {
+// sinks are the consumers of the run's events, in the order each event
+// reaches them: the health tracker first (its starved events follow the
+// block that caused them), the results file, the live counters, the
+// capacity steps, Prometheus.
+func (r *run) sinks(g *rig, knee func()) []sink {
+	sinks := []sink{newHealthSink(r.s.derive), resultsSink(g.w), r.p.o.Live}
+	if r.p.sc.Mode == scenarios.ModeCapacity {
+		sinks = append(sinks, newStepsSink(r.p, r.s.derive, knee))
+	}
+	if g.m != nil {
+		sinks = append(sinks, promSink{m: g.m, groupOf: r.p.groupOf})
+	}
+	return sinks
+}
+
+// header is the results' first line; it plans the live counters too.
+func (r *run) header(g *rig, start time.Time) report.Event {
 	sc, o := r.p.sc, r.p.o
 	groups := make([]report.GroupInfo, 0, len(sc.Publishers))
 	for _, gr := range sc.Publishers {
 		groups = append(groups, report.GroupInfo{Name: gr.Group, Count: gr.Count})
 		o.Live.plan(gr.Group, r.p.planned[gr.Group])
 	}
-	r.w.Write(report.Event{Type: report.TypeRun, Time: start, Run: &report.RunHeader{
+	return report.Event{Type: report.TypeRun, Time: start, Run: &report.RunHeader{
 		Schema:  report.Schema,
 		ID:      r.p.id,
 		Started: start,
@@ -201,7 +222,7 @@ func (r *run) header(g *rig, start time.Time) {
 		Shard: o.Shard, Shards: o.Shards,
 		Publisher: publisher.Args(g.clip, publishURL(g.rtmpBase, "NAME", joinQuery(g.tg.query, paramShape(sc)), "ID")),
 		Expect:    r.p.expect,
-	}})
+	}}
 }
 
 // finish writes the end event, closes the results and builds the report
@@ -214,8 +235,9 @@ func (r *run) finish(g *rig, out outcome) (*Result, error) {
 	case out.knee:
 		end.Reason = report.EndKnee
 	}
-	r.w.Write(end)
-	werr := r.w.Err()
+	r.s.close() // every event sent so far is written
+	g.w.Write(end)
+	werr := g.w.Err()
 	if cerr := g.closeResults(); werr == nil && cerr != nil {
 		werr = fmt.Errorf("close results: %w", cerr)
 	}
@@ -249,21 +271,19 @@ func (r *run) report(res *Result) error {
 }
 
 // schedule launches every publisher of this shard at its time and waits
-// for all of them. It reports whether ctx or a capacity knee ended the run
-// early.
+// for all of them. It reports whether a capacity knee ended the run early
+// (ctx's cause is errKnee).
 func (r *run) schedule(ctx context.Context, start time.Time) outcome {
 	sc := r.p.sc
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	runCtx, cancelDeadline := context.WithDeadline(runCtx, start.Add(sc.Duration))
+	runCtx, cancelDeadline := context.WithDeadline(ctx, start.Add(sc.Duration))
 	defer cancelDeadline()
 
 	var bg sync.WaitGroup
 	bgCtx, stopBg := context.WithCancel(runCtx)
 	if sc.Mode == scenarios.ModeCapacity {
-		bg.Go(func() { r.capacity(bgCtx, start, cancel) })
+		bg.Go(func() { r.capacity(bgCtx, start) })
 	}
-	bg.Go(func() { r.checkStalls(bgCtx) })
+	bg.Go(func() { r.ticks(bgCtx) })
 
 	var wg sync.WaitGroup
 	for _, slot := range r.p.slots {
@@ -281,12 +301,13 @@ func (r *run) schedule(ctx context.Context, start time.Time) outcome {
 	wg.Wait()
 	stopBg()
 	bg.Wait()
-	return outcome{start: start, interrupted: ctx.Err() != nil, knee: context.Cause(runCtx) == errKnee}
+	return outcome{start: start, knee: context.Cause(ctx) == errKnee}
 }
 
-// checkStalls looks every second for publishers whose output stopped with
-// no progress at all (a hung ffmpeg gives no -progress block to judge).
-func (r *run) checkStalls(ctx context.Context) {
+// ticks sends the stream a tick every second: the health sink looks for
+// publishers whose output stopped with no progress at all (a hung ffmpeg
+// gives no -progress block to judge), Prometheus takes rtmpload's CPU.
+func (r *run) ticks(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -294,34 +315,9 @@ func (r *run) checkStalls(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if m := r.watch.m; m != nil {
-				m.ToolCPU(readCPU().self.Seconds())
-			}
-			r.watch.stalls(now, func(id string, starved bool, reason string) {
-				if slot, ok := r.p.slotOf(id); ok {
-					r.starved(id, slot, now, starved, reason)
-				}
-			})
+			r.s.emit(event{tick: &tick{at: now, selfCPU: readCPU().self}})
 		}
 	}
-}
-
-// starved records a publisher falling below real time, or recovering.
-func (r *run) starved(id string, slot scenarios.Slot, at time.Time, starved bool, reason string) {
-	phase := report.PhaseRecovered
-	if starved {
-		phase = report.PhaseStarved
-	}
-	r.p.o.Live.update(slot.Group, func(g *GroupLive) {
-		if starved {
-			g.Starved++
-		} else {
-			g.Starved--
-		}
-	})
-	r.w.Write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &report.AttemptEvent{
-		ID: id, Phase: phase, Group: slot.Group, Stream: slot.Stream, Slot: slot.Seq, Message: reason,
-	}})
 }
 
 // slot runs one scheduled publisher from its start to its stop: its first
@@ -377,7 +373,8 @@ func groupIndex(sc *scenarios.Scenario, group string) int {
 	return 0
 }
 
-// attempt runs one ffmpeg publisher until it ends or ctx is done.
+// attempt runs one ffmpeg publisher until it ends or ctx is done, and
+// sends its phases to the stream.
 func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publisher.Result {
 	u := publishURL(r.rtmpBase, slot.Stream, joinQuery(r.query, r.p.sc.ParamOf(slot)), id)
 	base := report.AttemptEvent{ID: id, Group: slot.Group, Stream: slot.Stream, Slot: slot.Seq}
@@ -387,41 +384,24 @@ func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publi
 		if fill != nil {
 			fill(&ae)
 		}
-		r.w.Write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae})
+		r.s.write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae})
 	}
-
-	live := r.p.o.Live
-	live.update(slot.Group, func(g *GroupLive) { g.Started++; g.Active++ })
-	step := r.p.sc.StepOf(slot)
-	r.watch.started(id, slot.Group, step)
-	var spawned time.Time
 	var once sync.Once
 	res := publisher.Run(ctx, publisher.Spec{
 		FFmpeg: r.p.o.FFmpeg,
 		Args:   publisher.Args(r.clip, u),
 		Grace:  r.p.o.Grace,
 		OnStart: func(at time.Time, pid int) {
-			spawned = at
 			emit(at, report.PhaseSpawn, func(ae *report.AttemptEvent) { ae.URL, ae.PID = u, pid })
 		},
 		OnProgress: func(p publisher.Progress) {
-			once.Do(func() {
-				emit(p.At, report.PhasePublishing, nil)
-				live.update(slot.Group, func(g *GroupLive) { g.Publishing++; g.Published++ })
-				r.watch.publishing(slot.Group)
-				if !spawned.IsZero() {
-					r.watch.publishStart(step, p.At.Sub(spawned))
-				}
-			})
-			if changed, starved, reason := r.watch.progress(id, p); changed {
-				r.starved(id, slot, p.At, starved, reason)
-			}
+			once.Do(func() { emit(p.At, report.PhasePublishing, nil) })
+			r.s.emit(event{attempt: id, progress: &p})
 		},
 	})
 	if res.Spawned.IsZero() {
 		emit(time.Now(), report.PhaseSpawn, func(ae *report.AttemptEvent) { ae.URL = u })
 	}
-	published := !res.FirstProgress.IsZero()
 	emit(res.Exited, report.PhaseExit, func(ae *report.AttemptEvent) {
 		ae.Class, ae.ExitCode, ae.Stopped, ae.Killed = string(res.Class), res.ExitCode, res.Stopped, res.Killed
 		ae.Message, ae.StderrTail = res.Message, res.StderrTail
@@ -430,28 +410,10 @@ func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publi
 			ae.Message = res.Err.Error()
 		}
 	})
-	r.watch.exited(id, published, res)
-	live.update(slot.Group, func(g *GroupLive) {
-		g.Active--
-		g.Done++
-		if published {
-			g.Publishing--
-		}
-		if !published || (res.Class != publisher.ClassStopped && res.Class != publisher.ClassExited) {
-			g.Failed++
-		}
-	})
 	return res
 }
 
 func (r *run) onHookCall(c hook.Call) {
-	if m := r.watch.m; m != nil && c.Action == hook.ActionPublish && !c.Answered.IsZero() {
-		group := "unknown"
-		if slot, ok := r.p.slotOf(c.Attempt); ok {
-			group = slot.Group
-		}
-		m.HookLatency(group, c.Answered.Sub(c.Arrived))
-	}
 	h := &report.HookCall{
 		Seq: c.Seq, Action: c.Action, Attempt: c.Attempt, ClientID: c.ClientID,
 		Stream: c.Stream, App: c.App, Param: c.Param,
@@ -462,11 +424,11 @@ func (r *run) onHookCall(c hook.Call) {
 	if c.Status != 0 && c.Action == hook.ActionPublish {
 		h.Body, h.BodyBytes = report.HookBody(c.Answer)
 	}
-	r.w.Write(report.Event{Type: report.TypeHook, Time: c.Answered, Hook: h})
+	r.s.write(report.Event{Type: report.TypeHook, Time: c.Answered, Hook: h})
 }
 
 func (r *run) onWire(c *tap.Conn) {
-	r.w.Write(report.Event{Type: report.TypeWire, Time: c.End, Wire: wireConn(c)})
+	r.s.write(report.Event{Type: report.TypeWire, Time: c.End, Wire: wireConn(c)})
 }
 
 // wireConn is the results' record of what the tap saw of a connection.
@@ -486,9 +448,7 @@ func (r *run) onMark(c *tap.Conn, m tap.Mark) {
 	if m.Phase != tap.OnStatus {
 		return
 	}
-	if slot, ok := r.p.slotOf(c.Attempt); ok {
-		r.watch.wire(wireConn(c), slot.Group, r.p.sc.StepOf(slot))
-	}
+	r.s.emit(event{attempt: c.Attempt, onStatus: wireConn(c)})
 }
 
 func (r *run) onHookState(c hook.StateChange) { r.state("hook", c) }
@@ -496,16 +456,13 @@ func (r *run) onHookState(c hook.StateChange) { r.state("hook", c) }
 func (r *run) onProbeState(c hook.StateChange) { r.state("probe", c) }
 
 func (r *run) state(source string, c hook.StateChange) {
-	if m := r.watch.m; m != nil {
-		m.CallbackState(c.State)
-	}
-	r.w.Write(report.Event{Type: report.TypeState, Time: c.At, State: &report.StateChange{
+	r.s.write(report.Event{Type: report.TypeState, Time: c.At, State: &report.StateChange{
 		Source: source, State: c.State, Fault: c.Fault, Detail: c.Detail,
 	}})
 }
 
 func (r *run) onSnapshot(s srsapi.Snapshot) {
-	r.w.Write(report.Event{Type: report.TypeSnap, Time: s.At, Snapshot: snapshot(s)})
+	r.s.write(report.Event{Type: report.TypeSnap, Time: s.At, Snapshot: snapshot(s)})
 }
 
 func upstream(u *hook.UpstreamResult) *report.Upstream {
@@ -539,7 +496,7 @@ func (r *run) onServerEvent(e server.Event) {
 	default:
 		return
 	}
-	r.w.Write(report.Event{Type: report.TypeServer, Time: e.Time, Server: &report.ServerEvent{
+	r.s.write(report.Event{Type: report.TypeServer, Time: e.Time, Server: &report.ServerEvent{
 		Kind: e.Kind, Attempt: hook.AttemptFromParam(e.Param), ClientID: e.ClientID,
 		Stream: e.Stream, Reason: e.Reason, HookStatus: e.HookStatus, HookErr: e.HookErr, HookBody: e.HookBody,
 		HookLatency: int64(e.HookLatency), BytesIn: e.BytesIn, VideoMsgs: e.VideoMsgs, AudioMsgs: e.AudioMsgs,

@@ -22,14 +22,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Results of an attempt as the runner knows them live (AttemptOutcome's result label). The
-// classified outcome (hook_denied, stream_busy, ...) needs the whole evidence and is only in the
-// report.
+// Results of an attempt as the runner knows them when it exits (AttemptOutcome's result label):
+// the values of report.Ended, the one classification the progress display, the capacity stop
+// rules and the report's timeline also count. The classified outcome (hook_denied, stream_busy,
+// ...) needs the whole evidence and is only in the report.
 const (
-	ResultPublished = "published" // ffmpeg's output opened and it published until it ended
+	ResultPublished = "published" // published, then ffmpeg ended with status 0 on its own
 	ResultRefused   = "refused"   // ended before it ever published
-	ResultDropped   = "dropped"   // published, then ended early without being stopped
-	ResultStopped   = "stopped"   // stopped by rtmpload (hold over, churn, end of the run)
+	ResultDropped   = "dropped"   // published, then ffmpeg failed on its own
+	ResultStopped   = "stopped"   // published, then stopped by rtmpload (hold over, churn, end of the run), however ffmpeg ended
 )
 
 // latencyBuckets span 0.1 ms (a hook on loopback) to 30 s (a hook timeout) in 24 exponential

@@ -1,0 +1,120 @@
+package runner
+
+import (
+	"time"
+
+	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/runner/health"
+	"github.com/rtmpload/rtmpload/runner/hook"
+	"github.com/rtmpload/rtmpload/runner/metrics"
+)
+
+// resultsSink writes every recorded event to results.jsonl.
+func resultsSink(w *report.Writer) sink {
+	return sinkFunc(func(e event) {
+		if e.Type != "" {
+			w.Write(e.Event)
+		}
+	})
+}
+
+// healthSink follows every running publisher's -progress blocks and turns
+// them into starved and recovered events (runner/health), also for output
+// that stopped with no block at all (found on each tick). Its memory is
+// bounded by the publishers running at once.
+type healthSink struct {
+	derive  func(event)
+	running map[string]*healthOf
+}
+
+type healthOf struct {
+	base    report.AttemptEvent // id, group, stream, slot
+	tracker health.Tracker
+}
+
+func newHealthSink(derive func(event)) *healthSink {
+	return &healthSink{derive: derive, running: make(map[string]*healthOf)}
+}
+
+func (h *healthSink) add(e event) {
+	switch {
+	case e.progress != nil:
+		if r := h.running[e.attempt]; r != nil {
+			if changed, starved, reason := r.tracker.Observe(*e.progress); changed {
+				h.starved(r, e.progress.At, starved, reason)
+			}
+		}
+	case e.tick != nil:
+		for _, r := range h.running {
+			if changed, starved, reason := r.tracker.Check(e.tick.at); changed {
+				h.starved(r, e.tick.at, starved, reason)
+			}
+		}
+	case e.Type == report.TypeAttempt && e.Attempt != nil:
+		switch a := e.Attempt; a.Phase {
+		case report.PhaseSpawn:
+			h.running[a.ID] = &healthOf{base: report.AttemptEvent{ID: a.ID, Group: a.Group, Stream: a.Stream, Slot: a.Slot}}
+		case report.PhaseExit:
+			delete(h.running, a.ID)
+		}
+	}
+}
+
+// starved records a publisher falling below real time, or recovering.
+func (h *healthSink) starved(r *healthOf, at time.Time, starved bool, reason string) {
+	ae := r.base
+	ae.Phase, ae.Message = report.PhaseRecovered, reason
+	if starved {
+		ae.Phase = report.PhaseStarved
+	}
+	h.derive(event{Event: report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae}})
+}
+
+// promSink feeds the live Prometheus metrics (--metrics).
+type promSink struct {
+	m       *metrics.Metrics
+	groupOf func(attempt string) string
+}
+
+func (s promSink) add(e event) {
+	m := s.m
+	switch {
+	case e.tick != nil:
+		m.ToolCPU(e.tick.selfCPU.Seconds())
+	case e.onStatus != nil:
+		group := s.groupOf(e.attempt)
+		e.onStatus.Durations(time.Time{}, func(metric string, d time.Duration) { m.Wire(metric, group, d) })
+	case e.Type == report.TypeAttempt && e.Attempt != nil:
+		s.attempt(e)
+	case e.Type == report.TypeHook && e.Hook != nil:
+		if c := e.Hook; c.Action == hook.ActionPublish && !c.Answered.IsZero() {
+			m.HookLatency(s.groupOf(c.Attempt), c.Latency())
+		}
+	case e.Type == report.TypeState && e.State != nil:
+		m.CallbackState(e.State.State)
+	}
+}
+
+func (s promSink) attempt(e event) {
+	m, a := s.m, e.Attempt
+	switch a.Phase {
+	case report.PhaseSpawn:
+		m.AttemptStarted(a.Group)
+		m.Active(a.Group, 1)
+	case report.PhasePublishing:
+		m.Publishing(a.Group, 1)
+	case report.PhaseStarved:
+		m.Starved(a.Group, 1)
+	case report.PhaseRecovered:
+		m.Starved(a.Group, -1)
+	case report.PhaseExit:
+		m.Active(a.Group, -1)
+		if e.exit.progressed {
+			m.Publishing(a.Group, -1)
+		}
+		if e.exit.starved {
+			m.Starved(a.Group, -1)
+		}
+		m.AttemptOutcome(a.Group, e.exit.end)
+	}
+}
