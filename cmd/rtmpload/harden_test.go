@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/report"
 )
 
 // smallScenario writes the scenario the hardening tests run: 2 publishers,
@@ -118,5 +120,47 @@ func TestRefusedBeforeTheRun(t *testing.T) {
 	}
 	if code, _, stderr := runReport(t, "", dupResults, "--expect", "rate(ok) >= baseline*1.2"); code != exitSetup || !strings.Contains(stderr, "--baseline") {
 		t.Errorf("report baseline*F without --baseline: exit %d\n%s", code, stderr)
+	}
+}
+
+// wholeClip is a tiny but whole FLV clip (a video keyframe and an audio tag),
+// enough for the clip check; publishers never read it in these tests.
+func wholeClip(t *testing.T, cache string) {
+	t.Helper()
+	b := []byte{'F', 'L', 'V', 1, 5, 0, 0, 0, 9, 0, 0, 0, 0}
+	for _, tag := range [][2]byte{{9, 0x17}, {8, 0xaf}} {
+		b = append(b, tag[0], 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, tag[1], 0, 0, 0, 0, 0, 0, 15)
+	}
+	if err := os.WriteFile(filepath.Join(cache, "testsrc-360p_300000bps_10s_r1.flv"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A run in which not one ffmpeg could be started measured nothing: exit 1
+// with one line, and the failed spawns' exits are dated.
+func TestEverySpawnFailing(t *testing.T) {
+	cache := t.TempDir()
+	wholeClip(t, cache)
+	ff := filepath.Join(t.TempDir(), "ffmpeg")
+	// Executable, but the kernel cannot run it: every spawn fails.
+	if err := os.WriteFile(ff, []byte("#!/nonexistent/interpreter\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	code, _, stderr := runInProcess(t, time.Minute, "run", smallScenario(t, ""), "--ffmpeg", ff, "--cache-dir", cache, "--out", out, "--progress", "none")
+	if code != exitSetup || !strings.Contains(stderr, "not one ffmpeg could be started") {
+		t.Errorf("exit %d, want %d\n%s", code, exitSetup, stderr)
+	}
+	exits := 0
+	for _, ev := range readEvents(t, filepath.Join(out, "results.jsonl")) {
+		if ev.Type == report.TypeAttempt && ev.Attempt.Phase == report.PhaseExit {
+			exits++
+			if ev.Time.Year() < 2000 {
+				t.Errorf("exit event of %s dated %v", ev.Attempt.ID, ev.Time)
+			}
+		}
+	}
+	if exits != 2 {
+		t.Errorf("%d exit events, want 2", exits)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
@@ -167,6 +168,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitAborted
 	}
+	if why, none := noneStarted(res.Summary); none && !res.Interrupted {
+		// Not a measurement of the server: a setup problem found late.
+		fmt.Fprintf(stderr, "rtmpload: not one ffmpeg could be started (%s): nothing was published; the attempts are in %s\n", why, res.ResultsPath)
+		return exitSetup
+	}
 	if res.Interrupted {
 		fmt.Fprintln(stderr, "rtmpload: interrupted: every ffmpeg was stopped; results and report written")
 		return exitAborted
@@ -176,6 +182,21 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitThreshold
 	}
 	return exitOK
+}
+
+// noneStarted tells whether every attempt of a run failed to start its
+// ffmpeg, with the first one's error: such a run measured nothing and must
+// not pass as one that did.
+func noneStarted(s *report.Summary) (string, bool) {
+	if s == nil || s.Attempts == 0 || len(s.Failures) != s.Attempts {
+		return "", false
+	}
+	for _, f := range s.Failures {
+		if !strings.HasPrefix(f.Evidence, "ffmpeg could not be started") {
+			return "", false
+		}
+	}
+	return s.Failures[0].Message, true
 }
 
 // isTerminal reports whether w (or the writer it wraps, such as the

@@ -84,13 +84,13 @@ func Run(ctx context.Context, spec Spec) Result {
 	// which could lose its last lines, the ones that explain its exit.
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		return Result{Class: ClassSpawnError, ExitCode: -1, Err: err}
+		return Result{Class: ClassSpawnError, ExitCode: -1, Err: err, Exited: time.Now()}
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		outR.Close()
 		outW.Close()
-		return Result{Class: ClassSpawnError, ExitCode: -1, Err: err}
+		return Result{Class: ClassSpawnError, ExitCode: -1, Err: err, Exited: time.Now()}
 	}
 
 	cmd := exec.CommandContext(ctx, spec.FFmpeg, spec.Args...)
@@ -120,7 +120,7 @@ func Run(ctx context.Context, spec Spec) Result {
 		outR.Close()
 		errR.Close()
 		return Result{
-			Class: ClassSpawnError, ExitCode: -1, Stopped: ctx.Err() != nil,
+			Class: ClassSpawnError, ExitCode: -1, Stopped: ctx.Err() != nil, Exited: time.Now(),
 			Err:     fmt.Errorf("starting %s: %w", spec.FFmpeg, err),
 			Outputs: unopened(spec.Outputs),
 		}

@@ -177,6 +177,10 @@ func TestRunSpawnError(t *testing.T) {
 	if res.Class != ClassSpawnError || res.Err == nil || res.PID != 0 {
 		t.Errorf("got class %q err %v pid %d, want spawn_error with an error", res.Class, res.Err, res.PID)
 	}
+	// Its exit is dated: a results line must not say 0001-01-01.
+	if res.Exited.IsZero() {
+		t.Error("a spawn error has no exit time")
+	}
 }
 
 func TestFindFFmpeg(t *testing.T) {
