@@ -17,6 +17,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner/managed"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // The secrets of the acceptance test: each must reach the server or the
@@ -266,7 +267,8 @@ publishers:
 
 	// The standalone hook in front of the same service: its log (readable
 	// and JSON) and summary.
-	for _, extra := range [][]string{nil, {"--json"}} {
+	// The server's hook URL is the run's: the readable one listens there.
+	for i, extra := range [][]string{{"--listen", hookAddr}, {"--json"}} {
 		h := startHookCmd(t, append([]string{"--proxy", upURL, "--redact", "TENANT"}, extra...)...)
 		body := `{"action":"on_publish","client_id":"c1","ip":"127.0.0.1","vhost":"__defaultVhost__","app":"live","stream":"s",` +
 			`"param":"?token=` + tokSecret + `&sign=` + sigSecret + `0&rtmpload=r-1","tcUrl":"rtmp://pub:` + rtmpPass + `@127.0.0.1/live?token=` + tokSecret + `"}`
@@ -279,6 +281,26 @@ publishers:
 		if !strings.Contains(string(b), `"code":0`) {
 			t.Errorf("hook --proxy: answer %s: the token did not reach the service", b)
 		}
+		if i == 0 {
+			// diagnose's test publish passes --rtmp's token too: the server
+			// calls this hook, which the callback allows it through.
+			_, stdout, stderr := runInProcess(t, time.Minute, "diagnose", "--rtmp", target+"&sign="+sigSecret+"d", "--api", "",
+				"--publish", "--publish-for", "2s", "--cache-dir", cacheDir(t), "--json", "--redact", "tenant")
+			assertNoSecret(t, "diagnose --publish", stdout+stderr)
+			var diag struct {
+				Checks []struct{ Name, Status, Detail string }
+			}
+			if err := json.Unmarshal([]byte(stdout), &diag); err != nil {
+				t.Fatalf("diagnose --json: %v\n%s", err, stdout)
+			}
+			published := false
+			for _, c := range diag.Checks {
+				published = published || (strings.HasPrefix(c.Name, "test publish") && c.Status == "ok")
+			}
+			if !published {
+				t.Errorf("diagnose --publish with the token: %+v", diag.Checks)
+			}
+		}
 		h.stop(t)
 		assertNoSecret(t, "hook "+strings.Join(extra, " "), h.stdout.String()+h.stderr.String())
 		if !strings.Contains(h.stdout.String(), "token=***") {
@@ -286,9 +308,42 @@ publishers:
 		}
 	}
 
-	// --show-secrets is the way to see them, for a private debugging run.
-	_, stdout, _ = runInProcess(t, time.Minute, "diagnose", "--rtmp", "", "--api", api, showSecret, "--timeout", "5s")
-	if !strings.Contains(stdout, apiPass) {
-		t.Errorf("diagnose --show-secrets hides the password:\n%s", stdout)
+}
+
+// The standalone hook's call log hides a token by default and shows it
+// with --show-secrets, for a private debugging run; --redact adds a name.
+func TestHookShowSecrets(t *testing.T) {
+	defer schema.SetRedactPolicy(schema.RedactPolicy{})
+	for _, c := range []struct {
+		args       []string
+		show, hide []string
+	}{
+		{nil, []string{"token=***", "tenant=" + otherToken}, []string{tokSecret}},
+		{[]string{"--redact", "tenant"}, []string{"token=***", "tenant=***"}, []string{tokSecret, otherToken}},
+		{[]string{showSecret}, []string{"token=" + tokSecret, "tenant=" + otherToken}, nil},
+	} {
+		h := startHookCmd(t, append([]string{"--json"}, c.args...)...)
+		body := `{"action":"on_publish","client_id":"c1","ip":"127.0.0.1","vhost":"__defaultVhost__","app":"live","stream":"s",` +
+			`"param":"?token=` + tokSecret + `&tenant=` + otherToken + `&rtmpload=r-1"}`
+		resp, err := http.Post("http://"+h.addr+"/api/v1/hooks/on_publish", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h.stop(t)
+		log := h.stdout.String()
+		for _, s := range c.show {
+			if !strings.Contains(log, s) {
+				t.Errorf("hook %v: no %q in\n%s", c.args, s, log)
+			}
+		}
+		for _, s := range c.hide {
+			if strings.Contains(log, s) {
+				t.Errorf("hook %v: %q shown in\n%s", c.args, s, log)
+			}
+		}
+	}
+	if code, _, stderr := runInProcess(t, time.Minute, "report", "--redact", "a=b", "x"); code != exitSetup || !strings.Contains(stderr, "--redact") {
+		t.Errorf("report --redact a=b: exit %d: %s", code, stderr)
 	}
 }

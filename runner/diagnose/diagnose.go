@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/runner/media"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Status is a check's result.
@@ -110,6 +111,9 @@ type Config struct {
 // rtmpTarget is a parsed --rtmp URL.
 type rtmpTarget struct {
 	raw, host, port, app string
+	// userinfo ("user:pass@") and query (publish tokens) of the URL, passed
+	// on by the test publish as a run passes --target's.
+	userinfo, query string
 }
 
 func (t rtmpTarget) addr() string { return net.JoinHostPort(t.host, t.port) }
@@ -117,9 +121,12 @@ func (t rtmpTarget) addr() string { return net.JoinHostPort(t.host, t.port) }
 func parseRTMP(s string) (rtmpTarget, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "rtmp" || u.Hostname() == "" {
-		return rtmpTarget{}, fmt.Errorf("--rtmp %q: want rtmp://host[:port]/app, e.g. %s", s, DefaultRTMP)
+		return rtmpTarget{}, fmt.Errorf("--rtmp %q: want rtmp://host[:port]/app, e.g. %s", schema.URL(s), DefaultRTMP)
 	}
-	t := rtmpTarget{raw: s, host: u.Hostname(), port: cmp.Or(u.Port(), "1935")}
+	t := rtmpTarget{raw: s, host: u.Hostname(), port: cmp.Or(u.Port(), "1935"), query: u.RawQuery}
+	if u.User != nil {
+		t.userinfo = u.User.String() + "@"
+	}
 	// The app is the first path element; ffmpeg and SRS read the rest as
 	// the stream name.
 	t.app, _, _ = strings.Cut(strings.Trim(u.Path, "/"), "/")

@@ -47,7 +47,7 @@ func checkPublish(ctx context.Context, cfg Config, rt rtmpTarget, ffPath, stream
 	pubCtx, cancel := context.WithTimeout(ctx, cfg.PublishFor)
 	res := publisher.Run(pubCtx, publisher.Spec{
 		FFmpeg: ffPath,
-		Args:   publisher.Args(clip, "rtmp://"+tp.Addr()+"/"+rt.app+"/"+stream),
+		Args:   publisher.Args(clip, rt.publishURL(tp.Addr(), stream)),
 		Grace:  2 * time.Second,
 	})
 	cancel()
@@ -61,6 +61,17 @@ func checkPublish(ctx context.Context, cfg Config, rt rtmpTarget, ffPath, stream
 		tc = conns[0]
 	}
 	return judgePublish(c, rt, res, tc, cfg.PublishFor)
+}
+
+// publishURL is the test publish's URL through addr (the tap): the --rtmp
+// URL's userinfo and query (publish tokens) are passed on, so a server
+// whose callback checks a token accepts the test publish.
+func (t rtmpTarget) publishURL(addr, stream string) string {
+	u := "rtmp://" + t.userinfo + addr + "/" + t.app + "/" + stream
+	if t.query != "" {
+		u += "?" + t.query
+	}
+	return u
 }
 
 // judgePublish turns what ffmpeg and the tap saw into the check. It is pure
