@@ -224,7 +224,7 @@ publishers:
 		}
 	}
 	// The garbage window's 200 "OK" is a bad answer, quoted, not a deny.
-	if f := got[4]; !strings.Contains(f.Evidence, `the callback answered 200 with "OK"; SRS allows only 0 or {"code":0}`) {
+	if f := got[4]; !strings.Contains(f.Evidence, "the callback answered 200 with `OK`; SRS allows only 0 or {\"code\":0}") {
 		t.Errorf("slot 4: evidence %q does not quote the answer", f.Evidence)
 	}
 	if s.Outcomes[report.OutcomeOK] != 2 || len(s.Failures) != 4 {

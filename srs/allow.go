@@ -147,18 +147,26 @@ func lastMember(obj []byte, key string) (json.RawMessage, bool) {
 // MaxQuoted bounds the bytes of a body that QuoteBody shows.
 const MaxQuoted = 80
 
-// QuoteBody quotes an answer's body for evidence and messages: Go-escaped,
-// at most MaxQuoted bytes of it (cut on a character boundary), with the
-// full length when it was cut. An empty body is "" (two quotes).
+// QuoteBody quotes an answer's body for evidence and messages: at most
+// MaxQuoted bytes of it (cut on a character boundary, with the full length
+// when cut), in backquotes when it has no backquote or control character,
+// else Go-escaped in double quotes. An empty body is "an empty body".
 func QuoteBody(body string) string {
-	if len(body) <= MaxQuoted {
-		return strconv.Quote(body)
+	if body == "" {
+		return "an empty body"
 	}
-	cut := MaxQuoted
-	for cut > 0 && !utf8.RuneStart(body[cut]) {
-		cut--
+	shown, more := body, ""
+	if len(body) > MaxQuoted {
+		cut := MaxQuoted
+		for cut > 0 && !utf8.RuneStart(body[cut]) {
+			cut--
+		}
+		shown, more = body[:cut], fmt.Sprintf("... (%d bytes)", len(body))
 	}
-	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(body[:cut]), len(body))
+	if strconv.CanBackquote(shown) {
+		return "`" + shown + "`" + more
+	}
+	return strconv.Quote(shown) + more
 }
 
 // AllowRule is the rule in a sentence, for messages.

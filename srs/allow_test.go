@@ -86,9 +86,12 @@ func TestJudgeAnswer(t *testing.T) {
 
 func TestQuoteBody(t *testing.T) {
 	cases := map[string]string{
-		``:                `""`,
-		`{"status":"ok"}`: `"{\"status\":\"ok\"}"`,
+		``:                "an empty body",
+		`{"status":"ok"}`: "`{\"status\":\"ok\"}`",
+		"OK":              "`OK`",
 		"ok\n\x00":        `"ok\n\x00"`,
+		"a`b":             `"a` + "`" + `b"`,
+		"\xff":            `"\xff"`,
 	}
 	for in, want := range cases {
 		if got := QuoteBody(in); got != want {
@@ -97,7 +100,7 @@ func TestQuoteBody(t *testing.T) {
 	}
 	long := strings.Repeat("é", 100) // 200 bytes
 	got := QuoteBody(long)
-	if !strings.HasSuffix(got, "... (200 bytes)") || !strings.HasPrefix(got, `"éé`) {
+	if !strings.HasSuffix(got, "`... (200 bytes)") || !strings.HasPrefix(got, "`éé") {
 		t.Errorf("QuoteBody(long) = %s", got)
 	}
 	if n := strings.Count(got, "é"); n != MaxQuoted/2 {

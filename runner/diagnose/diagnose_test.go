@@ -303,6 +303,24 @@ func TestHook500(t *testing.T) {
 	wantVerdict(t, res, "answered HTTP 500", "200/201")
 }
 
+// A 200 in another server's format is not a deny: diagnose names the body
+// and SRS's rule.
+func TestHookBadAnswer(t *testing.T) {
+	for body, code := range map[string]string{`{"status":"ok"}`: "code=3064", "ok": "code=3008"} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			readAll(r)
+			w.Write([]byte(body))
+		}))
+		res := run(t, Config{Hooks: []string{ts.URL}, ProbeHook: true})
+		ts.Close()
+		wantStatus(t, find(t, res, "callback"), Fail, "`"+body+"`", "not SRS's format", code)
+		wantVerdict(t, res, "answered 200 with `"+body+"`; SRS allows only 0 or {\"code\":0}", "did not say no")
+		if strings.Contains(res.Verdict, "denied") {
+			t.Errorf("verdict calls a bad answer a deny: %s", res.Verdict)
+		}
+	}
+}
+
 // slowHook answers {"code":0} after d, or gives up when the caller does.
 func slowHook(d time.Duration) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

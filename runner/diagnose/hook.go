@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/server"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
@@ -140,6 +139,7 @@ func (p hookProbe) probe(ctx context.Context, c Check, raw, steps string) Check 
 	if len(shown) > 120 {
 		shown = shown[:120] + "..."
 	}
+	judged := srs.JudgeAnswer(status, body)
 	switch {
 	case err != nil && (errors.Is(err, context.DeadlineExceeded) || c.Latency >= p.cfg.HookTimeout):
 		c.Status = Fail
@@ -151,12 +151,18 @@ func (p hookProbe) probe(ctx context.Context, c Check, raw, steps string) Check 
 		c.Detail = fmt.Sprintf("%s: %s", what, netProblem(err))
 		c.Fix = "check the callback service's log: it accepted the connection but did not answer HTTP"
 		c.cause = fmt.Sprintf("Callback %s accepts connections but its on_publish call failed (%s): SRS will reject every publish and ffmpeg will print Input/output error.", raw, netProblem(err))
-	case status != http.StatusOK && status != http.StatusCreated:
+	case judged.Verdict == srs.ErrorStatus:
 		c.Status = Fail
 		c.Detail = fmt.Sprintf("%s: HTTP %d %s in %s", what, status, shown, lat)
 		c.Fix = "SRS allows only HTTP 200 or 201 with body 0 or {\"code\":0}: check the callback's path and its log"
 		c.cause = fmt.Sprintf("Callback %s answered HTTP %d: SRS treats any status but 200/201 as a refusal, so it will reject every publish and ffmpeg will print Input/output error. Check the URL's path and the callback service's log.", raw, status)
-	case !server.AllowResponse(status, body):
+	case judged.Verdict == srs.BadAnswer:
+		quoted := srs.QuoteBody(string(body))
+		c.Status = Fail
+		c.Detail = fmt.Sprintf("%s: HTTP %d %s in %s, which is not SRS's format: SRS refuses it (its log: code=%d %s)", what, status, quoted, lat, judged.Code, judged.Detail)
+		c.Fix = "answer HTTP 200 with the body 0 or {\"code\":0} to allow (and {\"code\":1} to deny): a callback written for another server (nginx-rtmp takes any 2xx) must speak SRS's format"
+		c.cause = fmt.Sprintf("Callback %s answered %d with %s; %s. SRS rejects every publish it answers so, though the callback did not say no, and ffmpeg prints only Input/output error. Make the callback answer {\"code\":0}.", raw, status, quoted, srs.AllowRule)
+	case judged.Verdict == srs.Deny:
 		c.Status = Fail
 		c.Detail = fmt.Sprintf("%s: HTTP %d %s in %s, which SRS reads as deny", what, status, shown, lat)
 		c.Fix = "if the callback authenticates (token, known stream names), publish with what it expects; otherwise make it answer {\"code\":0}"

@@ -113,7 +113,7 @@ func judgePublish(c Check, rt rtmpTarget, res publisher.Result, tc *tap.Conn, du
 	case sentPublish && serverClosed:
 		c.Status = Fail
 		c.Fix = "see the callback checks above (--probe-hook shows what the callback answers), and SRS's log for the error code"
-		c.cause = "The server closed the connection right after ffmpeg's publish command, without a status (ffmpeg: Input/output error): SRS rejected the publish, most likely because its on_publish callback refused it or could not be reached; a stream name already being published ends the same way."
+		c.cause = "The server closed the connection right after ffmpeg's publish command, without a status (ffmpeg: Input/output error): SRS rejected the publish, most likely because its on_publish callback refused it, answered in a format SRS does not take, or could not be reached; a stream name already being published ends the same way."
 	case sentPublish:
 		c.Status = Fail
 		c.Fix = "the server is waiting for its on_publish callback: see the callback checks (--probe-hook)"
