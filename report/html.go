@@ -41,6 +41,7 @@ type htmlData struct {
 	Latency    []htmlLatency
 	Baseline   *Comparison
 	Verdicts   string
+	Upstream   string // the proxied callback service's answers, "" without a proxy
 	// Starved: some publisher fell below real time (the timeline's legend).
 	Starved bool
 	// States and ByState: the failures vs callback availability table.
@@ -69,6 +70,9 @@ func HTML(w io.Writer, s *Summary, x Extras) error {
 		Columns: outcomeColumns(s), Baseline: x.Baseline, Verdicts: verdictList(s.Hook.Verdicts),
 	}
 	d.States, d.ByState = byStateTable(s)
+	if u := s.Hook.Upstream; u != nil {
+		d.Upstream = upstreamLine(u)
+	}
 	for _, g := range append(s.Groups, GroupSummary{Name: "total", Attempts: s.Attempts, Outcomes: s.Outcomes}) {
 		hg := htmlGroup{Name: g.Name, Attempts: g.Attempts}
 		for _, c := range d.Columns {

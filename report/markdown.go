@@ -84,6 +84,9 @@ func Markdown(w io.Writer, s *Summary, x Extras) error {
 	}
 
 	ew.printf("## Hook\n\n%d calls; on_publish answers: %s; orphan calls: %d.\n\n", s.Hook.Calls, verdictList(s.Hook.Verdicts), s.Hook.Orphans)
+	if u := s.Hook.Upstream; u != nil {
+		ew.printf("%s.\n\n", upstreamLine(u))
+	}
 
 	if len(s.Contests) > 0 {
 		ew.printf("## Duplicate-name contests\n\n| stream | winner | attempts (start order): id group hook → outcome |\n|---|---|---|\n")

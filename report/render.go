@@ -12,6 +12,8 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // JSON writes the summary as indented JSON (report.json).
@@ -126,12 +128,7 @@ func Table(w io.Writer, s *Summary) error {
 	}
 	fmt.Fprintln(w)
 	if u := s.Hook.Upstream; u != nil {
-		var st []string
-		for _, code := range slices.Sorted(maps.Keys(u.Statuses)) {
-			st = append(st, fmt.Sprintf("HTTP %s x%d", code, u.Statuses[code]))
-		}
-		fmt.Fprintf(w, "Your callback service (proxied): %d calls, %d unanswered, %d allowed; answers: %s; its latency is the upstream_latency row\n",
-			u.Calls, u.Unreachable, u.Allowed, strings.Join(st, ", "))
+		fmt.Fprintf(w, "%s; its latency is the upstream_latency row\n", upstreamLine(u))
 	}
 
 	if len(s.Contests) > 0 {
@@ -263,6 +260,20 @@ func timelineTable(w io.Writer, s *Summary, tl *Timeline) error {
 		}
 	}
 	return t.Render()
+}
+
+// upstreamLine sums up a proxied callback service's answers.
+func upstreamLine(u *UpstreamSummary) string {
+	var st []string
+	for _, code := range slices.Sorted(maps.Keys(u.Statuses)) {
+		st = append(st, fmt.Sprintf("HTTP %s x%d", code, u.Statuses[code]))
+	}
+	line := fmt.Sprintf("Your callback service (proxied): %d calls, %d unanswered, %d allowed; answers: %s",
+		u.Calls, u.Unreachable, u.Allowed, strings.Join(st, ", "))
+	if u.BadAnswers > 0 {
+		line += fmt.Sprintf("; %d in a format SRS does not take, e.g. %s (%s)", u.BadAnswers, srs.QuoteBody(u.BadAnswerBody), srs.AllowRule)
+	}
+	return line
 }
 
 // faulted reports whether the callback was ever anything but up.

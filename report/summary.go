@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // Metric names in latency tables.
@@ -164,6 +166,11 @@ type UpstreamSummary struct {
 	Unreachable int            `json:"unreachable"` // no answer (connection refused, timeout)
 	Statuses    map[string]int `json:"statuses"`    // HTTP status -> count
 	Allowed     int            `json:"allowed"`     // answers SRS takes as allow
+	// BadAnswers are its 2xx answers in a format SRS does not take
+	// ({"status":"ok"}); BadAnswerBody is the first of them, cut at 512
+	// bytes.
+	BadAnswers    int    `json:"bad_answers,omitempty"`
+	BadAnswerBody string `json:"bad_answer_body,omitempty"`
 }
 
 // Contest is every attempt at one stream name that more than one publisher
@@ -338,6 +345,12 @@ func (b *Builder) Summary() *Summary {
 			if h.Verdict == "allow" && h.Fault == "" {
 				us.Allowed++
 			}
+			if h.Fault == "" && u.Status != 0 && h.verdict() == srs.BadAnswer {
+				if us.BadAnswers == 0 {
+					us.BadAnswerBody = u.Body
+				}
+				us.BadAnswers++
+			}
 		}
 		a, ok := b.attempts[h.Attempt]
 		if !ok || h.Attempt == "" {
@@ -494,8 +507,13 @@ func hookSaw(a *Attempt) string {
 	if out == "" {
 		out = "no answer"
 	}
-	if h.Reason != "" {
-		out += " (" + h.Reason + ")"
+	reason := h.Reason
+	if h.Body != nil && hookVerdict(a) == srs.BadAnswer && !strings.Contains(reason, srs.QuoteBody(*h.Body)) {
+		// The body is the whole story of a bad answer: show it.
+		reason = joinNonEmpty("; ", reason, fmt.Sprintf("answered %d with %s", h.Status, srs.QuoteBody(*h.Body)))
+	}
+	if reason != "" {
+		out += " (" + reason + ")"
 	}
 	if a.HookCalls > 1 {
 		out += ", called more than once"
@@ -746,4 +764,15 @@ func capacity(steps []Step) *Capacity {
 		c.Knee = st.Publishers
 	}
 	return c
+}
+
+// joinNonEmpty joins the parts that are not empty.
+func joinNonEmpty(sep string, parts ...string) string {
+	var kept []string
+	for _, p := range parts {
+		if p != "" {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, sep)
 }

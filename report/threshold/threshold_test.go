@@ -125,3 +125,43 @@ func TestEvaluate(t *testing.T) {
 		}
 	}
 }
+
+// hook_bad_answer is an outcome like any other: it parses in count and rate,
+// and a failed threshold quotes the answer from the evidence.
+func TestBadAnswerThreshold(t *testing.T) {
+	for _, expr := range []string{"count(hook_bad_answer) == 0", "rate(hook_bad_answer) <= 0.01", "count(hook_bad_answer){group=cams} < 3"} {
+		th, err := Parse(expr)
+		if err != nil {
+			t.Fatalf("%q: %v", expr, err)
+		}
+		if th.Metric != report.OutcomeHookBadAnswer {
+			t.Errorf("%q: metric %q", expr, th.Metric)
+		}
+	}
+	ev := " [the callback answered 200 with `{\"status\":\"ok\"}`; SRS allows only 0 or {\"code\":0}]"
+	s := &report.Summary{
+		Attempts: 4,
+		Outcomes: map[string]int{"ok": 3, report.OutcomeHookBadAnswer: 1},
+		Groups:   []report.GroupSummary{{Name: "cams", Attempts: 4, Outcomes: map[string]int{"ok": 3, report.OutcomeHookBadAnswer: 1}}},
+		Failures: []report.Failure{{ID: "r-2", Group: "cams", Stream: "cam-2", Outcome: report.OutcomeHookBadAnswer, Evidence: ev}},
+	}
+	for _, tc := range []struct {
+		expr   string
+		passed bool
+		reason string
+	}{
+		{"count(hook_bad_answer) == 0", false, "is 1"},
+		{"count(hook_bad_answer){group=cams} == 1", true, ""},
+		{"rate(hook_bad_answer) <= 0.25", true, ""},
+		{"rate(ok) >= 0.9", false, "hook_bad_answer ×1 (e.g. r-2 cam-2:" + ev},
+	} {
+		th, err := Parse(tc.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Evaluate(th, s, nil)
+		if r.Passed != tc.passed || !strings.Contains(r.Reason, tc.reason) {
+			t.Errorf("%q: passed %v reason %q, want passed %v reason containing %q", tc.expr, r.Passed, r.Reason, tc.passed, tc.reason)
+		}
+	}
+}
