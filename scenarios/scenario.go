@@ -86,6 +86,10 @@ type Group struct {
 	// Reconnect restarts a publisher that ended on its own (refused,
 	// dropped) before its stop time; zero: no reconnects.
 	Reconnect Reconnect
+	// Fanout is how many of the group's publishers may share one ffmpeg
+	// process (tee muxer), 1..MaxFanout; 0: the run's default (one each
+	// unless --fanout says otherwise). See Batches.
+	Fanout int
 }
 
 // Reconnect is a group's reconnect policy: the n-th reconnect (n = 1..Max)
@@ -215,6 +219,7 @@ type fileGroup struct {
 	Hold  Duration `yaml:"hold"`
 
 	Reconnect fileReconnect `yaml:"reconnect"`
+	Fanout    whole         `yaml:"fanout"`
 }
 
 // Load reads and parses a scenario file.
@@ -298,6 +303,7 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 			Group: g.Group, Count: int(g.Count), Name: g.Name, Param: g.Param,
 			Start: time.Duration(g.Start), Ramp: time.Duration(g.Ramp), Hold: time.Duration(g.Hold),
 			Reconnect: Reconnect{Delay: time.Duration(g.Reconnect.Delay), Max: int(g.Reconnect.Max), Backoff: g.Reconnect.Backoff},
+			Fanout:    int(g.Fanout),
 		})
 	}
 	if s.Mode == ModeCapacity && s.Duration == 0 && len(s.Publishers) == 1 {
@@ -429,6 +435,9 @@ func (s *Scenario) check() *problem {
 			if _, err := compileParam(g.Param); err != nil {
 				return at(path, "param", "group %q: %v", g.Group, err)
 			}
+		}
+		if g.Fanout < 0 || g.Fanout > MaxFanout {
+			return at(path, "fanout", "group %q: fanout must be from 1 to %d publishers per ffmpeg process (tee opens its outputs one after another; more would keep the first waiting for media near SRS's 20 s limit), got %d", g.Group, MaxFanout, g.Fanout)
 		}
 		if rc := g.Reconnect; rc.Max < 0 || rc.Delay < 0 || (rc.Backoff != 0 && (rc.Backoff < 1 || rc.Backoff > 10)) {
 			return at(path+".reconnect", "", "group %q: reconnect wants max >= 0, delay >= 0 and backoff from 1 to 10", g.Group)
