@@ -134,6 +134,12 @@ type AttemptEvent struct {
 	Slot   int    `json:"slot"`
 	URL    string `json:"url,omitempty"`
 	PID    int    `json:"pid,omitempty"` // spawn: ffmpeg's pid (and process group)
+	// spawn, for an output of a fan-out process (several publishers in one
+	// ffmpeg, tee muxer): the process's first attempt id, the output's place
+	// (1..) and the process's outputs. tee opens them in this order.
+	Process string `json:"process,omitempty"`
+	Output  int    `json:"output,omitempty"`
+	Outputs int    `json:"outputs,omitempty"`
 
 	// exit only
 	Class      string   `json:"class,omitempty"` // publisher.Result.Class

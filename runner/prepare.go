@@ -52,6 +52,9 @@ func prepare(o Options, now time.Time) (*plan, error) {
 	if o.Shards < 0 || o.Shard < 0 || (o.Shards > 0 && o.Shard >= o.Shards) {
 		return nil, fmt.Errorf("shard %d/%d: want i/n with 0 <= i < n", o.Shard, o.Shards)
 	}
+	if o.Fanout < 0 || o.Fanout > scenarios.MaxFanout {
+		return nil, fmt.Errorf("fanout %d: want 1 to %d publishers per ffmpeg process", o.Fanout, scenarios.MaxFanout)
+	}
 	p := &plan{o: o, sc: sc, id: o.RunID, mode: mode, server: o.Server, hook: o.Hook, cacheDir: o.CacheDir}
 	if p.id == "" {
 		p.id = newRunID(now)

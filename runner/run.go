@@ -76,9 +76,12 @@ type Options struct {
 	Metrics string
 	// OnMetrics is told the address metrics are served on.
 	OnMetrics func(addr string)
-	NoTap     bool  // publish straight to the server, without the RTMP-aware tap
-	Live      *Live // optional counters for progress display
-	Logger    *slog.Logger
+	NoTap     bool // publish straight to the server, without the RTMP-aware tap
+	// Fanout is how many publishers of a group share one ffmpeg process
+	// (tee muxer) when the group sets no fanout of its own; 0 or 1: one each.
+	Fanout int
+	Live   *Live // optional counters for progress display
+	Logger *slog.Logger
 	// ServerLogger receives the embedded server's log (every publish); nil
 	// discards it.
 	ServerLogger *slog.Logger
@@ -129,6 +132,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 type run struct {
 	p        *plan
 	clip     string
+	clipRate float64  // the clip's bytes per second: a fan-out output's real-time rate
+	tap      *tap.Tap // nil without the tap
+	conns    conns    // fan-out outputs judged by their own connection
 	rtmpBase string
 	query    string  // --target's own query, before each group's param
 	s        *stream // every event of the run goes here
@@ -146,7 +152,8 @@ type outcome struct {
 // callback's probe watched meanwhile. Every event goes through the run's
 // stream to its sinks.
 func (r *run) publish(ctx context.Context, g *rig) outcome {
-	r.clip, r.rtmpBase, r.query = g.clip, g.rtmpBase, g.tg.query
+	r.clip, r.rtmpBase, r.query, r.tap = g.clip, g.rtmpBase, g.tg.query, g.tap
+	r.clipRate = clipByteRate(g.clip)
 	start := time.Now()
 	// The header first, before anything the stream holds already.
 	g.w.Write(r.header(g, start))
@@ -213,6 +220,7 @@ func (r *run) header(g *rig, start time.Time) report.Event {
 			"hook_latency": sc.Hook.Latency.String(),
 			"hook_url":     hookURL(g.hk),
 			"tap":          strconv.FormatBool(!o.NoTap),
+			"fanout":       strconv.Itoa(max(o.Fanout, 1)),
 		},
 		Versions: map[string]string{
 			"rtmpload": Version,
@@ -286,16 +294,21 @@ func (r *run) schedule(ctx context.Context, start time.Time) outcome {
 	bg.Go(func() { r.ticks(bgCtx) })
 
 	var wg sync.WaitGroup
-	for _, slot := range r.p.slots {
+	// A batch is one publisher, or several that share one ffmpeg (fan-out).
+	for _, batch := range sc.Batches(r.p.slots, r.p.o.Fanout) {
 		wg.Go(func() {
-			t := time.NewTimer(time.Until(start.Add(slot.Start)))
+			t := time.NewTimer(time.Until(start.Add(batch[0].Start)))
 			defer t.Stop()
 			select {
 			case <-runCtx.Done():
 				return
 			case <-t.C:
 			}
-			r.slot(runCtx, start, slot)
+			if len(batch) == 1 {
+				r.slot(runCtx, start, batch[0])
+			} else {
+				r.fanout(runCtx, start, batch)
+			}
 		})
 	}
 	wg.Wait()
@@ -315,6 +328,7 @@ func (r *run) ticks(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			r.conns.judge(r, now)
 			r.s.emit(event{tick: &tick{at: now, selfCPU: readCPU().self}})
 		}
 	}
@@ -325,43 +339,68 @@ func (r *run) ticks(ctx context.Context) {
 // attempt ends on its own, as its group's policy allows. Attempt ids are
 // <run>-<seq+1> and then <run>-<seq+1>.<k>, the same in every shard.
 func (r *run) slot(ctx context.Context, start time.Time, slot scenarios.Slot) {
+	r.slotAfter(ctx, start, slot, 0, nil)
+}
+
+// slotAfter runs the slot's attempts from the k-th on, each its own ffmpeg.
+// prev, when set, is how attempt k-1 ended elsewhere (an output of a
+// fan-out process that ended on its own): the slot goes on from it as it
+// would from its own attempt.
+func (r *run) slotAfter(ctx context.Context, start time.Time, slot scenarios.Slot, k int, prev *publisher.Result) {
 	sc := r.p.sc
 	rc := sc.Publishers[groupIndex(sc, slot.Group)].Reconnect
 	stop := start.Add(slot.Stop)
 	reconnects := 0
-	for k := 0; ; k++ {
-		id := fmt.Sprintf("%s-%d", r.p.id, slot.Seq+1)
-		if k > 0 {
-			id += fmt.Sprintf(".%d", k)
+	res, churn := prev, false
+	for ; ; k++ {
+		if res != nil {
+			switch {
+			case ctx.Err() != nil || !time.Now().Before(stop):
+				return // the run or the slot is over
+			case res.Stopped && churn:
+				// churned: restart at once
+			case reconnects >= rc.Max:
+				return
+			default:
+				reconnects++
+				wait := time.Duration(float64(rc.Delay) * math.Pow(max(rc.Backoff, 1), float64(reconnects-1)))
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+				if !time.Now().Before(stop) {
+					return
+				}
+			}
 		}
-		end, churn := stop, false
+		end := stop
+		churn = false
 		if at, ok := sc.NextChurn(slot, time.Since(start)); ok {
 			end, churn = start.Add(at), true
 		}
 		actx, cancel := context.WithDeadline(ctx, end)
-		res := r.attempt(actx, slot, id)
+		a := r.attempt(actx, slot, r.attemptID(slot, k))
 		cancel()
-		switch {
-		case ctx.Err() != nil || !time.Now().Before(stop):
-			return // the run or the slot is over
-		case res.Stopped && churn:
-			continue // churned: restart at once
-		case reconnects >= rc.Max:
-			return
-		}
-		reconnects++
-		wait := time.Duration(float64(rc.Delay) * math.Pow(max(rc.Backoff, 1), float64(reconnects-1)))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		if !time.Now().Before(stop) {
-			return
-		}
+		res = &a
 	}
+}
+
+// attemptID is the id of the slot's k-th attempt: <run>-<seq+1>, then
+// <run>-<seq+1>.<k>.
+func (r *run) attemptID(slot scenarios.Slot, k int) string {
+	id := fmt.Sprintf("%s-%d", r.p.id, slot.Seq+1)
+	if k > 0 {
+		id += fmt.Sprintf(".%d", k)
+	}
+	return id
+}
+
+// urlOf is where the attempt id publishes the slot's stream.
+func (r *run) urlOf(slot scenarios.Slot, id string) string {
+	return publishURL(r.rtmpBase, slot.Stream, joinQuery(r.query, r.p.sc.ParamOf(slot)), id)
 }
 
 func groupIndex(sc *scenarios.Scenario, group string) int {
@@ -376,7 +415,7 @@ func groupIndex(sc *scenarios.Scenario, group string) int {
 // attempt runs one ffmpeg publisher until it ends or ctx is done, and
 // sends its phases to the stream.
 func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publisher.Result {
-	u := publishURL(r.rtmpBase, slot.Stream, joinQuery(r.query, r.p.sc.ParamOf(slot)), id)
+	u := r.urlOf(slot, id)
 	base := report.AttemptEvent{ID: id, Group: slot.Group, Stream: slot.Stream, Slot: slot.Seq}
 	emit := func(at time.Time, phase string, fill func(*report.AttemptEvent)) {
 		ae := base

@@ -47,6 +47,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ffmpeg := fs.String("ffmpeg", "", "ffmpeg binary (default: ffmpeg on PATH)")
 	cacheDir := fs.String("cache-dir", "", "clip cache directory (default: the user cache directory)")
 	grace := fs.Duration("grace", 5*time.Second, "how long a stopped ffmpeg may take to exit before SIGKILL")
+	fanout := fs.Int("fanout", 0, fmt.Sprintf("publishers per ffmpeg process (tee muxer, 1..%d) for groups that set no fanout of their own (default 1)", scenarios.MaxFanout))
 	useTap := fs.Bool("tap", true, "measure each publish on the wire with the RTMP-aware tap (--tap=false publishes straight to the server)")
 	expect := fs.StringArray("expect", nil, `threshold beside the scenario's expect list, e.g. "rate(ok) >= 0.99" (repeatable); a failed one exits 3`)
 	jsonOut := fs.Bool("json", false, "print report.json to stdout instead of the table")
@@ -122,6 +123,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		CacheDir:        *cacheDir,
 		Grace:           *grace,
 		NoTap:           !*useTap,
+		Fanout:          *fanout,
 		Expect:          *expect,
 		Target:          *target,
 		API:             *api,

@@ -249,3 +249,23 @@ func (t *Tap) untrack(s *session) {
 	delete(t.live, s)
 	t.mu.Unlock()
 }
+
+// EachLive calls fn with the attempt and the client-to-server bytes so far of every live
+// connection whose attempt is known (its publish command or tcUrl carried rtmpload=<id>). It is
+// how a run judges each output of a fan-out process by its own connection.
+func (t *Tap) EachLive(fn func(attempt string, bytesUp uint64)) {
+	t.mu.Lock()
+	live := make([]*session, 0, len(t.live))
+	for s := range t.live {
+		live = append(live, s)
+	}
+	t.mu.Unlock()
+	for _, s := range live {
+		s.mu.Lock()
+		attempt := s.c.Attempt
+		s.mu.Unlock()
+		if attempt != "" {
+			fn(attempt, s.bytesUp.Load())
+		}
+	}
+}

@@ -1,0 +1,278 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/runner/media"
+	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/scenarios"
+)
+
+// fanout runs a batch of publishers that share one ffmpeg process (tee
+// muxer), from the first one's start to the last one's stop. Each output is
+// its own attempt (id, URL, events, outcome). Hold and churn act on the whole
+// process: it stops when its last publisher's time is up, and a churn (on the
+// first publisher's churn times) restarts the whole process with the next
+// attempt of every publisher still in it. An output that ends on its own
+// (refused, dropped) leaves the process, which publishes on, and its
+// publisher goes on alone: it reconnects as its own process (fan-out 1) as
+// its group's policy allows. When the process itself ends on its own, every
+// output still in it does the same.
+func (r *run) fanout(ctx context.Context, start time.Time, batch []scenarios.Slot) {
+	var stop time.Duration
+	for _, s := range batch {
+		stop = max(stop, s.Stop)
+	}
+	var alone sync.WaitGroup
+	defer alone.Wait()
+	goAlone := func(slot scenarios.Slot, k int, res publisher.Result) {
+		alone.Go(func() { r.slotAfter(ctx, start, slot, k+1, &res) })
+	}
+	members := batch
+	for k := 0; len(members) > 0; k++ {
+		end, churn := start.Add(stop), false
+		if at, ok := r.p.sc.NextChurn(members[0], time.Since(start)); ok {
+			end, churn = start.Add(at), true
+		}
+		actx, cancel := context.WithDeadline(ctx, end)
+		left, stopped := r.teeAttempt(actx, members, k, goAlone)
+		cancel()
+		if ctx.Err() != nil || !time.Now().Before(start.Add(stop)) || !(stopped && churn) {
+			return
+		}
+		members = left
+	}
+}
+
+// teeOutput is one output of a fan-out process: one attempt.
+type teeOutput struct {
+	slot      scenarios.Slot
+	id, url   string
+	opened    bool // ffmpeg reported it open (the server accepted the publish)
+	published bool // and media flows: the process's first -progress block came
+	done      bool // its exit is recorded
+}
+
+// teeAttempt runs one fan-out process for members' k-th attempts until it
+// ends or ctx is done, and sends every output's phases to the stream as a
+// lone attempt's. An output that ends on its own, or every output when the
+// process does, is passed to alone. It returns the members whose outputs
+// were still in the process when it was stopped, and whether it was.
+func (r *run) teeAttempt(ctx context.Context, members []scenarios.Slot, k int,
+	alone func(scenarios.Slot, int, publisher.Result)) (left []scenarios.Slot, stopped bool) {
+	outs := make([]*teeOutput, len(members))
+	urls := make([]string, len(members))
+	for j, slot := range members {
+		id := r.attemptID(slot, k)
+		outs[j] = &teeOutput{slot: slot, id: id, url: r.urlOf(slot, id)}
+		urls[j] = outs[j].url
+	}
+	emit := func(o *teeOutput, at time.Time, phase string, fill func(*report.AttemptEvent)) {
+		ae := report.AttemptEvent{ID: o.id, Phase: phase, Group: o.slot.Group, Stream: o.slot.Stream, Slot: o.slot.Seq}
+		if fill != nil {
+			fill(&ae)
+		}
+		r.s.write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae})
+	}
+	spawn := func(at time.Time, pid int) {
+		for j, o := range outs {
+			emit(o, at, report.PhaseSpawn, func(ae *report.AttemptEvent) {
+				ae.URL, ae.PID = o.url, pid
+				ae.Process, ae.Output, ae.Outputs = outs[0].id, j+1, len(outs)
+			})
+		}
+	}
+
+	var mu sync.Mutex // the outputs' state: OnOutput and OnProgress come from two goroutines
+	var mediaAt time.Time
+	publish := func(o *teeOutput, at time.Time) {
+		if o.published || o.done {
+			return
+		}
+		o.published = true
+		emit(o, at, report.PhasePublishing, nil)
+		if r.tap != nil {
+			r.conns.add(o.id, at)
+		}
+	}
+	exit := func(o *teeOutput, res publisher.Result) {
+		o.done = true
+		r.conns.remove(o.id)
+		emit(o, res.Exited, report.PhaseExit, func(ae *report.AttemptEvent) {
+			ae.Class, ae.ExitCode, ae.Stopped, ae.Killed = string(res.Class), res.ExitCode, res.Stopped, res.Killed
+			ae.Message, ae.StderrTail = res.Message, res.StderrTail
+			ae.Frames = res.LastProgress.Frame
+			if res.Err != nil && ae.Message == "" {
+				ae.Message = res.Err.Error()
+			}
+		})
+	}
+
+	res := publisher.Run(ctx, publisher.Spec{
+		FFmpeg:  r.p.o.FFmpeg,
+		Args:    publisher.TeeArgs(r.clip, urls),
+		Grace:   r.p.o.Grace,
+		Outputs: urls,
+		OnStart: func(at time.Time, pid int) {
+			mu.Lock()
+			defer mu.Unlock()
+			spawn(at, pid)
+		},
+		OnOutput: func(out publisher.Output) {
+			mu.Lock()
+			defer mu.Unlock()
+			o := outs[out.Index]
+			if o.done {
+				return
+			}
+			if !out.Opened.IsZero() && !o.opened {
+				o.opened = true
+				if !mediaAt.IsZero() {
+					publish(o, out.Opened)
+				}
+			}
+			// Once we stop the process, tee reports outputs whose trailer could not be
+			// written (the server closes after deleteStream: "End of file"): that is
+			// the stop, which the process's exit records, not a failure.
+			if !out.Failed.IsZero() && ctx.Err() == nil {
+				// tee gave up on this output and goes on with the others: as a lone
+				// ffmpeg would have, it ends with status 1 and its own message.
+				res := publisher.Result{
+					Exited: out.Failed, ExitCode: 1, Class: publisher.ClassFailed,
+					Message: out.Message, StderrTail: out.StderrTail,
+				}
+				exit(o, res)
+				alone(o.slot, k, res)
+			}
+		},
+		OnProgress: func(p publisher.Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			if mediaAt.IsZero() {
+				mediaAt = p.At // tee sends media once every output has opened or failed
+				for _, o := range outs {
+					if o.opened {
+						publish(o, p.At)
+					}
+				}
+			}
+			if r.tap != nil {
+				return // each output is judged by its own connection (conns)
+			}
+			for _, o := range outs {
+				if o.published && !o.done {
+					r.s.emit(event{attempt: o.id, progress: &p})
+				}
+			}
+		},
+	})
+
+	mu.Lock()
+	defer mu.Unlock()
+	if res.Spawned.IsZero() {
+		spawn(time.Now(), 0)
+	}
+	for j, o := range outs {
+		if o.done {
+			continue
+		}
+		ores := res
+		ores.Outputs = nil
+		if j < len(res.Outputs) && len(res.Outputs[j].StderrTail) > 0 {
+			ores.StderrTail = res.Outputs[j].StderrTail
+		}
+		if res.Class == publisher.ClassStopped || res.Class == publisher.ClassKilled {
+			ores.Message = ""
+		}
+		exit(o, ores)
+		if res.Stopped {
+			left = append(left, o.slot)
+		} else {
+			alone(o.slot, k, ores)
+		}
+	}
+	return left, res.Stopped
+}
+
+// conns are the fan-out outputs that publish through the tap: each is
+// judged by its own connection's bytes, not by its process's -progress (one
+// slow process of 16 would count as 16 starved).
+type conns struct {
+	mu sync.Mutex
+	m  map[string]*connOf
+}
+
+// connOf is one output's connection as judged so far.
+type connOf struct {
+	at   time.Time // the first count seen, after it started publishing
+	base uint64
+}
+
+// connSlack is how far a connection's bytes may lag its real-time count
+// without being slow: the tap lets media gather up to 350 ms between reads,
+// at either end of the span judged.
+const connSlack = 700 * time.Millisecond
+
+func (c *conns) add(id string, _ time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]*connOf)
+	}
+	c.m[id] = &connOf{}
+}
+
+func (c *conns) remove(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}
+
+// judge sends the stream, for each output, a progress block made from its
+// connection's bytes in the tap: the bytes since the first count make a
+// speed as ffmpeg's own (an average since the start, at the clip's rate for
+// real time), and bytes that stop growing are a stall, both judged by the
+// health sink as any publisher's blocks.
+func (c *conns) judge(r *run, now time.Time) {
+	c.mu.Lock()
+	n := len(c.m)
+	c.mu.Unlock()
+	if n == 0 || r.tap == nil {
+		return
+	}
+	bytes := make(map[string]uint64, n)
+	r.tap.EachLive(func(attempt string, up uint64) { bytes[attempt] = up })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, o := range c.m {
+		b, ok := bytes[id]
+		if !ok {
+			continue
+		}
+		if o.at.IsZero() {
+			o.at, o.base = now, b
+		}
+		p := publisher.Progress{At: now, TotalSize: int64(b)}
+		if el := now.Sub(o.at); el > 0 && r.clipRate > 0 {
+			p.Speed = (float64(b-o.base) + r.clipRate*connSlack.Seconds()) / (r.clipRate * el.Seconds())
+		}
+		r.s.emit(event{attempt: id, progress: &p})
+	}
+}
+
+// clipByteRate is the clip's bytes per second (its size over its length):
+// what an output publishing in real time sends, within the RTMP framing's
+// few percent. 0 when the clip cannot be read.
+func clipByteRate(clip string) float64 {
+	st, err := os.Stat(clip)
+	if err != nil {
+		return 0
+	}
+	// 5 % below the file's own rate: the RTMP framing and the clip's last frame
+	// (10.08 s of media in a 10 s clip) move the wire's count by a few percent.
+	return 0.95 * float64(st.Size()) / media.DefaultSeconds
+}

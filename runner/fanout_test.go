@@ -1,0 +1,196 @@
+package runner
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rtmpload/rtmpload/report"
+)
+
+// readEvents reads a run's results.jsonl.
+func readEvents(t *testing.T, path string) []report.Event {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []report.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev report.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// attemptsOf gives each attempt's events by phase.
+func attemptsOf(evs []report.Event) map[string]map[string]*report.AttemptEvent {
+	out := make(map[string]map[string]*report.AttemptEvent)
+	for _, ev := range evs {
+		if ae := ev.Attempt; ae != nil {
+			if out[ae.ID] == nil {
+				out[ae.ID] = make(map[string]*report.AttemptEvent)
+			}
+			out[ae.ID][ae.Phase] = ae
+		}
+	}
+	return out
+}
+
+// TestFanoutRefusedOutputReconnectsAlone: three publishers share one ffmpeg
+// (tee); the name of the middle one is held by another publisher, so the
+// server refuses that output alone. The other two publish on; the refused
+// one has its own outcome (stream_busy), message and hook call, and
+// reconnects as its own ffmpeg once the name is free.
+func TestFanoutRefusedOutputReconnectsAlone(t *testing.T) {
+	needFFmpeg(t)
+	sc := scenario(t, `
+name: fanout-refused
+duration: 22s
+media: {clip: testsrc-360p, bitrate: 300k}
+publishers:
+  - {group: owner, count: 1, name: "f-1", hold: 10s}
+  - group: fleet
+    count: 3
+    name: "f-{i}"
+    start: 6s
+    fanout: 3
+    reconnect: {delay: 5s, max: 2}
+`)
+	res := runScenario(t, sc, Options{})
+	evs := readEvents(t, res.ResultsPath)
+	atts := attemptsOf(evs)
+	var fleet []string // the fleet's first attempts, in slot order
+	for id, a := range atts {
+		if s := a[report.PhaseSpawn]; s != nil && s.Group == "fleet" && !strings.Contains(id, ".") {
+			fleet = append(fleet, id)
+		}
+	}
+	if len(fleet) != 3 {
+		t.Fatalf("fleet's first attempts: %v, want 3", fleet)
+	}
+	var pid int
+	var refused string
+	for _, id := range fleet {
+		sp := atts[id][report.PhaseSpawn]
+		if sp.Outputs != 3 || sp.Process == "" {
+			t.Errorf("%s: spawn %+v, want an output of a 3-output process", id, sp)
+		}
+		if pid == 0 {
+			pid = sp.PID
+		} else if sp.PID != pid {
+			t.Errorf("%s: pid %d, want the fleet's one process %d", id, sp.PID, pid)
+		}
+		if sp.Stream == "f-1" {
+			refused = id
+		}
+	}
+	byID := make(map[string]report.Failure)
+	for _, f := range res.Summary.Failures {
+		byID[f.ID] = f
+	}
+	f, ok := byID[refused]
+	if !ok || f.Outcome != report.OutcomeStreamBusy || !strings.Contains(f.Message, "Input/output error") {
+		t.Errorf("refused output %s: %+v, want stream_busy with ffmpeg's Input/output error", refused, f)
+	}
+	if ex := atts[refused][report.PhaseExit]; ex == nil || len(ex.StderrTail) == 0 || !strings.Contains(strings.Join(ex.StderrTail, "\n"), refused) {
+		t.Errorf("refused output's exit %+v: want its own stderr lines", ex)
+	}
+	hooked := false
+	for _, ev := range evs {
+		if h := ev.Hook; h != nil && h.Action == "on_publish" && h.Attempt == refused {
+			hooked = true
+		}
+	}
+	if !hooked {
+		t.Errorf("no on_publish hook call recorded for the refused output %s", refused)
+	}
+	for _, id := range fleet {
+		if id != refused {
+			if f, failed := byID[id]; failed {
+				t.Errorf("%s failed (%s), want it published beside the refused one", id, f.Outcome)
+			}
+		}
+	}
+	again := atts[refused+".1"]
+	if again == nil || again[report.PhaseSpawn] == nil {
+		t.Fatalf("the refused output did not reconnect: %v", again)
+	}
+	if sp := again[report.PhaseSpawn]; sp.Process != "" || sp.PID == pid {
+		t.Errorf("reconnect %+v: want its own process", sp)
+	}
+	if _, failed := byID[refused+".1"]; failed || again[report.PhasePublishing] == nil {
+		t.Errorf("reconnect of %s did not publish: %+v", refused, byID[refused+".1"])
+	}
+}
+
+// TestFanoutInterrupted: canceling a run while a fan-out process publishes
+// stops it, records every output's end, and leaves no process behind.
+func TestFanoutInterrupted(t *testing.T) {
+	ff := needFFmpeg(t)
+	sc := scenario(t, `
+name: fanout-interrupt
+duration: 60s
+media: {clip: testsrc-360p, bitrate: 300k}
+publishers:
+  - {group: fleet, count: 4, name: "i-{i}", fanout: 4}
+`)
+	dir := filepath.Join(t.TempDir(), "out")
+	live := NewLive()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			for _, g := range live.Snapshot() {
+				if g.Name == "fleet" && g.Publishing == 4 {
+					cancel()
+					return
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	res, err := Run(ctx, Options{Scenario: sc, FFmpeg: ff, ResultsDir: dir, CacheDir: testCache(t), Live: live})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted {
+		t.Fatal("the run was not interrupted: its outputs never all published")
+	}
+	atts := attemptsOf(readEvents(t, res.ResultsPath))
+	pids := make(map[int]bool)
+	for id, a := range atts {
+		if a[report.PhaseSpawn] == nil || a[report.PhaseExit] == nil {
+			t.Errorf("%s: spawn %v exit %v, want both", id, a[report.PhaseSpawn], a[report.PhaseExit])
+			continue
+		}
+		pids[a[report.PhaseSpawn].PID] = true
+		if ex := a[report.PhaseExit]; !ex.Stopped {
+			t.Errorf("%s: exit %+v, want stopped by rtmpload", id, ex)
+		}
+	}
+	if len(atts) != 4 || len(pids) != 1 {
+		t.Errorf("%d attempts in %d processes, want 4 in 1", len(atts), len(pids))
+	}
+	for pid := range pids {
+		if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("process group %d still exists (kill: %v)", pid, err)
+		}
+	}
+	if res.Summary.Outcomes[report.OutcomeOK] != 4 {
+		t.Errorf("outcomes %v, want 4 ok", res.Summary.Outcomes)
+	}
+}
