@@ -194,3 +194,64 @@ publishers:
 		t.Errorf("outcomes %v, want 4 ok", res.Summary.Outcomes)
 	}
 }
+
+// TestFanoutDroppedOutputReconnectsAlone: three publishers share one ffmpeg;
+// a rival takes one name over (the embedded server's takeover mode closes
+// the old publisher). That output alone is dropped, with tee's own line; the
+// other two publish on in the same process, and the dropped one reconnects
+// as its own ffmpeg (and takes its name back).
+func TestFanoutDroppedOutputReconnectsAlone(t *testing.T) {
+	needFFmpeg(t)
+	sc := scenario(t, `
+name: fanout-dropped
+duration: 18s
+media: {clip: testsrc-360p, bitrate: 300k}
+publishers:
+  - group: fleet
+    count: 3
+    name: "d-{i}"
+    fanout: 3
+    reconnect: {delay: 2s, max: 2}
+  - {group: rival, count: 1, name: "d-1", start: 7s, hold: 2s}
+`)
+	res := runScenario(t, sc, Options{Takeover: true})
+	atts := attemptsOf(readEvents(t, res.ResultsPath))
+	byID := make(map[string]report.Failure)
+	for _, f := range res.Summary.Failures {
+		byID[f.ID] = f
+	}
+	var dropped string
+	var pid int
+	for id, a := range atts {
+		sp := a[report.PhaseSpawn]
+		if sp == nil || sp.Group != "fleet" || strings.Contains(id, ".") {
+			continue
+		}
+		if pid == 0 {
+			pid = sp.PID
+		} else if sp.PID != pid || sp.Outputs != 3 {
+			t.Errorf("%s: spawn %+v, want an output of the fleet's one process %d", id, sp, pid)
+		}
+		if sp.Stream == "d-1" {
+			dropped = id
+			continue
+		}
+		if f, failed := byID[id]; failed {
+			t.Errorf("%s failed (%s: %s), want it published on beside the dropped one", id, f.Outcome, f.Evidence)
+		}
+	}
+	f, ok := byID[dropped]
+	if !ok || f.Outcome != report.OutcomeDropped || !strings.Contains(f.Message, "Slave muxer") {
+		t.Errorf("taken-over output %s: %+v, want dropped with tee's own line", dropped, f)
+	}
+	again := atts[dropped+".1"]
+	if again == nil || again[report.PhaseSpawn] == nil {
+		t.Fatalf("the dropped output did not reconnect (attempts %v)", len(atts))
+	}
+	if sp := again[report.PhaseSpawn]; sp.Process != "" || sp.PID == pid {
+		t.Errorf("reconnect %+v: want its own process", sp)
+	}
+	if again[report.PhasePublishing] == nil {
+		t.Errorf("the reconnect of %s did not publish", dropped)
+	}
+}
