@@ -130,6 +130,17 @@ func (d *dupSet) accepted(answered func(stream, client string) (time.Time, bool)
 	return true
 }
 
+// acceptedCount is how many of the attempts the server accepted.
+func acceptedCount(as []*Attempt) int {
+	n := 0
+	for _, a := range as {
+		if a.acceptedOnWire() {
+			n++
+		}
+	}
+	return n
+}
+
 // seenDuring reports whether the stream was seen publishing at some moment
 // within [from, to].
 func (v *serverView) seenDuring(stream string, from, to time.Time) bool {
@@ -156,6 +167,11 @@ func (v *serverView) check(byStream map[string][]*Attempt, answered func(stream,
 		}
 	}
 	for name, sets := range v.dups {
+		if !anyHook && acceptedCount(byStream[name]) < 2 && len(byStream[name]) > 0 {
+			// Without hook records, our own attempts say whether two
+			// were accepted: the others listed were contenders.
+			continue
+		}
 		for _, d := range sets {
 			if d.accepted(answered, name, anyHook) {
 				out.Duplicates = append(out.Duplicates, fmt.Sprintf("%s (clients %s)", name, strings.Join(d.ids, ", ")))

@@ -605,8 +605,8 @@ func takeovers(byStream map[string][]*Attempt) map[*Attempt]*Attempt {
 // takeoverEvidence names the attempt that took a over, for its failure.
 func takeoverEvidence(a, by *Attempt) string {
 	from, _, _ := by.liveInterval()
-	return fmt.Sprintf("taken over by %s (%s): the server accepted it as %s's publisher and closed this one %s later",
-		by.ID, by.Group, a.Stream, a.ended().Sub(from).Round(time.Millisecond))
+	return fmt.Sprintf("taken over by %s (%s): the server accepted it as %s's publisher and closed this one %d ms later; ",
+		by.ID, by.Group, a.Stream, a.ended().Sub(from).Milliseconds())
 }
 
 // contests lists every name with more than one attempt, and raises

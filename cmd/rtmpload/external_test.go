@@ -14,10 +14,13 @@ import (
 )
 
 // TestExternalTargetRaceDetected drives the external-target path: `rtmpload
-// serve` with SRS 7.0.x's duplicate-accept race switched on runs as its own
+// serve` with SRS 7.0.18's duplicate-accept race switched on runs as its own
 // process behind a slow `rtmpload hook`, and `rtmpload run --target --api
 // --hook external` must find the accepted duplicate through the server's
-// SRS-shaped API alone (it sees neither the server's log nor the hook).
+// SRS-shaped API alone (it sees neither the server's log nor the hook). The
+// hook takes 3.5 s, longer than the server's 3 s source cleanup, so a tick
+// surely falls in the owner's hook and the later publisher is accepted too
+// (docs/srs-behaviour.md, "Duplicate names").
 func TestExternalTargetRaceDetected(t *testing.T) {
 	needFFmpeg(t)
 	tmp := t.TempDir()
@@ -28,7 +31,7 @@ func TestExternalTargetRaceDetected(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	hk := startChild(t, ctx, io.Discard, bin, "hook", "--listen", "127.0.0.1:0", "--mode", "allow", "--latency", "1500ms", "--json")
+	hk := startChild(t, ctx, io.Discard, bin, "hook", "--listen", "127.0.0.1:0", "--mode", "allow", "--latency", "3500ms", "--json")
 	hookURL := waitFor(t, &hk.stderr, `\(on_publish (http://\S+)\)`)[1]
 	var serveOut syncBuffer
 	startChild(t, ctx, &serveOut, bin, "serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
@@ -38,11 +41,11 @@ func TestExternalTargetRaceDetected(t *testing.T) {
 
 	scenario := filepath.Join(tmp, "race.yaml")
 	if err := os.WriteFile(scenario, []byte(`name: race
-duration: 10s
+duration: 14s
 media: {clip: testsrc-360p, bitrate: 300k}
 publishers:
   - {group: first, count: 1, name: "dup"}
-  - {group: second, count: 1, name: "dup", start: 3s}
+  - {group: second, count: 1, name: "dup", start: 5s}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -210,8 +210,8 @@ func Poll(ctx context.Context, c *Client, every time.Duration, fn func(Snapshot)
 //
 // SRS lists a publisher from its publish command on, while its on_publish
 // hook runs, so a contender that is about to be refused shows up here for
-// as long as the hook takes. Confirm a duplicate across snapshots taken
-// further apart than the hook's latency before calling it accepted.
+// as long as the hook takes. A duplicate counts as accepted only in a
+// snapshot taken after both hooks answered (report's server view).
 func DuplicatePublishers(s Snapshot) map[string][]string {
 	by := map[string][]string{}
 	for _, c := range s.Clients {
