@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -193,6 +194,23 @@ func stopManaged(s managed.Server) func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		_ = s.Stop(ctx) // its log says why, in the results directory
+		redactLogs(filepath.Dir(s.LogPath()))
+	}
+}
+
+// redactLogs hides the secrets in a stopped server's logs, which are kept
+// with the results: SRS and nginx-rtmp log each publish's param, tokens
+// included. Best effort: a log that cannot be rewritten stays as it was.
+func redactLogs(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.Type().IsRegular() && (strings.HasSuffix(name, ".log") || strings.HasSuffix(name, ".stderr")) {
+			_ = schema.RedactFile(filepath.Join(dir, name))
+		}
 	}
 }
 

@@ -1,9 +1,12 @@
 package schema
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -224,3 +227,58 @@ func (r *redactWriter) Write(p []byte) (int, error) {
 
 // Unwrap returns the writer underneath (to ask whether it is a terminal).
 func (r *redactWriter) Unwrap() io.Writer { return r.w }
+
+// RedactFile rewrites a text file (a server's log kept beside the results)
+// with Redact applied to each line. The file is replaced, by rename, only
+// when something was redacted.
+func RedactFile(path string) error {
+	if currentPolicy().Show {
+		return nil
+	}
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".redact-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename: gone already
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	br := bufio.NewReaderSize(in, 64<<10)
+	changed := false
+	for {
+		line, rerr := br.ReadString('\n')
+		if r := Redact(line); r != line {
+			line, changed = r, true
+		}
+		if _, err := bw.WriteString(line); err != nil {
+			tmp.Close()
+			return err
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			tmp.Close()
+			return rerr
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil || !changed {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -125,4 +127,27 @@ func FuzzRedact(f *testing.F) {
 			t.Errorf("RedactJSON broke %q", s)
 		}
 	})
+}
+
+func TestRedactFile(t *testing.T) {
+	SetRedactPolicy(RedactPolicy{})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "srs.log")
+	log := "[info] client identified, stream=c, param=?token=SECRET&rtmpload=r-1\nno newline at the end: http://u:PW@h/"
+	if err := os.WriteFile(path, []byte(log), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := RedactFile(path); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if want := "[info] client identified, stream=c, param=?token=***&rtmpload=r-1\nno newline at the end: http://u:***@h/"; string(b) != want {
+		t.Errorf("got %q\nwant %q", b, want)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v", fi.Mode())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
 }

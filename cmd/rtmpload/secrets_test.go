@@ -161,6 +161,45 @@ func TestSecretsReachServerNotOutputs(t *testing.T) {
 	})
 }
 
+// A server the run starts (--server srs=PATH) logs every publish's param
+// in the results directory: the run redacts those logs once it stopped it.
+func TestSecretsManagedSRSLog(t *testing.T) {
+	needFFmpeg(t)
+	bin := os.Getenv("RTMPLOAD_SRS")
+	if bin == "" {
+		t.Skip("real SRS: set RTMPLOAD_SRS to the srs binary (../shared/srs/install.sh prints its path)")
+	}
+	cb := &tokenCallback{}
+	up := httptest.NewServer(cb)
+	defer up.Close()
+	upURL := strings.Replace(up.URL, "http://", "http://hooker:"+hookPass+"@", 1) + "/api/v1/hooks/on_publish"
+	tmp := t.TempDir()
+	scenario := filepath.Join(tmp, "tokens.yaml")
+	if err := os.WriteFile(scenario, []byte(`name: tokens
+duration: 5s
+media: {clip: testsrc-360p, bitrate: 300k}
+publishers:
+  - {group: good, count: 1, name: "tok-{i}", param: "token=`+tokSecret+`&sign=`+sigSecret+`{i}"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "out")
+	code, stdout, stderr := runInProcess(t, 2*time.Minute, "run", scenario, "--server", "srs="+bin,
+		"--hook", "proxy="+upURL, "--out", out, "--cache-dir", cacheDir(t), "--progress", "none")
+	assertNoSecret(t, "run's terminal", stdout+stderr)
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if s := readReport(t, out); s.Outcomes[report.OutcomeOK] != 1 {
+		t.Errorf("outcomes %v: the token should have let the publisher in", s.Outcomes)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "srs", "srs.log"))
+	if err != nil || !strings.Contains(string(b), "token=***") {
+		t.Errorf("srs.log (%v) should keep the param, redacted", err)
+	}
+	assertNoSecretInDir(t, out)
+}
+
 type startServer func(t *testing.T, ctx context.Context, onPublish, onUnpublish string) (rtmpAddr, apiBase string)
 
 // testSecrets runs the test against the server start gives. Every command
