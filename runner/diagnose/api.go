@@ -89,8 +89,8 @@ func checkStreams(ctx context.Context, cli *srsapi.Client, base string) Check {
 		// fighting over one name and only one of them is seen by viewers.
 		c.Status = Warn
 		c.Detail += "; duplicate publishers: " + strings.Join(dups, "; ") +
-			": SRS accepted a second publisher of a live name (the race of SRS 7.0.x before 7.0.151: docs/srs-behaviour.md, Duplicate names)"
-		c.Fix = "stop one of the two encoders, or kick a client with curl -X DELETE " + base + "/api/v1/clients/<id>; upgrade SRS to >= 7.0.151"
+			": either SRS accepted a second publisher of a live name (SRS 7.0.x's race: its 3 s source cleanup during the first one's on_publish hook; docs/srs-behaviour.md, \"Duplicate names\") or the second is still waiting for its on_publish hook and will be refused (SRS lists it meanwhile); if it is still there after the hook's latency, it was accepted"
+		c.Fix = "if it stays: stop one of the two encoders, or kick a client with curl -X DELETE " + base + "/api/v1/clients/<id>; a newer SRS release fixes the race"
 	}
 	return c
 }
