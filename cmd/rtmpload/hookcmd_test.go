@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -241,5 +242,37 @@ func TestHookCmdBadFlags(t *testing.T) {
 		if code := run(context.Background(), append([]string{"hook", "--listen", "127.0.0.1:0"}, args...), nil, &out, &errb); code != exitSetup {
 			t.Errorf("%q: exit %d, want 1", args, code)
 		}
+	}
+}
+
+// rtmpload hook --proxy in front of a service written for another server: the
+// call line says bad_answer with the service's body, and the summary counts it.
+func TestHookCmdProxyBadAnswer(t *testing.T) {
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, `{"status":"ok"}`)
+	}))
+	defer svc.Close()
+	h := startHookCmd(t, "--proxy", svc.URL+"/cb")
+	if got := srsPublish(t, h.addr, "1", "cam01"); got != `{"status":"ok"}` {
+		t.Fatalf("relayed %q", got)
+	}
+	line := waitFor(t, &h.stdout, `\{"type":"call".*\}`)[0]
+	var c struct {
+		Verdict  string `json:"verdict"`
+		Reason   string `json:"reason"`
+		Upstream struct {
+			Body string `json:"body"`
+		} `json:"upstream"`
+	}
+	if err := json.Unmarshal([]byte(line), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Verdict != "bad_answer" || c.Upstream.Body != `{"status":"ok"}` || !strings.Contains(c.Reason, "SRS allows only 0 or") {
+		t.Fatalf("call line %s", line)
+	}
+	h.stop(t)
+	if sum := h.stderr.String(); !strings.Contains(sum, "bad_answer 1") {
+		t.Errorf("summary lacks the bad answer:\n%s", sum)
 	}
 }

@@ -40,14 +40,15 @@ func TestFaultEffects(t *testing.T) {
 		spec    string
 		status  int
 		body    string
+		verdict string
 		allowed bool
 		minWait time.Duration
 	}{
-		{spec: "status:500", status: 500, body: "rtmpload hook fault status:500\n"},
-		{spec: "status:404", status: 404, body: "rtmpload hook fault status:404\n"},
-		{spec: "deny", status: 200, body: `{"code":1,"msg":"fault deny"}`},
-		{spec: "garbage", status: 200, body: "OK"},
-		{spec: "delay:300ms", status: 200, body: `{"code":0,"msg":null}`, allowed: true, minWait: 300 * time.Millisecond},
+		{spec: "status:500", status: 500, body: "rtmpload hook fault status:500\n", verdict: VerdictError},
+		{spec: "status:404", status: 404, body: "rtmpload hook fault status:404\n", verdict: VerdictError},
+		{spec: "deny", status: 200, body: `{"code":1,"msg":"fault deny"}`, verdict: VerdictDeny},
+		{spec: "garbage", status: 200, body: "OK", verdict: VerdictBadAnswer},
+		{spec: "delay:300ms", status: 200, body: `{"code":0,"msg":null}`, verdict: VerdictAllow, allowed: true, minWait: 300 * time.Millisecond},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			s := start(t, Config{Faults: []scenarios.Fault{fault(t, 0, time.Hour, tc.spec)}})
@@ -65,7 +66,7 @@ func TestFaultEffects(t *testing.T) {
 				t.Fatalf("answered after %s, want >= %s", d, tc.minWait)
 			}
 			c := call(t, s, 2)
-			if c.Fault != tc.spec || c.Status != tc.status || c.Attempt != "r1-1" {
+			if c.Fault != tc.spec || c.Status != tc.status || c.Attempt != "r1-1" || c.Verdict != tc.verdict || c.Answer != tc.body {
 				t.Fatalf("call recorded as %+v", c)
 			}
 			if !tc.allowed && (c.Verdict == "allow" || !strings.Contains(c.Reason, "fault "+tc.spec)) {
@@ -209,6 +210,25 @@ func TestDownAndStateEdges(t *testing.T) {
 	if live := s.Live(); strings.Join(live, ",") != "__defaultVhost__/live/cam01,__defaultVhost__/live/cam03" {
 		t.Fatalf("Live() = %q", live)
 	}
+}
+
+// A garbage window is "misanswering", not "erroring" or "denying": nobody
+// said no, the answer is in the wrong format.
+func TestGarbageState(t *testing.T) {
+	log := make(stateLog, 16)
+	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []scenarios.Fault{
+		fault(t, 100*time.Millisecond, 100*time.Millisecond, "garbage"),
+	}})
+	epoch := time.Now()
+	s.Arm(epoch)
+	if c := log.next(t); c.State != StateUp {
+		t.Fatalf("initial state %+v", c)
+	}
+	c := log.next(t)
+	if c.State != StateMisanswering || c.Fault != "garbage" || !strings.Contains(c.Detail, "not SRS's allow") {
+		t.Fatalf("garbage window state %+v", c)
+	}
+	log.expect(t, epoch, 200*time.Millisecond, StateUp, "")
 }
 
 func TestFlap(t *testing.T) {

@@ -62,10 +62,11 @@ func TestProbePublishJudgedBySRSRule(t *testing.T) {
 	s := start(t, Config{Mode: ModeConflict, Faults: []scenarios.Fault{
 		fault(t, 150*time.Millisecond, 150*time.Millisecond, "deny"),
 		fault(t, 300*time.Millisecond, 150*time.Millisecond, "status:500"),
+		fault(t, 450*time.Millisecond, 150*time.Millisecond, "garbage"),
 	}})
 	s.Arm(time.Now())
 	log, cancel := probe(t, ProbeConfig{URL: s.OnPublishURL(), Method: ProbePublish})
-	for _, want := range []string{StateUp, StateDenying, StateErroring, StateUp} {
+	for _, want := range []string{StateUp, StateDenying, StateErroring, StateMisanswering, StateUp} {
 		if c := log.next(t); c.State != want {
 			t.Fatalf("probe state %+v, want %s", c, want)
 		}

@@ -71,6 +71,26 @@ func TestProxyRelaysUnchanged(t *testing.T) {
 	}
 }
 
+// A service written for another server answers 200 {"status":"ok"}: relayed
+// as it is, and recorded as a bad answer (SRS refuses it, but it is no deny)
+// with the upstream's body.
+func TestProxyBadAnswer(t *testing.T) {
+	up, _ := upstream(t, 0, 200, "application/json", `{"status":"ok"}`)
+	s := start(t, Config{Upstream: up.URL})
+	r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", "?rtmpload=r1-1"))
+	if r.status != 200 || r.body != `{"status":"ok"}` {
+		t.Fatalf("relayed %d %q", r.status, r.body)
+	}
+	c := call(t, s, 1)
+	if c.Verdict != VerdictBadAnswer || c.Upstream == nil || c.Upstream.Body != `{"status":"ok"}` ||
+		c.Reason != "upstream answered 200 with `{\"status\":\"ok\"}`; SRS allows only 0 or {\"code\":0}" {
+		t.Fatalf("recorded as verdict %q reason %q upstream %+v", c.Verdict, c.Reason, c.Upstream)
+	}
+	if live := s.Live(); len(live) != 0 {
+		t.Fatalf("a bad answer made %q live", live)
+	}
+}
+
 func TestProxyNginxAndDeny(t *testing.T) {
 	up, got := upstream(t, 0, 403, "", "")
 	s := start(t, Config{Upstream: up.URL})
