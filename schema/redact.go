@@ -120,12 +120,14 @@ var (
 	// runs to the authority's last one).
 	userinfoRE = regexp.MustCompile(`((?:[A-Za-z][A-Za-z0-9+.\-]*:)?//)([^\s/?#@:"'<>\\]*):([^\s/?#"'<>\\]*)@`)
 	// pairRE finds name=value pairs of a query or form. A value ends at the
-	// next separator, at white space or quotes, at a backslash (so a
-	// JSON-escaped "\u0026" ends it, as '&' would), and at '?' or '=' (so
-	// "url=rtmp://h/a/b?token=T", a log field holding a URL, is two pairs).
+	// next separator ('&', and '|' between the tee muxer's outputs), at
+	// white space or quotes, at a JSON escape "\u..." or "\"" (so "\u0026"
+	// ends it, as '&' would) but not at another backslash escape (the tee
+	// muxer's "\'"), and at '?' or '=' (so "url=rtmp://h/a/b?token=T", a log
+	// field holding a URL, is two pairs).
 	// A name may follow a JSON-escaped '&' ("\u0026"): the escape is not
 	// part of it.
-	pairRE = regexp.MustCompile(`(\\u0026)?([A-Za-z0-9_.\-\[\]]+)=([^&\s"'<>\\;,#)?=]*)`)
+	pairRE = regexp.MustCompile(`(\\u0026)?([A-Za-z0-9_.\-\[\]]+)=((?:[^\\&\s"'<>;,#)?=|]|\\[^u"])*)`)
 )
 
 // Redact replaces the secrets in s with Mask: the password of every URL's

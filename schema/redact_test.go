@@ -31,6 +31,9 @@ func TestRedact(t *testing.T) {
 		// A JSON line on a terminal: "\u0026" ends a value as '&' does.
 		{`{"param":"?token=S\u0026rtmpload=r-1"}`, `{"param":"?token=***\u0026rtmpload=r-1"}`},
 		{`{"u":"rtmp://h/a?x=1\u0026md5=S\u0026e=2"}`, `{"u":"rtmp://h/a?x=1\u0026md5=***\u0026e=2"}`},
+		// The tee muxer's outputs, escaped.
+		{`[f=flv]rtmp://h/live/a?token=it\'s\|x&rtmpload=1|[f=flv]rtmp://h/live/b?token=T2`, `[f=flv]rtmp://h/live/a?token=***&rtmpload=1|[f=flv]rtmp://h/live/b?token=***`},
+		{`{"body":"{\"u\":\"x?sign=S\"}"}`, `{"body":"{\"u\":\"x?sign=***\"}"}`},
 		// Nothing secret: unchanged.
 		{"rtmp://127.0.0.1:1935/live/cam-001?rtmpload=r-1", "rtmp://127.0.0.1:1935/live/cam-001?rtmpload=r-1"},
 		{"frame=10 fps=25 keyint=50 signal=2 bypass=", "frame=10 fps=25 keyint=50 signal=2 bypass="},
