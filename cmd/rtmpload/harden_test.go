@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/runner/hook"
 )
 
 // smallScenario writes the scenario the hardening tests run: 2 publishers,
@@ -162,5 +164,24 @@ func TestEverySpawnFailing(t *testing.T) {
 	}
 	if exits != 2 {
 		t.Errorf("%d exit events, want 2", exits)
+	}
+}
+
+// Request fields reach the terminal escaped: a stream name with an escape
+// sequence is shown, not obeyed.
+func TestHookLinesEscapeControls(t *testing.T) {
+	var out bytes.Buffer
+	l := &hookLog{out: &out, readable: true, sum: newHookSummary()}
+	l.call(hook.Call{Action: hook.ActionPublish, App: "live", Stream: "cam\x1b]0;owned\x07\x1b[2J", ClientID: "1\u009b31m", Verdict: "allow", Status: 200})
+	for i := range 40 {
+		l.call(hook.Call{Action: fmt.Sprintf("on_\x1b[%dm", i)})
+	}
+	l.sum.write(&out, []string{"live/app/\x1b[31mred"})
+	s := out.String()
+	if strings.ContainsAny(s, "\x1b\x07") || strings.ContainsRune(s, '\u009b') {
+		t.Errorf("raw control characters reach the terminal:\n%q", s)
+	}
+	if !strings.Contains(s, `cam\x1b]0;owned\x07\x1b[2J`) || !strings.Contains(s, "(other)") {
+		t.Errorf("escaped fields or the bounded action count missing:\n%s", s)
 	}
 }

@@ -232,7 +232,9 @@ func (l *hookLog) call(c hook.Call) {
 		if c.Reason != "" {
 			line += ": " + c.Reason
 		}
-		fmt.Fprintln(l.out, line)
+		// Stream, app, client id and param come from the request: a
+		// terminal must not obey escape sequences in them.
+		fmt.Fprintln(l.out, schema.TermSafe(line))
 		return
 	}
 	l.json(callLine{Type: "call", LatencyMS: float64(lat.Microseconds()) / 1000, Call: c})
@@ -249,7 +251,7 @@ func (l *hookLog) state(c hook.StateChange) {
 		if c.Detail != "" {
 			line += ": " + c.Detail
 		}
-		fmt.Fprintln(l.out, line)
+		fmt.Fprintln(l.out, schema.TermSafe(line))
 		return
 	}
 	l.json(stateLine{Type: "state", StateChange: c})
@@ -271,6 +273,9 @@ type hookSummary struct {
 	latency           *hdrhistogram.Histogram // microseconds
 }
 
+// maxSummaryActions bounds the distinct actions the summary counts apart.
+const maxSummaryActions = 32
+
 func newHookSummary() *hookSummary {
 	return &hookSummary{
 		actions: map[string]int{}, verdicts: map[string]int{},
@@ -282,6 +287,10 @@ func (h *hookSummary) add(c hook.Call) {
 	action := c.Action
 	if action == "" {
 		action = "(unreadable)"
+	}
+	if _, seen := h.actions[action]; !seen && len(h.actions) >= maxSummaryActions {
+		// Actions are the caller's words: a bounded summary lumps the rest.
+		action = "(other)"
 	}
 	h.actions[action]++
 	verdict := c.Verdict
@@ -311,7 +320,7 @@ func (h *hookSummary) write(w io.Writer, live []string) {
 		if len(parts) == 0 {
 			parts = []string{"none"}
 		}
-		fmt.Fprintf(w, "  %-10s %s\n", title+":", strings.Join(parts, ", "))
+		fmt.Fprintf(w, "  %-10s %s\n", title+":", schema.TermSafe(strings.Join(parts, ", ")))
 	}
 	counts("calls", h.actions)
 	counts("answers", h.verdicts)
@@ -322,7 +331,7 @@ func (h *hookSummary) write(w io.Writer, live []string) {
 	}
 	fmt.Fprintf(w, "  %-10s %d", "live:", len(live))
 	if len(live) > 0 {
-		fmt.Fprintf(w, " (%s)", strings.Join(live, ", "))
+		fmt.Fprintf(w, " (%s)", schema.TermSafe(strings.Join(live, ", ")))
 	}
 	fmt.Fprintf(w, "\n  %-10s %d (an on_publish for a name already live)\n", "conflicts:", h.conflicts)
 }

@@ -101,6 +101,8 @@ type Config struct {
 	// Upstream, if set, is the URL of a real callback service: every call
 	// is forwarded to it and its answer relayed, and Mode is ignored.
 	Upstream string
+
+	bodyTimeout time.Duration // 0: bodyTimeout; tests shorten it
 }
 
 // Call is the server's record of one hook call.
@@ -180,10 +182,13 @@ type Server struct {
 	upstream string
 	client   *http.Client // to the upstream
 
-	mu    sync.Mutex
-	seq   int64
-	calls []Call
-	live  map[string]string // live key -> client_id of its publisher
+	mu       sync.Mutex
+	seq      int64
+	bodyWait time.Duration // bounds reading one body
+
+	calls     []Call
+	callBytes int               // the size of calls
+	live      map[string]string // live key -> client_id of its publisher
 }
 
 // closeGrace bounds how long Close waits for in-flight calls to finish.
@@ -233,6 +238,7 @@ func Start(cfg Config) (*Server, error) {
 		sched:      sched,
 		upstream:   cfg.Upstream,
 		live:       make(map[string]string),
+		bodyWait:   cmp.Or(cfg.bodyTimeout, bodyTimeout),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -244,8 +250,12 @@ func Start(cfg Config) (*Server, error) {
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serve),
 		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return s.closing },
-		ConnState:         s.track,
+		// No ReadTimeout: it would cancel a call held by a latency fault
+		// (35 s and more) once its body is read; serve bounds the body.
+		IdleTimeout:    30 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		BaseContext:    func(net.Listener) context.Context { return s.closing },
+		ConnState:      s.track,
 	}
 	s.lnMu.Lock()
 	s.listenOn(ln)
@@ -298,8 +308,24 @@ func (s *Server) url(path string) string {
 	return (&url.URL{Scheme: "http", Host: s.Addr(), Path: path}).String()
 }
 
-// keptCalls bounds the calls Calls remembers.
-const keptCalls = 10000
+// Bounds on what the server remembers: the calls Calls returns, in number
+// and in bytes, and the names it holds live.
+const (
+	keptCalls     = 10000
+	keptCallBytes = 16 << 20
+	maxLive       = 100000
+)
+
+// size is about what c holds in memory.
+func (c Call) size() int {
+	n := 256 + len(c.Dialect) + len(c.Action) + len(c.ClientID) + len(c.IP) + len(c.Vhost) + len(c.App) +
+		len(c.Stream) + len(c.Param) + len(c.TcURL) + len(c.StreamID) + len(c.Attempt) + len(c.Answer) +
+		len(c.Verdict) + len(c.Reason) + len(c.Fault) + len(c.LiveOwner)
+	if u := c.Upstream; u != nil {
+		n += 128 + len(u.Body) + len(u.Err)
+	}
+	return n
+}
 
 // Calls returns a snapshot of the finished calls in arrival order: all of
 // them, or the latest of a long run (at least keptCalls/2).

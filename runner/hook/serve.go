@@ -17,7 +17,15 @@ import (
 )
 
 // maxBody bounds a hook body; SRS's is a few hundred bytes.
-const maxBody = 1 << 20
+// Bounds on what one caller can make the hook hold. SRS's and nginx-rtmp's
+// bodies are a few hundred bytes, a long publish token included.
+const (
+	maxBody  = 64 << 10
+	maxField = 4 << 10 // one field of a request (stream, param, tcUrl ...)
+	// bodyTimeout bounds reading a body: a server sends it at once, a
+	// caller dripping it a byte at a time must not hold a connection.
+	bodyTimeout = 10 * time.Second
+)
 
 // request is one hook call, whatever dialect it arrived in.
 type request struct {
@@ -156,15 +164,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// The whole body is read before anything else so that net/http starts
 	// watching the connection and cancels the request context if the
 	// caller hangs up while we wait.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.bodyWait))
 	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	c.Dialect = dialectOf(r)
-	var req request
-	var rerr *requestError
-	if c.Dialect == DialectNginx {
-		req, rerr = readNginx(r.Method, body, readErr)
-	} else {
-		req, rerr = readSRS(r.Method, body, readErr)
+	if readErr == nil {
+		// Cleared again: waiting out a latency fault is not reading. Kept
+		// after a failed read, so that net/http's draining of the rest of
+		// the body ends too.
+		_ = rc.SetReadDeadline(time.Time{})
 	}
+	c.Dialect = dialectOf(r)
+	req, rerr := readRequest(c.Dialect, r.Method, body, readErr)
 	c.Action, c.ClientID, c.IP = req.Action, req.ClientID, req.IP
 	c.Vhost, c.App, c.Stream = req.Vhost, req.App, req.Stream
 	c.Param, c.TcURL, c.StreamID = req.Param, req.TcURL, req.StreamID
@@ -182,6 +192,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.finish(c)
 		// Abort rather than return: returning would send an empty 200.
 		panic(http.ErrAbortHandler)
+	}
+	var tooLarge *http.MaxBytesError
+	if readErr != nil && !errors.As(readErr, &tooLarge) {
+		// Cut off (the body timeout) or gone: no answer can reach it.
+		abort("body not read: " + readErr.Error())
 	}
 	if f != nil && f.Kind == scenarios.FaultDown {
 		// Accepted in the instant before the down window closed the
@@ -288,12 +303,18 @@ func (s *Server) arrive() Call {
 
 func (s *Server) finish(c Call) {
 	s.mu.Lock()
-	if len(s.calls) == keptCalls {
-		// Bounded for hours-long runs: OnCall sees every call; Calls keeps
-		// the latest.
-		s.calls = slices.Delete(s.calls, 0, keptCalls/2)
+	size := c.size()
+	if len(s.calls) == keptCalls || s.callBytes+size > keptCallBytes {
+		// Bounded for hours-long runs, in calls and in bytes: OnCall sees
+		// every call; Calls keeps the latest.
+		drop := len(s.calls) / 2
+		for _, old := range s.calls[:drop] {
+			s.callBytes -= old.size()
+		}
+		s.calls = slices.Delete(s.calls, 0, drop)
 	}
 	s.calls = append(s.calls, c)
+	s.callBytes += size
 	s.mu.Unlock()
 	if s.onCall != nil {
 		s.onCall(c)
@@ -334,6 +355,30 @@ func joinReason(a, b string) string {
 }
 
 // readSRS parses an SRS hook call.
+// readRequest parses a hook request in its dialect and bounds its fields.
+func readRequest(dialect, method string, body []byte, readErr error) (request, *requestError) {
+	var req request
+	var rerr *requestError
+	if dialect == DialectNginx {
+		req, rerr = readNginx(method, body, readErr)
+	} else {
+		req, rerr = readSRS(method, body, readErr)
+	}
+	if rerr != nil {
+		return req, rerr
+	}
+	for name, v := range map[string]string{
+		"action": req.Action, "client_id": req.ClientID, "ip": req.IP, "vhost": req.Vhost, "app": req.App,
+		"stream": req.Stream, "param": req.Param, "tcUrl": req.TcURL, "stream_id": req.StreamID,
+	} {
+		if len(v) > maxField {
+			return request{Dialect: req.Dialect}, &requestError{http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("field %s is %d bytes: no server sends more than %d", name, len(v), maxField)}
+		}
+	}
+	return req, nil
+}
+
 func readSRS(method string, body []byte, readErr error) (request, *requestError) {
 	if rerr := checkRead(method, readErr); rerr != nil {
 		return request{}, rerr
@@ -431,6 +476,10 @@ func (s *Server) bookPublish(req request, given *answer) answer {
 	// The first publisher keeps the name: SRS refuses the second as busy
 	// and never sends an on_unpublish for it (docs/srs-behaviour.md, "Duplicate names").
 	if ans.verdict == VerdictAllow && !live {
+		if len(s.live) >= maxLive {
+			// More names than any run publishes: a caller inventing names.
+			return deny(req.Dialect, fmt.Sprintf("live-name table full (%d names)", maxLive), "publish denied by rtmpload hook: too many live streams")
+		}
 		s.live[key] = req.ClientID
 	}
 	if live {

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,6 +74,8 @@ type Config struct {
 	MergedRead time.Duration
 	OnEvent    func(Event)  // optional; called from many goroutines at once
 	Logger     *slog.Logger // optional; nil discards
+
+	apiReadTimeout time.Duration // 0: apiReadTimeout; tests shorten it
 
 	// cleanupEvery is SRS's source cleanup period (sourceCleanup); tests
 	// shorten it.
@@ -202,7 +205,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.rtmpLn.Close()
 		return nil, err
 	}
-	s.apiSrv = &http.Server{Handler: s.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
+	// The API answers at once: a request that takes longer to arrive, or a
+	// connection idle longer, is a caller holding it; bodies are not read.
+	s.apiSrv = &http.Server{
+		Handler:           http.MaxBytesHandler(s.apiHandler(), maxAPIBody),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cmp.Or(cfg.apiReadTimeout, apiReadTimeout),
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
 
 	s.handlers.Add(2)
 	go func() {
@@ -405,6 +417,12 @@ func (s *Server) emit(ev Event) {
 	}
 	s.cfg.OnEvent(ev)
 }
+
+// Bounds of the embedded API's requests.
+const (
+	apiReadTimeout = 10 * time.Second
+	maxAPIBody     = 64 << 10
+)
 
 // checkHookURLs refuses a hook URL SRS could not call, and a negative hook
 // timeout, before anything listens: a bad one would only show as every
