@@ -16,6 +16,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner/managed"
+	"github.com/rtmpload/rtmpload/runner/media"
 	"github.com/rtmpload/rtmpload/scenarios"
 )
 
@@ -31,12 +32,27 @@ func needFFmpeg(t *testing.T) string {
 	return p
 }
 
+// testCache is the clip cache every test shares (and the tests of
+// cmd/rtmpload too), so that each clip is encoded once.
 func testCache(t *testing.T) string {
 	d := filepath.Join(os.TempDir(), "rtmpload-test-clips")
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+var clipMu sync.Mutex
+
+// ensureClip encodes sc's clip into the cache unless it is there. Tests
+// that run in parallel wait for one encoding instead of each making its own.
+func ensureClip(ff, cache string, sc *scenarios.Scenario) error {
+	clipMu.Lock()
+	defer clipMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := media.Ensure(ctx, ff, cache, media.Params{Clip: sc.Media.Clip, BitrateBps: sc.Media.BitrateBps}, nil)
+	return err
 }
 
 func scenario(t *testing.T, yaml string) *scenarios.Scenario {
@@ -56,6 +72,9 @@ func runScenario(t *testing.T, sc *scenarios.Scenario, o Options) *Result {
 	o.FFmpeg = needFFmpeg(t)
 	o.ResultsDir = filepath.Join(t.TempDir(), "out")
 	o.CacheDir = testCache(t)
+	if err := ensureClip(o.FFmpeg, o.CacheDir, sc); err != nil {
+		t.Fatal(err)
+	}
 	res, err := Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +99,7 @@ func latency(s *report.Summary, metric string) *report.LatencyRow {
 // hook_wait but not in the handshake.
 func TestTapPhasesAndHookLatency(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	sc := scenario(t, `
 name: tap
 duration: 5s
@@ -155,6 +175,7 @@ publishers:
 // TestNoTap publishes straight to the server: same outcomes, no wire figures.
 func TestNoTap(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	sc := scenario(t, `
 name: notap
 duration: 4s
@@ -189,6 +210,7 @@ func attemptsBySlot(s *report.Summary) map[int]report.Failure {
 // callback's state at that moment.
 func TestHookFaults(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	sc := scenario(t, `
 name: faults
 duration: 14s
@@ -250,6 +272,7 @@ publishers:
 // its own timeline and from the server's API.
 func TestDuplicateRaceDetected(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	sc := scenario(t, `
 name: race
 duration: 13s
@@ -297,6 +320,7 @@ func needNginx(t *testing.T) {
 func TestNginxRTMP(t *testing.T) {
 	needFFmpeg(t)
 	needNginx(t)
+	t.Parallel()
 	cases := []struct {
 		name, yaml string
 		check      func(t *testing.T, s *report.Summary)
@@ -359,6 +383,7 @@ publishers:
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			res := runScenario(t, scenario(t, tc.yaml), Options{Server: ServerSpec{Kind: ServerNginx}})
 			tc.check(t, res.Summary)
 			if !strings.HasPrefix(res.Summary.Run.Target, "managed nginx-rtmp") {
@@ -371,20 +396,22 @@ publishers:
 	}
 }
 
-// TestShortSoak is CI's soak: two minutes with churn and reconnects on and
-// the callback down for a while. Nothing may be lost: every attempt that was
-// started appears in the results with an exit and an outcome.
+// TestShortSoak is CI's soak: 40 s with churn and reconnects on and the
+// callback down for a while, then flapping. Nothing may be lost: every
+// attempt that was started appears in the results with an exit and an
+// outcome.
 func TestShortSoak(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	sc := scenario(t, `
 name: short-soak
-duration: 2m
+duration: 40s
 media: {clip: testsrc-360p, bitrate: 300k}
-churn: {every: 20s, share: 30%}
+churn: {every: 8s, share: 30%}
 hook:
   faults:
-    - {at: 40s, for: 8s, kind: down}
-    - {at: 70s, for: 10s, kind: "flap:2s"}
+    - {at: 14s, for: 6s, kind: down}
+    - {at: 26s, for: 8s, kind: "flap:2s"}
 publishers:
   - group: cams
     count: 10
@@ -438,7 +465,7 @@ publishers:
 			t.Errorf("attempt %s has no outcome: %s", fl.ID, fl.Evidence)
 		}
 	}
-	// 10 publishers, churn of 30% at 5 ticks and the callback down twice:
+	// 10 publishers, churn of 30% at 4 ticks and the callback down twice:
 	// there must be restarts, and refusals while it was down.
 	if reconnected < 10 {
 		t.Errorf("only %d restarted attempts (churn and reconnects)", reconnected)
@@ -501,6 +528,7 @@ publishers:
 // answers.
 func TestHookProxy(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	var mu sync.Mutex
 	calls := 0
 	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,16 @@ export PATH="/usr/local/go/bin:$PATH"
 
 scripts/deps.sh --test
 
+# The SRS tests (conformance, API comparison) run against the SRS binary
+# that RTMPLOAD_SRS names, and skip, saying so, when it is unset. CI's
+# checkout has SRS 7.0.18 beside it, in ../shared/srs: use it, and fail
+# rather than skip when it does not run.
+if [ -z "${RTMPLOAD_SRS:-}" ] && [ -e ../shared/srs/install.sh ]; then
+	RTMPLOAD_SRS=$(bash ../shared/srs/install.sh)
+	export RTMPLOAD_SRS
+	echo "test: SRS tests use $RTMPLOAD_SRS" >&2
+fi
+
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
 	echo "gofmt: these files need 'gofmt -w': $unformatted" >&2

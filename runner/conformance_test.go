@@ -1,0 +1,520 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/scenarios"
+)
+
+// srsEnv names the SRS binary the SRS tests run against. scripts/test.sh
+// sets it when it finds one; without it those tests skip.
+const srsEnv = "RTMPLOAD_SRS"
+
+// srsBinary returns the SRS binary to test against, or "" with the reason
+// the SRS half of a test is skipped.
+func srsBinary() (path, skip string) {
+	if p := os.Getenv(srsEnv); p != "" {
+		return p, ""
+	}
+	return "", srsEnv + " is unset: set it to the path of an SRS 7 binary (one built from ossrs/srs, " +
+		"RTMP and the HTTP API and hooks in) to run this against SRS too"
+}
+
+// needSRS skips a test that needs SRS when no binary is given.
+func needSRS(t *testing.T) string {
+	t.Helper()
+	needFFmpeg(t)
+	p, skip := srsBinary()
+	if p == "" {
+		t.Skip(skip)
+	}
+	return p
+}
+
+// conformCase is one built-in scenario, scaled down so that every case fits
+// in well under a minute, with the outcome mix it must give on any server
+// that behaves as SRS does.
+type conformCase struct {
+	name string // the built-in it stands for
+	yaml string // the scaled copy; what changed is said beside it
+	// mix checks one run's outcomes (checkMix and the like).
+	mix func(t *testing.T, s *report.Summary)
+	// skipSRS, when set, names the known fault (an issue's fault being fixed
+	// elsewhere) that keeps the SRS run from agreeing yet.
+	skipSRS string
+}
+
+func conformCases() []conformCase {
+	up, down := report.StateUp, report.StateDown
+	return []conformCase{
+		{name: "smoke", yaml: `
+# smoke as shipped but 8 s instead of 15 s.
+name: smoke
+duration: 8s
+hook: {mode: allow}
+publishers:
+  - {group: cams, count: 5, name: "smoke-{i:02}", ramp: 2s}
+`, mix: func(t *testing.T, s *report.Summary) {
+			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}}, map[[2]string]int{{report.OutcomeOK, up}: 5})
+		}},
+		{name: "duplicate-contest", yaml: `
+# duplicate-contest with 4 names instead of 10 (2 or 3 publishers each, the
+# owner first), rivals 3 s after the owners instead of 5 s, 10 s instead of
+# 20 s; the 360p clip the other cases use.
+name: duplicate-contest
+duration: 10s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook: {mode: allow}
+publishers:
+  - {group: owners, count: 4, name: "dup-{i:02}", ramp: 1s}
+  - {group: rivals, count: 6, name: "dup-{i%4:02}", start: 3s, ramp: 2s, hold: 4s}
+`, mix: func(t *testing.T, s *report.Summary) {
+			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeStreamBusy: {up}},
+				map[[2]string]int{{report.OutcomeOK, up}: 4, {report.OutcomeStreamBusy, up}: 6})
+			if len(s.Contests) != 4 {
+				t.Errorf("contests: %d, want 4", len(s.Contests))
+			}
+			for _, c := range s.Contests {
+				if len(c.Winners) != 1 || c.TwoLive || !strings.HasPrefix(groupOf(s, c.Winners[0]), "owners") {
+					t.Errorf("%s: winners %v (two live %v), want its owner alone", c.Stream, c.Winners, c.TwoLive)
+				}
+			}
+		}},
+		{name: "conflict-detection", yaml: `
+# conflict-detection with 3 names instead of 4 and shorter times: owners
+# hold 5 s, rivals come at 2.5 s (owners live), late ones at 8.5 s (owners
+# gone since 5.7 s, their on_unpublish freed the names).
+name: conflict-detection
+duration: 12s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook: {mode: conflict}
+publishers:
+  - {group: owners, count: 3, name: "cd-{i}", ramp: 1s, hold: 5s}
+  - {group: rivals, count: 3, name: "cd-{i}", start: 2500ms, ramp: 1s, hold: 2s}
+  - {group: late, count: 3, name: "cd-{i}", start: 8500ms, ramp: 1s}
+`, mix: func(t *testing.T, s *report.Summary) {
+			for group, want := range map[string]map[string]int{
+				"owners": {report.OutcomeOK: 3},
+				"rivals": {report.OutcomeHookDenied: 3},
+				"late":   {report.OutcomeOK: 3},
+			} {
+				if got := groupOutcomes(s, group); fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("group %s: %v, want %v", group, got, want)
+				}
+			}
+		}},
+		{name: "hook-down", yaml: `
+# hook-down with the callback down from 4 s to 9 s instead of 10-20 s, and
+# 10 publishers 1.2 s apart instead of 14 2 s apart.
+name: hook-down
+duration: 13s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook:
+  faults: [{at: 4s, for: 5s, kind: down}]
+publishers:
+  - {group: cams, count: 10, name: "down-{i:02}", ramp: 12s, hold: 1s}
+`, mix: func(t *testing.T, s *report.Summary) {
+			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookUnreachable: {down}},
+				map[[2]string]int{{report.OutcomeOK, up}: 4, {report.OutcomeHookUnreachable, down}: 3})
+		}},
+		{name: "hook-500", yaml: `
+# hook-500 with HTTP 500 from 3 s to 7 s instead of 8-16 s, and 8
+# publishers 1.1 s apart instead of 12 2 s apart.
+name: hook-500
+duration: 10s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook:
+  faults: [{at: 3s, for: 4s, kind: "status:500"}]
+publishers:
+  - {group: cams, count: 8, name: "err-{i:02}", ramp: 9s, hold: 1s}
+`, mix: func(t *testing.T, s *report.Summary) {
+			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookErrorStatus: {report.StateErroring}},
+				map[[2]string]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookErrorStatus, report.StateErroring}: 3})
+		}},
+		{name: "hook-deny", yaml: `
+# hook-deny scaled as hook-500.
+name: hook-deny
+duration: 10s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook:
+  faults: [{at: 3s, for: 4s, kind: deny}]
+publishers:
+  - {group: cams, count: 8, name: "deny-{i:02}", ramp: 9s, hold: 1s}
+`, mix: func(t *testing.T, s *report.Summary) {
+			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookDenied: {report.StateDenying}},
+				map[[2]string]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookDenied, report.StateDenying}: 3})
+		}},
+		{name: "hook-flap", yaml: `
+# hook-flap with the same 2 s flap from 3 s to 11 s instead of 6-18 s, and
+# 20 publishers 0.55 s apart instead of 40 0.5 s apart.
+name: hook-flap
+duration: 13s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook:
+  faults: [{at: 3s, for: 8s, kind: "flap:2s"}]
+publishers:
+  - {group: cams, count: 20, name: "flap-{i:02}", ramp: 11s, hold: 1s}
+`, mix: func(t *testing.T, s *report.Summary) {
+			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookUnreachable: {down}},
+				map[[2]string]int{{report.OutcomeOK, up}: 6, {report.OutcomeHookUnreachable, down}: 4})
+		}},
+		{name: "mixed-faults", yaml: `
+# mixed-faults with 3 s windows instead of 5 s (flap 4 s instead of 8 s),
+# 24 cams 1 s apart instead of 40, 26 s instead of 45 s.
+name: mixed-faults
+duration: 26s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook:
+  mode: conflict
+  faults:
+    - {at: 3500ms, for: 3s, kind: down}
+    - {at: 6500ms, for: 3s, kind: "status:500"}
+    - {at: 9500ms, for: 3s, kind: "delay:3s"}
+    - {at: 12500ms, for: 3s, kind: deny}
+    - {at: 15500ms, for: 3s, kind: garbage}
+    - {at: 18500ms, for: 4s, kind: "flap:2s"}
+publishers:
+  - {group: cams, count: 24, name: "mix-{i:02}", ramp: 24s, hold: 4s}
+  - {group: owners, count: 2, name: "mixdup-{i}"}
+  - {group: rivals, count: 2, name: "mixdup-{i}", start: 1500ms, hold: 1s}
+`, mix: func(t *testing.T, s *report.Summary) {
+			checkMix(t, s, outcomeStates{
+				report.OutcomeOK:              {up, report.StateSlow},
+				report.OutcomeHookUnreachable: {down},
+				report.OutcomeHookErrorStatus: {report.StateErroring},
+				report.OutcomeHookDenied:      {up, report.StateDenying}, // conflict, deny
+				report.OutcomeHookBadAnswer:   {report.StateMisanswering},
+			}, map[[2]string]int{
+				{report.OutcomeOK, up}: 6, {report.OutcomeOK, report.StateSlow}: 2,
+				{report.OutcomeHookUnreachable, down}:                   2,
+				{report.OutcomeHookErrorStatus, report.StateErroring}:   2,
+				{report.OutcomeHookDenied, report.StateDenying}:         2,
+				{report.OutcomeHookBadAnswer, report.StateMisanswering}: 2,
+			})
+			if got := groupOutcomes(s, "rivals"); got[report.OutcomeHookDenied] != 2 {
+				t.Errorf("rivals of live names: %v, want both refused by the conflict-detecting callback", got)
+			}
+		}},
+		{name: "hook-slow", yaml: `
+# hook-slow with SRS's 30 s kept: the callback answers after 35 s from
+# 2.5 s on; 2 early publishers (before) and 2 in the slow window instead
+# of 3, 38 s instead of 45 s.
+name: hook-slow
+duration: 38s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook:
+  faults: [{at: 2500ms, for: 35500ms, kind: "delay:35s"}]
+publishers:
+  - {group: before, count: 2, name: "early-{i}", ramp: 1s, hold: 1500ms}
+  - {group: slow, count: 2, name: "slow-{i}", start: 3s, ramp: 1s}
+`, mix: func(t *testing.T, s *report.Summary) {
+			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookTimeout: {report.StateSlow}},
+				map[[2]string]int{{report.OutcomeOK, up}: 2, {report.OutcomeHookTimeout, report.StateSlow}: 2})
+		}},
+	}
+}
+
+func groupOf(s *report.Summary, id string) string {
+	for _, c := range s.Contests {
+		for _, a := range c.Attempts {
+			if a.ID == id {
+				return a.Group
+			}
+		}
+	}
+	return ""
+}
+
+// TestConformance runs every built-in but capacity (scaled down) on the
+// embedded server and, with RTMPLOAD_SRS set, on SRS at the same time, and
+// holds the embedded server to SRS: each run gives its scenario's outcome
+// mix; the same attempt has the same outcome on both servers unless it was
+// decided within a second of a change of the callback's state (either side
+// of the edge is right then); contests have the same winners; and both
+// servers keep SRS's timings: a refusal comes after the publish command,
+// hook_timeout about 30 s after it, on_unpublish only for accepted
+// publishers, after they stop.
+func TestConformance(t *testing.T) {
+	ff := needFFmpeg(t)
+	t.Parallel()
+	srs, skip := srsBinary()
+	cache := testCache(t)
+	for _, c := range conformCases() {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			sc := scenario(t, c.yaml)
+			if sc.Name != c.name {
+				t.Fatalf("the scaled copy is named %q", sc.Name)
+			}
+			if err := ensureClip(ff, cache, sc); err != nil {
+				t.Fatal(err)
+			}
+			servers := []string{"embedded"}
+			if srs != "" {
+				servers = append(servers, "srs")
+			}
+			runs := map[string]*conformRun{}
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for _, server := range servers {
+				o := Options{}
+				if server == "srs" {
+					o.Server = ServerSpec{Kind: ServerSRS, Binary: srs}
+				}
+				wg.Go(func() {
+					r := startConformRun(t, sc, o, ff, cache, server)
+					mu.Lock()
+					runs[server] = r
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			for _, server := range []string{"embedded", "srs"} {
+				t.Run(server, func(t *testing.T) {
+					r := runs[server]
+					if server == "srs" && srs == "" {
+						t.Skip(skip)
+					}
+					if server == "srs" && c.skipSRS != "" {
+						t.Skip(c.skipSRS)
+					}
+					if r.err != nil {
+						t.Fatal(r.err)
+					}
+					t.Logf("%s on %s: %d attempts %v, ran %s", c.name, server, r.sum.Attempts, r.sum.Outcomes, r.took.Round(100*time.Millisecond))
+					c.mix(t, r.sum)
+					checkSRSTimings(t, r)
+				})
+			}
+			if srs == "" || c.skipSRS != "" || runs["embedded"].err != nil || runs["srs"].err != nil {
+				return
+			}
+			t.Run("same", func(t *testing.T) { compareRuns(t, runs["embedded"], runs["srs"]) })
+		})
+	}
+}
+
+// conformRun is one run of a case, read back attempt by attempt.
+type conformRun struct {
+	server string
+	err    error
+	took   time.Duration
+	sum    *report.Summary
+	// attempts by key: the attempt id without the run id, the same for the
+	// same publisher slot in every run of the scenario.
+	attempts map[string]*conformAttempt
+	edges    []time.Time // the callback's state changes
+}
+
+type conformAttempt struct {
+	key, group, outcome string
+	decided             time.Time // hook call, else publish command, else exit
+	publish, close      time.Time // the wire's publish command and the server's close
+	exit                time.Time
+	unpublish           []time.Time // on_unpublish calls for it
+}
+
+func startConformRun(t *testing.T, sc *scenarios.Scenario, o Options, ff, cache, server string) *conformRun {
+	r := &conformRun{server: server}
+	ctx, cancel := context.WithTimeout(context.Background(), sc.Duration+90*time.Second)
+	defer cancel()
+	o.Scenario, o.FFmpeg, o.CacheDir = sc, ff, cache
+	o.ResultsDir = filepath.Join(t.TempDir(), server)
+	begin := time.Now()
+	res, err := Run(ctx, o)
+	r.took = time.Since(begin)
+	switch {
+	case err != nil:
+		r.err = err
+		return r
+	case ctx.Err() != nil:
+		r.err = fmt.Errorf("the run did not end within %s", sc.Duration+90*time.Second)
+		return r
+	}
+	r.sum = res.Summary
+	r.err = r.read(res.ResultsPath)
+	return r
+}
+
+func (r *conformRun) read(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	prefix := r.sum.Run.ID + "-"
+	r.attempts = map[string]*conformAttempt{}
+	get := func(id string) *conformAttempt {
+		k := strings.TrimPrefix(id, prefix)
+		a := r.attempts[k]
+		if a == nil {
+			a = &conformAttempt{key: k}
+			r.attempts[k] = a
+		}
+		return a
+	}
+	var hookAt = map[string]time.Time{}
+	err = report.Read(f, func(ev report.Event) error {
+		switch {
+		case ev.Type == report.TypeAttempt && ev.Attempt.Phase == report.PhaseSpawn:
+			get(ev.Attempt.ID).group = ev.Attempt.Group
+		case ev.Type == report.TypeAttempt && ev.Attempt.Phase == report.PhaseExit:
+			get(ev.Attempt.ID).exit = ev.Time
+		case ev.Type == report.TypeHook && ev.Hook.Attempt != "":
+			switch ev.Hook.Action {
+			case "on_publish":
+				if _, ok := hookAt[ev.Hook.Attempt]; !ok {
+					hookAt[ev.Hook.Attempt] = ev.Hook.Arrived
+				}
+			case "on_unpublish":
+				a := get(ev.Hook.Attempt)
+				a.unpublish = append(a.unpublish, ev.Hook.Arrived)
+			}
+		case ev.Type == report.TypeWire && ev.Wire.Attempt != "":
+			a := get(ev.Wire.Attempt)
+			for _, m := range ev.Wire.Marks {
+				switch m.Phase {
+				case report.WirePublish:
+					a.publish = m.At
+				case report.WireServerClose:
+					a.close = m.At
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	failed := map[string]string{}
+	for _, f := range r.sum.Failures {
+		failed[strings.TrimPrefix(f.ID, prefix)] = f.Outcome
+	}
+	for k, a := range r.attempts {
+		a.outcome = report.OutcomeOK
+		if o, ok := failed[k]; ok {
+			a.outcome = o
+		}
+		switch {
+		case !hookAt[prefix+k].IsZero():
+			a.decided = hookAt[prefix+k]
+		case !a.publish.IsZero():
+			a.decided = a.publish
+		default:
+			a.decided = a.exit
+		}
+	}
+	for i, st := range r.sum.Availability {
+		if i > 0 { // the first is the state at the start
+			r.edges = append(r.edges, st.At)
+		}
+	}
+	return nil
+}
+
+// nearEdge reports whether a was decided within a second of a change of the
+// callback's state.
+func (r *conformRun) nearEdge(a *conformAttempt) bool {
+	for _, e := range r.edges {
+		if d := a.decided.Sub(e); d > -time.Second && d < time.Second {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSRSTimings holds a run to SRS's timings: a refused publish is refused
+// after its publish command (the server asks the hook then), hook_timeout
+// about 30 s after it, and an accepted publisher gets exactly one
+// on_unpublish, after it published and by the time rtmpload saw it exit
+// (plus a second for the call to arrive); a refused one gets none.
+func checkSRSTimings(t *testing.T, r *conformRun) {
+	t.Helper()
+	for _, a := range sortedAttempts(r) {
+		refused := a.outcome != report.OutcomeOK && a.outcome != report.OutcomeRejectedUnknown
+		if refused && !a.publish.IsZero() && !a.close.IsZero() && a.close.Before(a.publish) {
+			t.Errorf("%s (%s): the server closed the connection before the publish command", a.key, a.outcome)
+		}
+		if refused && a.publish.IsZero() {
+			t.Errorf("%s (%s): refused, but the wire saw no publish command", a.key, a.outcome)
+		}
+		if a.outcome == report.OutcomeHookTimeout {
+			if w := a.close.Sub(a.publish); w < 29500*time.Millisecond || w > 32*time.Second {
+				t.Errorf("%s: hook_timeout after %s from the publish command, want about 30 s", a.key, w)
+			}
+		}
+		switch {
+		case a.outcome == report.OutcomeOK && len(a.unpublish) != 1:
+			t.Errorf("%s: accepted, %d on_unpublish calls, want 1", a.key, len(a.unpublish))
+		case a.outcome == report.OutcomeOK:
+			if u := a.unpublish[0]; u.Before(a.publish) || u.After(a.exit.Add(time.Second)) {
+				t.Errorf("%s: on_unpublish at %s, want after its publish (%s) and by its exit (%s)",
+					a.key, u.Format("15:04:05.000"), a.publish.Format("15:04:05.000"), a.exit.Format("15:04:05.000"))
+			}
+		case refused && len(a.unpublish) != 0:
+			t.Errorf("%s: refused (%s), yet %d on_unpublish calls", a.key, a.outcome, len(a.unpublish))
+		}
+	}
+	for _, an := range r.sum.Anomalies {
+		t.Errorf("anomaly: %s", an)
+	}
+}
+
+func sortedAttempts(r *conformRun) []*conformAttempt {
+	out := make([]*conformAttempt, 0, len(r.attempts))
+	for _, a := range r.attempts {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
+
+// compareRuns holds the embedded server's run to SRS's, attempt by attempt.
+func compareRuns(t *testing.T, emb, srs *conformRun) {
+	t.Helper()
+	for _, a := range sortedAttempts(emb) {
+		b, ok := srs.attempts[a.key]
+		if !ok {
+			t.Errorf("%s: attempted on the embedded server only", a.key)
+			continue
+		}
+		if a.outcome == b.outcome {
+			continue
+		}
+		if emb.nearEdge(a) || srs.nearEdge(b) {
+			t.Logf("%s: %s on the embedded server, %s on SRS: decided at a change of the callback's state", a.key, a.outcome, b.outcome)
+			continue
+		}
+		t.Errorf("%s (%s): %s on the embedded server, %s on SRS", a.key, a.group, a.outcome, b.outcome)
+	}
+	for k := range srs.attempts {
+		if _, ok := emb.attempts[k]; !ok {
+			t.Errorf("%s: attempted on SRS only", k)
+		}
+	}
+	winners := func(r *conformRun) map[string][]string {
+		out := map[string][]string{}
+		for _, c := range r.sum.Contests {
+			var w []string
+			for _, id := range c.Winners {
+				w = append(w, strings.TrimPrefix(id, r.sum.Run.ID+"-"))
+			}
+			slices.Sort(w)
+			out[c.Stream] = w
+		}
+		return out
+	}
+	if we, ws := winners(emb), winners(srs); fmt.Sprint(we) != fmt.Sprint(ws) {
+		t.Errorf("contest winners differ:\nembedded %v\n     SRS %v", we, ws)
+	}
+}
