@@ -95,6 +95,9 @@ type probe struct {
 }
 
 func TestEnsureEncodesOnceAndCaches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real ffmpeg: skipped with -short")
+	}
 	ff, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		t.Skip("ffmpeg not installed")
@@ -208,6 +211,9 @@ func checkClip(t *testing.T, ffprobe, path string, p Params) {
 }
 
 func TestEnsureCanceled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real ffmpeg: skipped with -short")
+	}
 	ff, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		t.Skip("ffmpeg not installed")

@@ -216,6 +216,9 @@ func TestArgs(t *testing.T) {
 
 // realFFmpeg returns the installed ffmpeg and a short clip it encoded, or skips.
 func realFFmpeg(t *testing.T) (ff, clip string) {
+	if testing.Short() {
+		t.Skip("real ffmpeg: skipped with -short")
+	}
 	ff, err := FindFFmpeg("")
 	if err != nil {
 		t.Skip(err)

@@ -15,6 +15,9 @@ import (
 // and returns ffmpeg's stderr and exit error.
 func runFFmpeg(t *testing.T, target string) (string, error) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("real ffmpeg: skipped with -short")
+	}
 	bin, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		t.Skip("ffmpeg not installed")

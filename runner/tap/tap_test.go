@@ -416,6 +416,9 @@ func TestCloseIsBounded(t *testing.T) {
 }
 
 func TestFFmpegPublish(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real ffmpeg: skipped with -short")
+	}
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		t.Skip("ffmpeg not installed")
