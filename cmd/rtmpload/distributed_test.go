@@ -108,11 +108,9 @@ func contestShape(cs []report.Contest) map[string]string {
 // server and one hook, merged, against the same scenario in one process.
 func TestDistributedShardsMergeLikeOneProcess(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "rtmpload")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := rtmploadBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -126,22 +124,29 @@ func TestDistributedShardsMergeLikeOneProcess(t *testing.T) {
 	hookURL := waitFor(t, &hk.stderr, `\(on_publish (http://\S+)\)`)[1]
 	unpubURL := strings.Replace(hookURL, "on_publish", "on_unpublish", 1)
 
-	var serveOut syncBuffer
-	srv := startChild(t, ctx, &serveOut, bin, "serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-		"--on-publish", hookURL, "--on-unpublish", unpubURL)
-	rtmpURL := waitFor(t, &serveOut, `rtmp (rtmp://\S+)\n`)[1]
-	apiURL := waitFor(t, &serveOut, `api (http://\S+)\n`)[1]
+	// Two servers behind the one hook: the shards share one, the run in one
+	// process has the other, so that both runs go at the same time.
+	serve := func() (srv *child, rtmpURL, apiURL string) {
+		var out syncBuffer
+		srv = startChild(t, ctx, &out, bin, "serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+			"--on-publish", hookURL, "--on-unpublish", unpubURL)
+		return srv, waitFor(t, &out, `rtmp (rtmp://\S+)\n`)[1], waitFor(t, &out, `api (http://\S+)\n`)[1]
+	}
+	shardSrv, shardRTMP, shardAPI := serve()
+	oneSrv, oneRTMP, oneAPI := serve()
 
-	runArgs := func(id, out string) []string {
+	runArgs := func(rtmpURL, apiURL, id, out string) []string {
 		return []string{"run", "duplicate-contest", "--target", rtmpURL, "--api", apiURL, "--hook", "external",
 			"--run-id", id, "--out", out, "--cache-dir", cacheDir(t), "--progress", "none"}
 	}
 	shardDir := filepath.Join(tmp, "shards")
+	oneDir := filepath.Join(tmp, "one")
 	var wg sync.WaitGroup
 	shards := make([]*child, 4)
 	for i := range shards {
-		shards[i] = startChild(t, ctx, io.Discard, bin, append(runArgs("R", filepath.Join(shardDir, fmt.Sprint(i))), "--shard", fmt.Sprintf("%d/4", i))...)
+		shards[i] = startChild(t, ctx, io.Discard, bin, append(runArgs(shardRTMP, shardAPI, "R", filepath.Join(shardDir, fmt.Sprint(i))), "--shard", fmt.Sprintf("%d/4", i))...)
 	}
+	one := startChild(t, ctx, io.Discard, bin, runArgs(oneRTMP, oneAPI, "R2", oneDir)...)
 	for i, c := range shards {
 		wg.Go(func() {
 			if code := c.wait(); code != exitOK {
@@ -149,19 +154,21 @@ func TestDistributedShardsMergeLikeOneProcess(t *testing.T) {
 			}
 		})
 	}
+	wg.Go(func() {
+		if code := one.wait(); code != exitOK {
+			t.Errorf("one process: exit %d\n%s", code, one.stderr.String())
+		}
+	})
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
 	}
-	oneDir := filepath.Join(tmp, "one")
-	one := startChild(t, ctx, io.Discard, bin, runArgs("R2", oneDir)...)
-	if code := one.wait(); code != exitOK {
-		t.Fatalf("one process: exit %d\n%s", code, one.stderr.String())
-	}
 	// Accepted publishers get on_unpublish a few ms after they end: stop
-	// the server before the hook, so the log is complete.
-	if err := srv.stop(); err != nil {
-		t.Errorf("serve: %v\n%s", err, srv.stderr.String())
+	// the servers before the hook, so the log is complete.
+	for _, srv := range []*child{shardSrv, oneSrv} {
+		if err := srv.stop(); err != nil {
+			t.Errorf("serve: %v\n%s", err, srv.stderr.String())
+		}
 	}
 	if err := hk.stop(); err != nil {
 		t.Errorf("hook: %v\n%s", err, hk.stderr.String())

@@ -240,11 +240,7 @@ func TestE2EDuplicateContest(t *testing.T) {
 func TestE2ESignals(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "rtmpload")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := rtmploadBinary(t)
 	cases := []struct {
 		name    string
 		signals []syscall.Signal
@@ -263,6 +259,7 @@ func TestE2ESignals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			args := []string{"run", "smoke", "--progress", "log", "--cache-dir", cacheDir(t)}
 			if tc.nginx {
 				if _, err := exec.LookPath("nginx"); err != nil {

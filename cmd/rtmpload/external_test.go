@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,11 +22,9 @@ import (
 // (docs/srs-behaviour.md, "Duplicate names").
 func TestExternalTargetRaceDetected(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "rtmpload")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := rtmploadBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
