@@ -115,28 +115,28 @@ publishers:
 		}},
 		{name: "hook-down", yaml: `
 # hook-down with the callback down from 4 s to 9 s instead of 10-20 s, and
-# 10 publishers 1.2 s apart instead of 14 2 s apart.
+# 10 publishers 1.2 s apart for 2 s each instead of 14 2 s apart for 1.5 s.
 name: hook-down
 duration: 13s
 media: {clip: testsrc-360p, bitrate: 300k}
 hook:
   faults: [{at: 4s, for: 5s, kind: down}]
 publishers:
-  - {group: cams, count: 10, name: "down-{i:02}", ramp: 12s, hold: 1s}
+  - {group: cams, count: 10, name: "down-{i:02}", ramp: 12s, hold: 2s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookUnreachable: {down}},
 				map[[2]string]int{{report.OutcomeOK, up}: 4, {report.OutcomeHookUnreachable, down}: 3})
 		}},
 		{name: "hook-500", yaml: `
 # hook-500 with HTTP 500 from 3 s to 7 s instead of 8-16 s, and 8
-# publishers 1.1 s apart instead of 12 2 s apart.
+# publishers 1.1 s apart for 2 s each instead of 12 2 s apart for 1.5 s.
 name: hook-500
 duration: 10s
 media: {clip: testsrc-360p, bitrate: 300k}
 hook:
   faults: [{at: 3s, for: 4s, kind: "status:500"}]
 publishers:
-  - {group: cams, count: 8, name: "err-{i:02}", ramp: 9s, hold: 1s}
+  - {group: cams, count: 8, name: "err-{i:02}", ramp: 9s, hold: 2s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookErrorStatus: {report.StateErroring}},
 				map[[2]string]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookErrorStatus, report.StateErroring}: 3})
@@ -149,21 +149,21 @@ media: {clip: testsrc-360p, bitrate: 300k}
 hook:
   faults: [{at: 3s, for: 4s, kind: deny}]
 publishers:
-  - {group: cams, count: 8, name: "deny-{i:02}", ramp: 9s, hold: 1s}
+  - {group: cams, count: 8, name: "deny-{i:02}", ramp: 9s, hold: 2s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookDenied: {report.StateDenying}},
 				map[[2]string]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookDenied, report.StateDenying}: 3})
 		}},
 		{name: "hook-flap", yaml: `
 # hook-flap with the same 2 s flap from 3 s to 11 s instead of 6-18 s, and
-# 20 publishers 0.55 s apart instead of 40 0.5 s apart.
+# 20 publishers 0.55 s apart for 1.5 s each instead of 40 0.5 s apart for 1 s.
 name: hook-flap
 duration: 13s
 media: {clip: testsrc-360p, bitrate: 300k}
 hook:
   faults: [{at: 3s, for: 8s, kind: "flap:2s"}]
 publishers:
-  - {group: cams, count: 20, name: "flap-{i:02}", ramp: 11s, hold: 1s}
+  - {group: cams, count: 20, name: "flap-{i:02}", ramp: 11s, hold: 1500ms}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookUnreachable: {down}},
 				map[[2]string]int{{report.OutcomeOK, up}: 6, {report.OutcomeHookUnreachable, down}: 4})
