@@ -85,7 +85,13 @@ func (s *Server) handleConn(nc net.Conn) {
 	// duplicate publisher is seen by the hook.
 	if r := s.runOnPublish(c); r.reason != "" {
 		s.reject(c, nc, r.reason, &r)
-		log.Info("publish rejected", "reason", r.reason, "hook_status", r.status, "hook_body", string(eventBody(r.body)))
+		args := []any{"reason", r.reason}
+		if r.err == nil && r.status != 0 {
+			// SRS's own words for the answer it refused, as its log has them.
+			j := srs.JudgeAnswer(r.status, r.body)
+			args = append(args, "hook_status", r.status, "hook_body", string(eventBody(r.body)), "srs_error", j.Code, "srs_detail", j.Detail)
+		}
+		log.Info("publish rejected", args...)
 		return
 	}
 	if !s.claim(c) {

@@ -286,6 +286,10 @@ func TestRejections(t *testing.T) {
 			if rej.Reason != tc.reason || rej.Param != "?rtmpload=r1-1" || rej.Stream != "cam01" {
 				t.Errorf("reject event = %+v, want reason %s", rej, tc.reason)
 			}
+			// A refusal by the hook's answer carries that answer, for the report.
+			if tc.answer != nil && tc.reason != ReasonHookTimeout && (rej.HookStatus == 0 || rej.HookBody == "") {
+				t.Errorf("reject event = %+v, want the hook's status and body", rej)
+			}
 			hooks := rec.eventsOf(EventHook)
 			if len(hooks) != 1 || hooks[0].HookAction != "on_publish" || hooks[0].HookURL != hookURL {
 				t.Fatalf("hook events = %+v", hooks)
