@@ -35,13 +35,13 @@ func (r *run) fanout(ctx context.Context, start time.Time, batch []scenarios.Slo
 	members := batch
 	for k := 0; len(members) > 0; k++ {
 		end, churn := start.Add(stop), false
-		if at, ok := r.p.sc.NextChurn(members[0], time.Since(start)); ok {
+		if at, ok := r.p.sc.NextChurn(members[0], r.clock.Now().Sub(start)); ok {
 			end, churn = start.Add(at), true
 		}
-		actx, cancel := context.WithDeadline(ctx, end)
+		actx, cancel := r.clock.WithDeadline(ctx, end)
 		left, stopped := r.teeAttempt(actx, members, k, goAlone)
 		cancel()
-		if ctx.Err() != nil || !time.Now().Before(start.Add(stop)) || !(stopped && churn) {
+		if ctx.Err() != nil || !r.clock.Now().Before(start.Add(stop)) || !(stopped && churn) {
 			return
 		}
 		members = left
@@ -65,11 +65,11 @@ type teeOutput struct {
 func (r *run) teeAttempt(ctx context.Context, members []scenarios.Slot, k int,
 	alone func(scenarios.Slot, int, publisher.Result)) (left []scenarios.Slot, stopped bool) {
 	outs := make([]*teeOutput, len(members))
-	urls := make([]string, len(members))
+	spec := make([]SpawnOutput, len(members))
 	for j, slot := range members {
 		id := r.attemptID(slot, k)
 		outs[j] = &teeOutput{slot: slot, id: id, url: r.urlOf(slot, id)}
-		urls[j] = outs[j].url
+		spec[j] = SpawnOutput{Attempt: id, URL: outs[j].url}
 	}
 	emit := func(o *teeOutput, at time.Time, phase string, fill func(*report.AttemptEvent)) {
 		ae := report.AttemptEvent{ID: o.id, Phase: phase, Group: o.slot.Group, Stream: o.slot.Stream, Slot: o.slot.Seq}
@@ -112,11 +112,8 @@ func (r *run) teeAttempt(ctx context.Context, members []scenarios.Slot, k int,
 		})
 	}
 
-	res := publisher.Run(ctx, publisher.Spec{
-		FFmpeg:  r.p.o.FFmpeg,
-		Args:    publisher.TeeArgs(r.clip, urls),
-		Grace:   r.p.o.Grace,
-		Outputs: urls,
+	res := r.spawn(ctx, SpawnSpec{
+		Outputs: spec,
 		OnStart: func(at time.Time, pid int) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -174,7 +171,7 @@ func (r *run) teeAttempt(ctx context.Context, members []scenarios.Slot, k int,
 	mu.Lock()
 	defer mu.Unlock()
 	if res.Spawned.IsZero() {
-		spawn(time.Now(), 0)
+		spawn(r.clock.Now(), 0)
 	}
 	for j, o := range outs {
 		if o.done {

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,7 +115,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	r := &run{p: p, s: newStream()}
+	r := &run{p: p, s: newStream(), clock: realClock{}}
 	g, err := r.start(ctx)
 	defer g.close()
 	if err != nil {
@@ -131,13 +130,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // run is the state of one run shared by its goroutines.
 type run struct {
 	p        *plan
-	clip     string
 	clipRate float64  // the clip's bytes per second: a fan-out output's real-time rate
 	tap      *tap.Tap // nil without the tap
 	conns    conns    // fan-out outputs judged by their own connection
 	rtmpBase string
 	query    string  // --target's own query, before each group's param
 	s        *stream // every event of the run goes here
+	clock    clock
+	spawn    Spawner
 }
 
 // outcome is how the publish stage ended.
@@ -152,8 +152,9 @@ type outcome struct {
 // callback's probe watched meanwhile. Every event goes through the run's
 // stream to its sinks.
 func (r *run) publish(ctx context.Context, g *rig) outcome {
-	r.clip, r.rtmpBase, r.query, r.tap = g.clip, g.rtmpBase, g.tg.query, g.tap
+	r.rtmpBase, r.query, r.tap = g.rtmpBase, g.tg.query, g.tap
 	r.clipRate = clipByteRate(g.clip)
+	r.spawn = ffmpegSpawner(r.p.o.FFmpeg, g.clip, r.p.o.Grace)
 	start := time.Now()
 	// The header first, before anything the stream holds already.
 	g.w.Write(r.header(g, start))
@@ -297,12 +298,8 @@ func (r *run) schedule(ctx context.Context, start time.Time) outcome {
 	// A batch is one publisher, or several that share one ffmpeg (fan-out).
 	for _, batch := range sc.Batches(r.p.slots, r.p.o.Fanout) {
 		wg.Go(func() {
-			t := time.NewTimer(time.Until(start.Add(batch[0].Start)))
-			defer t.Stop()
-			select {
-			case <-runCtx.Done():
+			if !r.clock.Sleep(runCtx, start.Add(batch[0].Start).Sub(r.clock.Now())) {
 				return
-			case <-t.C:
 			}
 			if len(batch) == 1 {
 				r.slot(runCtx, start, batch[0])
@@ -332,124 +329,6 @@ func (r *run) ticks(ctx context.Context) {
 			r.s.emit(event{tick: &tick{at: now, selfCPU: readCPU().self}})
 		}
 	}
-}
-
-// slot runs one scheduled publisher from its start to its stop: its first
-// attempt, a new attempt at each churn time, and reconnects after an
-// attempt ends on its own, as its group's policy allows. Attempt ids are
-// <run>-<seq+1> and then <run>-<seq+1>.<k>, the same in every shard.
-func (r *run) slot(ctx context.Context, start time.Time, slot scenarios.Slot) {
-	r.slotAfter(ctx, start, slot, 0, nil)
-}
-
-// slotAfter runs the slot's attempts from the k-th on, each its own ffmpeg.
-// prev, when set, is how attempt k-1 ended elsewhere (an output of a
-// fan-out process that ended on its own): the slot goes on from it as it
-// would from its own attempt.
-func (r *run) slotAfter(ctx context.Context, start time.Time, slot scenarios.Slot, k int, prev *publisher.Result) {
-	sc := r.p.sc
-	rc := sc.Publishers[groupIndex(sc, slot.Group)].Reconnect
-	stop := start.Add(slot.Stop)
-	reconnects := 0
-	res, churn := prev, false
-	for ; ; k++ {
-		if res != nil {
-			switch {
-			case ctx.Err() != nil || !time.Now().Before(stop):
-				return // the run or the slot is over
-			case res.Stopped && churn:
-				// churned: restart at once
-			case reconnects >= rc.Max:
-				return
-			default:
-				reconnects++
-				wait := time.Duration(float64(rc.Delay) * math.Pow(max(rc.Backoff, 1), float64(reconnects-1)))
-				t := time.NewTimer(wait)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
-				if !time.Now().Before(stop) {
-					return
-				}
-			}
-		}
-		end := stop
-		churn = false
-		if at, ok := sc.NextChurn(slot, time.Since(start)); ok {
-			end, churn = start.Add(at), true
-		}
-		actx, cancel := context.WithDeadline(ctx, end)
-		a := r.attempt(actx, slot, r.attemptID(slot, k))
-		cancel()
-		res = &a
-	}
-}
-
-// attemptID is the id of the slot's k-th attempt: <run>-<seq+1>, then
-// <run>-<seq+1>.<k>.
-func (r *run) attemptID(slot scenarios.Slot, k int) string {
-	id := fmt.Sprintf("%s-%d", r.p.id, slot.Seq+1)
-	if k > 0 {
-		id += fmt.Sprintf(".%d", k)
-	}
-	return id
-}
-
-// urlOf is where the attempt id publishes the slot's stream.
-func (r *run) urlOf(slot scenarios.Slot, id string) string {
-	return publishURL(r.rtmpBase, slot.Stream, joinQuery(r.query, r.p.sc.ParamOf(slot)), id)
-}
-
-func groupIndex(sc *scenarios.Scenario, group string) int {
-	for i, g := range sc.Publishers {
-		if g.Group == group {
-			return i
-		}
-	}
-	return 0
-}
-
-// attempt runs one ffmpeg publisher until it ends or ctx is done, and
-// sends its phases to the stream.
-func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publisher.Result {
-	u := r.urlOf(slot, id)
-	base := report.AttemptEvent{ID: id, Group: slot.Group, Stream: slot.Stream, Slot: slot.Seq}
-	emit := func(at time.Time, phase string, fill func(*report.AttemptEvent)) {
-		ae := base
-		ae.Phase = phase
-		if fill != nil {
-			fill(&ae)
-		}
-		r.s.write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae})
-	}
-	var once sync.Once
-	res := publisher.Run(ctx, publisher.Spec{
-		FFmpeg: r.p.o.FFmpeg,
-		Args:   publisher.Args(r.clip, u),
-		Grace:  r.p.o.Grace,
-		OnStart: func(at time.Time, pid int) {
-			emit(at, report.PhaseSpawn, func(ae *report.AttemptEvent) { ae.URL, ae.PID = u, pid })
-		},
-		OnProgress: func(p publisher.Progress) {
-			once.Do(func() { emit(p.At, report.PhasePublishing, nil) })
-			r.s.emit(event{attempt: id, progress: &p})
-		},
-	})
-	if res.Spawned.IsZero() {
-		emit(time.Now(), report.PhaseSpawn, func(ae *report.AttemptEvent) { ae.URL = u })
-	}
-	emit(res.Exited, report.PhaseExit, func(ae *report.AttemptEvent) {
-		ae.Class, ae.ExitCode, ae.Stopped, ae.Killed = string(res.Class), res.ExitCode, res.Stopped, res.Killed
-		ae.Message, ae.StderrTail = res.Message, res.StderrTail
-		ae.Frames, ae.Bytes = res.LastProgress.Frame, res.LastProgress.TotalSize
-		if res.Err != nil && ae.Message == "" {
-			ae.Message = res.Err.Error()
-		}
-	})
-	return res
 }
 
 func (r *run) onHookCall(c hook.Call) {
