@@ -27,6 +27,14 @@ func TestClassifyRecorded(t *testing.T) {
 			evidence: map[string]string{"2": "hook: no call", "3": "status:500", "4": "hook answered deny",
 				"5": `answered 200 in a format SRS does not take (body not recorded); SRS allows only 0 or {"code":0}`},
 		},
+		// Real SRS 7.0.18 with the built-in hook's garbage fault ("OK") for
+		// 4 s, then allowing: no server events, the hook's record only.
+		"badanswer-srs": {
+			outcomes: map[string]string{"1": OutcomeHookBadAnswer, "2": OutcomeHookBadAnswer, "3": OutcomeOK},
+			states:   map[string]string{"1": StateMisanswering, "2": StateMisanswering},
+			evidence: map[string]string{"1": "the callback answered 200 with `OK`; SRS allows only 0 or {\"code\":0}",
+				"2": "under fault garbage"},
+		},
 		// The hook answers after 35 s; SRS's 30 s timeout refuses the publish.
 		"timeout": {
 			outcomes: map[string]string{"1": OutcomeHookTimeout},
