@@ -15,7 +15,7 @@ const (
 	errClientNotFound = 2049 // ERROR_RTMP_CLIENT_NOT_FOUND
 )
 
-// defaultPageCount is SRS's page size when ?count is absent.
+// defaultPageCount is SRS's page size when ?count is absent, and its least.
 const defaultPageCount = 10
 
 func (s *Server) apiHandler() http.Handler {
@@ -71,17 +71,14 @@ func (s *Server) handleVersions(w http.ResponseWriter, _ *http.Request) {
 	}{s.envelope(0), d})
 }
 
-// page applies SRS 7's paging (>= 7.0.103): start defaults to 0, count to
-// 10 and is at least 1.
+// page applies SRS 7.0.18's paging: start defaults to 0, and count is at
+// least 10 (count=1 gives 10 entries), as seen with SRS 7.0.18.
 func page[T any](r *http.Request, all []T) []T {
 	q := r.URL.Query()
 	start, _ := strconv.Atoi(q.Get("start"))
 	start = max(start, 0)
-	count := defaultPageCount
-	if v := q.Get("count"); v != "" {
-		n, _ := strconv.Atoi(v)
-		count = max(n, 1)
-	}
+	n, _ := strconv.Atoi(q.Get("count"))
+	count := max(n, defaultPageCount)
 	if start >= len(all) {
 		return []T{}
 	}
@@ -89,12 +86,11 @@ func page[T any](r *http.Request, all []T) []T {
 }
 
 func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
-	all := s.Streams()
+	// SRS 7.0.18 gives no "total" (later versions do).
 	writeJSON(w, struct {
 		envelope
-		Total   int          `json:"total"`
 		Streams []srs.Stream `json:"streams"`
-	}{s.envelope(0), len(all), page(r, all)})
+	}{s.envelope(0), page(r, s.Streams())})
 }
 
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {

@@ -479,8 +479,8 @@ func TestAPI(t *testing.T) {
 	for _, path := range []string{"/api/v1/streams/", "/api/v1/streams"} {
 		m := getJSON(t, s, path)
 		streams := m["streams"].([]any)
-		if m["code"] != 0.0 || len(streams) != 10 || m["total"] != 12.0 {
-			t.Fatalf("%s: code %v, %d streams (want the default page of 10), total %v", path, m["code"], len(streams), m["total"])
+		if _, total := m["total"]; m["code"] != 0.0 || len(streams) != 10 || total {
+			t.Fatalf("%s: code %v, %d streams (want the default page of 10), total %v (SRS 7.0.18 sends none)", path, m["code"], len(streams), m["total"])
 		}
 		st := streams[0].(map[string]any)
 		want := sorted("id", "name", "vhost", "app", "tcUrl", "url", "live_ms", "clients", "frames",
@@ -505,8 +505,8 @@ func TestAPI(t *testing.T) {
 	if n := len(getJSON(t, s, "/api/v1/streams/?start=0&count=100")["streams"].([]any)); n != 12 {
 		t.Errorf("count=100 gave %d streams", n)
 	}
-	if n := len(getJSON(t, s, "/api/v1/streams/?count=2")["streams"].([]any)); n != 2 {
-		t.Errorf("count=2 gave %d streams", n)
+	if n := len(getJSON(t, s, "/api/v1/streams/?count=2")["streams"].([]any)); n != 10 {
+		t.Errorf("count=2 gave %d streams, want 10: SRS 7.0.18 gives at least 10", n)
 	}
 
 	for _, path := range []string{"/api/v1/clients/?count=20", "/api/v1/clients?count=20"} {

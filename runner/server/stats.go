@@ -94,6 +94,13 @@ func (c *client) count(msg message.Message, now time.Time) {
 				message.CodecPCMA: "PCMA", message.CodecPCMU: "PCMU", message.CodecLPCM: "LPCM",
 			}[m.Codec]}
 		}
+		// SRS reports the FLV tag's sound type (mono 1, stereo 2), not the
+		// AAC configuration's channels: ffmpeg marks AAC stereo even when it
+		// is mono (docs/servers.md, "The HTTP API: embedded server and SRS").
+		c.audio.Channel = 1
+		if m.IsStereo {
+			c.audio.Channel = 2
+		}
 	case *message.AudioExSequenceStart, *message.AudioExCodedFrames, *message.AudioExMultitrack,
 		*message.AudioExSequenceEnd, *message.AudioExMultichannelConfig:
 		c.audioMsgs++
@@ -107,7 +114,11 @@ func fourCCName(f message.FourCC) string {
 }
 
 func avcInfo(profile, level uint8, sps []byte) *srs.Video {
+	// SRS writes level 3.0 as "3" and 3.1 as "3.1".
 	v := &srs.Video{Codec: "H264", Level: fmt.Sprintf("%d.%d", level/10, level%10)}
+	if level%10 == 0 {
+		v.Level = strconv.Itoa(int(level / 10))
+	}
 	v.Profile = map[uint8]string{
 		66: "Baseline", 77: "Main", 88: "Extended", 100: "High", 110: "High10", 122: "High422", 244: "High444",
 	}[profile]
@@ -198,7 +209,7 @@ func (s *Server) Clients() []srs.Client {
 			// ffmpeg and OBS send releaseStream/FCPublish, which SRS calls FMLE;
 			// gortmplib hides those commands, so every publisher is reported so.
 			Type: "fmle-publish", Publish: true,
-			Alive: now.Sub(c.created).Seconds(),
+			Alive: float64(now.Sub(c.created).Milliseconds()) / 1000, // SRS: ms precision
 		}
 		if st := s.streams[c.streamURL]; st != nil {
 			info.Stream = st.id
