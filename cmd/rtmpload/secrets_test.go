@@ -322,9 +322,12 @@ publishers:
 		}
 		if i == 0 {
 			// diagnose's test publish passes --rtmp's token too: the server
-			// calls this hook, which the callback allows it through.
+			// calls this hook, which the callback allows it through. The
+			// publish window is generous: on a loaded machine ffmpeg may
+			// take seconds to reach the server, and a window that ends
+			// first is a failed publish.
 			_, stdout, stderr := runInProcess(t, time.Minute, "diagnose", "--rtmp", target+"&sign="+sigSecret+"d", "--api", "",
-				"--publish", "--publish-for", "2s", "--cache-dir", cacheDir(t), "--json", "--redact", "tenant")
+				"--publish", "--publish-for", "5s", "--cache-dir", cacheDir(t), "--json", "--redact", "tenant")
 			assertNoSecret(t, "diagnose --publish", stdout+stderr)
 			var diag struct {
 				Checks []struct{ Name, Status, Detail string }
