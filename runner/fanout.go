@@ -64,116 +64,138 @@ type teeOutput struct {
 // were still in the process when it was stopped, and whether it was.
 func (r *run) teeAttempt(ctx context.Context, members []scenarios.Slot, k int,
 	alone func(scenarios.Slot, int, publisher.Result)) (left []scenarios.Slot, stopped bool) {
-	outs := make([]*teeOutput, len(members))
+	tp := &teeProcess{r: r, ctx: ctx, k: k, alone: alone, outs: make([]*teeOutput, len(members))}
 	spec := make([]SpawnOutput, len(members))
 	for j, slot := range members {
 		id := r.attemptID(slot, k)
-		outs[j] = &teeOutput{slot: slot, id: id, url: r.urlOf(slot, id)}
-		spec[j] = SpawnOutput{Attempt: id, URL: outs[j].url}
+		tp.outs[j] = &teeOutput{slot: slot, id: id, url: r.urlOf(slot, id)}
+		spec[j] = SpawnOutput{Attempt: id, URL: tp.outs[j].url}
 	}
-	emit := func(o *teeOutput, at time.Time, phase string, fill func(*report.AttemptEvent)) {
-		ae := report.AttemptEvent{ID: o.id, Phase: phase, Group: o.slot.Group, Stream: o.slot.Stream, Slot: o.slot.Seq}
-		if fill != nil {
-			fill(&ae)
-		}
-		r.s.write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae})
-	}
-	spawn := func(at time.Time, pid int) {
-		for j, o := range outs {
-			emit(o, at, report.PhaseSpawn, func(ae *report.AttemptEvent) {
-				ae.URL, ae.PID = o.url, pid
-				ae.Process, ae.Output, ae.Outputs = outs[0].id, j+1, len(outs)
-			})
-		}
-	}
+	res := r.spawn(ctx, SpawnSpec{Outputs: spec, OnStart: tp.onStart, OnOutput: tp.onOutput, OnProgress: tp.onProgress})
+	return tp.ended(res)
+}
 
-	var mu sync.Mutex // the outputs' state: OnOutput and OnProgress come from two goroutines
-	var mediaAt time.Time
-	publish := func(o *teeOutput, at time.Time) {
-		if o.published || o.done {
-			return
-		}
-		o.published = true
-		emit(o, at, report.PhasePublishing, nil)
-		if r.tap != nil {
-			r.conns.add(o.id, at)
-		}
+// teeProcess is one fan-out process's outputs, as its callbacks and its end
+// see them.
+type teeProcess struct {
+	r     *run
+	ctx   context.Context // the process's: done once it is being stopped
+	k     int             // the outputs' attempt number
+	outs  []*teeOutput
+	alone func(scenarios.Slot, int, publisher.Result)
+
+	mu      sync.Mutex // the outputs' state: OnOutput and OnProgress come from two goroutines
+	mediaAt time.Time
+}
+
+func (tp *teeProcess) emit(o *teeOutput, at time.Time, phase string, fill func(*report.AttemptEvent)) {
+	ae := report.AttemptEvent{ID: o.id, Phase: phase, Group: o.slot.Group, Stream: o.slot.Stream, Slot: o.slot.Seq}
+	if fill != nil {
+		fill(&ae)
 	}
-	exit := func(o *teeOutput, res publisher.Result) {
-		o.done = true
-		r.conns.remove(o.id)
-		emit(o, res.Exited, report.PhaseExit, func(ae *report.AttemptEvent) {
-			ae.Class, ae.ExitCode, ae.Stopped, ae.Killed = string(res.Class), res.ExitCode, res.Stopped, res.Killed
-			ae.Message, ae.StderrTail = res.Message, res.StderrTail
-			ae.Frames = res.LastProgress.Frame
-			if res.Err != nil && ae.Message == "" {
-				ae.Message = res.Err.Error()
-			}
+	tp.r.s.write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae})
+}
+
+// spawned records every output's spawn; tp.mu is held.
+func (tp *teeProcess) spawned(at time.Time, pid int) {
+	for j, o := range tp.outs {
+		tp.emit(o, at, report.PhaseSpawn, func(ae *report.AttemptEvent) {
+			ae.URL, ae.PID = o.url, pid
+			ae.Process, ae.Output, ae.Outputs = tp.outs[0].id, j+1, len(tp.outs)
 		})
 	}
+}
 
-	res := r.spawn(ctx, SpawnSpec{
-		Outputs: spec,
-		OnStart: func(at time.Time, pid int) {
-			mu.Lock()
-			defer mu.Unlock()
-			spawn(at, pid)
-		},
-		OnOutput: func(out publisher.Output) {
-			mu.Lock()
-			defer mu.Unlock()
-			o := outs[out.Index]
-			if o.done {
-				return
-			}
-			if !out.Opened.IsZero() && !o.opened {
-				o.opened = true
-				if !mediaAt.IsZero() {
-					publish(o, out.Opened)
-				}
-			}
-			// Once we stop the process, tee reports outputs whose trailer could not be
-			// written (the server closes after deleteStream: "End of file"): that is
-			// the stop, which the process's exit records, not a failure.
-			if !out.Failed.IsZero() && ctx.Err() == nil {
-				// tee gave up on this output and goes on with the others: as a lone
-				// ffmpeg would have, it ends with status 1 and its own message.
-				res := publisher.Result{
-					Exited: out.Failed, ExitCode: 1, Class: publisher.ClassFailed,
-					Message: out.Message, StderrTail: out.StderrTail,
-				}
-				exit(o, res)
-				alone(o.slot, k, res)
-			}
-		},
-		OnProgress: func(p publisher.Progress) {
-			mu.Lock()
-			defer mu.Unlock()
-			if mediaAt.IsZero() {
-				mediaAt = p.At // tee sends media once every output has opened or failed
-				for _, o := range outs {
-					if o.opened {
-						publish(o, p.At)
-					}
-				}
-			}
-			if r.tap != nil {
-				return // each output is judged by its own connection (conns)
-			}
-			for _, o := range outs {
-				if o.published && !o.done {
-					r.s.emit(event{attempt: o.id, progress: &p})
-				}
-			}
-		},
-	})
-
-	mu.Lock()
-	defer mu.Unlock()
-	if res.Spawned.IsZero() {
-		spawn(r.clock.Now(), 0)
+// publish records an output publishing; tp.mu is held.
+func (tp *teeProcess) publish(o *teeOutput, at time.Time) {
+	if o.published || o.done {
+		return
 	}
-	for j, o := range outs {
+	o.published = true
+	tp.emit(o, at, report.PhasePublishing, nil)
+	if tp.r.tap != nil {
+		tp.r.conns.add(o.id, at)
+	}
+}
+
+// exit records an output's end; tp.mu is held.
+func (tp *teeProcess) exit(o *teeOutput, res publisher.Result) {
+	o.done = true
+	tp.r.conns.remove(o.id)
+	tp.emit(o, res.Exited, report.PhaseExit, func(ae *report.AttemptEvent) {
+		ae.Class, ae.ExitCode, ae.Stopped, ae.Killed = string(res.Class), res.ExitCode, res.Stopped, res.Killed
+		ae.Message, ae.StderrTail = res.Message, res.StderrTail
+		ae.Frames = res.LastProgress.Frame
+		if res.Err != nil && ae.Message == "" {
+			ae.Message = res.Err.Error()
+		}
+	})
+}
+
+func (tp *teeProcess) onStart(at time.Time, pid int) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	tp.spawned(at, pid)
+}
+
+func (tp *teeProcess) onOutput(out publisher.Output) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	o := tp.outs[out.Index]
+	if o.done {
+		return
+	}
+	if !out.Opened.IsZero() && !o.opened {
+		o.opened = true
+		if !tp.mediaAt.IsZero() {
+			tp.publish(o, out.Opened)
+		}
+	}
+	// Once we stop the process, tee reports outputs whose trailer could not be
+	// written (the server closes after deleteStream: "End of file"): that is
+	// the stop, which the process's exit records, not a failure.
+	if !out.Failed.IsZero() && tp.ctx.Err() == nil {
+		// tee gave up on this output and goes on with the others: as a lone
+		// ffmpeg would have, it ends with status 1 and its own message.
+		res := publisher.Result{
+			Exited: out.Failed, ExitCode: 1, Class: publisher.ClassFailed,
+			Message: out.Message, StderrTail: out.StderrTail,
+		}
+		tp.exit(o, res)
+		tp.alone(o.slot, tp.k, res)
+	}
+}
+
+func (tp *teeProcess) onProgress(p publisher.Progress) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	if tp.mediaAt.IsZero() {
+		tp.mediaAt = p.At // tee sends media once every output has opened or failed
+		for _, o := range tp.outs {
+			if o.opened {
+				tp.publish(o, p.At)
+			}
+		}
+	}
+	if tp.r.tap != nil {
+		return // each output is judged by its own connection (conns)
+	}
+	for _, o := range tp.outs {
+		if o.published && !o.done {
+			tp.r.s.emit(event{attempt: o.id, progress: &p})
+		}
+	}
+}
+
+// ended records the exit of every output still in the process when it
+// ended; see teeAttempt.
+func (tp *teeProcess) ended(res publisher.Result) (left []scenarios.Slot, stopped bool) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	if res.Spawned.IsZero() {
+		tp.spawned(tp.r.clock.Now(), 0)
+	}
+	for j, o := range tp.outs {
 		if o.done {
 			continue
 		}
@@ -185,11 +207,11 @@ func (r *run) teeAttempt(ctx context.Context, members []scenarios.Slot, k int,
 		if res.Class == publisher.ClassStopped || res.Class == publisher.ClassKilled {
 			ores.Message = ""
 		}
-		exit(o, ores)
+		tp.exit(o, ores)
 		if res.Stopped {
 			left = append(left, o.slot)
 		} else {
-			alone(o.slot, k, ores)
+			tp.alone(o.slot, tp.k, ores)
 		}
 	}
 	return left, res.Stopped
