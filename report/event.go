@@ -261,21 +261,37 @@ type StateChange struct {
 	Detail string `json:"detail,omitempty"`
 }
 
+// Sides of a capacity step's limit (Step.Side).
+const (
+	SideGenerator = "generator"
+	SideServer    = "server"
+	SideMachine   = "machine"
+	// SideOther: the machine was busy, but the generator and the server
+	// used less than half of it: other work on the machine ran it out.
+	SideOther = "other"
+)
+
 // Step is one judged step of a capacity run.
 type Step struct {
-	Step       int      `json:"step"`       // 1..
-	Publishers int      `json:"publishers"` // planned by the end of the step
-	Active     int      `json:"active"`     // running at its end
-	Started    int      `json:"started"`    // attempts started in the step
-	Refused    int      `json:"refused"`    // of those, never published
-	Dropped    int      `json:"dropped"`    // of those, published then ended on their own
-	Starved    int      `json:"starved"`    // running and starved at its end
-	P95Ms      float64  `json:"p95_ms"`
-	P95Source  string   `json:"p95_metric"` // publish (wire) or publish_start (ffmpeg)
-	CPU        float64  `json:"cpu_cores"`  // rtmpload's own
-	MachineCPU float64  `json:"machine_cpu"`
-	Held       bool     `json:"held"`
-	Broke      []string `json:"broke,omitempty"`
+	Step       int     `json:"step"`       // 1..
+	Publishers int     `json:"publishers"` // planned by the end of the step
+	Active     int     `json:"active"`     // running at its end
+	Started    int     `json:"started"`    // attempts started in the step
+	Refused    int     `json:"refused"`    // of those, never published
+	Dropped    int     `json:"dropped"`    // of those, published then ended on their own
+	Starved    int     `json:"starved"`    // running and starved at its end
+	P95Ms      float64 `json:"p95_ms"`
+	P95Source  string  `json:"p95_metric"` // publish (wire) or publish_start (ffmpeg)
+	CPU        float64 `json:"cpu_cores"`  // rtmpload's own
+	MachineCPU float64 `json:"machine_cpu"`
+	// GeneratorCPU is rtmpload and its ffmpegs, in cores; ServerCPU the
+	// server's own process (-1: not a process of its own, or not readable).
+	GeneratorCPU float64 `json:"generator_cpu_cores"`
+	ServerCPU    float64 `json:"server_cpu_cores"`
+	// Side is who ran out when a rule broke: generator, server or machine.
+	Side  string   `json:"side,omitempty"`
+	Held  bool     `json:"held"`
+	Broke []string `json:"broke,omitempty"`
 }
 
 // Snapshot is the server's own view at one moment, as its API showed it:

@@ -194,11 +194,14 @@ func Table(w io.Writer, s *Summary) error {
 // capacityTable shows each step of a capacity run and the knee.
 func capacityTable(w io.Writer, c *Capacity) error {
 	fmt.Fprintln(w, "\nCapacity steps")
-	t := newTable(w, "step", "publishers", "active", "started", "refused", "dropped", "starved", "p95 ms", "rtmpload cores", "machine busy", "held")
+	t := newTable(w, "step", "publishers", "active", "started", "refused", "dropped", "starved", "p95 ms", "rtmpload cores", "generator cores", "server cores", "machine busy", "held")
 	for _, st := range c.Steps {
-		machine := "?"
+		machine, server := "?", "?"
 		if st.MachineCPU >= 0 {
 			machine = fmt.Sprintf("%.0f%%", 100*st.MachineCPU)
+		}
+		if st.ServerCPU >= 0 {
+			server = fmt.Sprintf("%.2f", st.ServerCPU)
 		}
 		held := "yes"
 		if !st.Held {
@@ -206,7 +209,7 @@ func capacityTable(w io.Writer, c *Capacity) error {
 		}
 		if err := t.Append([]string{strconv.Itoa(st.Step), strconv.Itoa(st.Publishers), strconv.Itoa(st.Active),
 			strconv.Itoa(st.Started), strconv.Itoa(st.Refused), strconv.Itoa(st.Dropped), strconv.Itoa(st.Starved),
-			ms(st.P95Ms), fmt.Sprintf("%.2f", st.CPU), machine, held}); err != nil {
+			ms(st.P95Ms), fmt.Sprintf("%.2f", st.CPU), fmt.Sprintf("%.2f", st.GeneratorCPU), server, machine, held}); err != nil {
 			return err
 		}
 	}

@@ -759,6 +759,9 @@ func capacity(steps []Step) *Capacity {
 	for _, st := range steps {
 		if !st.Held {
 			c.Limit = fmt.Sprintf("step %d (%d publishers) broke: %s", st.Step, st.Publishers, strings.Join(st.Broke, "; "))
+			if st.Side != "" {
+				c.Limit += fmt.Sprintf(": %s (generator %.2f cores, server %s)", sideText(st.Side), st.GeneratorCPU, serverCores(st.ServerCPU))
+			}
 			break
 		}
 		c.Knee = st.Publishers
@@ -775,4 +778,27 @@ func joinNonEmpty(sep string, parts ...string) string {
 		}
 	}
 	return strings.Join(kept, sep)
+}
+
+// serverCores is a step's server CPU for a sentence.
+func serverCores(c float64) string {
+	if c < 0 {
+		return "not measured apart"
+	}
+	return fmt.Sprintf("%.2f cores", c)
+}
+
+// sideText says which side of a capacity run ran out.
+func sideText(side string) string {
+	switch side {
+	case SideGenerator:
+		return "the generator's limit, not the server's"
+	case SideServer:
+		return "the server's limit"
+	case SideMachine:
+		return "the machine's limit (the generator and the server together)"
+	case SideOther:
+		return "other work on the machine used it, not this run: run it again on a quiet machine"
+	}
+	return side
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,16 +51,90 @@ type cpuClock struct {
 	busy, all  uint64
 	at         time.Time
 	machineErr bool
+	// gen is the generator's CPU: rtmpload, its ffmpegs that ended (reaped)
+	// and those running (read from /proc), but not the server it started.
+	gen time.Duration
+	// server is the server's own CPU (its process and its reaped children);
+	// serverOK is false when there is no server process to read.
+	server   time.Duration
+	serverOK bool
 }
 
-func readCPU() cpuClock {
+func readCPU() cpuClock { return readCPUs(0) }
+
+// readCPUs reads the clock with the server's process: server is its pid (0:
+// the server is not a process of its own).
+func readCPUs(server int) cpuClock {
 	c := cpuClock{at: time.Now()}
-	var ru syscall.Rusage
+	var ru, kids syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		c.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
+	c.gen = c.self
+	if syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids) == nil {
+		c.gen += time.Duration(kids.Utime.Nano() + kids.Stime.Nano())
+	}
+	c.gen += liveChildrenCPU(os.Getpid(), server)
+	if server > 0 {
+		if st, ok := procStat(server); ok {
+			c.server, c.serverOK = st.cpu+st.kidsCPU, true
+		}
+	}
 	c.busy, c.all, c.machineErr = machineTicks()
 	return c
+}
+
+// clockTick is Linux's USER_HZ, the unit of /proc/<pid>/stat's times.
+const clockTick = time.Second / 100
+
+// pstat is what a run reads of a process in /proc/<pid>/stat.
+type pstat struct {
+	ppid         int
+	cpu, kidsCPU time.Duration // utime+stime; cutime+cstime (its reaped children)
+}
+
+// procStat reads /proc/<pid>/stat.
+func procStat(pid int) (pstat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return pstat{}, false
+	}
+	// The command name may hold spaces and parentheses: the fields start
+	// after the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return pstat{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return pstat{}, false
+	}
+	n := func(k int) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
+	return pstat{
+		ppid:    int(n(1)),
+		cpu:     time.Duration(n(11)+n(12)) * clockTick,
+		kidsCPU: time.Duration(n(13)+n(14)) * clockTick,
+	}, true
+}
+
+// liveChildrenCPU sums the CPU of parent's running children (its ffmpegs),
+// with their own reaped children, except skip (the server).
+func liveChildrenCPU(parent, skip int) time.Duration {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var sum time.Duration
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == skip {
+			continue
+		}
+		if st, ok := procStat(pid); ok && st.ppid == parent {
+			sum += st.cpu + st.kidsCPU
+		}
+	}
+	return sum
 }
 
 // machineTicks reads the first line of /proc/stat: busy and total ticks of
@@ -105,6 +180,21 @@ func (c cpuClock) since(prev cpuClock) (self, machine float64) {
 	return self, machine
 }
 
+// sides is the CPU used between two readings by the generator and the
+// server, in cores (server -1 when it could not be read).
+func (c cpuClock) sides(prev cpuClock) (gen, server float64) {
+	wall := c.at.Sub(prev.at).Seconds()
+	server = -1
+	if wall <= 0 {
+		return 0, server
+	}
+	gen = (c.gen - prev.gen).Seconds() / wall
+	if c.serverOK && prev.serverOK {
+		server = (c.server - prev.server).Seconds() / wall
+	}
+	return gen, server
+}
+
 // capacity asks for a capacity scenario's step judgements: at the end of
 // each step it sends the stream a judgement with the CPU the step used; the
 // steps sink judges it by the stop rules and ends the run at the first
@@ -112,7 +202,7 @@ func (c cpuClock) since(prev cpuClock) (self, machine float64) {
 func (r *run) capacity(ctx context.Context, start time.Time) {
 	c := r.p.sc.Capacity
 	steps := c.Steps(r.p.sc.Publishers[0].Count)
-	prev := readCPU()
+	prev := readCPUs(r.serverPID)
 	for k := range steps {
 		t := time.NewTimer(time.Until(start.Add(time.Duration(k+1) * c.Every)))
 		select {
@@ -121,10 +211,11 @@ func (r *run) capacity(ctx context.Context, start time.Time) {
 			return
 		case <-t.C:
 		}
-		now := readCPU()
+		now := readCPUs(r.serverPID)
 		self, machine := now.since(prev)
+		gen, server := now.sides(prev)
 		prev = now
-		r.s.emit(event{judge: &judgement{step: k, at: now.at, selfCPU: self, machineCPU: machine}})
+		r.s.emit(event{judge: &judgement{step: k, at: now.at, selfCPU: self, machineCPU: machine, genCPU: gen, serverCPU: server}})
 	}
 }
 
@@ -136,6 +227,7 @@ type judgement struct {
 	step                int // 0-based
 	at                  time.Time
 	selfCPU, machineCPU float64
+	genCPU, serverCPU   float64 // serverCPU -1: unknown
 }
 
 // stepsSink keeps what each capacity step's attempts did, and judges a
@@ -223,7 +315,7 @@ func (s *stepsSink) judge(j judgement) {
 	if s.kneed {
 		return
 	}
-	res := s.judgeStep(j.step, j.selfCPU, j.machineCPU)
+	res := s.judgeStep(j)
 	s.derive(event{Event: report.Event{Type: report.TypeStep, Time: j.at, Step: res}})
 	if !res.Held {
 		s.kneed = true
@@ -247,15 +339,25 @@ func (s *stepsSink) starvedNow(step int) (starved, active int) {
 	return starved, active
 }
 
-// judgeStep checks step k against the stop rules.
-func (s *stepsSink) judgeStep(k int, selfCPU, machineCPU float64) *report.Step {
+// judgeStep checks a step against the stop rules, and names the side that
+// ran out: the server (it refused, dropped, answered late or used its CPU),
+// the generator (rtmpload and its ffmpegs used their share) or the machine
+// (both together used it all, or publishers starved: the CPU they wait for
+// is the machine's; the step's CPU figures say whose).
+func (s *stepsSink) judgeStep(j judgement) *report.Step {
+	k := j.step
 	rules := s.p.sc.Capacity.Stop
+	genRule := rules.GeneratorCPU
+	if genRule == 0 {
+		genRule = float64(runtime.NumCPU()) / 2
+	}
 	starved, active := s.starvedNow(k)
 	st := s.step(k)
 	res := &report.Step{
 		Step: k + 1, Publishers: s.p.plannedUpTo(k), Active: active,
 		Started: st.started, Refused: st.refused, Dropped: st.dropped,
-		Starved: starved, CPU: selfCPU, MachineCPU: machineCPU,
+		Starved: starved, CPU: j.selfCPU, MachineCPU: j.machineCPU,
+		GeneratorCPU: j.genCPU, ServerCPU: j.serverCPU,
 	}
 	p95, ok := st.publish.p95()
 	res.P95Source = report.MetricPublish
@@ -267,26 +369,47 @@ func (s *stepsSink) judgeStep(k int, selfCPU, machineCPU float64) *report.Step {
 		res.P95Ms = float64(p95.Microseconds()) / 1000
 	}
 	var broke []string
+	side := ""
+	brk := func(who, format string, args ...any) {
+		broke = append(broke, fmt.Sprintf(format, args...))
+		if side == "" {
+			side = who
+		}
+	}
+	// The generator's own limits first: when it is short of CPU, what the
+	// server seems to do says nothing of the server.
+	if j.selfCPU > rules.CPU {
+		brk(report.SideGenerator, "rtmpload itself used %.2f cores > %.2f", j.selfCPU, rules.CPU)
+	}
+	if j.genCPU > genRule {
+		brk(report.SideGenerator, "the generator (rtmpload and its ffmpegs) used %.2f cores > %.2f", j.genCPU, genRule)
+	}
+	if j.serverCPU > rules.ServerCPU {
+		brk(report.SideServer, "the server used %.2f cores > %.2f", j.serverCPU, rules.ServerCPU)
+	}
 	if st.started > 0 {
 		if rate := float64(st.refused+st.dropped) / float64(st.started); rate > rules.FailureRate {
-			broke = append(broke, fmt.Sprintf("failure rate %.0f%% > %.0f%%", 100*rate, 100*rules.FailureRate))
+			brk(report.SideServer, "failure rate %.0f%% > %.0f%%", 100*rate, 100*rules.FailureRate)
 		}
 	}
 	if ok && p95 > rules.P95Publish {
-		broke = append(broke, fmt.Sprintf("p95 %s %v > %v", res.P95Source, p95.Round(time.Millisecond), rules.P95Publish))
+		brk(report.SideServer, "p95 %s %v > %v", res.P95Source, p95.Round(time.Millisecond), rules.P95Publish)
 	}
 	if active > 0 {
 		if share := float64(starved) / float64(active); share > rules.StarvedShare {
-			broke = append(broke, fmt.Sprintf("%d of %d publishers starved (%.0f%% > %.0f%%)", starved, active, 100*share, 100*rules.StarvedShare))
+			brk(report.SideMachine, "%d of %d publishers starved (%.0f%% > %.0f%%)", starved, active, 100*share, 100*rules.StarvedShare)
 		}
 	}
-	if selfCPU > rules.CPU {
-		broke = append(broke, fmt.Sprintf("rtmpload itself used %.2f cores > %.2f", selfCPU, rules.CPU))
+	if j.machineCPU > rules.MachineCPU {
+		// Busy with what? When the generator and the server together used
+		// less than half of what the machine did, something else did.
+		who := report.SideMachine
+		if ours := j.genCPU + max(j.serverCPU, 0); ours < j.machineCPU*float64(runtime.NumCPU())/2 {
+			who = report.SideOther
+		}
+		brk(who, "the machine was %.0f%% busy > %.0f%%", 100*j.machineCPU, 100*rules.MachineCPU)
 	}
-	if machineCPU > rules.MachineCPU {
-		broke = append(broke, fmt.Sprintf("the machine was %.0f%% busy > %.0f%%", 100*machineCPU, 100*rules.MachineCPU))
-	}
-	res.Broke = broke
+	res.Broke, res.Side = broke, side
 	res.Held = len(broke) == 0
 	return res
 }

@@ -76,6 +76,10 @@ type Options struct {
 	// OnMetrics is told the address metrics are served on.
 	OnMetrics func(addr string)
 	NoTap     bool // publish straight to the server, without the RTMP-aware tap
+	// ServeBinary is rtmpload's own binary: a capacity run on the embedded
+	// server runs it as `rtmpload serve`, a process of its own, so that the
+	// server's CPU and the generator's are measured apart. "": in process.
+	ServeBinary string
 	// Fanout is how many publishers of a group share one ffmpeg process
 	// (tee muxer) when the group sets no fanout of its own; 0 or 1: one each.
 	Fanout int
@@ -133,11 +137,13 @@ type run struct {
 	clipRate float64  // the clip's bytes per second: a fan-out output's real-time rate
 	tap      *tap.Tap // nil without the tap
 	conns    conns    // fan-out outputs judged by their own connection
-	rtmpBase string
-	query    string  // --target's own query, before each group's param
-	s        *stream // every event of the run goes here
-	clock    clock
-	spawn    Spawner
+	// serverPID is the server's own process (0: none, or in process).
+	serverPID int
+	rtmpBase  string
+	query     string  // --target's own query, before each group's param
+	s         *stream // every event of the run goes here
+	clock     clock
+	spawn     Spawner
 }
 
 // outcome is how the publish stage ended.
@@ -155,6 +161,7 @@ func (r *run) publish(ctx context.Context, g *rig) outcome {
 	r.rtmpBase, r.query, r.tap = g.rtmpBase, g.tg.query, g.tap
 	r.clipRate = clipByteRate(g.clip)
 	r.spawn = ffmpegSpawner(r.p.o.FFmpeg, g.clip, r.p.o.Grace)
+	r.serverPID = g.tg.pid
 	start := time.Now()
 	// The header first, before anything the stream holds already.
 	g.w.Write(r.header(g, start))

@@ -491,7 +491,7 @@ capacity:
   step: 4
   every: 5s
   ramp: 1s
-  stop: {p95_publish: 1s, cpu: 4, machine_cpu: 1}
+  stop: {p95_publish: 1s, cpu: 4, generator_cpu: 4, machine_cpu: 1}
 hook:
   faults: [{at: 5s, for: 30s, kind: "delay:1500ms"}]
 publishers:
@@ -511,6 +511,9 @@ publishers:
 		if st.Active > st.Publishers {
 			t.Errorf("step %d: %d active of %d publishers", st.Step, st.Active, st.Publishers)
 		}
+	}
+	if last := c.Steps[len(c.Steps)-1]; last.Side != report.SideServer || last.GeneratorCPU <= 0 {
+		t.Errorf("step %d: side %q, generator %.2f cores: want the server's side and the generator measured", last.Step, last.Side, last.GeneratorCPU)
 	}
 	if !strings.Contains(c.Limit, "p95 publish") || c.Steps[1].P95Ms < 1500 {
 		t.Errorf("limit %q, step 2 p95 %.1f ms: want the p95 rule with at least 1.5 s", c.Limit, c.Steps[1].P95Ms)

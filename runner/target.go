@@ -33,6 +33,9 @@ type target struct {
 	// poll watches the server's own view until ctx ends (nil: no view).
 	poll func(ctx context.Context, fn func(srsapi.Snapshot))
 	stop func() // ends what the run started; idempotent
+	// pid is the server's process when it is one of its own (a managed
+	// server, or the embedded one run apart): its CPU is read from it.
+	pid int
 }
 
 // startTarget starts (or points at) the server the run publishes to. hk is
@@ -64,7 +67,7 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 			poll: func(ctx context.Context, fn func(srsapi.Snapshot)) {
 				srsapi.PollNginx(ctx, n.StatURL(), time.Second, fn)
 			},
-			stop: stopManaged(n),
+			stop: stopManaged(n), pid: n.PID(),
 		}, nil
 	case r.p.server.Kind == ServerSRS:
 		pub, unpub := hookURLs()
@@ -80,13 +83,33 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 			addr: s.RTMPAddr(), app: managed.DefaultApp, desc: "managed SRS rtmp://" + s.RTMPAddr() + " api " + s.APIURL(),
 			version: s.Version(),
 			poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
-			stop:    stopManaged(s),
+			stop:    stopManaged(s), pid: s.PID(),
 		}, nil
 	case !r.p.server.Embedded():
 		return nil, fmt.Errorf("server %q: want embedded, nginx-rtmp or srs=PATH", r.p.server)
 	}
 
 	pub, unpub := hookURLs()
+	if o.ServeBinary != "" && r.p.sc.Mode == scenarios.ModeCapacity && !o.DuplicateRace {
+		// A capacity run measures the server's CPU apart from the generator's:
+		// the embedded server runs as `rtmpload serve`, a process of its own.
+		// Its log (every publish) is in the results directory; its verdicts are
+		// not in the results stream (the hook's and the tap's are).
+		s, err := managed.StartServe(ctx, managed.ServeConfig{
+			Dir: filepath.Join(o.ResultsDir, "serve"), Binary: o.ServeBinary,
+			RTMPListen: o.Listen, APIListen: o.APIListen, OnPublish: pub, OnUnpublish: unpub, Takeover: o.Takeover,
+		})
+		if err != nil {
+			return nil, err
+		}
+		c := &srsapi.Client{Base: s.APIURL()}
+		return &target{
+			addr: s.RTMPAddr(), app: "live", desc: "embedded, its own process (rtmpload serve) rtmp://" + s.RTMPAddr() + " api " + s.APIURL(),
+			version: "embedded SRS-like " + server.DefaultVersion + " (rtmpload serve)",
+			poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
+			stop:    stopManaged(s), pid: s.PID(),
+		}, nil
+	}
 	cfg := server.Config{
 		RTMPListen: o.Listen, APIListen: o.APIListen, OnEvent: r.onServerEvent, Logger: o.ServerLogger,
 		DuplicateRace: o.DuplicateRace, Takeover: o.Takeover,

@@ -116,6 +116,15 @@ type StopRules struct {
 	StarvedShare float64       // share of publishers starved at the step's end (default 0.05)
 	CPU          float64       // rtmpload's own CPU in cores (default 0.9)
 	MachineCPU   float64       // the whole machine's CPU busy share, 0..1 (default 0.97)
+	// GeneratorCPU is the generator's CPU in cores: rtmpload and every
+	// ffmpeg it runs (default 0: half of the machine's cores, decided by the
+	// run). A capacity test measures the server only while the generator
+	// leaves it most of the machine.
+	GeneratorCPU float64
+	// ServerCPU is the server's own CPU in cores, when the run can read it
+	// (a server it started, or the embedded one run as its own process)
+	// (default 0.9: SRS serves on one thread, so one core is its limit).
+	ServerCPU float64
 }
 
 // Churn stops and restarts a share of the publishers every period, to soak
@@ -178,6 +187,8 @@ type fileCap struct {
 		StarvedShare float64  `yaml:"starved_share"`
 		CPU          float64  `yaml:"cpu"`
 		MachineCPU   float64  `yaml:"machine_cpu"`
+		GeneratorCPU float64  `yaml:"generator_cpu"`
+		ServerCPU    float64  `yaml:"server_cpu"`
 	} `yaml:"stop"`
 }
 
@@ -270,6 +281,7 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 	s.Capacity = Capacity{Step: int(c.Step), Every: time.Duration(c.Every), Ramp: time.Duration(c.Ramp), Stop: StopRules{
 		FailureRate: c.Stop.FailureRate, P95Publish: time.Duration(c.Stop.P95Publish),
 		StarvedShare: c.Stop.StarvedShare, CPU: c.Stop.CPU, MachineCPU: c.Stop.MachineCPU,
+		GeneratorCPU: c.Stop.GeneratorCPU, ServerCPU: c.Stop.ServerCPU,
 	}}
 	if s.Mode == ModeCapacity {
 		s.Capacity.defaults()
@@ -357,7 +369,7 @@ func (s *Scenario) check() *problem {
 		case c.Ramp < 0 || c.Ramp > c.Every:
 			return at("$.capacity", "ramp", "capacity.ramp must be within the step (0 to %v)", c.Every)
 		case c.Stop.FailureRate < 0 || c.Stop.FailureRate > 1 || c.Stop.StarvedShare < 0 || c.Stop.StarvedShare > 1 ||
-			c.Stop.CPU < 0 || c.Stop.MachineCPU < 0 || c.Stop.MachineCPU > 1 || c.Stop.P95Publish < 0:
+			c.Stop.CPU < 0 || c.Stop.GeneratorCPU < 0 || c.Stop.ServerCPU < 0 || c.Stop.MachineCPU < 0 || c.Stop.MachineCPU > 1 || c.Stop.P95Publish < 0:
 			return at("$.capacity", "stop", "capacity.stop: rates and shares are fractions from 0 to 1, cpu is in cores, p95_publish a duration")
 		}
 		if need := c.Duration(s.Publishers[0].Count); s.Duration < need {
@@ -602,6 +614,9 @@ func (c *Capacity) defaults() {
 	}
 	if st.CPU == 0 {
 		st.CPU = 0.9
+	}
+	if st.ServerCPU == 0 {
+		st.ServerCPU = 0.9
 	}
 	if st.MachineCPU == 0 {
 		st.MachineCPU = 0.97

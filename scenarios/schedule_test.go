@@ -173,8 +173,8 @@ func TestCapacitySchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Mode != ModeCapacity || s.Duration != 8*time.Minute || s.Capacity.Steps(400) != 16 {
-		t.Fatalf("capacity built-in: mode %q duration %v steps %d", s.Mode, s.Duration, s.Capacity.Steps(400))
+	if s.Mode != ModeCapacity || s.Duration != 25*time.Minute || s.Capacity.Steps(2400) != 50 || s.Publishers[0].Fanout != MaxFanout {
+		t.Fatalf("capacity built-in: mode %q duration %v steps %d fanout %d", s.Mode, s.Duration, s.Capacity.Steps(2400), s.Publishers[0].Fanout)
 	}
 	if s.Capacity.Ramp != 7500*time.Millisecond || s.Capacity.Stop.P95Publish != time.Second {
 		t.Errorf("defaults: %+v", s.Capacity)
@@ -189,9 +189,15 @@ func TestCapacitySchedule(t *testing.T) {
 			t.Errorf("slot %d (step %d) starts at %v, stops at %v", sl.Index, k, sl.Start, sl.Stop)
 		}
 	}
-	for k := range 16 {
-		if perStep[k] != 25 {
-			t.Errorf("step %d has %d publishers, want 25", k, perStep[k])
+	for k := range 50 {
+		if perStep[k] != 48 {
+			t.Errorf("step %d has %d publishers, want 48", k, perStep[k])
+		}
+	}
+	// Each step's 48 start within its ramp: three processes of 16.
+	for i, b := range s.Batches(slots, 0) {
+		if len(b) != MaxFanout {
+			t.Fatalf("batch %d has %d publishers, want %d", i, len(b), MaxFanout)
 		}
 	}
 	for _, bad := range []struct{ yaml, want string }{

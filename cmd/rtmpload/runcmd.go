@@ -124,6 +124,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Grace:           *grace,
 		NoTap:           !*useTap,
 		Fanout:          *fanout,
+		ServeBinary:     selfBinary(),
 		Expect:          *expect,
 		Target:          *target,
 		API:             *api,
@@ -217,4 +218,15 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// selfBinary is rtmpload's own binary, which a capacity run starts as
+// `rtmpload serve` to measure the embedded server's CPU apart ("" when it
+// cannot be found: the server then runs in process).
+func selfBinary() string {
+	p, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return p
 }

@@ -85,14 +85,31 @@ type proc struct {
 // lifetime: when it ends, the group gets first and, after stopGrace, is
 // killed.
 func startProc(ctx context.Context, name string, first syscall.Signal, workDir, logPath, outPath, binary string, args ...string) (*proc, error) {
+	return startProcOut(ctx, name, first, workDir, logPath, outPath, outPath, binary, args...)
+}
+
+// startProcSplit is startProc with stdout in outPath and stderr, its log, in
+// logPath.
+func startProcSplit(ctx context.Context, name string, first syscall.Signal, workDir, outPath, logPath, binary string, args ...string) (*proc, error) {
+	return startProcOut(ctx, name, first, workDir, logPath, outPath, logPath, binary, args...)
+}
+
+func startProcOut(ctx context.Context, name string, first syscall.Signal, workDir, logPath, outPath, errPath, binary string, args ...string) (*proc, error) {
 	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	defer out.Close() // the child has its own copy
+	errOut := out
+	if errPath != outPath {
+		if errOut, err = os.OpenFile(errPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		defer errOut.Close()
+	}
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = workDir
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = out, errOut
 	// Pdeathsig: if rtmpload dies without stopping the server, the kernel
 	// kills the leader, whose workers then exit with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
