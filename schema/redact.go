@@ -76,7 +76,15 @@ func IsSecretName(name string) bool {
 		}
 	}
 	// Separators vary between services (auth_key, auth-key, authKey).
-	n = strings.NewReplacer("_", "", "-", "", ".", "").Replace(n)
+	if strings.ContainsAny(n, "_-.") {
+		b := make([]byte, 0, len(n))
+		for i := 0; i < len(n); i++ {
+			if c := n[i]; c != '_' && c != '-' && c != '.' {
+				b = append(b, c)
+			}
+		}
+		n = string(b)
+	}
 	if secretExact[n] {
 		return true
 	}
@@ -140,24 +148,48 @@ func Redact(s string) string {
 		return s
 	}
 	if strings.Contains(s, "@") {
-		s = userinfoRE.ReplaceAllStringFunc(s, func(m string) string {
-			sub := userinfoRE.FindStringSubmatch(m)
-			if sub[3] == "" {
-				return m
+		s = replaceSubmatches(userinfoRE, s, func(m []string) string {
+			if m[3] == "" {
+				return m[0]
 			}
-			return sub[1] + sub[2] + ":" + Mask + "@"
+			return m[1] + m[2] + ":" + Mask + "@"
 		})
 	}
 	if strings.Contains(s, "=") {
-		s = pairRE.ReplaceAllStringFunc(s, func(m string) string {
-			sub := pairRE.FindStringSubmatch(m)
-			if sub[3] == "" || sub[3] == Mask || !IsSecretName(sub[2]) {
-				return m
+		s = replaceSubmatches(pairRE, s, func(m []string) string {
+			if m[3] == "" || m[3] == Mask || !IsSecretName(m[2]) {
+				return m[0]
 			}
-			return sub[1] + sub[2] + "=" + Mask
+			return m[1] + m[2] + "=" + Mask
 		})
 	}
 	return s
+}
+
+// replaceSubmatches replaces every match of re in s with what fn returns
+// for its submatches (m[0] is the whole match), in one pass.
+func replaceSubmatches(re *regexp.Regexp, s string, fn func(m []string) string) string {
+	idx := re.FindAllStringSubmatchIndex(s, -1)
+	if idx == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	m := make([]string, re.NumSubexp()+1)
+	for _, loc := range idx {
+		for i := range m {
+			if loc[2*i] >= 0 {
+				m[i] = s[loc[2*i]:loc[2*i+1]]
+			} else {
+				m[i] = ""
+			}
+		}
+		b.WriteString(s[last:loc[0]])
+		b.WriteString(fn(m))
+		last = loc[1]
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // RedactJSON redacts every string of a JSON document (one results line, one

@@ -154,3 +154,21 @@ func TestRedactFile(t *testing.T) {
 		t.Errorf("left behind: %v", entries)
 	}
 }
+
+// A results line with a publish URL (the spawn event) and one without
+// anything to redact: the cost the results writer and reader pay per event.
+func BenchmarkRedactJSON(b *testing.B) {
+	SetRedactPolicy(RedactPolicy{})
+	spawn := []byte(`{"type":"attempt","time":"2026-12-02T05:00:00.000000001Z","attempt":{"id":"20261202T050000-abcd-17","phase":"spawn","group":"cams","stream":"cam-016","slot":16,"url":"rtmp://127.0.0.1:41234/live/cam-016?token=t16\u0026sign=x\u0026rtmpload=20261202T050000-abcd-17","pid":12345}}`)
+	plain := []byte(`{"type":"attempt","time":"2026-12-02T05:00:01.000000001Z","attempt":{"id":"20261202T050000-abcd-17","phase":"publishing","group":"cams","stream":"cam-016","slot":16}}`)
+	b.Run("spawn", func(b *testing.B) {
+		for b.Loop() {
+			RedactJSON(spawn)
+		}
+	})
+	b.Run("plain", func(b *testing.B) {
+		for b.Loop() {
+			RedactJSON(plain)
+		}
+	})
+}
