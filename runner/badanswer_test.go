@@ -33,6 +33,7 @@ func TestBadAnswerSRS(t *testing.T) {
 
 func checkBadAnswer(t *testing.T, server ServerSpec) {
 	needFFmpeg(t)
+	t.Parallel()
 	t.Run("garbage", func(t *testing.T) {
 		sc := scenario(t, `
 name: bad-answer

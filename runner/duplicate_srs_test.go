@@ -30,6 +30,7 @@ func srsForDuplicates(t *testing.T) string {
 // names"); such a try must raise duplicate_accepted, and the test tries again.
 func TestSRSDuplicateRefusedIsNoAnomaly(t *testing.T) {
 	bin := srsForDuplicates(t)
+	t.Parallel()
 	sc := scenario(t, `
 name: srs-duplicate
 duration: 6s

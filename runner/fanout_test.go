@@ -57,6 +57,7 @@ func attemptsOf(evs []report.Event) map[string]map[string]*report.AttemptEvent {
 // reconnects as its own ffmpeg once the name is free.
 func TestFanoutRefusedOutputReconnectsAlone(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	sc := scenario(t, `
 name: fanout-refused
 duration: 22s
@@ -141,6 +142,7 @@ publishers:
 // stops it, records every output's end, and leaves no process behind.
 func TestFanoutInterrupted(t *testing.T) {
 	ff := needFFmpeg(t)
+	t.Parallel()
 	sc := scenario(t, `
 name: fanout-interrupt
 duration: 60s
@@ -202,6 +204,7 @@ publishers:
 // as its own ffmpeg (and takes its name back).
 func TestFanoutDroppedOutputReconnectsAlone(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	sc := scenario(t, `
 name: fanout-dropped
 duration: 18s

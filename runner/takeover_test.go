@@ -14,6 +14,7 @@ import (
 // was reported as two live publishers).
 func TestTakeoverNotDuplicate(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	sc := scenario(t, `
 name: takeover
 duration: 8s
