@@ -177,6 +177,7 @@ func TestE2ESmoke(t *testing.T) {
 
 func TestE2EDuplicateContest(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	for _, tc := range []struct{ mode, loser string }{
 		{"allow", report.OutcomeStreamBusy},
 		{"conflict", report.OutcomeHookDenied},

@@ -122,6 +122,7 @@ func assertNoSecretInDir(t *testing.T, dir string) int {
 // terminal of run, report, hook and diagnose.
 func TestSecretsReachServerNotOutputs(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	t.Run("embedded", func(t *testing.T) {
 		testSecrets(t, func(t *testing.T, ctx context.Context, onPublish, onUnpublish string) (rtmpAddr, apiBase string) {
 			var out syncBuffer
@@ -165,6 +166,7 @@ func TestSecretsReachServerNotOutputs(t *testing.T) {
 // in the results directory: the run redacts those logs once it stopped it.
 func TestSecretsManagedSRSLog(t *testing.T) {
 	needFFmpeg(t)
+	t.Parallel()
 	bin := os.Getenv("RTMPLOAD_SRS")
 	if bin == "" {
 		t.Skip("real SRS: set RTMPLOAD_SRS to the srs binary (../shared/srs/install.sh prints its path)")
