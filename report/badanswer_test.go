@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 const ioError = "rtmp://x/live/NAME: Input/output error"
@@ -20,9 +22,9 @@ func (s *stream) hookWithBody(attempt, name string, arrived, answered, status in
 	return h
 }
 
-func (s *stream) reject(attempt, reason string, status int, body string) {
+func (s *stream) reject(attempt string, reason schema.Outcome, status int, body string) {
 	s.evs = append(s.evs, Event{Type: TypeServer, Time: at(0), Server: &ServerEvent{
-		Kind: "reject", Attempt: attempt, Reason: reason, HookStatus: status, HookBody: body,
+		Kind: "reject", Attempt: attempt, Reason: string(reason), HookStatus: status, HookBody: body,
 	}})
 }
 
@@ -61,7 +63,10 @@ func TestClassifyBadAnswer(t *testing.T) {
 	s.end(10000, EndNormal)
 	sum := s.summary(t)
 
-	want := map[string]struct{ outcome, evidence string }{
+	want := map[string]struct {
+		outcome  schema.Outcome
+		evidence string
+	}{
 		"r1-1": {OutcomeHookBadAnswer, "the callback answered 200 with `{\"status\":\"ok\"}`; SRS allows only 0 or {\"code\":0}"},
 		"r1-2": {OutcomeHookBadAnswer, "answered 200 with `OK`"},
 		"r1-3": {OutcomeHookDenied, "hook answered deny"},
@@ -88,7 +93,7 @@ func TestClassifyBadAnswer(t *testing.T) {
 func TestBadAnswerInEveryFormat(t *testing.T) {
 	var s stream
 	s.header(GroupInfo{Name: "cams", Count: 2})
-	state := func(ms int, st, fault string) {
+	state := func(ms int, st schema.CallbackState, fault string) {
 		s.evs = append(s.evs, Event{Type: TypeState, Time: at(ms), State: &StateChange{Source: "hook", State: st, Fault: fault}})
 	}
 	state(0, StateUp, "")
@@ -120,9 +125,9 @@ func TestBadAnswerInEveryFormat(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := b.String()
-		wants := []string{OutcomeHookBadAnswer, "status"}
+		wants := []string{string(OutcomeHookBadAnswer), "status"}
 		if name != "junit" { // JUnit has no availability table
-			wants = append(wants, StateMisanswering)
+			wants = append(wants, string(StateMisanswering))
 		}
 		if name != "table" { // the table's failures show what the hook saw, not the evidence
 			wants = append(wants, "SRS allows only 0 or")

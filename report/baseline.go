@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"math"
 	"slices"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Noise limits: a change smaller than these is not worth a reader's look.
@@ -34,13 +36,13 @@ type LatencyChange struct {
 
 // RateChange is one outcome's share of attempts in both runs.
 type RateChange struct {
-	Group    string  `json:"group"` // "all" for the whole run
-	Outcome  string  `json:"outcome"`
-	OldCount int     `json:"old_count"`
-	NewCount int     `json:"new_count"`
-	OldRate  float64 `json:"old_rate"`
-	NewRate  float64 `json:"new_rate"`
-	Beyond   bool    `json:"beyond_noise"`
+	Group    string         `json:"group"` // "all" for the whole run
+	Outcome  schema.Outcome `json:"outcome"`
+	OldCount int            `json:"old_count"`
+	NewCount int            `json:"new_count"`
+	OldRate  float64        `json:"old_rate"`
+	NewRate  float64        `json:"new_rate"`
+	Beyond   bool           `json:"beyond_noise"`
 }
 
 // Compare lines cur up against base: every latency metric and outcome rate

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // TestClassifyRecorded classifies timelines recorded from real runs (real
@@ -12,43 +14,43 @@ import (
 // testdata/classify/*.jsonl. Each expectation is by attempt number.
 func TestClassifyRecorded(t *testing.T) {
 	cases := map[string]struct {
-		outcomes  map[string]string // attempt number -> outcome
-		states    map[string]string // attempt number -> callback state
-		evidence  map[string]string // attempt number -> text in its evidence
+		outcomes  map[string]schema.Outcome       // attempt number -> outcome
+		states    map[string]schema.CallbackState // attempt number -> callback state
+		evidence  map[string]string               // attempt number -> text in its evidence
 		anomalies int
 	}{
 		// One publisher in each window of a fault schedule (down, status:500,
 		// deny, garbage) and two outside them. Recorded before the hook kept
 		// its answer: the garbage call says "deny", the server hook_invalid.
 		"faults": {
-			outcomes: map[string]string{"1": OutcomeOK, "2": OutcomeHookUnreachable, "3": OutcomeHookErrorStatus,
+			outcomes: map[string]schema.Outcome{"1": OutcomeOK, "2": OutcomeHookUnreachable, "3": OutcomeHookErrorStatus,
 				"4": OutcomeHookDenied, "5": OutcomeHookBadAnswer, "6": OutcomeOK},
-			states: map[string]string{"2": StateDown, "3": StateErroring, "4": StateDenying, "5": StateErroring},
+			states: map[string]schema.CallbackState{"2": StateDown, "3": StateErroring, "4": StateDenying, "5": StateErroring},
 			evidence: map[string]string{"2": "hook: no call", "3": "status:500", "4": "hook answered deny",
 				"5": `answered 200 in a format SRS does not take (body not recorded); SRS allows only 0 or {"code":0}`},
 		},
 		// Real SRS 7.0.18 with the built-in hook's garbage fault ("OK") for
 		// 4 s, then allowing: no server events, the hook's record only.
 		"badanswer-srs": {
-			outcomes: map[string]string{"1": OutcomeHookBadAnswer, "2": OutcomeHookBadAnswer, "3": OutcomeOK},
-			states:   map[string]string{"1": StateMisanswering, "2": StateMisanswering},
+			outcomes: map[string]schema.Outcome{"1": OutcomeHookBadAnswer, "2": OutcomeHookBadAnswer, "3": OutcomeOK},
+			states:   map[string]schema.CallbackState{"1": StateMisanswering, "2": StateMisanswering},
 			evidence: map[string]string{"1": "the callback answered 200 with `OK`; SRS allows only 0 or {\"code\":0}",
 				"2": "under fault garbage"},
 		},
 		// The hook answers after 35 s; SRS's 30 s timeout refuses the publish.
 		"timeout": {
-			outcomes: map[string]string{"1": OutcomeHookTimeout},
-			states:   map[string]string{"1": StateSlow},
+			outcomes: map[string]schema.Outcome{"1": OutcomeHookTimeout},
+			states:   map[string]schema.CallbackState{"1": StateSlow},
 			evidence: map[string]string{"1": "SRS gives up at 30s"},
 		},
 		// SRS 7.0.x's duplicate-accept race: both accepted, flagged twice.
 		"race": {
-			outcomes:  map[string]string{"1": OutcomeOK, "2": OutcomeOK},
+			outcomes:  map[string]schema.Outcome{"1": OutcomeOK, "2": OutcomeOK},
 			anomalies: 2,
 		},
 		// nginx-rtmp refuses a duplicate with an RTMP error status.
 		"ngdup": {
-			outcomes: map[string]string{"1": OutcomeOK, "2": OutcomeStreamBusy},
+			outcomes: map[string]schema.Outcome{"1": OutcomeOK, "2": OutcomeStreamBusy},
 			evidence: map[string]string{"2": "onStatus NetStream.Publish.BadName"},
 		},
 	}

@@ -71,7 +71,7 @@ func TestDuplicateAcceptedByAPI(t *testing.T) {
 	if len(sum.Server.Duplicates) != 1 || !strings.Contains(sum.Server.Duplicates[0], "race-0 (clients c1, c2)") {
 		t.Errorf("server duplicates %v, want race-0 with c1 and c2", sum.Server.Duplicates)
 	}
-	if len(sum.Anomalies) != 1 || !strings.Contains(sum.Anomalies[0], OutcomeDuplicateAccepted) {
+	if len(sum.Anomalies) != 1 || !strings.Contains(sum.Anomalies[0], string(OutcomeDuplicateAccepted)) {
 		t.Errorf("anomalies %v, want one duplicate_accepted", sum.Anomalies)
 	}
 	if len(sum.Contests) != 1 || !sum.Contests[0].TwoLive {

@@ -1,414 +1,155 @@
 // Package report defines the results stream of a run (versioned JSON lines),
 // turns it into a bounded summary and renders that summary. It imports no
 // process, socket or terminal code: a run's own report and `rtmpload report`
-// are the same code on the same stream.
+// are the same code on the same stream. The stream's event types are package
+// schema's.
 package report
 
 import (
-	"bufio"
-	"encoding/json"
-	"fmt"
 	"io"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
-// Schema is the version of the results stream. Bump it when a field changes
-// meaning; readers refuse streams with a newer schema.
-const Schema = 1
-
-// Event types, the "type" field of every line.
-const (
-	TypeRun     = "run"      // first line: the run header
-	TypeAttempt = "attempt"  // one publish attempt changed state
-	TypeHook    = "hook"     // the callback server answered (or failed) one call
-	TypeServer  = "server"   // the RTMP server's own view (embedded server events)
-	TypeWire    = "wire"     // the tap's phases of one connection
-	TypeState   = "state"    // the callback's availability changed
-	TypeSnap    = "snapshot" // the server's own view (SRS API, nginx-rtmp stat)
-	TypeStep    = "step"     // a capacity step was judged
-	TypeEnd     = "end"      // last line
+// The results stream's types moved to package schema; these aliases keep
+// other branches compiling while they land.
+type (
+	// Deprecated alias: use schema.Event.
+	Event = schema.Event
+	// Deprecated alias: use schema.Usage.
+	Usage = schema.Usage
+	// Deprecated alias: use schema.RunHeader.
+	RunHeader = schema.RunHeader
+	// Deprecated alias: use schema.ScenarioInfo.
+	ScenarioInfo = schema.ScenarioInfo
+	// Deprecated alias: use schema.GroupInfo.
+	GroupInfo = schema.GroupInfo
+	// Deprecated alias: use schema.AttemptEvent.
+	AttemptEvent = schema.AttemptEvent
+	// Deprecated alias: use schema.HookCall.
+	HookCall = schema.HookCall
+	// Deprecated alias: use schema.Upstream.
+	Upstream = schema.Upstream
+	// Deprecated alias: use schema.ServerEvent.
+	ServerEvent = schema.ServerEvent
+	// Deprecated alias: use schema.StateChange.
+	StateChange = schema.StateChange
+	// Deprecated alias: use schema.Step.
+	Step = schema.Step
+	// Deprecated alias: use schema.Snapshot.
+	Snapshot = schema.Snapshot
+	// Deprecated alias: use schema.SnapStream.
+	SnapStream = schema.SnapStream
+	// Deprecated alias: use schema.WireConn.
+	WireConn = schema.WireConn
+	// Deprecated alias: use schema.WireMark.
+	WireMark = schema.WireMark
+	// Deprecated alias: use schema.Writer.
+	Writer = schema.Writer
 )
 
-// Attempt phases (the "phase" field of attempt events).
+// Deprecated aliases of package schema's constants.
 const (
-	PhaseSpawn      = "spawn"      // ffmpeg started
-	PhasePublishing = "publishing" // ffmpeg's first -progress block: its output is open
-	PhaseExit       = "exit"       // ffmpeg is gone
-	PhaseStarved    = "starved"    // ffmpeg fell below real time or stalled (Message says which)
-	PhaseRecovered  = "recovered"  // back to real time
+	// Deprecated alias: use schema.TypeRun.
+	TypeRun = schema.TypeRun
+	// Deprecated alias: use schema.TypeAttempt.
+	TypeAttempt = schema.TypeAttempt
+	// Deprecated alias: use schema.TypeHook.
+	TypeHook = schema.TypeHook
+	// Deprecated alias: use schema.TypeServer.
+	TypeServer = schema.TypeServer
+	// Deprecated alias: use schema.TypeWire.
+	TypeWire = schema.TypeWire
+	// Deprecated alias: use schema.TypeState.
+	TypeState = schema.TypeState
+	// Deprecated alias: use schema.TypeSnap.
+	TypeSnap = schema.TypeSnap
+	// Deprecated alias: use schema.TypeStep.
+	TypeStep = schema.TypeStep
+	// Deprecated alias: use schema.TypeEnd.
+	TypeEnd = schema.TypeEnd
+	// Deprecated alias: use schema.PhaseSpawn.
+	PhaseSpawn = schema.PhaseSpawn
+	// Deprecated alias: use schema.PhasePublishing.
+	PhasePublishing = schema.PhasePublishing
+	// Deprecated alias: use schema.PhaseExit.
+	PhaseExit = schema.PhaseExit
+	// Deprecated alias: use schema.PhaseStarved.
+	PhaseStarved = schema.PhaseStarved
+	// Deprecated alias: use schema.PhaseRecovered.
+	PhaseRecovered = schema.PhaseRecovered
+	// Deprecated alias: use schema.EndNormal.
+	EndNormal = schema.EndNormal
+	// Deprecated alias: use schema.EndInterrupted.
+	EndInterrupted = schema.EndInterrupted
+	// Deprecated alias: use schema.EndError.
+	EndError = schema.EndError
+	// Deprecated alias: use schema.EndKnee.
+	EndKnee = schema.EndKnee
+	// Deprecated alias: use schema.Schema.
+	Schema = schema.Schema
+	// Deprecated alias: use schema.MaxHookBody.
+	MaxHookBody = schema.MaxHookBody
+	// Deprecated alias: use schema.SideGenerator.
+	SideGenerator = schema.SideGenerator
+	// Deprecated alias: use schema.SideServer.
+	SideServer = schema.SideServer
+	// Deprecated alias: use schema.SideMachine.
+	SideMachine = schema.SideMachine
+	// Deprecated alias: use schema.SideOther.
+	SideOther = schema.SideOther
 )
 
-// End reasons.
+// NewWriter returns a Writer on w.
+//
+// Deprecated: use schema.NewWriter.
+func NewWriter(w io.Writer) *Writer { return schema.NewWriter(w) }
+
+// Read decodes a results stream and calls fn for each event.
+//
+// Deprecated: use schema.Read.
+func Read(r io.Reader, fn func(Event) error) error { return schema.Read(r, fn) }
+
+// HookBody returns a call's Body field for an answer.
+//
+// Deprecated: use schema.HookBody.
+func HookBody(body string) (*string, int) { return schema.HookBody(body) }
+
+// Callback states (the hook's availability): schema's.
 const (
-	EndNormal      = "normal"
-	EndInterrupted = "interrupted"
-	EndError       = "error"
-	EndKnee        = "knee" // a capacity run found its knee and stopped
+	// Deprecated alias: use schema.StateUp.
+	StateUp = schema.StateUp
+	// Deprecated alias: use schema.StateDown.
+	StateDown = schema.StateDown
+	// Deprecated alias: use schema.StateErroring.
+	StateErroring = schema.StateErroring
+	// Deprecated alias: use schema.StateSlow.
+	StateSlow = schema.StateSlow
+	// Deprecated alias: use schema.StateDenying.
+	StateDenying = schema.StateDenying
+	// Deprecated alias: use schema.StateMisanswering.
+	StateMisanswering = schema.StateMisanswering
+	// Deprecated alias: use schema.StateUnknown.
+	StateUnknown = schema.StateUnknown
 )
 
-// Event is one line of results.jsonl. Only the fields of its type are set.
-type Event struct {
-	Type string    `json:"type"`
-	Time time.Time `json:"t"`
-
-	// run header
-	Run *RunHeader `json:"run,omitempty"`
-
-	// attempt
-	Attempt *AttemptEvent `json:"attempt,omitempty"`
-
-	// hook call
-	Hook *HookCall `json:"hook,omitempty"`
-
-	// server event
-	Server *ServerEvent `json:"server,omitempty"`
-
-	// wire (tap) phases
-	Wire *WireConn `json:"wire,omitempty"`
-
-	// callback availability
-	State *StateChange `json:"state,omitempty"`
-
-	// server's own view
-	Snapshot *Snapshot `json:"snapshot,omitempty"`
-
-	// capacity step
-	Step *Step `json:"step,omitempty"`
-
-	// end
-	Reason string `json:"reason,omitempty"`
-	Error  string `json:"error,omitempty"`
-	Usage  *Usage `json:"usage,omitempty"`
-}
-
-// Usage is the CPU and memory rtmpload itself used (embedded server, hook
-// and tap included) beside what its ffmpeg children used, from getrusage.
-type Usage struct {
-	SelfCPU     time.Duration `json:"self_cpu_ns"`
-	SelfMaxRSS  int64         `json:"self_max_rss_bytes"`
-	ChildCPU    time.Duration `json:"children_cpu_ns"`
-	ChildMaxRSS int64         `json:"children_max_rss_bytes"` // the largest single child
-}
-
-// RunHeader describes a run so that its report explains itself.
-type RunHeader struct {
-	Schema    int               `json:"schema"`
-	ID        string            `json:"id"`
-	Started   time.Time         `json:"started"`
-	Scenario  ScenarioInfo      `json:"scenario"`
-	Target    string            `json:"target"`
-	HookMode  string            `json:"hook_mode"`
-	Options   map[string]string `json:"options,omitempty"`
-	Versions  map[string]string `json:"versions,omitempty"`
-	Publisher []string          `json:"publisher_args,omitempty"`
-	Expect    []string          `json:"expect,omitempty"` // thresholds of the scenario and the command line
-	Shard     int               `json:"shard,omitempty"`  // this stream is slice Shard of Shards
-	Shards    int               `json:"shards,omitempty"`
-}
-
-// ScenarioInfo is the part of a scenario a report needs.
-type ScenarioInfo struct {
-	Name     string        `json:"name"`
-	Source   string        `json:"source"`
-	Duration time.Duration `json:"duration_ns"`
-	Groups   []GroupInfo   `json:"groups"`
-}
-
-// GroupInfo is one publisher group of the scenario.
-type GroupInfo struct {
-	Name  string `json:"name"`
-	Count int    `json:"count"`
-}
-
-// AttemptEvent is a state change of one publish attempt.
-type AttemptEvent struct {
-	ID     string `json:"id"`
-	Phase  string `json:"phase"`
-	Group  string `json:"group"`
-	Stream string `json:"stream"`
-	Slot   int    `json:"slot"`
-	URL    string `json:"url,omitempty"`
-	PID    int    `json:"pid,omitempty"` // spawn: ffmpeg's pid (and process group)
-	// spawn, for an output of a fan-out process (several publishers in one
-	// ffmpeg, tee muxer): the process's first attempt id, the output's place
-	// (1..) and the process's outputs. tee opens them in this order.
-	Process string `json:"process,omitempty"`
-	Output  int    `json:"output,omitempty"`
-	Outputs int    `json:"outputs,omitempty"`
-
-	// exit only
-	Class      string   `json:"class,omitempty"` // publisher.Result.Class
-	ExitCode   int      `json:"exit_code,omitempty"`
-	Stopped    bool     `json:"stopped,omitempty"`
-	Killed     bool     `json:"killed,omitempty"`
-	Message    string   `json:"message,omitempty"`
-	StderrTail []string `json:"stderr_tail,omitempty"`
-	Frames     int64    `json:"frames,omitempty"`
-	Bytes      int64    `json:"bytes,omitempty"`
-}
-
-// HookCall is the callback server's record of one call.
-type HookCall struct {
-	Seq      int64     `json:"seq"`
-	Action   string    `json:"action"`
-	Attempt  string    `json:"attempt,omitempty"`
-	ClientID string    `json:"client_id,omitempty"`
-	Stream   string    `json:"stream,omitempty"`
-	App      string    `json:"app,omitempty"`
-	Param    string    `json:"param,omitempty"`
-	Arrived  time.Time `json:"arrived"`
-	Answered time.Time `json:"answered"`
-	Status   int       `json:"status"`
-	Verdict  string    `json:"verdict"` // allow | deny | bad_answer | error
-	Reason   string    `json:"reason,omitempty"`
-	// Dialect is the calling server's ("srs" or "nginx"; "" in older
-	// streams, taken as srs).
-	Dialect string `json:"dialect,omitempty"`
-	// Body is the answer the calling server got, cut at MaxHookBody bytes;
-	// BodyBytes is its full length. Nil in older streams.
-	Body      *string `json:"body,omitempty"`
-	BodyBytes int     `json:"body_bytes,omitempty"`
-	Canceled  bool    `json:"canceled,omitempty"`
-	Fault     string  `json:"fault,omitempty"` // the fault that shaped the answer, e.g. "status:500"
-	// Upstream is the user's callback service's own answer when rtmpload's
-	// hook proxies it (--hook proxy=URL).
-	Upstream *Upstream `json:"upstream,omitempty"`
-}
-
-// Upstream is what a proxied callback service answered one call.
-type Upstream struct {
-	Status  int           `json:"status,omitempty"` // 0: no answer
-	Latency time.Duration `json:"latency_ns"`
-	Err     string        `json:"err,omitempty"`
-	Body    string        `json:"body,omitempty"`
-}
+// States lists the callback states in report order.
+//
+// Deprecated alias: use schema.States.
+var States = schema.States
 
 // HookVerdicts lists the verdicts of hook calls in report order (a call
 // canceled before a decision has none).
 var HookVerdicts = []string{string(srs.Allow), string(srs.Deny), string(srs.BadAnswer), string(srs.ErrorStatus)}
 
-// Latency is how long the hook took to answer, as the hook saw it.
-func (h *HookCall) Latency() time.Duration { return h.Answered.Sub(h.Arrived) }
-
-// MaxHookBody bounds HookCall.Body.
-const MaxHookBody = 512
-
-// HookBody returns a call's Body field for an answer: at most MaxHookBody
-// bytes of it, cut on a character boundary, and its full length.
-func HookBody(body string) (*string, int) {
-	cut := body
-	if len(cut) > MaxHookBody {
-		cut = strings.ToValidUTF8(cut[:MaxHookBody], "")
-	}
-	return &cut, len(body)
-}
-
-// verdict is how SRS takes the call's answer: judged again by SRS's rule
+// callVerdict is how SRS takes the call's answer: judged again by SRS's rule
 // (srs.JudgeAnswer) when the whole answer is on record, so that the hook's
 // record and the report cannot disagree; else the verdict recorded (nginx
 // calls, cut bodies, older streams, calls not answered).
-func (h *HookCall) verdict() srs.Verdict {
+func callVerdict(h *HookCall) srs.Verdict {
 	if h.Body != nil && h.Dialect != "nginx" && h.Status != 0 && !h.Canceled && len(*h.Body) == h.BodyBytes {
 		return srs.JudgeAnswer(h.Status, []byte(*h.Body)).Verdict
 	}
 	return srs.Verdict(h.Verdict)
-}
-
-// ServerEvent is the embedded server's view of a publish, like SRS's log.
-type ServerEvent struct {
-	Kind        string `json:"kind"`
-	Attempt     string `json:"attempt,omitempty"`
-	ClientID    string `json:"client_id,omitempty"`
-	Stream      string `json:"stream,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-	HookStatus  int    `json:"hook_status,omitempty"`
-	HookErr     string `json:"hook_err,omitempty"`
-	HookBody    string `json:"hook_body,omitempty"` // the refusing answer, cut at 512 bytes
-	HookLatency int64  `json:"hook_latency_ns,omitempty"`
-	BytesIn     uint64 `json:"bytes_in,omitempty"`
-	VideoMsgs   uint64 `json:"video_msgs,omitempty"`
-	AudioMsgs   uint64 `json:"audio_msgs,omitempty"`
-}
-
-// Callback states (the hook's availability).
-const (
-	StateUp       = "up"
-	StateDown     = "down"     // refusing connections
-	StateErroring = "erroring" // answering an error status
-	StateSlow     = "slow"     // answering late
-	StateDenying  = "denying"  // denying everything
-	// StateMisanswering: answering 2xx in a format SRS does not take: it
-	// refuses every publish, though the callback meant no refusal.
-	StateMisanswering = "misanswering"
-	StateUnknown      = "unknown" // no availability recorded at that time
-)
-
-// States lists the callback states in report order.
-var States = []string{StateUp, StateDown, StateErroring, StateSlow, StateDenying, StateMisanswering, StateUnknown}
-
-// StateChange is a change of the callback's availability: the built-in
-// hook's own state under its fault schedule, or a probe's finding for a
-// callback rtmpload does not serve.
-type StateChange struct {
-	Source string `json:"source"` // hook | probe
-	State  string `json:"state"`
-	Fault  string `json:"fault,omitempty"`
-	Detail string `json:"detail,omitempty"`
-}
-
-// Sides of a capacity step's limit (Step.Side).
-const (
-	SideGenerator = "generator"
-	SideServer    = "server"
-	SideMachine   = "machine"
-	// SideOther: the machine was busy, but the generator and the server
-	// used less than half of it: other work on the machine ran it out.
-	SideOther = "other"
-)
-
-// Step is one judged step of a capacity run.
-type Step struct {
-	Step       int     `json:"step"`       // 1..
-	Publishers int     `json:"publishers"` // planned by the end of the step
-	Active     int     `json:"active"`     // running at its end
-	Started    int     `json:"started"`    // attempts started in the step
-	Refused    int     `json:"refused"`    // of those, never published
-	Dropped    int     `json:"dropped"`    // of those, published then ended on their own
-	Starved    int     `json:"starved"`    // running and starved at its end
-	P95Ms      float64 `json:"p95_ms"`
-	P95Source  string  `json:"p95_metric"` // publish (wire) or publish_start (ffmpeg)
-	CPU        float64 `json:"cpu_cores"`  // rtmpload's own
-	MachineCPU float64 `json:"machine_cpu"`
-	// GeneratorCPU is rtmpload and its ffmpegs, in cores; ServerCPU the
-	// server's own process (-1: not a process of its own, or not readable).
-	GeneratorCPU float64 `json:"generator_cpu_cores"`
-	ServerCPU    float64 `json:"server_cpu_cores"`
-	// Side is who ran out when a rule broke: generator, server or machine.
-	Side  string   `json:"side,omitempty"`
-	Held  bool     `json:"held"`
-	Broke []string `json:"broke,omitempty"`
-}
-
-// Snapshot is the server's own view at one moment, as its API showed it:
-// every stream and its publishing clients.
-type Snapshot struct {
-	Err     string       `json:"err,omitempty"`
-	Streams []SnapStream `json:"streams,omitempty"`
-}
-
-// SnapStream is one stream in a Snapshot.
-type SnapStream struct {
-	Name       string   `json:"name"`
-	App        string   `json:"app,omitempty"`
-	Clients    int      `json:"clients,omitempty"`
-	Publishers []string `json:"publishers,omitempty"` // client ids publishing it
-}
-
-// WireConn is the tap's record of one TCP connection between a publisher
-// and the server.
-type WireConn struct {
-	Conn      uint64     `json:"conn"`
-	Attempt   string     `json:"attempt,omitempty"`
-	Stream    string     `json:"stream,omitempty"`
-	Marks     []WireMark `json:"marks"`
-	BytesUp   uint64     `json:"bytes_up"`
-	BytesDown uint64     `json:"bytes_down"`
-	Unparsed  bool       `json:"unparsed,omitempty"`
-}
-
-// WireMark is one phase seen on the wire.
-type WireMark struct {
-	Phase  string    `json:"phase"`
-	At     time.Time `json:"at"`
-	Detail string    `json:"detail,omitempty"`
-}
-
-// Writer writes events as JSON lines. Each event is one write to the
-// underlying file, so a run killed midway still leaves whole lines behind.
-// Secrets in any field (a token in the spawn URL, a password in an option,
-// ffmpeg's stderr quoting the URL) are redacted as the process's policy says
-// (schema.SetRedactPolicy). It is safe for concurrent use.
-type Writer struct {
-	mu  sync.Mutex
-	w   io.Writer
-	err error
-	n   int
-}
-
-// NewWriter returns a Writer on w.
-func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
-
-// Write appends one event. The first error sticks and is returned by Err.
-func (w *Writer) Write(ev Event) {
-	b, err := json.Marshal(ev)
-	if err == nil {
-		b = append(schema.RedactJSON(b), '\n')
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil {
-		return
-	}
-	if err == nil {
-		_, err = w.w.Write(b)
-	}
-	if err != nil {
-		w.err = fmt.Errorf("write results: %w", err)
-		return
-	}
-	w.n++
-}
-
-// Err returns the first write error.
-func (w *Writer) Err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
-}
-
-// Count returns how many events were written.
-func (w *Writer) Count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.n
-}
-
-// Read decodes a results stream and calls fn for each event. A truncated
-// last line (a run killed mid-write) is ignored; any other bad line is an
-// error naming its line number. Secrets are redacted as they are read, so
-// a report hides them even from a results file written with --show-secrets.
-func Read(r io.Reader, fn func(Event) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	line := 0
-	for {
-		b, err := br.ReadBytes('\n')
-		if len(b) > 0 {
-			line++
-			complete := b[len(b)-1] == '\n'
-			var ev Event
-			if uerr := json.Unmarshal(schema.RedactJSON(b), &ev); uerr != nil {
-				if !complete && err == io.EOF {
-					return nil // torn last line of an interrupted run
-				}
-				return fmt.Errorf("results line %d: %v", line, uerr)
-			}
-			if ev.Type == TypeRun && ev.Run != nil && ev.Run.Schema > Schema {
-				return fmt.Errorf("results line %d: schema %d is newer than this rtmpload understands (%d): upgrade rtmpload", line, ev.Run.Schema, Schema)
-			}
-			if ferr := fn(ev); ferr != nil {
-				return ferr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
 }

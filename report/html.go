@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 //go:embed templates/report.html.tmpl
@@ -34,7 +36,7 @@ type htmlData struct {
 	Duration   string
 	Thresholds []ThresholdResult
 	Failed     int
-	Columns    []string
+	Columns    []schema.Outcome
 	Groups     []htmlGroup
 	Timeline   template.HTML
 	Width      string
@@ -45,7 +47,7 @@ type htmlData struct {
 	// Starved: some publisher fell below real time (the timeline's legend).
 	Starved bool
 	// States and ByState: the failures vs callback availability table.
-	States  []string
+	States  []schema.CallbackState
 	ByState [][]string
 }
 
@@ -108,7 +110,7 @@ const (
 )
 
 // stateColor is the callback state's colour in the availability band.
-func stateColor(state string) string {
+func stateColor(state schema.CallbackState) string {
 	switch state {
 	case StateUp:
 		return "#4ac26b"
@@ -206,7 +208,7 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 			if x1 <= x0 {
 				continue
 			}
-			label := c.State
+			label := string(c.State)
 			if c.Fault != "" {
 				label += " (" + c.Fault + ")"
 			}
@@ -214,7 +216,7 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 				x0, yb, x1-x0, bandH, stateColor(c.State), c.Source, c.At.Sub(s.Run.Started).Round(100*time.Millisecond), label)
 		}
 		fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis" text-anchor="end">callback</text>`, chartLeft-6, yb+bandH-5)
-		for i, st := range []string{StateUp, StateSlow, StateDenying, StateMisanswering, StateErroring, StateDown} {
+		for i, st := range []schema.CallbackState{StateUp, StateSlow, StateDenying, StateMisanswering, StateErroring, StateDown} {
 			lx := chartLeft + i*90
 			fmt.Fprintf(&sb, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" class="axis">%s</text>`,
 				lx, yb+bandH+30, stateColor(st), lx+14, yb+bandH+39, st)

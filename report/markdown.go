@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Markdown writes the report as GitHub-flavoured Markdown, sized for a CI
@@ -160,8 +162,8 @@ func runDuration(s *Summary) string {
 }
 
 // outcomeColumns is the outcomes that occurred, in report order.
-func outcomeColumns(s *Summary) []string {
-	var cols []string
+func outcomeColumns(s *Summary) []schema.Outcome {
+	var cols []schema.Outcome
 	for _, o := range Outcomes {
 		if s.Outcomes[o] > 0 {
 			cols = append(cols, o)

@@ -5,47 +5,59 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
-// Outcomes of a publish attempt (docs/design.md, "Outcomes"), in report order.
+// Outcomes of a publish attempt (docs/design.md, "Outcomes"): schema's.
 const (
-	OutcomeOK                = "ok"
-	OutcomeServerUnreachable = "server_unreachable"
-	OutcomeHookUnreachable   = "hook_unreachable"
-	OutcomeHookDenied        = "hook_denied"
-	// OutcomeHookBadAnswer: the callback answered 2xx in a format SRS does
-	// not take ({"status":"ok"}, "ok"): a misconfiguration, not a no.
-	OutcomeHookBadAnswer   = "hook_bad_answer"
-	OutcomeHookErrorStatus = "hook_error_status"
-	OutcomeHookTimeout     = "hook_timeout"
-	OutcomeStreamBusy      = "stream_busy"
-	OutcomeDropped         = "dropped"
-	OutcomeFFmpegError     = "ffmpeg_error"
-	OutcomeRejectedUnknown = "rejected_unknown"
-	// OutcomeDuplicateAccepted is an anomaly, not the outcome of one
-	// attempt: two live publishers of one name.
-	OutcomeDuplicateAccepted = "duplicate_accepted"
+	// Deprecated alias: use schema.OutcomeOK.
+	OutcomeOK = schema.OutcomeOK
+	// Deprecated alias: use schema.OutcomeServerUnreachable.
+	OutcomeServerUnreachable = schema.OutcomeServerUnreachable
+	// Deprecated alias: use schema.OutcomeHookUnreachable.
+	OutcomeHookUnreachable = schema.OutcomeHookUnreachable
+	// Deprecated alias: use schema.OutcomeHookDenied.
+	OutcomeHookDenied = schema.OutcomeHookDenied
+	// Deprecated alias: use schema.OutcomeHookBadAnswer.
+	OutcomeHookBadAnswer = schema.OutcomeHookBadAnswer
+	// Deprecated alias: use schema.OutcomeHookErrorStatus.
+	OutcomeHookErrorStatus = schema.OutcomeHookErrorStatus
+	// Deprecated alias: use schema.OutcomeHookTimeout.
+	OutcomeHookTimeout = schema.OutcomeHookTimeout
+	// Deprecated alias: use schema.OutcomeStreamBusy.
+	OutcomeStreamBusy = schema.OutcomeStreamBusy
+	// Deprecated alias: use schema.OutcomeDropped.
+	OutcomeDropped = schema.OutcomeDropped
+	// Deprecated alias: use schema.OutcomeFFmpegError.
+	OutcomeFFmpegError = schema.OutcomeFFmpegError
+	// Deprecated alias: use schema.OutcomeRejectedUnknown.
+	OutcomeRejectedUnknown = schema.OutcomeRejectedUnknown
+	// Deprecated alias: use schema.OutcomeDuplicateAccepted.
+	OutcomeDuplicateAccepted = schema.OutcomeDuplicateAccepted
 )
 
 // Outcomes lists every attempt outcome in the order reports show them.
-var Outcomes = []string{
-	OutcomeOK, OutcomeServerUnreachable, OutcomeHookUnreachable, OutcomeHookDenied,
-	OutcomeHookBadAnswer, OutcomeHookErrorStatus, OutcomeHookTimeout, OutcomeStreamBusy, OutcomeDropped,
-	OutcomeFFmpegError, OutcomeRejectedUnknown,
-}
+//
+// Deprecated alias: use schema.Outcomes.
+var Outcomes = schema.Outcomes
 
 // SRSHookTimeout is how long SRS waits for an on_publish answer
 // (SRS_HTTP_CLIENT_TIMEOUT, docs/srs-behaviour.md, "What SRS accepts as allow").
 const SRSHookTimeout = 30 * time.Second
 
-// Publisher exit classes, as the supervisor reports them.
+// Publisher exit classes, as the supervisor reports them: schema's.
 const (
-	ClassStopped    = "stopped"
-	ClassExited     = "exited"
-	ClassFailed     = "failed"
-	ClassKilled     = "killed"
-	ClassSpawnError = "spawn_error"
+	// Deprecated alias: use schema.ClassStopped.
+	ClassStopped = schema.ClassStopped
+	// Deprecated alias: use schema.ClassExited.
+	ClassExited = schema.ClassExited
+	// Deprecated alias: use schema.ClassFailed.
+	ClassFailed = schema.ClassFailed
+	// Deprecated alias: use schema.ClassKilled.
+	ClassKilled = schema.ClassKilled
+	// Deprecated alias: use schema.ClassSpawnError.
+	ClassSpawnError = schema.ClassSpawnError
 )
 
 // Ends of an attempt, as known when its ffmpeg exits (Ended). They are the
@@ -65,7 +77,7 @@ const (
 // still waited for the server may end it with 1 rather than 255, and one
 // that outlived the grace was killed. The report's outcome is ok exactly
 // when Ended is published or stopped, and dropped when it is dropped.
-func Ended(published bool, class string, stopped bool) string {
+func Ended(published bool, class schema.ExitClass, stopped bool) string {
 	switch {
 	case !published:
 		return EndedRefused
@@ -92,21 +104,21 @@ type Attempt struct {
 	Publishing time.Time `json:"publishing,omitzero"`
 	Exit       time.Time `json:"exit,omitzero"`
 
-	Class      string   `json:"class,omitempty"`
-	ExitCode   int      `json:"exit_code,omitempty"`
-	Stopped    bool     `json:"stopped,omitempty"`
-	Message    string   `json:"message,omitempty"`
-	StderrTail []string `json:"stderr_tail,omitempty"`
+	Class      schema.ExitClass `json:"class,omitempty"`
+	ExitCode   int              `json:"exit_code,omitempty"`
+	Stopped    bool             `json:"stopped,omitempty"`
+	Message    string           `json:"message,omitempty"`
+	StderrTail []string         `json:"stderr_tail,omitempty"`
 
 	Hook      *HookCall    `json:"hook,omitempty"`       // its on_publish call, when the hook saw one
 	HookCalls int          `json:"hook_calls,omitempty"` // on_publish calls seen for it
 	Server    *ServerEvent `json:"server,omitempty"`     // the server's verdict (embedded server)
 	Wire      *WireConn    `json:"wire,omitempty"`
 
-	Starved   bool   `json:"starved,omitempty"`        // fell below real time at some point
-	HookState string `json:"callback_state,omitempty"` // the callback's state at the decisive moment
-	Outcome   string `json:"outcome"`
-	Evidence  string `json:"evidence,omitempty"`
+	Starved   bool                 `json:"starved,omitempty"`        // fell below real time at some point
+	HookState schema.CallbackState `json:"callback_state,omitempty"` // the callback's state at the decisive moment
+	Outcome   schema.Outcome       `json:"outcome"`
+	Evidence  string               `json:"evidence,omitempty"`
 }
 
 // decisiveTime is the moment the callback's state mattered for this attempt:
@@ -116,7 +128,7 @@ func (a *Attempt) decisiveTime() time.Time {
 	if a.Hook != nil {
 		return a.Hook.Arrived
 	}
-	if t, _, ok := a.Wire.mark(WirePublish); ok {
+	if t, _, ok := a.Wire.Mark(WirePublish); ok {
 		return t
 	}
 	if !a.Exit.IsZero() {
@@ -128,13 +140,13 @@ func (a *Attempt) decisiveTime() time.Time {
 // published reports whether the server accepted the publish: the wire saw
 // NetStream.Publish.Start, or (without a tap) ffmpeg started its output.
 func (a *Attempt) published() bool {
-	_, ok := a.Wire.publishStarted()
+	_, ok := a.Wire.PublishStarted()
 	return ok || !a.Publishing.IsZero()
 }
 
 // publishedAt is the best known time of the server's acceptance.
 func (a *Attempt) publishedAt() time.Time {
-	if t, ok := a.Wire.publishStarted(); ok {
+	if t, ok := a.Wire.PublishStarted(); ok {
 		return t
 	}
 	return a.Publishing
@@ -170,7 +182,7 @@ func (a *Attempt) liveInterval() (from, to time.Time, ok bool) {
 // classify decides an attempt's outcome from all the evidence. liveOther
 // tells whether another attempt held the same name at a moment. It is pure:
 // the same evidence always gives the same outcome.
-func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (string, string) {
+func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (schema.Outcome, string) {
 	ev := evidence(a)
 	switch {
 	case a.Class == "":
@@ -197,7 +209,7 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (st
 			return OutcomeHookTimeout, fmt.Sprintf("hook took %s (SRS gives up at %s)", h.Latency().Round(time.Millisecond), SRSHookTimeout) + ev
 		case h.Status != 200 && h.Status != 201:
 			return OutcomeHookErrorStatus, fmt.Sprintf("hook answered HTTP %d", h.Status) + ev
-		case h.verdict() == srs.Allow:
+		case callVerdict(h) == srs.Allow:
 			if other := liveOther(a, a.verdictTime()); other != nil {
 				return OutcomeStreamBusy, fmt.Sprintf("hook allowed, but %s (%s) was publishing %s", other.ID, other.Group, a.Stream) + ev
 			}
@@ -237,8 +249,8 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (st
 // serverOutcome maps the embedded server's rejection (its log) to an
 // outcome. A refusal by the hook is judged again by SRS's rule when the
 // server recorded the answer, so the server and the report cannot differ.
-func serverOutcome(e *ServerEvent) string {
-	switch e.Reason {
+func serverOutcome(e *ServerEvent) schema.Outcome {
+	switch reason := schema.Outcome(e.Reason); reason {
 	case OutcomeHookDenied, OutcomeHookBadAnswer, OutcomeHookErrorStatus:
 		if e.HookStatus != 0 && len(e.HookBody) < MaxHookBody { // a body that long may be cut
 			switch srs.JudgeAnswer(e.HookStatus, []byte(e.HookBody)).Verdict {
@@ -250,9 +262,9 @@ func serverOutcome(e *ServerEvent) string {
 				return OutcomeHookErrorStatus
 			}
 		}
-		return e.Reason
+		return reason
 	case OutcomeHookUnreachable, OutcomeHookTimeout, OutcomeStreamBusy:
-		return e.Reason
+		return reason
 	case "hook_invalid": // before hook_bad_answer: a 200 whose body was not JSON
 		return OutcomeHookBadAnswer
 	}
@@ -263,7 +275,7 @@ func serverOutcome(e *ServerEvent) string {
 // than the body on record has "deny" for every refusing 2xx; the embedded
 // server's own reject reason tells a bad answer there.
 func hookVerdict(a *Attempt) srs.Verdict {
-	v := a.Hook.verdict()
+	v := callVerdict(a.Hook)
 	if v == srs.Deny && a.Hook.Body == nil && a.Server != nil && a.Server.Kind == "reject" &&
 		serverOutcome(a.Server) == OutcomeHookBadAnswer {
 		return srs.BadAnswer
@@ -296,15 +308,15 @@ func evidence(a *Attempt) string {
 		parts = append(parts, "hook: no call")
 	}
 	if a.HookState != "" && a.HookState != StateUnknown {
-		parts = append(parts, "callback "+a.HookState)
+		parts = append(parts, "callback "+string(a.HookState))
 	}
 	if a.Server != nil && a.Server.Reason != "" {
 		parts = append(parts, "server: "+a.Server.Reason)
 	}
 	if w := a.Wire; w != nil {
-		_, _, sentPublish := w.mark(WirePublish)
-		_, status, gotStatus := w.mark(WireOnStatus)
-		_, how, closed := w.mark(WireServerClose)
+		_, _, sentPublish := w.Mark(WirePublish)
+		_, status, gotStatus := w.Mark(WireOnStatus)
+		_, how, closed := w.Mark(WireServerClose)
 		switch {
 		case gotStatus:
 			parts = append(parts, "wire: onStatus "+status)

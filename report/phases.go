@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // PhaseMark is one moment of an attempt: a phase on the wire, the hook's
@@ -27,12 +29,12 @@ const (
 
 // Slow is one of the attempts that waited longest for the server's verdict.
 type Slow struct {
-	ID      string  `json:"id"`
-	Group   string  `json:"group"`
-	Stream  string  `json:"stream"`
-	Outcome string  `json:"outcome"`
-	Metric  string  `json:"metric"` // what it was ranked by: hook_wait (wire) or publish_start (ffmpeg, no tap)
-	MS      float64 `json:"ms"`
+	ID      string         `json:"id"`
+	Group   string         `json:"group"`
+	Stream  string         `json:"stream"`
+	Outcome schema.Outcome `json:"outcome"`
+	Metric  string         `json:"metric"` // what it was ranked by: hook_wait (wire) or publish_start (ffmpeg, no tap)
+	MS      float64        `json:"ms"`
 	// Timeline ends at the first media: a publisher that went on publishing
 	// is not slow for that.
 	Timeline []PhaseMark `json:"timeline"`
@@ -65,7 +67,7 @@ func (a *Attempt) phases(untilMedia bool) []PhaseMark {
 		add(PhaseMarkHookAnswered, h.Answered, h.Verdict)
 	}
 	add(PhaseMarkFirstProgress, a.Publishing, "")
-	detail := a.Class
+	detail := string(a.Class)
 	if a.Class != ClassStopped && a.ExitCode != 0 {
 		detail = fmt.Sprintf("%s %d", a.Class, a.ExitCode)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // wire adds the tap's record of an attempt: handshake at spawn+100 ms, the
@@ -184,7 +186,7 @@ func TestTimelineStarved(t *testing.T) {
 func TestAvailabilityTableInEveryFormat(t *testing.T) {
 	var s stream
 	s.header(GroupInfo{Name: "cams", Count: 2})
-	state := func(ms int, st string) {
+	state := func(ms int, st schema.CallbackState) {
 		s.evs = append(s.evs, Event{Type: TypeState, Time: at(ms), State: &StateChange{Source: "hook", State: st}})
 	}
 	state(0, StateUp)
@@ -207,7 +209,7 @@ func TestAvailabilityTableInEveryFormat(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := b.String()
-		if !strings.Contains(out, "allback availability") || !strings.Contains(out, OutcomeHookUnreachable) {
+		if !strings.Contains(out, "allback availability") || !strings.Contains(out, string(OutcomeHookUnreachable)) {
 			t.Errorf("%s has no failures vs callback availability table:\n%s", name, out)
 		}
 	}

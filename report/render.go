@@ -13,6 +13,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 
+	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
@@ -55,7 +56,7 @@ func Table(w io.Writer, s *Summary) error {
 	}
 
 	// Outcomes per group; only the outcome columns that occurred.
-	var cols []string
+	var cols []schema.Outcome
 	for _, o := range Outcomes {
 		if s.Outcomes[o] > 0 {
 			cols = append(cols, o)
@@ -180,7 +181,7 @@ func Table(w io.Writer, s *Summary) error {
 		fmt.Fprintln(w, "\nFailures")
 		t = newTable(w, "attempt", "group", "stream", "outcome", "ffmpeg said", "hook saw", "callback")
 		for _, f := range s.Failures {
-			if err := t.Append([]string{shortID(f.ID), f.Group, f.Stream, f.Outcome, lastPart(f.Message), f.Hook, f.State}); err != nil {
+			if err := t.Append([]string{shortID(f.ID), f.Group, f.Stream, string(f.Outcome), lastPart(f.Message), f.Hook, string(f.State)}); err != nil {
 				return err
 			}
 		}
@@ -236,9 +237,9 @@ func timelineTable(w io.Writer, s *Summary, tl *Timeline) error {
 	t := newTable(w, append(header, "hook 2xx", "hook error", "callback")...)
 	// The worst state within a bucket is shown: a refusing callback matters
 	// more than a slow one, and a dead one most.
-	severity := []string{StateUnknown, StateUp, StateSlow, StateDenying, StateMisanswering, StateErroring, StateDown}
-	rank := func(st string) int { return slices.Index(severity, st) }
-	prev, prevStarved := "", 0
+	severity := []schema.CallbackState{StateUnknown, StateUp, StateSlow, StateDenying, StateMisanswering, StateErroring, StateDown}
+	rank := func(st schema.CallbackState) int { return slices.Index(severity, st) }
+	prev, prevStarved := schema.CallbackState(""), 0
 	for _, b := range buckets {
 		from := s.Run.Started.Add(b.Start)
 		to := from.Add(width)
@@ -258,7 +259,7 @@ func timelineTable(w io.Writer, s *Summary, tl *Timeline) error {
 		if starved {
 			row = append(row, strconv.Itoa(b.Starved))
 		}
-		if err := t.Append(append(row, strconv.Itoa(b.HookOK), strconv.Itoa(b.HookFail), state)); err != nil {
+		if err := t.Append(append(row, strconv.Itoa(b.HookOK), strconv.Itoa(b.HookFail), string(state))); err != nil {
 			return err
 		}
 	}
@@ -291,7 +292,7 @@ func faulted(s *Summary) bool {
 
 // byStateTable is the outcome x callback-state table: the states that
 // occur, in report order, and a row of counts per outcome that occurred.
-func byStateTable(s *Summary) (states []string, rows [][]string) {
+func byStateTable(s *Summary) (states []schema.CallbackState, rows [][]string) {
 	for _, st := range States {
 		for _, byState := range s.ByState {
 			if byState[st] > 0 {
@@ -305,7 +306,7 @@ func byStateTable(s *Summary) (states []string, rows [][]string) {
 		if !ok {
 			continue
 		}
-		row := []string{o}
+		row := []string{string(o)}
 		for _, st := range states {
 			row = append(row, strconv.Itoa(byState[st]))
 		}
@@ -335,7 +336,7 @@ func availabilityTable(w io.Writer, s *Summary) error {
 	start := s.Run.Started
 	var changes []string
 	for _, c := range s.Availability {
-		label := c.State
+		label := string(c.State)
 		if c.Fault != "" {
 			label += " (" + c.Fault + ")"
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
@@ -32,18 +33,18 @@ const (
 
 // Summary is what a run amounts to. It is the body of report.json.
 type Summary struct {
-	Run       RunHeader      `json:"run"`
-	Ended     time.Time      `json:"ended,omitzero"`
-	EndReason string         `json:"end_reason"`
-	EndError  string         `json:"end_error,omitempty"`
-	Usage     *Usage         `json:"usage,omitempty"`
-	Attempts  int            `json:"attempts"`
-	Outcomes  map[string]int `json:"outcomes"`
-	Groups    []GroupSummary `json:"groups"`
-	Latency   []LatencyRow   `json:"latency"`
-	Hook      HookSummary    `json:"hook"`
-	Contests  []Contest      `json:"contests"`
-	Failures  []Failure      `json:"failures"`
+	Run       RunHeader              `json:"run"`
+	Ended     time.Time              `json:"ended,omitzero"`
+	EndReason string                 `json:"end_reason"`
+	EndError  string                 `json:"end_error,omitempty"`
+	Usage     *Usage                 `json:"usage,omitempty"`
+	Attempts  int                    `json:"attempts"`
+	Outcomes  map[schema.Outcome]int `json:"outcomes"`
+	Groups    []GroupSummary         `json:"groups"`
+	Latency   []LatencyRow           `json:"latency"`
+	Hook      HookSummary            `json:"hook"`
+	Contests  []Contest              `json:"contests"`
+	Failures  []Failure              `json:"failures"`
 	// Slowest are the attempts that waited longest for the server's verdict.
 	Slowest   []Slow   `json:"slowest"`
 	Anomalies []string `json:"anomalies,omitempty"`
@@ -51,7 +52,7 @@ type Summary struct {
 	Availability []TimedState `json:"availability"`
 	// ByState counts outcomes by the callback's state at each attempt's
 	// decisive moment: outcome -> state -> count.
-	ByState map[string]map[string]int `json:"by_state"`
+	ByState map[schema.Outcome]map[schema.CallbackState]int `json:"by_state"`
 	// Server is the server's own view, when its API was read.
 	Server *ServerView `json:"server_view,omitempty"`
 	// Capacity is the step table and knee of a capacity run.
@@ -68,9 +69,9 @@ type TimedState struct {
 
 // GroupSummary counts one publisher group's outcomes.
 type GroupSummary struct {
-	Name     string         `json:"name"`
-	Attempts int            `json:"attempts"`
-	Outcomes map[string]int `json:"outcomes"`
+	Name     string                 `json:"name"`
+	Attempts int                    `json:"attempts"`
+	Outcomes map[schema.Outcome]int `json:"outcomes"`
 	// Starved counts attempts that fell below real time or stalled at some
 	// point: a server or machine that cannot keep up shows here first.
 	Starved int `json:"starved"`
@@ -191,27 +192,27 @@ type Contest struct {
 
 // ContestEntry is one attempt in a contest.
 type ContestEntry struct {
-	ID          string    `json:"id"`
-	Group       string    `json:"group"`
-	Spawn       time.Time `json:"spawn"`
-	HookVerdict string    `json:"hook_verdict"` // what the hook answered, "" if it saw no call
-	HookReason  string    `json:"hook_reason,omitempty"`
-	Outcome     string    `json:"outcome"`
-	Message     string    `json:"message,omitempty"`
+	ID          string         `json:"id"`
+	Group       string         `json:"group"`
+	Spawn       time.Time      `json:"spawn"`
+	HookVerdict string         `json:"hook_verdict"` // what the hook answered, "" if it saw no call
+	HookReason  string         `json:"hook_reason,omitempty"`
+	Outcome     schema.Outcome `json:"outcome"`
+	Message     string         `json:"message,omitempty"`
 	// TakenOverBy is the attempt that took the name over from this one.
 	TakenOverBy string `json:"taken_over_by,omitempty"`
 }
 
 // Failure is one attempt that did not end ok, with its evidence.
 type Failure struct {
-	ID       string `json:"id"`
-	Group    string `json:"group"`
-	Stream   string `json:"stream"`
-	Outcome  string `json:"outcome"`
-	State    string `json:"callback_state"` // the callback's state at that moment
-	Message  string `json:"message"`        // ffmpeg's own words
-	Hook     string `json:"hook"`           // what the hook saw
-	Evidence string `json:"evidence"`
+	ID       string               `json:"id"`
+	Group    string               `json:"group"`
+	Stream   string               `json:"stream"`
+	Outcome  schema.Outcome       `json:"outcome"`
+	State    schema.CallbackState `json:"callback_state"` // the callback's state at that moment
+	Message  string               `json:"message"`        // ffmpeg's own words
+	Hook     string               `json:"hook"`           // what the hook saw
+	Evidence string               `json:"evidence"`
 	// Timeline is the attempt's phases, from its spawn to its exit.
 	Timeline []PhaseMark `json:"timeline,omitempty"`
 }
@@ -317,7 +318,7 @@ func (b *Builder) Add(ev Event) error {
 func (b *Builder) Summary() *Summary {
 	s := &Summary{
 		Run:      b.header,
-		Outcomes: make(map[string]int),
+		Outcomes: make(map[schema.Outcome]int),
 		Hook:     HookSummary{Calls: b.calls, Verdicts: make(map[string]int)},
 	}
 	if b.end != nil {
@@ -345,7 +346,7 @@ func (b *Builder) Summary() *Summary {
 			if h.Verdict == "allow" && h.Fault == "" {
 				us.Allowed++
 			}
-			if h.Fault == "" && u.Status != 0 && h.verdict() == srs.BadAnswer {
+			if h.Fault == "" && u.Status != 0 && callVerdict(h) == srs.BadAnswer {
 				if us.BadAnswers == 0 {
 					us.BadAnswerBody = u.Body
 				}
@@ -390,11 +391,11 @@ func (b *Builder) Summary() *Summary {
 	if s.Availability == nil {
 		s.Availability = []TimedState{}
 	}
-	s.ByState = make(map[string]map[string]int)
+	s.ByState = make(map[schema.Outcome]map[schema.CallbackState]int)
 
 	groups := make(map[string]*GroupSummary)
 	for _, g := range b.header.Scenario.Groups {
-		gs := &GroupSummary{Name: g.Name, Outcomes: make(map[string]int)}
+		gs := &GroupSummary{Name: g.Name, Outcomes: make(map[schema.Outcome]int)}
 		groups[g.Name] = gs
 		s.Groups = append(s.Groups, *gs)
 	}
@@ -406,14 +407,14 @@ func (b *Builder) Summary() *Summary {
 			a.Evidence = takeoverEvidence(a, by) + a.Evidence
 		}
 		if s.ByState[a.Outcome] == nil {
-			s.ByState[a.Outcome] = make(map[string]int)
+			s.ByState[a.Outcome] = make(map[schema.CallbackState]int)
 		}
 		s.ByState[a.Outcome][a.HookState]++
 		s.Attempts++
 		s.Outcomes[a.Outcome]++
 		gs, ok := groups[a.Group]
 		if !ok {
-			gs = &GroupSummary{Name: a.Group, Outcomes: make(map[string]int)}
+			gs = &GroupSummary{Name: a.Group, Outcomes: make(map[schema.Outcome]int)}
 			groups[a.Group] = gs
 			s.Groups = append(s.Groups, *gs)
 		}
@@ -445,7 +446,7 @@ func (b *Builder) Summary() *Summary {
 	var apiDups map[string]bool
 	if s.Server, apiDups = b.view.check(byStream, b.hookAnswered(), len(b.hooks) > 0); s.Server != nil {
 		for _, d := range s.Server.Duplicates {
-			s.Anomalies = append(s.Anomalies, OutcomeDuplicateAccepted+": the server's API showed two accepted publishers of "+d)
+			s.Anomalies = append(s.Anomalies, string(OutcomeDuplicateAccepted)+": the server's API showed two accepted publishers of "+d)
 		}
 	}
 	for i := range s.Contests {
@@ -481,7 +482,7 @@ func (b *Builder) hookAnswered() func(stream, client string) (time.Time, bool) {
 // stateAt is the callback's state at t: the last change at or before t.
 // Without any record the state is unknown; before the first change it is
 // the first change's (the schedule is armed as the run starts).
-func stateAt(states []TimedState, t time.Time) string {
+func stateAt(states []TimedState, t time.Time) schema.CallbackState {
 	if len(states) == 0 || t.IsZero() {
 		return StateUnknown
 	}
@@ -532,7 +533,7 @@ const takeoverMargin = time.Second
 // ended is when the attempt's connection ended: the server's close as the
 // tap saw it, else ffmpeg's exit.
 func (a *Attempt) ended() time.Time {
-	if t, _, ok := a.Wire.mark(WireServerClose); ok {
+	if t, _, ok := a.Wire.Mark(WireServerClose); ok {
 		return t
 	}
 	return a.Exit
@@ -543,7 +544,7 @@ func (a *Attempt) ended() time.Time {
 // recorded the connection, else ffmpeg's start.
 func (a *Attempt) acceptedOnWire() bool {
 	if a.Wire != nil && len(a.Wire.Marks) > 0 {
-		_, ok := a.Wire.publishStarted()
+		_, ok := a.Wire.PublishStarted()
 		return ok
 	}
 	return a.published()
@@ -654,7 +655,7 @@ func contests(byStream map[string][]*Attempt, taken map[*Attempt]*Attempt) ([]Co
 			}
 		}
 		if c.TwoLive {
-			anomalies = append(anomalies, OutcomeDuplicateAccepted+": "+stream+" had two live publishers ("+strings.Join(c.Winners, ", ")+")")
+			anomalies = append(anomalies, string(OutcomeDuplicateAccepted)+": "+stream+" had two live publishers ("+strings.Join(c.Winners, ", ")+")")
 		}
 		out = append(out, c)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 var t0 = time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
@@ -21,7 +23,7 @@ func (s *stream) header(groups ...GroupInfo) {
 		Scenario: ScenarioInfo{Name: "t", Groups: groups}, HookMode: "allow"}})
 }
 
-func (s *stream) attempt(id, group, name string, spawn, publishing, exit int, class string, code int, msg string) {
+func (s *stream) attempt(id, group, name string, spawn, publishing, exit int, class schema.ExitClass, code int, msg string) {
 	// Each attempt of these tests is its own publisher: slot from its id.
 	var slot int
 	fmt.Sscanf(id[strings.LastIndexByte(id, '-')+1:], "%d", &slot)
@@ -75,8 +77,8 @@ func (s *stream) summary(t *testing.T) *Summary {
 	return sum
 }
 
-func outcomes(sum *Summary) map[string]string {
-	out := make(map[string]string)
+func outcomes(sum *Summary) map[string]schema.Outcome {
+	out := make(map[string]schema.Outcome)
 	for _, c := range sum.Contests {
 		for _, e := range c.Attempts {
 			out[e.ID] = e.Outcome
@@ -116,7 +118,7 @@ func TestClassifyOutcomes(t *testing.T) {
 	s.end(40000, EndNormal)
 
 	sum := s.summary(t)
-	want := map[string]string{
+	want := map[string]schema.Outcome{
 		"r1-2": OutcomeStreamBusy, "r1-3": OutcomeHookDenied, "r1-4": OutcomeHookErrorStatus,
 		"r1-5": OutcomeServerUnreachable, "r1-6": OutcomeDropped, "r1-7": OutcomeHookTimeout,
 	}
@@ -165,7 +167,7 @@ func TestContestWinnerAndTwoLive(t *testing.T) {
 	if x.Attempts[1].HookVerdict != "deny" || x.Attempts[1].Outcome != OutcomeHookDenied || !strings.Contains(x.Attempts[1].Message, "Input/output error") {
 		t.Errorf("contest x loser: %+v", x.Attempts[1])
 	}
-	if !y.TwoLive || len(sum.Anomalies) != 1 || !strings.Contains(sum.Anomalies[0], OutcomeDuplicateAccepted) {
+	if !y.TwoLive || len(sum.Anomalies) != 1 || !strings.Contains(sum.Anomalies[0], string(OutcomeDuplicateAccepted)) {
 		t.Errorf("contest y should be flagged two-live: %+v anomalies %v", y, sum.Anomalies)
 	}
 	g := sum.Groups

@@ -49,7 +49,7 @@ func TestGoldenTakeover(t *testing.T) {
 					t.Errorf("lacks %q", w)
 				}
 			}
-			if strings.Contains(out, report.OutcomeDuplicateAccepted+":") || strings.Contains(out, "TWO LIVE") {
+			if strings.Contains(out, string(report.OutcomeDuplicateAccepted)+":") || strings.Contains(out, "TWO LIVE") {
 				t.Error("a takeover reported as a duplicate")
 			}
 			golden(t, f.file, b.Bytes())

@@ -1,123 +1,53 @@
 package report
 
-import "time"
+import (
+	"time"
 
-// Wire phases as the tap names them (runner/tap). The report reads them by
-// name so that it needs no socket code.
-const (
-	WireTCPConnect    = "tcp_connect"
-	WireC0C1          = "c0c1"
-	WireS0S1S2        = "s0s1s2"
-	WireConnect       = "connect"
-	WireConnectResult = "connect_result"
-	WirePublish       = "publish"
-	WireOnStatus      = "on_status"
-	WireFirstAudio    = "first_audio"
-	WireFirstVideo    = "first_video"
-	WireServerClose   = "server_close"
-	WireClientClose   = "client_close"
-	WireUnparsed      = "unparsed"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
-// PublishStartCode is the onStatus code of an accepted publish.
-const PublishStartCode = "NetStream.Publish.Start"
-
-// Wire-observed metrics (docs/design.md, "One attempt, observed three ways"),
-// measured by the tap between ffmpeg and the server.
+// Wire phases, the onStatus code of an accepted publish and the wire-observed
+// metrics moved to package schema, with WireConn.
 const (
-	MetricFFmpegStartup = "ffmpeg_startup" // spawn to TCP connect
-	MetricHandshake     = "handshake"      // C0+C1 to S0+S1+S2
-	MetricConnect       = "connect"        // connect command to its _result
-	MetricPublish       = "publish"        // publish command to NetStream.Publish.Start
-	MetricHookWait      = "hook_wait"      // publish command to the verdict (Publish.Start or the server's close)
-	MetricFirstMedia    = "first_media"    // Publish.Start to the first audio or video message
+	// Deprecated alias: use schema.WireTCPConnect.
+	WireTCPConnect = schema.WireTCPConnect
+	// Deprecated alias: use schema.WireC0C1.
+	WireC0C1 = schema.WireC0C1
+	// Deprecated alias: use schema.WireS0S1S2.
+	WireS0S1S2 = schema.WireS0S1S2
+	// Deprecated alias: use schema.WireConnect.
+	WireConnect = schema.WireConnect
+	// Deprecated alias: use schema.WireConnectResult.
+	WireConnectResult = schema.WireConnectResult
+	// Deprecated alias: use schema.WirePublish.
+	WirePublish = schema.WirePublish
+	// Deprecated alias: use schema.WireOnStatus.
+	WireOnStatus = schema.WireOnStatus
+	// Deprecated alias: use schema.WireFirstAudio.
+	WireFirstAudio = schema.WireFirstAudio
+	// Deprecated alias: use schema.WireFirstVideo.
+	WireFirstVideo = schema.WireFirstVideo
+	// Deprecated alias: use schema.WireServerClose.
+	WireServerClose = schema.WireServerClose
+	// Deprecated alias: use schema.WireClientClose.
+	WireClientClose = schema.WireClientClose
+	// Deprecated alias: use schema.WireUnparsed.
+	WireUnparsed = schema.WireUnparsed
+	// Deprecated alias: use schema.MetricFFmpegStartup.
+	MetricFFmpegStartup = schema.MetricFFmpegStartup
+	// Deprecated alias: use schema.MetricHandshake.
+	MetricHandshake = schema.MetricHandshake
+	// Deprecated alias: use schema.MetricConnect.
+	MetricConnect = schema.MetricConnect
+	// Deprecated alias: use schema.MetricPublish.
+	MetricPublish = schema.MetricPublish
+	// Deprecated alias: use schema.MetricHookWait.
+	MetricHookWait = schema.MetricHookWait
+	// Deprecated alias: use schema.MetricFirstMedia.
+	MetricFirstMedia = schema.MetricFirstMedia
+	// Deprecated alias: use schema.PublishStartCode.
+	PublishStartCode = schema.PublishStartCode
 )
-
-// mark returns the time of a phase and its detail.
-func (w *WireConn) mark(phase string) (time.Time, string, bool) {
-	if w == nil {
-		return time.Time{}, "", false
-	}
-	for _, m := range w.Marks {
-		if m.Phase == phase {
-			return m.At, m.Detail, true
-		}
-	}
-	return time.Time{}, "", false
-}
-
-// between is the time from phase a to phase b, when both were seen.
-func (w *WireConn) between(a, b string) (time.Duration, bool) {
-	ta, _, oka := w.mark(a)
-	tb, _, okb := w.mark(b)
-	if !oka || !okb || tb.Before(ta) {
-		return 0, false
-	}
-	return tb.Sub(ta), true
-}
-
-// PublishStarted is when the server said NetStream.Publish.Start, if it did.
-func (w *WireConn) PublishStarted() (time.Time, bool) { return w.publishStarted() }
-
-// publishStarted is when the server said NetStream.Publish.Start, if it did.
-func (w *WireConn) publishStarted() (time.Time, bool) {
-	t, code, ok := w.mark(WireOnStatus)
-	if !ok || code != PublishStartCode {
-		return time.Time{}, false
-	}
-	return t, true
-}
-
-// verdict is when the publisher learnt the server's decision: onStatus, or
-// the server closing the connection.
-func (w *WireConn) verdict() (time.Time, bool) {
-	if t, _, ok := w.mark(WireOnStatus); ok {
-		return t, true
-	}
-	t, _, ok := w.mark(WireServerClose)
-	return t, ok
-}
-
-// Durations yields each wire metric the connection's marks allow, so the
-// report and the live figures (metrics, capacity steps) measure alike.
-// spawn is the ffmpeg's start (zero: no ffmpeg_startup).
-func (w *WireConn) Durations(spawn time.Time, yield func(metric string, d time.Duration)) {
-	if w == nil {
-		return
-	}
-	if t, _, ok := w.mark(WireTCPConnect); ok && !spawn.IsZero() && !t.Before(spawn) {
-		yield(MetricFFmpegStartup, t.Sub(spawn))
-	}
-	for _, m := range []struct{ metric, from, to string }{
-		{MetricHandshake, WireC0C1, WireS0S1S2},
-		{MetricConnect, WireConnect, WireConnectResult},
-	} {
-		if d, ok := w.between(m.from, m.to); ok {
-			yield(m.metric, d)
-		}
-	}
-	pub, _, okPub := w.mark(WirePublish)
-	if !okPub {
-		return
-	}
-	if v, ok := w.verdict(); ok && !v.Before(pub) {
-		yield(MetricHookWait, v.Sub(pub))
-	}
-	start, ok := w.publishStarted()
-	if !ok {
-		return
-	}
-	yield(MetricPublish, start.Sub(pub))
-	first := time.Time{}
-	for _, p := range []string{WireFirstAudio, WireFirstVideo} {
-		if t, _, ok := w.mark(p); ok && (first.IsZero() || t.Before(first)) {
-			first = t
-		}
-	}
-	if !first.IsZero() && !first.Before(start) {
-		yield(MetricFirstMedia, first.Sub(start))
-	}
-}
 
 // recordWire adds an attempt's wire metrics to the histograms.
 func recordWire(hs *histograms, a *Attempt) {

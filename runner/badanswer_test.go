@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // A callback that answers 200 in another format ("OK", {"status":"ok"}) is
@@ -89,7 +90,7 @@ publishers:
 
 // checkBadAnswers wants every attempt refused as hook_bad_answer, with the
 // body quoted in its evidence and the callback in state.
-func checkBadAnswers(t *testing.T, res *Result, quoted, state string) {
+func checkBadAnswers(t *testing.T, res *Result, quoted string, state schema.CallbackState) {
 	t.Helper()
 	s := res.Summary
 	if s.Attempts != 2 || s.Outcomes[report.OutcomeHookBadAnswer] != 2 {

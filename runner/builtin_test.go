@@ -1,20 +1,28 @@
 package runner
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // outcomeStates lists, for each outcome a built-in may produce, the callback
 // states it may be decided in. Anything else is a wrong classification.
-type outcomeStates map[string][]string
+type outcomeStates map[schema.Outcome][]schema.CallbackState
+
+// mix is one (outcome, callback state) pair.
+type mix struct {
+	outcome schema.Outcome
+	state   schema.CallbackState
+}
 
 // checkMix asserts that every attempt's outcome came with an allowed
 // callback state, that only allowed outcomes occurred, and that each
 // (outcome, state) in least occurred at least that often.
-func checkMix(t *testing.T, s *report.Summary, allowed outcomeStates, least map[[2]string]int) {
+func checkMix(t *testing.T, s *report.Summary, allowed outcomeStates, least map[mix]int) {
 	t.Helper()
 	for o, byState := range s.ByState {
 		states, ok := allowed[o]
@@ -23,14 +31,14 @@ func checkMix(t *testing.T, s *report.Summary, allowed outcomeStates, least map[
 			continue
 		}
 		for st, n := range byState {
-			if !contains(states, st) {
+			if !slices.Contains(states, st) {
 				t.Errorf("%d attempts were %s while the callback was %s; want %s only in %v", n, o, st, o, states)
 			}
 		}
 	}
 	for k, n := range least {
-		if got := s.ByState[k[0]][k[1]]; got < n {
-			t.Errorf("%s while %s: %d attempts, want at least %d (by state %v)", k[0], k[1], got, n, s.ByState)
+		if got := s.ByState[k.outcome][k.state]; got < n {
+			t.Errorf("%s while %s: %d attempts, want at least %d (by state %v)", k.outcome, k.state, got, n, s.ByState)
 		}
 	}
 	for _, f := range s.Failures {
@@ -45,16 +53,7 @@ func checkMix(t *testing.T, s *report.Summary, allowed outcomeStates, least map[
 	}
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-func groupOutcomes(s *report.Summary, group string) map[string]int {
+func groupOutcomes(s *report.Summary, group string) map[schema.Outcome]int {
 	for _, g := range s.Groups {
 		if g.Name == group {
 			return g.Outcomes

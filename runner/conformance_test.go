@@ -14,6 +14,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // srsEnv names the SRS binary the SRS tests run against. scripts/test.sh
@@ -65,7 +66,7 @@ hook: {mode: allow}
 publishers:
   - {group: cams, count: 5, name: "smoke-{i:02}", ramp: 2s}
 `, mix: func(t *testing.T, s *report.Summary) {
-			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}}, map[[2]string]int{{report.OutcomeOK, up}: 5})
+			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}}, map[mix]int{{report.OutcomeOK, up}: 5})
 		}},
 		{name: "duplicate-contest", yaml: `
 # duplicate-contest with 4 names instead of 10 (2 or 3 publishers each, the
@@ -80,7 +81,7 @@ publishers:
   - {group: rivals, count: 6, name: "dup-{i%4:02}", start: 3s, ramp: 2s, hold: 4s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeStreamBusy: {up}},
-				map[[2]string]int{{report.OutcomeOK, up}: 4, {report.OutcomeStreamBusy, up}: 6})
+				map[mix]int{{report.OutcomeOK, up}: 4, {report.OutcomeStreamBusy, up}: 6})
 			if len(s.Contests) != 4 {
 				t.Errorf("contests: %d, want 4", len(s.Contests))
 			}
@@ -103,7 +104,7 @@ publishers:
   - {group: rivals, count: 3, name: "cd-{i}", start: 2500ms, ramp: 1s, hold: 2s}
   - {group: late, count: 3, name: "cd-{i}", start: 8500ms, ramp: 1s}
 `, mix: func(t *testing.T, s *report.Summary) {
-			for group, want := range map[string]map[string]int{
+			for group, want := range map[string]map[schema.Outcome]int{
 				"owners": {report.OutcomeOK: 3},
 				"rivals": {report.OutcomeHookDenied: 3},
 				"late":   {report.OutcomeOK: 3},
@@ -125,7 +126,7 @@ publishers:
   - {group: cams, count: 10, name: "down-{i:02}", ramp: 12s, hold: 2s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookUnreachable: {down}},
-				map[[2]string]int{{report.OutcomeOK, up}: 4, {report.OutcomeHookUnreachable, down}: 3})
+				map[mix]int{{report.OutcomeOK, up}: 4, {report.OutcomeHookUnreachable, down}: 3})
 		}},
 		{name: "hook-500", yaml: `
 # hook-500 with HTTP 500 from 3 s to 7 s instead of 8-16 s, and 8
@@ -139,7 +140,7 @@ publishers:
   - {group: cams, count: 8, name: "err-{i:02}", ramp: 9s, hold: 2s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookErrorStatus: {report.StateErroring}},
-				map[[2]string]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookErrorStatus, report.StateErroring}: 3})
+				map[mix]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookErrorStatus, report.StateErroring}: 3})
 		}},
 		{name: "hook-deny", yaml: `
 # hook-deny scaled as hook-500.
@@ -152,7 +153,7 @@ publishers:
   - {group: cams, count: 8, name: "deny-{i:02}", ramp: 9s, hold: 2s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookDenied: {report.StateDenying}},
-				map[[2]string]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookDenied, report.StateDenying}: 3})
+				map[mix]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookDenied, report.StateDenying}: 3})
 		}},
 		{name: "hook-flap", yaml: `
 # hook-flap with the same 2 s flap from 3 s to 11 s instead of 6-18 s, and
@@ -166,7 +167,7 @@ publishers:
   - {group: cams, count: 20, name: "flap-{i:02}", ramp: 11s, hold: 1500ms}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookUnreachable: {down}},
-				map[[2]string]int{{report.OutcomeOK, up}: 6, {report.OutcomeHookUnreachable, down}: 4})
+				map[mix]int{{report.OutcomeOK, up}: 6, {report.OutcomeHookUnreachable, down}: 4})
 		}},
 		{name: "mixed-faults", yaml: `
 # mixed-faults with 3 s windows instead of 5 s (flap 4 s instead of 8 s),
@@ -194,7 +195,7 @@ publishers:
 				report.OutcomeHookErrorStatus: {report.StateErroring},
 				report.OutcomeHookDenied:      {up, report.StateDenying}, // conflict, deny
 				report.OutcomeHookBadAnswer:   {report.StateMisanswering},
-			}, map[[2]string]int{
+			}, map[mix]int{
 				{report.OutcomeOK, up}: 6, {report.OutcomeOK, report.StateSlow}: 2,
 				{report.OutcomeHookUnreachable, down}:                   2,
 				{report.OutcomeHookErrorStatus, report.StateErroring}:   2,
@@ -219,7 +220,7 @@ publishers:
   - {group: slow, count: 2, name: "slow-{i}", start: 3s, ramp: 1s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookTimeout: {report.StateSlow}},
-				map[[2]string]int{{report.OutcomeOK, up}: 2, {report.OutcomeHookTimeout, report.StateSlow}: 2})
+				map[mix]int{{report.OutcomeOK, up}: 2, {report.OutcomeHookTimeout, report.StateSlow}: 2})
 		}},
 	}
 }
@@ -317,11 +318,12 @@ type conformRun struct {
 }
 
 type conformAttempt struct {
-	key, group, outcome string
-	decided             time.Time // hook call, else publish command, else exit
-	publish, close      time.Time // the wire's publish command and the server's close
-	exit                time.Time
-	unpublish           []time.Time // on_unpublish calls for it
+	key, group     string
+	outcome        schema.Outcome
+	decided        time.Time // hook call, else publish command, else exit
+	publish, close time.Time // the wire's publish command and the server's close
+	exit           time.Time
+	unpublish      []time.Time // on_unpublish calls for it
 }
 
 func startConformRun(t *testing.T, sc *scenarios.Scenario, o Options, ff, cache, server string) *conformRun {
@@ -396,7 +398,7 @@ func (r *conformRun) read(path string) error {
 	if err != nil {
 		return err
 	}
-	failed := map[string]string{}
+	failed := map[string]schema.Outcome{}
 	for _, f := range r.sum.Failures {
 		failed[strings.TrimPrefix(f.ID, prefix)] = f.Outcome
 	}

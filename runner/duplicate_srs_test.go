@@ -44,7 +44,7 @@ publishers:
 		s := runScenario(t, sc, Options{Server: ServerSpec{Kind: ServerSRS, Binary: bin}}).Summary
 		var dups []string
 		for _, a := range s.Anomalies {
-			if strings.HasPrefix(a, report.OutcomeDuplicateAccepted) {
+			if strings.HasPrefix(a, string(report.OutcomeDuplicateAccepted)) {
 				dups = append(dups, a)
 			}
 		}

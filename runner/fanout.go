@@ -123,7 +123,7 @@ func (tp *teeProcess) exit(o *teeOutput, res publisher.Result) {
 	o.done = true
 	tp.r.conns.remove(o.id)
 	tp.emit(o, res.Exited, report.PhaseExit, func(ae *report.AttemptEvent) {
-		ae.Class, ae.ExitCode, ae.Stopped, ae.Killed = string(res.Class), res.ExitCode, res.Stopped, res.Killed
+		ae.Class, ae.ExitCode, ae.Stopped, ae.Killed = res.Class, res.ExitCode, res.Stopped, res.Killed
 		ae.Message, ae.StderrTail = res.Message, res.StderrTail
 		ae.Frames = res.LastProgress.Frame
 		if res.Err != nil && ae.Message == "" {

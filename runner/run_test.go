@@ -18,6 +18,7 @@ import (
 	"github.com/rtmpload/rtmpload/runner/managed"
 	"github.com/rtmpload/rtmpload/runner/media"
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 func needFFmpeg(t *testing.T) string {
@@ -225,7 +226,10 @@ publishers:
   - {group: g, count: 6, name: "f-{i}", start: 1s, ramp: 12s, hold: 1500ms}
 `)
 	s := runScenario(t, sc, Options{}).Summary
-	want := map[int]struct{ outcome, state string }{
+	want := map[int]struct {
+		outcome schema.Outcome
+		state   schema.CallbackState
+	}{
 		1: {report.OutcomeHookUnreachable, report.StateDown},
 		2: {report.OutcomeHookErrorStatus, report.StateErroring},
 		3: {report.OutcomeHookDenied, report.StateDenying},
@@ -258,7 +262,7 @@ publishers:
 	// The availability record has every window's edges, in order.
 	var states []string
 	for _, c := range s.Availability {
-		states = append(states, c.State)
+		states = append(states, string(c.State))
 	}
 	if strings.Join(states, ",") != "up,down,erroring,denying,misanswering,up" {
 		t.Errorf("availability %v", states)
@@ -294,7 +298,7 @@ publishers:
 	}
 	n := 0
 	for _, a := range s.Anomalies {
-		if strings.HasPrefix(a, report.OutcomeDuplicateAccepted) {
+		if strings.HasPrefix(a, string(report.OutcomeDuplicateAccepted)) {
 			n++
 		}
 	}

@@ -91,7 +91,7 @@ func (s promSink) add(e event) {
 			m.HookLatency(s.groupOf(c.Attempt), c.Latency())
 		}
 	case e.Type == report.TypeState && e.State != nil:
-		m.CallbackState(e.State.State)
+		m.CallbackState(string(e.State.State))
 	}
 }
 

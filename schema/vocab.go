@@ -36,6 +36,14 @@ const (
 	OutcomeDuplicateAccepted Outcome = "duplicate_accepted"
 )
 
+// Outcomes lists every attempt outcome in the order reports show them (the
+// anomaly duplicate_accepted is counted apart).
+var Outcomes = []Outcome{
+	OutcomeOK, OutcomeServerUnreachable, OutcomeHookUnreachable, OutcomeHookDenied,
+	OutcomeHookBadAnswer, OutcomeHookErrorStatus, OutcomeHookTimeout, OutcomeStreamBusy, OutcomeDropped,
+	OutcomeFFmpegError, OutcomeRejectedUnknown,
+}
+
 // ExitClass is how a publisher's ffmpeg ended, as its supervisor saw it.
 type ExitClass string
 

@@ -95,7 +95,7 @@ func contestShape(cs []report.Contest) map[string]string {
 		var losers []string
 		for _, a := range c.Attempts {
 			if !slices.Contains(c.Winners, a.ID) {
-				losers = append(losers, a.Outcome)
+				losers = append(losers, string(a.Outcome))
 			}
 		}
 		slices.Sort(losers)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // End-to-end tests: real ffmpeg publishers, the embedded server, the
@@ -178,7 +179,10 @@ func TestE2ESmoke(t *testing.T) {
 func TestE2EDuplicateContest(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
-	for _, tc := range []struct{ mode, loser string }{
+	for _, tc := range []struct {
+		mode  string
+		loser schema.Outcome
+	}{
 		{"allow", report.OutcomeStreamBusy},
 		{"conflict", report.OutcomeHookDenied},
 	} {
@@ -226,7 +230,7 @@ func TestE2EDuplicateContest(t *testing.T) {
 			if n := s.Outcomes[tc.loser]; n != s.Attempts-10 {
 				t.Errorf("%s: %d, want %d (every attempt but the 10 winners)", tc.loser, n, s.Attempts-10)
 			}
-			if !strings.Contains(stdout, tc.loser) || !strings.Contains(stdout, "Input/output error") {
+			if !strings.Contains(stdout, string(tc.loser)) || !strings.Contains(stdout, "Input/output error") {
 				t.Errorf("table lacks the losers' outcome or ffmpeg's message:\n%s", stdout)
 			}
 		})

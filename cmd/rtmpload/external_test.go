@@ -61,7 +61,7 @@ publishers:
 	}
 	found := false
 	for _, a := range s.Anomalies {
-		found = found || strings.HasPrefix(a, report.OutcomeDuplicateAccepted+": the server's API")
+		found = found || strings.HasPrefix(a, string(report.OutcomeDuplicateAccepted)+": the server's API")
 	}
 	if !found {
 		t.Errorf("anomalies %q: want duplicate_accepted from the server's API", s.Anomalies)

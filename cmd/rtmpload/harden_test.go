@@ -13,6 +13,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner/hook"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // smallScenario writes the scenario the hardening tests run: 2 publishers,
@@ -174,7 +175,7 @@ func TestHookLinesEscapeControls(t *testing.T) {
 	l := &hookLog{out: &out, readable: true, sum: newHookSummary()}
 	l.call(hook.Call{Action: hook.ActionPublish, App: "live", Stream: "cam\x1b]0;owned\x07\x1b[2J", ClientID: "1\u009b31m", Verdict: "allow", Status: 200})
 	for i := range 40 {
-		l.call(hook.Call{Action: fmt.Sprintf("on_\x1b[%dm", i)})
+		l.call(hook.Call{Action: schema.HookAction(fmt.Sprintf("on_\x1b[%dm", i))})
 	}
 	l.sum.write(&out, []string{"live/app/\x1b[31mred"})
 	s := out.String()

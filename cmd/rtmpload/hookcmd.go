@@ -284,7 +284,7 @@ func newHookSummary() *hookSummary {
 }
 
 func (h *hookSummary) add(c hook.Call) {
-	action := c.Action
+	action := string(c.Action)
 	if action == "" {
 		action = "(unreadable)"
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Aggregates, in the order error messages list them.
@@ -58,7 +59,11 @@ func (t Threshold) latency() bool { return slices.Contains(latencyAggs, t.Agg) }
 // Outcome metrics rate and count accept: every attempt outcome plus the
 // duplicate_accepted anomaly.
 func outcomeMetrics() []string {
-	return append(slices.Clone(report.Outcomes), report.OutcomeDuplicateAccepted)
+	var out []string
+	for _, o := range append(slices.Clone(report.Outcomes), report.OutcomeDuplicateAccepted) {
+		out = append(out, string(o))
+	}
+	return out
 }
 
 type parser struct {
@@ -284,8 +289,8 @@ func (t Threshold) value(s *report.Summary) (v float64, shown string, ok bool, r
 			return 0, "no group", false, fmt.Sprintf("the run has no group %q", t.Group)
 		}
 	}
-	n := outcomes[t.Metric]
-	if t.Metric == report.OutcomeDuplicateAccepted {
+	n := outcomes[schema.Outcome(t.Metric)]
+	if schema.Outcome(t.Metric) == report.OutcomeDuplicateAccepted {
 		n = duplicates(s, t.Group)
 	}
 	if t.Agg == "count" {
@@ -388,11 +393,11 @@ func evidence(t Threshold, s *report.Summary) string {
 	if t.latency() {
 		return ""
 	}
-	if t.Metric == report.OutcomeDuplicateAccepted {
+	if schema.Outcome(t.Metric) == report.OutcomeDuplicateAccepted {
 		return strings.Join(s.Anomalies, "; ")
 	}
 	type cause struct {
-		outcome string
+		outcome schema.Outcome
 		n       int
 		example string
 	}
@@ -401,7 +406,7 @@ func evidence(t Threshold, s *report.Summary) string {
 		if t.Group != "" && f.Group != t.Group {
 			continue
 		}
-		if t.Metric != report.OutcomeOK && f.Outcome != t.Metric {
+		if schema.Outcome(t.Metric) != report.OutcomeOK && f.Outcome != schema.Outcome(t.Metric) {
 			continue
 		}
 		i := slices.IndexFunc(causes, func(c cause) bool { return c.outcome == f.Outcome })

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 func TestParse(t *testing.T) {
@@ -75,10 +76,10 @@ func TestParseErrorsPointAtTheCharacter(t *testing.T) {
 func summary(ok, busy int, p95 float64) *report.Summary {
 	return &report.Summary{
 		Attempts: ok + busy,
-		Outcomes: map[string]int{"ok": ok, "stream_busy": busy},
+		Outcomes: map[schema.Outcome]int{"ok": ok, "stream_busy": busy},
 		Groups: []report.GroupSummary{
-			{Name: "cams", Attempts: ok, Outcomes: map[string]int{"ok": ok}},
-			{Name: "rivals", Attempts: busy, Outcomes: map[string]int{"stream_busy": busy}},
+			{Name: "cams", Attempts: ok, Outcomes: map[schema.Outcome]int{"ok": ok}},
+			{Name: "rivals", Attempts: busy, Outcomes: map[schema.Outcome]int{"stream_busy": busy}},
 		},
 		Latency: []report.LatencyRow{
 			{Metric: "publish", Group: "all", Count: 10, P95: p95, Max: 2 * p95},
@@ -134,15 +135,15 @@ func TestBadAnswerThreshold(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", expr, err)
 		}
-		if th.Metric != report.OutcomeHookBadAnswer {
+		if th.Metric != string(report.OutcomeHookBadAnswer) {
 			t.Errorf("%q: metric %q", expr, th.Metric)
 		}
 	}
 	ev := " [the callback answered 200 with `{\"status\":\"ok\"}`; SRS allows only 0 or {\"code\":0}]"
 	s := &report.Summary{
 		Attempts: 4,
-		Outcomes: map[string]int{"ok": 3, report.OutcomeHookBadAnswer: 1},
-		Groups:   []report.GroupSummary{{Name: "cams", Attempts: 4, Outcomes: map[string]int{"ok": 3, report.OutcomeHookBadAnswer: 1}}},
+		Outcomes: map[schema.Outcome]int{"ok": 3, report.OutcomeHookBadAnswer: 1},
+		Groups:   []report.GroupSummary{{Name: "cams", Attempts: 4, Outcomes: map[schema.Outcome]int{"ok": 3, report.OutcomeHookBadAnswer: 1}}},
 		Failures: []report.Failure{{ID: "r-2", Group: "cams", Stream: "cam-2", Outcome: report.OutcomeHookBadAnswer, Evidence: ev}},
 	}
 	for _, tc := range []struct {

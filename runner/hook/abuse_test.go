@@ -37,8 +37,8 @@ func TestLongFieldsAreRefused(t *testing.T) {
 	s := start(t, Config{})
 	long := strings.Repeat("x", maxField+1)
 	for _, body := range []string{
-		srsCall(ActionPublish, "1", long, "?rtmpload=a"),
-		srsCall(ActionPublish, "1", "cam", "?k="+long),
+		srsCall(string(ActionPublish), "1", long, "?rtmpload=a"),
+		srsCall(string(ActionPublish), "1", "cam", "?k="+long),
 	} {
 		if r := post(t, s.OnPublishURL(), body); r.status != http.StatusRequestEntityTooLarge {
 			t.Errorf("status %d for a %d-byte field", r.status, len(long))
@@ -49,7 +49,7 @@ func TestLongFieldsAreRefused(t *testing.T) {
 			t.Errorf("call %d keeps %d bytes", c.Seq, c.size())
 		}
 	}
-	if r := post(t, s.OnPublishURL(), strings.Repeat(" ", maxBody+1)+srsCall(ActionPublish, "1", "cam", "")); r.status != http.StatusBadRequest {
+	if r := post(t, s.OnPublishURL(), strings.Repeat(" ", maxBody+1)+srsCall(string(ActionPublish), "1", "cam", "")); r.status != http.StatusBadRequest {
 		t.Errorf("status %d for a body over %d bytes", r.status, maxBody)
 	}
 }

@@ -9,26 +9,31 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // States of the callback's availability, as a caller sees it.
 const (
-	StateUp       = "up"
-	StateDown     = "down"     // refusing connections
-	StateErroring = "erroring" // answering an error status
-	StateSlow     = "slow"     // answering late
-	StateDenying  = "denying"  // denying every publish
-	// StateMisanswering: answering 2xx in a format SRS does not take
-	// ({"status":"ok"}, "ok"): every publish fails, but nobody said no.
-	StateMisanswering = "misanswering"
+	// Deprecated alias: use schema.StateUp.
+	StateUp = schema.StateUp
+	// Deprecated alias: use schema.StateDown.
+	StateDown = schema.StateDown
+	// Deprecated alias: use schema.StateErroring.
+	StateErroring = schema.StateErroring
+	// Deprecated alias: use schema.StateSlow.
+	StateSlow = schema.StateSlow
+	// Deprecated alias: use schema.StateDenying.
+	StateDenying = schema.StateDenying
+	// Deprecated alias: use schema.StateMisanswering.
+	StateMisanswering = schema.StateMisanswering
 )
 
 // StateChange is one change of the callback's availability.
 type StateChange struct {
-	At     time.Time `json:"at"`
-	State  string    `json:"state"`
-	Fault  string    `json:"fault,omitempty"` // Spec of the window in effect, "" if none
-	Detail string    `json:"detail,omitempty"`
+	At     time.Time            `json:"at"`
+	State  schema.CallbackState `json:"state"`
+	Fault  string               `json:"fault,omitempty"` // Spec of the window in effect, "" if none
+	Detail string               `json:"detail,omitempty"`
 }
 
 // relisten bounds the retries when a down window ends and the port is
@@ -53,7 +58,7 @@ type schedule struct {
 	cur   sync.Mutex
 	armed bool
 	epoch time.Time
-	state string
+	state schema.CallbackState
 	fault string
 }
 
@@ -92,7 +97,7 @@ func checkFault(f scenarios.Fault) error {
 
 // at returns the window in effect d after the epoch (-1 if none) and the
 // state it puts the callback in.
-func (sc *schedule) at(d time.Duration) (int, string) {
+func (sc *schedule) at(d time.Duration) (int, schema.CallbackState) {
 	for i, f := range sc.faults {
 		if d < f.At || d >= f.At+f.For {
 			continue
@@ -157,7 +162,7 @@ func (sc *schedule) faultNow() *scenarios.Fault {
 }
 
 // current is the state last applied and reported.
-func (sc *schedule) current() (state, fault string) {
+func (sc *schedule) current() (state schema.CallbackState, fault string) {
 	sc.cur.Lock()
 	defer sc.cur.Unlock()
 	return sc.state, sc.fault
@@ -201,7 +206,7 @@ func (s *Server) Arm(epoch time.Time) {
 }
 
 // State is the callback's availability now: "up" until Arm.
-func (s *Server) State() string {
+func (s *Server) State() schema.CallbackState {
 	st, _ := s.sched.current()
 	return st
 }
@@ -266,7 +271,7 @@ func (s *Server) apply(d time.Duration, at time.Time, force bool) {
 	}
 }
 
-func describe(f scenarios.Fault, st string) string {
+func describe(f scenarios.Fault, st schema.CallbackState) string {
 	switch {
 	case st == StateDown:
 		return "listener closed: connections refused"

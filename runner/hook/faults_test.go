@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 func fault(t *testing.T, at, dur time.Duration, spec string) scenarios.Fault {
@@ -143,7 +144,7 @@ func (l stateLog) next(t *testing.T) StateChange {
 	}
 }
 
-func (l stateLog) expect(t *testing.T, epoch time.Time, offset time.Duration, state, fault string) {
+func (l stateLog) expect(t *testing.T, epoch time.Time, offset time.Duration, state schema.CallbackState, fault string) {
 	t.Helper()
 	c := l.next(t)
 	edge := epoch.Add(offset)

@@ -68,8 +68,10 @@ const (
 
 // Actions SRS sends that the server judges.
 const (
-	ActionPublish   = "on_publish"
-	ActionUnpublish = "on_unpublish"
+	// Deprecated alias: use schema.ActionPublish.
+	ActionPublish = schema.ActionPublish
+	// Deprecated alias: use schema.ActionUnpublish.
+	ActionUnpublish = schema.ActionUnpublish
 )
 
 // defaultVhost is what SRS sends when the publish URL names no vhost; it is
@@ -107,9 +109,9 @@ type Config struct {
 
 // Call is the server's record of one hook call.
 type Call struct {
-	Seq     int64  `json:"seq"`     // 1.. in arrival order
-	Dialect string `json:"dialect"` // "srs" | "nginx"
-	Action  string `json:"action"`  // "on_publish" | "on_unpublish" | other action | "" if the body was unreadable
+	Seq     int64             `json:"seq"`     // 1.. in arrival order
+	Dialect string            `json:"dialect"` // "srs" | "nginx"
+	Action  schema.HookAction `json:"action"`  // on_publish | on_unpublish | another action | "" if the body was unreadable
 
 	ClientID string `json:"client_id,omitempty"`
 	IP       string `json:"ip,omitempty"`

@@ -227,7 +227,7 @@ func TestNotSRSJSON(t *testing.T) {
 				t.Fatalf("answer = %d %q %q, want 400 application/json", r.status, r.ctype, r.body)
 			}
 			c := call(t, s, i+1)
-			if c.Verdict != "error" || c.Status != 400 || c.Reason == "" || c.Action != tc.action {
+			if c.Verdict != "error" || c.Status != 400 || c.Reason == "" || string(c.Action) != tc.action {
 				t.Fatalf("recorded as %+v", c)
 			}
 		})

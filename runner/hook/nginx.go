@@ -1,6 +1,7 @@
 package hook
 
 import (
+	"github.com/rtmpload/rtmpload/schema"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +14,7 @@ func readNginx(method string, body []byte, readErr error) (request, *requestErro
 		return request{}, rerr
 	}
 	req := request{Dialect: DialectNginx}
+	var call string
 	// Pair by pair rather than url.ParseQuery, which loses the order of
 	// the publish URL's own arguments: Param keeps them as they were sent.
 	var extra []string
@@ -39,7 +41,7 @@ func readNginx(method string, body []byte, readErr error) (request, *requestErro
 			field = &req.TcURL
 		case "clientid":
 		case "call":
-			field = &req.Action
+			field = &call
 		case "flashver", "swfurl", "pageurl", "type", "start", "duration", "reset":
 			continue // nginx-rtmp's own fields that rtmpload does not use
 		default:
@@ -54,7 +56,7 @@ func readNginx(method string, body []byte, readErr error) (request, *requestErro
 	if len(extra) > 0 {
 		req.Param = "?" + strings.Join(extra, "&")
 	}
-	switch req.Action {
+	switch call {
 	case "":
 		return req, &requestError{http.StatusBadRequest, "form has no call field: want nginx-rtmp's notify fields"}
 	case "publish":
@@ -62,10 +64,10 @@ func readNginx(method string, body []byte, readErr error) (request, *requestErro
 	case "publish_done":
 		req.Action = ActionUnpublish
 	default:
-		req.Action = "on_" + req.Action
+		req.Action = schema.HookAction("on_" + call)
 	}
 	if (req.Action == ActionPublish || req.Action == ActionUnpublish) && req.Stream == "" {
-		return req, &requestError{http.StatusBadRequest, req.Action + " without a name"}
+		return req, &requestError{http.StatusBadRequest, string(req.Action) + " without a name"}
 	}
 	return req, nil
 }

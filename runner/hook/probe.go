@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
@@ -80,14 +81,14 @@ func Probe(ctx context.Context, cfg ProbeConfig) error {
 			cfg.Timeout = 30 * time.Second
 		}
 	}
-	var probe func(context.Context) (string, string)
+	var probe func(context.Context) (schema.CallbackState, string)
 	switch cfg.Method {
 	case ProbeTCP:
 		addr := u.Host
 		if u.Port() == "" {
 			addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 		}
-		probe = func(ctx context.Context) (string, string) { return probeTCP(ctx, addr) }
+		probe = func(ctx context.Context) (schema.CallbackState, string) { return probeTCP(ctx, addr) }
 	case ProbeGet, ProbePublish:
 		client := &http.Client{Transport: &http.Transport{
 			Proxy: nil,
@@ -97,12 +98,14 @@ func Probe(ctx context.Context, cfg ProbeConfig) error {
 		}}
 		defer client.CloseIdleConnections()
 		method := cfg.Method
-		probe = func(ctx context.Context) (string, string) { return probeHTTP(ctx, client, method, cfg.URL) }
+		probe = func(ctx context.Context) (schema.CallbackState, string) {
+			return probeHTTP(ctx, client, method, cfg.URL)
+		}
 	default:
 		return fmt.Errorf("hook: unknown probe method %q (want tcp, get or publish)", cfg.Method)
 	}
 
-	last := ""
+	last := schema.CallbackState("")
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
 	for {
@@ -126,7 +129,7 @@ func Probe(ctx context.Context, cfg ProbeConfig) error {
 	}
 }
 
-func probeTCP(ctx context.Context, addr string) (string, string) {
+func probeTCP(ctx context.Context, addr string) (schema.CallbackState, string) {
 	t0 := time.Now()
 	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -136,7 +139,7 @@ func probeTCP(ctx context.Context, addr string) (string, string) {
 	return StateUp, "connected in " + time.Since(t0).Round(time.Microsecond).String()
 }
 
-func probeHTTP(ctx context.Context, client *http.Client, method, target string) (string, string) {
+func probeHTTP(ctx context.Context, client *http.Client, method, target string) (schema.CallbackState, string) {
 	var req *http.Request
 	var err error
 	if method == ProbePublish {
@@ -197,7 +200,7 @@ func probeBody() ([]byte, error) {
 	id := hex.EncodeToString(b)
 	stream := "rtmpload-probe-" + id
 	return json.Marshal(srs.HookRequest{
-		ServerID: "rtmpload-probe", ServiceID: "rtmpload", Action: ActionPublish, ClientID: "probe-" + id,
+		ServerID: "rtmpload-probe", ServiceID: "rtmpload", Action: string(ActionPublish), ClientID: "probe-" + id,
 		IP: "127.0.0.1", Vhost: defaultVhost, App: "live", TcURL: "rtmp://127.0.0.1/live",
 		Stream: stream, StreamURL: "/live/" + stream, StreamID: "vid-probe-" + id,
 	})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 func probe(t *testing.T, cfg ProbeConfig) (stateLog, context.CancelFunc) {
@@ -66,7 +67,7 @@ func TestProbePublishJudgedBySRSRule(t *testing.T) {
 	}})
 	s.Arm(time.Now())
 	log, cancel := probe(t, ProbeConfig{URL: s.OnPublishURL(), Method: ProbePublish})
-	for _, want := range []string{StateUp, StateDenying, StateErroring, StateMisanswering, StateUp} {
+	for _, want := range []schema.CallbackState{StateUp, StateDenying, StateErroring, StateMisanswering, StateUp} {
 		if c := log.next(t); c.State != want {
 			t.Fatalf("probe state %+v, want %s", c, want)
 		}

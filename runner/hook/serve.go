@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
@@ -29,8 +30,9 @@ const (
 
 // request is one hook call, whatever dialect it arrived in.
 type request struct {
-	Dialect                                                          string
-	Action, ClientID, IP, Vhost, App, Stream, Param, TcURL, StreamID string
+	Dialect                                                  string
+	Action                                                   schema.HookAction
+	ClientID, IP, Vhost, App, Stream, Param, TcURL, StreamID string
 }
 
 // key names the stream in the live bookkeeping. nginx-rtmp has no vhost
@@ -60,15 +62,15 @@ type answer struct {
 // rtmpload does not use are left out; unknown fields are ignored because SRS
 // versions add some.
 type srsBody struct {
-	Action   string `json:"action"`
-	ClientID flexID `json:"client_id"`
-	IP       string `json:"ip"`
-	Vhost    string `json:"vhost"`
-	App      string `json:"app"`
-	TcURL    string `json:"tcUrl"`
-	Stream   string `json:"stream"`
-	Param    string `json:"param"`
-	StreamID string `json:"stream_id"`
+	Action   schema.HookAction `json:"action"`
+	ClientID flexID            `json:"client_id"`
+	IP       string            `json:"ip"`
+	Vhost    string            `json:"vhost"`
+	App      string            `json:"app"`
+	TcURL    string            `json:"tcUrl"`
+	Stream   string            `json:"stream"`
+	Param    string            `json:"param"`
+	StreamID string            `json:"stream_id"`
 }
 
 // flexID accepts client_id as a string (SRS 4 and later) or a number
@@ -368,7 +370,7 @@ func readRequest(dialect, method string, body []byte, readErr error) (request, *
 		return req, rerr
 	}
 	for name, v := range map[string]string{
-		"action": req.Action, "client_id": req.ClientID, "ip": req.IP, "vhost": req.Vhost, "app": req.App,
+		"action": string(req.Action), "client_id": req.ClientID, "ip": req.IP, "vhost": req.Vhost, "app": req.App,
 		"stream": req.Stream, "param": req.Param, "tcUrl": req.TcURL, "stream_id": req.StreamID,
 	} {
 		if len(v) > maxField {
@@ -403,7 +405,7 @@ func readSRS(method string, body []byte, readErr error) (request, *requestError)
 	case req.Action == "":
 		return request{}, &requestError{http.StatusBadRequest, "body has no action: want SRS hook JSON"}
 	case (req.Action == ActionPublish || req.Action == ActionUnpublish) && req.Stream == "":
-		return req, &requestError{http.StatusBadRequest, req.Action + " without a stream"}
+		return req, &requestError{http.StatusBadRequest, string(req.Action) + " without a stream"}
 	}
 	return req, nil
 }

@@ -1,0 +1,72 @@
+package schema
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"reflect"
+	"testing"
+)
+
+// A results file written by rtmpload before the vocabulary was typed (schema
+// 1, 2026-11-25: a run with a fault schedule, hence every kind of event)
+// still reads, and every event marshals back to the same JSON.
+func TestSchema1FileReadsAndRoundTrips(t *testing.T) {
+	raw, err := os.ReadFile("testdata/schema1.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	}
+	types := map[string]int{}
+	i := 0
+	err = Read(bytes.NewReader(raw), func(ev Event) error {
+		types[ev.Type]++
+		back, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		var was, now any
+		if err := json.Unmarshal(lines[i], &was); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if err := json.Unmarshal(back, &now); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if !reflect.DeepEqual(was, now) {
+			t.Errorf("line %d changed:\nwas %s\nnow %s", i+1, lines[i], back)
+		}
+		i++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{TypeRun: 1, TypeAttempt: 14, TypeHook: 6, TypeServer: 8, TypeSnap: 13, TypeState: 6, TypeWire: 6, TypeEnd: 1}
+	if !reflect.DeepEqual(types, want) {
+		t.Errorf("event types %v, want %v", types, want)
+	}
+	// The typed words read back as written.
+	var states []CallbackState
+	var classes []ExitClass
+	err = Read(bytes.NewReader(raw), func(ev Event) error {
+		if ev.State != nil {
+			states = append(states, ev.State.State)
+		}
+		if ev.Attempt != nil && ev.Attempt.Class != "" {
+			classes = append(classes, ev.Attempt.Class)
+		}
+		if ev.Hook != nil && ev.Hook.Action != ActionPublish && ev.Hook.Action != ActionUnpublish {
+			t.Errorf("hook action %q", ev.Hook.Action)
+		}
+		return nil
+	})
+	if err != nil || len(states) != 6 || states[1] != StateDown || len(classes) == 0 {
+		t.Errorf("states %v, classes %v, err %v", states, classes, err)
+	}
+}
