@@ -124,29 +124,22 @@ func TestDistributedShardsMergeLikeOneProcess(t *testing.T) {
 	hookURL := waitFor(t, &hk.stderr, `\(on_publish (http://\S+)\)`)[1]
 	unpubURL := strings.Replace(hookURL, "on_publish", "on_unpublish", 1)
 
-	// Two servers behind the one hook: the shards share one, the run in one
-	// process has the other, so that both runs go at the same time.
-	serve := func() (srv *child, rtmpURL, apiURL string) {
-		var out syncBuffer
-		srv = startChild(t, ctx, &out, bin, "serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-			"--on-publish", hookURL, "--on-unpublish", unpubURL)
-		return srv, waitFor(t, &out, `rtmp (rtmp://\S+)\n`)[1], waitFor(t, &out, `api (http://\S+)\n`)[1]
-	}
-	shardSrv, shardRTMP, shardAPI := serve()
-	oneSrv, oneRTMP, oneAPI := serve()
+	var serveOut syncBuffer
+	srv := startChild(t, ctx, &serveOut, bin, "serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+		"--on-publish", hookURL, "--on-unpublish", unpubURL)
+	rtmpURL := waitFor(t, &serveOut, `rtmp (rtmp://\S+)\n`)[1]
+	apiURL := waitFor(t, &serveOut, `api (http://\S+)\n`)[1]
 
-	runArgs := func(rtmpURL, apiURL, id, out string) []string {
+	runArgs := func(id, out string) []string {
 		return []string{"run", "duplicate-contest", "--target", rtmpURL, "--api", apiURL, "--hook", "external",
 			"--run-id", id, "--out", out, "--cache-dir", cacheDir(t), "--progress", "none"}
 	}
 	shardDir := filepath.Join(tmp, "shards")
-	oneDir := filepath.Join(tmp, "one")
 	var wg sync.WaitGroup
 	shards := make([]*child, 4)
 	for i := range shards {
-		shards[i] = startChild(t, ctx, io.Discard, bin, append(runArgs(shardRTMP, shardAPI, "R", filepath.Join(shardDir, fmt.Sprint(i))), "--shard", fmt.Sprintf("%d/4", i))...)
+		shards[i] = startChild(t, ctx, io.Discard, bin, append(runArgs("R", filepath.Join(shardDir, fmt.Sprint(i))), "--shard", fmt.Sprintf("%d/4", i))...)
 	}
-	one := startChild(t, ctx, io.Discard, bin, runArgs(oneRTMP, oneAPI, "R2", oneDir)...)
 	for i, c := range shards {
 		wg.Go(func() {
 			if code := c.wait(); code != exitOK {
@@ -154,21 +147,19 @@ func TestDistributedShardsMergeLikeOneProcess(t *testing.T) {
 			}
 		})
 	}
-	wg.Go(func() {
-		if code := one.wait(); code != exitOK {
-			t.Errorf("one process: exit %d\n%s", code, one.stderr.String())
-		}
-	})
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
 	}
+	oneDir := filepath.Join(tmp, "one")
+	one := startChild(t, ctx, io.Discard, bin, runArgs("R2", oneDir)...)
+	if code := one.wait(); code != exitOK {
+		t.Fatalf("one process: exit %d\n%s", code, one.stderr.String())
+	}
 	// Accepted publishers get on_unpublish a few ms after they end: stop
-	// the servers before the hook, so the log is complete.
-	for _, srv := range []*child{shardSrv, oneSrv} {
-		if err := srv.stop(); err != nil {
-			t.Errorf("serve: %v\n%s", err, srv.stderr.String())
-		}
+	// the server before the hook, so the log is complete.
+	if err := srv.stop(); err != nil {
+		t.Errorf("serve: %v\n%s", err, srv.stderr.String())
 	}
 	if err := hk.stop(); err != nil {
 		t.Errorf("hook: %v\n%s", err, hk.stderr.String())
