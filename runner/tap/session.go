@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rtmpload/rtmpload/runner/netbuf"
 )
 
 // side is the peer a direction's bytes come from.
@@ -32,14 +34,14 @@ func (d side) closePhase() Phase {
 	return ServerClose
 }
 
+// readBufs are the buffers both directions of every connection read into, one
+// per read in flight (runner/netbuf): a connection that waits for its peer holds
+// none. One read takes a whole gather (mediaGather) of a publisher up to
+// ~700 kb/s; a full read is read again at once, so the size bounds nothing but
+// the syscalls per gather.
+var readBufs = netbuf.NewPool(32 << 10)
+
 const (
-	// Read buffers: the publisher's direction carries the media, and one read
-	// takes a whole gather (mediaGather) of a publisher up to ~700 kb/s; a
-	// full read is read again at once, so the size bounds nothing but the
-	// syscalls per gather. The server's carries little (acks, results) after
-	// the handshake.
-	clientBufSize = 32 << 10
-	serverBufSize = 4 << 10
 	// mediaGather is how long media from a publishing client may gather in
 	// the socket before the tap relays it; the server sees it this much later
 	// at most, in the same order. SRS's own merged read waits as long
@@ -109,12 +111,13 @@ func (s *session) run() {
 
 	cp := newParser(s, clientSide)
 	sp := newParser(s, serverSide)
-	var parsers, pumps sync.WaitGroup
+	var parsers, down sync.WaitGroup
 	parsers.Go(cp.run)
 	parsers.Go(sp.run)
-	pumps.Go(func() { s.pump(s.client, up, clientSide, cp, &s.bytesUp) })
-	pumps.Go(func() { s.pump(up, s.client, serverSide, sp, &s.bytesDown) })
-	pumps.Wait()
+	// One goroutine per direction: this one relays the publisher's.
+	down.Go(func() { s.pump(up, s.client, serverSide, sp, &s.bytesDown) })
+	s.pump(s.client, up, clientSide, cp, &s.bytesUp)
+	down.Wait()
 	end := time.Now()
 	s.client.Close()
 	up.Close()
@@ -148,11 +151,7 @@ func (s *session) closeConns() {
 // half-close, anything else as a reset, so each peer sees what it would see directly.
 func (s *session) pump(src, dst net.Conn, from side, p *parser, count *atomic.Uint64) {
 	defer p.q.close()
-	size := serverBufSize
-	if from == clientSide {
-		size = clientBufSize
-	}
-	buf := make([]byte, size)
+	rd := readBufs.NewReader(src)
 	short := false
 	for {
 		// Once the publish has started and this direction is no longer
@@ -163,20 +162,23 @@ func (s *session) pump(src, dst net.Conn, from side, p *parser, count *atomic.Ui
 		if short && from == clientSide && !p.active.Load() && s.publishStarted.Load() {
 			time.Sleep(mediaGather)
 		}
-		n, rerr := src.Read(buf)
+		buf, n, rerr := rd.Read()
 		at := time.Now()
-		short = n < len(buf)
+		short = n < readBufs.Size()
 		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			b := (*buf)[:n]
+			_, werr := dst.Write(b)
+			if werr == nil {
+				count.Add(uint64(n))
+				p.feed(at, b)
+			}
+			readBufs.Put(buf)
+			if werr != nil {
 				s.noteClose(1-from, at, werr)
 				reset(src)
 				reset(dst)
 				return
 			}
-			count.Add(uint64(n))
-			p.feed(at, buf[:n])
-		}
-		if rerr == nil {
 			continue
 		}
 		s.noteClose(from, at, rerr)

@@ -1,0 +1,116 @@
+package netbuf
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+// Read gives what was written, in order, then io.EOF at the peer's close, like c.Read.
+func TestReadBytesThenEOF(t *testing.T) {
+	p := NewPool(8)
+	c, s := tcpPair(t)
+	go func() {
+		c.Write([]byte("0123456789abc")) //nolint:errcheck
+		c.Close()
+	}()
+	r := p.NewReader(s)
+	var got []byte
+	for {
+		buf, n, err := r.Read()
+		if n > 0 {
+			if buf == nil || err != nil {
+				t.Fatalf("n %d with buf %v, err %v", n, buf, err)
+			}
+			got = append(got, (*buf)[:n]...)
+			p.Put(buf)
+			continue
+		}
+		if buf != nil {
+			t.Fatal("a buffer with no bytes")
+		}
+		if !errors.Is(err, io.EOF) {
+			t.Fatalf("err %v, want io.EOF", err)
+		}
+		break
+	}
+	if string(got) != "0123456789abc" {
+		t.Fatalf("read %q", got)
+	}
+}
+
+// A reset is the error c.Read gives (net.OpError around ECONNRESET).
+func TestReadReset(t *testing.T) {
+	c, s := tcpPair(t)
+	c.Write([]byte("x")) //nolint:errcheck
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	r := NewPool(4).NewReader(s)
+	var err error
+	for err == nil {
+		_, _, err = r.Read()
+	}
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "read" || !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("err %v, want a read OpError with ECONNRESET", err)
+	}
+}
+
+// Deadlines apply, and a connection closed by its owner says net.ErrClosed.
+func TestReadDeadlineAndClose(t *testing.T) {
+	_, s := tcpPair(t)
+	r := NewPool(4).NewReader(s)
+	s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, n, err := r.Read(); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("n %d err %v, want a deadline error", n, err)
+	}
+	s.SetReadDeadline(time.Time{})
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		s.Close()
+	}()
+	if _, n, err := r.Read(); n != 0 || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("n %d err %v, want net.ErrClosed", n, err)
+	}
+}
+
+// A connection that is not a socket is read with its own Read.
+func TestReadPipe(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	go func() {
+		a.Write([]byte("hi")) //nolint:errcheck
+		a.Close()
+	}()
+	r := NewPool(16).NewReader(b)
+	buf, n, err := r.Read()
+	if err != nil || string((*buf)[:n]) != "hi" {
+		t.Fatalf("read %q %v", (*buf)[:n], err)
+	}
+	if _, n, err := r.Read(); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("n %d err %v, want io.EOF", n, err)
+	}
+}
