@@ -22,6 +22,9 @@ func secretFlags(fs *pflag.FlagSet) func() error {
 			if n == "" || strings.ContainsAny(n, "=&?# \t\n") {
 				return fmt.Errorf("--redact %q: want the name of a query parameter, such as tenant", n)
 			}
+			if strings.EqualFold(n, "rtmpload") {
+				return fmt.Errorf("--redact rtmpload: rtmpload=<id> is each attempt's id, which reports join on; it is not a secret")
+			}
 		}
 		schema.SetRedactPolicy(schema.RedactPolicy{Show: *show, Names: *names})
 		return nil

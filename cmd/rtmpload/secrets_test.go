@@ -391,3 +391,22 @@ func TestHookShowSecrets(t *testing.T) {
 		t.Errorf("report --redact a=b: exit %d: %s", code, stderr)
 	}
 }
+
+// A mistyped --target or --api is quoted in the error without its secrets.
+func TestBadURLErrorsHideSecrets(t *testing.T) {
+	for _, args := range [][]string{
+		{"--target", "rtmp//pub:" + rtmpPass + "@127.0.0.1:1/live?token=" + tokSecret},
+		{"--target", "rtmp://pub:" + rtmpPass + "@" + closedPort(t) + "/live?token=" + tokSecret},
+		{"--target", "rtmp://127.0.0.1:1/live?token=" + tokSecret + "&rtmpload=x"},
+		{"--hook", "proxy=http//u:" + hookPass + "@h/x?sign=" + sigSecret},
+	} {
+		code, stdout, stderr := runInProcess(t, time.Minute, append([]string{"run", "smoke", "--ffmpeg", "/bin/true", "--out", t.TempDir() + "/out"}, args...)...)
+		if code != exitSetup {
+			t.Errorf("%v: exit %d, want %d: %s", args, code, exitSetup, stderr)
+		}
+		assertNoSecret(t, strings.Join(args, " "), stdout+stderr)
+	}
+	if code, _, stderr := runInProcess(t, time.Minute, "report", "--redact", "rtmpload", "x"); code != exitSetup || !strings.Contains(stderr, "attempt's id") {
+		t.Errorf("report --redact rtmpload: exit %d: %s", code, stderr)
+	}
+}
