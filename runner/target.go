@@ -173,7 +173,7 @@ func joinQuery(a, b string) string {
 func externalTarget(raw, api string) (*target, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "rtmp" || u.Host == "" {
-		return nil, fmt.Errorf("--target %q: want rtmp://[user:pass@]host:port[/app][?query]", schema.URL(raw))
+		return nil, fmt.Errorf("--target %q: want rtmp://host:port[/app][?query] (credentials as user:password@ before the host)", schema.URL(raw))
 	}
 	if q, err := url.ParseQuery(u.RawQuery); err != nil || q.Has("rtmpload") || u.Fragment != "" {
 		return nil, fmt.Errorf("--target %q: its query must be name=value pairs joined by '&' (rtmpload= is rtmpload's own)", schema.URL(raw))
