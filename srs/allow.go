@@ -46,7 +46,10 @@ type Judgement struct {
 // JudgeAnswer is SRS's rule for a callback answer (SrsHttpHooks::do_post,
 // SRS 5 to 7; docs/srs-behaviour.md, "What SRS accepts as allow"):
 //
-//   - The status must be 200 or 201, else ErrorStatus (4005).
+//   - The status must be 200 or 201, else ErrorStatus (4005). A 204 never
+//     gets that far on SRS 7.0.18: its HTTP client waits for a body until
+//     the hook timeout (1011 SocketTimeout after 30 s; the embedded server
+//     waits the same), so the publish fails late.
 //   - An empty body is refused (3008), and so is a body that is not JSON
 //     (3008). A UTF-8 byte order mark is skipped before parsing.
 //   - A JSON value that is not an object allows only when the whole body

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -83,6 +84,13 @@ func (s *Server) callHook(ctx context.Context, url string, req *srs.HookRequest)
 		r.status = resp.StatusCode
 		r.body, err = io.ReadAll(io.LimitReader(resp.Body, maxHookBody))
 		resp.Body.Close()
+		if err == nil && r.status == http.StatusNoContent {
+			// SRS's HTTP client reads a body a 204 never has, until its
+			// hook timeout (docs/srs-behaviour.md, "What SRS accepts as
+			// allow"): wait the same.
+			<-ctx.Done()
+			err = fmt.Errorf("HTTP 204 has no body; waited for one until the hook timeout: %w", context.Cause(ctx))
+		}
 	}
 	r.latency = time.Since(start)
 	if err != nil {

@@ -258,6 +258,8 @@ func TestRejections(t *testing.T) {
 		}},
 		{name: "notjson", answer: answerBody(200, `OK`), reason: ReasonHookBadAnswer},
 		{name: "nocode", answer: answerBody(200, `{"status":"ok"}`), reason: ReasonHookBadAnswer},
+		// SRS reads for the body a 204 never has, until its hook timeout.
+		{name: "204", answer: answerBody(204, ""), reason: ReasonHookTimeout},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
