@@ -145,7 +145,7 @@ func TestSecretsReachServerNotOutputs(t *testing.T) {
 	t.Run("srs", func(t *testing.T) {
 		bin := os.Getenv("RTMPLOAD_SRS")
 		if bin == "" {
-			t.Skip("real SRS: set RTMPLOAD_SRS to the srs binary (../shared/srs/install.sh prints its path)")
+			t.Skip("real SRS: set RTMPLOAD_SRS to an SRS 7 binary (scripts/test.sh sets it when one is installed)")
 		}
 		testSecrets(t, func(t *testing.T, ctx context.Context, onPublish, onUnpublish string) (rtmpAddr, apiBase string) {
 			s, err := managed.StartSRS(ctx, managed.SRSConfig{Dir: t.TempDir(), Binary: bin, OnPublish: onPublish, OnUnpublish: onUnpublish})
@@ -169,7 +169,7 @@ func TestSecretsManagedSRSLog(t *testing.T) {
 	t.Parallel()
 	bin := os.Getenv("RTMPLOAD_SRS")
 	if bin == "" {
-		t.Skip("real SRS: set RTMPLOAD_SRS to the srs binary (../shared/srs/install.sh prints its path)")
+		t.Skip("real SRS: set RTMPLOAD_SRS to an SRS 7 binary (scripts/test.sh sets it when one is installed)")
 	}
 	cb := &tokenCallback{}
 	up := httptest.NewServer(cb)
