@@ -344,7 +344,7 @@ func (r *run) onHookCall(c hook.Call) {
 		Stream: c.Stream, App: c.App, Param: c.Param,
 		Arrived: c.Arrived, Answered: c.Answered, Status: c.Status,
 		Verdict: c.Verdict, Reason: c.Reason, Canceled: c.Canceled, Fault: c.Fault,
-		Dialect: c.Dialect, Upstream: upstream(c.Upstream),
+		Dialect: c.Dialect, Upstream: c.Upstream.Record(),
 	}
 	if c.Status != 0 && c.Action == hook.ActionPublish {
 		h.Body, h.BodyBytes = report.HookBody(c.Answer)
@@ -353,18 +353,7 @@ func (r *run) onHookCall(c hook.Call) {
 }
 
 func (r *run) onWire(c *tap.Conn) {
-	r.s.write(report.Event{Type: report.TypeWire, Time: c.End, Wire: wireConn(c)})
-}
-
-// wireConn is the results' record of what the tap saw of a connection.
-func wireConn(c *tap.Conn) *report.WireConn {
-	w := &report.WireConn{Conn: c.ID, Attempt: c.Attempt, Stream: c.Stream,
-		BytesUp: c.BytesUp, BytesDown: c.BytesDown, Unparsed: c.Unparsed,
-		Marks: make([]report.WireMark, len(c.Marks))}
-	for i, m := range c.Marks {
-		w.Marks[i] = report.WireMark{Phase: string(m.Phase), At: m.At, Detail: m.Detail}
-	}
-	return w
+	r.s.write(report.Event{Type: report.TypeWire, Time: c.End, Wire: c.Record()})
 }
 
 // onMark feeds the live figures (metrics, capacity steps) as soon as the
@@ -373,7 +362,7 @@ func (r *run) onMark(c *tap.Conn, m tap.Mark) {
 	if m.Phase != tap.OnStatus {
 		return
 	}
-	r.s.emit(event{attempt: c.Attempt, onStatus: wireConn(c)})
+	r.s.emit(event{attempt: c.Attempt, onStatus: c.Record()})
 }
 
 func (r *run) onHookState(c hook.StateChange) { r.state("hook", c) }
@@ -387,14 +376,7 @@ func (r *run) state(source string, c hook.StateChange) {
 }
 
 func (r *run) onSnapshot(s srsapi.Snapshot) {
-	r.s.write(report.Event{Type: report.TypeSnap, Time: s.At, Snapshot: snapshot(s)})
-}
-
-func upstream(u *hook.UpstreamResult) *report.Upstream {
-	if u == nil {
-		return nil
-	}
-	return &report.Upstream{Status: u.Status, Latency: u.Latency, Err: u.Err, Body: u.Body}
+	r.s.write(report.Event{Type: report.TypeSnap, Time: s.At, Snapshot: s.Record()})
 }
 
 // hookDesc says in the run header how the callback was handled.

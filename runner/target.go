@@ -7,11 +7,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner/hook"
 	"github.com/rtmpload/rtmpload/runner/managed"
 	"github.com/rtmpload/rtmpload/runner/server"
@@ -235,38 +233,4 @@ func redactLogs(dir string) {
 			_ = schema.RedactFile(filepath.Join(dir, name))
 		}
 	}
-}
-
-// snapshot turns a server view into the compact event the results keep:
-// per stream, its publishing clients.
-func snapshot(s srsapi.Snapshot) *report.Snapshot {
-	out := &report.Snapshot{Err: s.Err}
-	pubs := make(map[string][]string)
-	for _, c := range s.Clients {
-		if c.Publishing() {
-			pubs[c.URL] = append(pubs[c.URL], c.ID)
-		}
-	}
-	for _, st := range s.Streams {
-		key := st.URL
-		if key == "" {
-			key = "/" + st.App + "/" + st.Name
-		}
-		out.Streams = append(out.Streams, report.SnapStream{
-			Name: st.Name, App: st.App, Clients: st.Clients, Publishers: pubs[key],
-		})
-		delete(pubs, key)
-	}
-	// Publishing clients of a stream the stream list does not show (SRS's
-	// duplicate-accept state shows one stream and two clients).
-	keys := make([]string, 0, len(pubs))
-	for k := range pubs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		app, name, _ := strings.Cut(strings.TrimPrefix(k, "/"), "/")
-		out.Streams = append(out.Streams, report.SnapStream{Name: name, App: app, Publishers: pubs[k]})
-	}
-	return out
 }

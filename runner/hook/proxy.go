@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // UpstreamResult is what the real callback service answered a forwarded call.
@@ -77,4 +79,13 @@ func (s *Server) forward(ctx context.Context, r *http.Request, body []byte) (ans
 func badGateway(res *UpstreamResult) (answer, *UpstreamResult) {
 	msg := "upstream callback unreachable: " + res.Err
 	return answer{status: http.StatusBadGateway, ctype: "text/plain; charset=utf-8", body: "rtmpload hook: " + msg + "\n", reason: msg}, res
+}
+
+// Record is the results stream's record of the upstream answer (nil: the
+// call was not proxied).
+func (u *UpstreamResult) Record() *schema.Upstream {
+	if u == nil {
+		return nil
+	}
+	return &schema.Upstream{Status: u.Status, Latency: u.Latency, Err: u.Err, Body: u.Body}
 }
