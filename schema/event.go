@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"errors"
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -340,6 +341,28 @@ func (w *Writer) Count() int {
 	return w.n
 }
 
+// maxLine bounds one line of a results stream: the longest event rtmpload
+// writes (an attempt's stderr tail, a hook call with its answer) is a few
+// KiB, so a longer line is not ours and must not be held whole.
+const maxLine = 4 << 20
+
+var errLongLine = errors.New("line too long")
+
+// readLine is bufio.Reader.ReadBytes('\n') that gives up past max bytes.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(line)+len(frag) > max {
+			return nil, errLongLine
+		}
+		line = append(line, frag...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
+}
+
 // Read decodes a results stream and calls fn for each event. A truncated
 // last line (a run killed mid-write) is ignored; any other bad line is an
 // error naming its line number. Secrets are redacted as they are read, so
@@ -348,7 +371,10 @@ func Read(r io.Reader, fn func(Event) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	line := 0
 	for {
-		b, err := br.ReadBytes('\n')
+		b, err := readLine(br, maxLine)
+		if errors.Is(err, errLongLine) {
+			return fmt.Errorf("results line %d is longer than %d bytes: not an rtmpload results file", line+1, maxLine)
+		}
 		if len(b) > 0 {
 			line++
 			complete := b[len(b)-1] == '\n'

@@ -28,3 +28,8 @@ go vet ./...
 # dozens of real ffmpeg processes, and two such packages at once on a 2-core
 # machine starve them.
 go test -race -count=1 -p 1 -timeout 30m ./...
+# Fuzz the parsers that read outside input, briefly (seed corpus plus 10 s
+# each): the scenario parser, the results reader, the hook's request parsing.
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./scenarios
+go test -run '^$' -fuzz '^FuzzRead$' -fuzztime 10s ./report
+go test -run '^$' -fuzz '^FuzzReadRequest$' -fuzztime 10s ./runner/hook

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -185,4 +186,32 @@ func TestHookLinesEscapeControls(t *testing.T) {
 	if !strings.Contains(s, `cam\x1b]0;owned\x07\x1b[2J`) || !strings.Contains(s, "(other)") {
 		t.Errorf("escaped fields or the bounded action count missing:\n%s", s)
 	}
+}
+
+// The CPU line counts rtmpload's own ffmpegs only: not what the process that
+// started rtmpload (here the test) had already waited for.
+func TestChildCPUIsOnlyOurFFmpegs(t *testing.T) {
+	// Burn CPU in a child this process waits for, before the run.
+	burn := exec.Command("sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done")
+	if err := burn.Run(); err != nil {
+		t.Fatal(err)
+	}
+	burned := burn.ProcessState.UserTime() + burn.ProcessState.SystemTime()
+	cache := t.TempDir()
+	wholeClip(t, cache)
+	ff := filepath.Join(t.TempDir(), "ffmpeg")
+	if err := os.WriteFile(ff, []byte("#!/nonexistent/interpreter\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	runInProcess(t, time.Minute, "run", smallScenario(t, ""), "--ffmpeg", ff, "--cache-dir", cache, "--out", out, "--progress", "none")
+	for _, ev := range readEvents(t, filepath.Join(out, "results.jsonl")) {
+		if ev.Type == report.TypeEnd {
+			if ev.Usage == nil || ev.Usage.ChildCPU >= burned {
+				t.Errorf("children's CPU %v: it counts the %v burned before the run, by no ffmpeg of it", ev.Usage, burned)
+			}
+			return
+		}
+	}
+	t.Error("no end event")
 }

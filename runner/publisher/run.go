@@ -69,6 +69,10 @@ type Result struct {
 	StderrTail                     []string
 	LastProgress                   Progress
 	Err                            error // spawn error, or a supervision failure
+	// CPU and MaxRSS are this process's own usage, from its wait status:
+	// what it cost, apart from anything else its parent waited for.
+	CPU    time.Duration
+	MaxRSS int64 // bytes
 	// Outputs is what each of Spec.Outputs did (nil without Spec.Outputs). An output that
 	// neither opened nor failed was still being opened, or waiting, when the process ended.
 	Outputs []Output
@@ -187,6 +191,10 @@ func Run(ctx context.Context, spec Spec) Result {
 	res.Stopped = stopped.Load()
 	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	res.ExitCode = cmd.ProcessState.ExitCode()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		res.MaxRSS = ru.Maxrss << 10 // Linux reports KiB
+	}
 	if ws.Signaled() {
 		res.Signal = ws.Signal().String()
 	}
