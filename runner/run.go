@@ -144,6 +144,7 @@ type run struct {
 	s         *stream // every event of the run goes here
 	clock     clock
 	spawn     Spawner
+	kids      kidsUsage // what the ffmpegs spawned used
 }
 
 // outcome is how the publish stage ended.
@@ -160,7 +161,7 @@ type outcome struct {
 func (r *run) publish(ctx context.Context, g *rig) outcome {
 	r.rtmpBase, r.query, r.tap = g.rtmpBase, g.tg.query, g.tap
 	r.clipRate = clipByteRate(g.clip)
-	r.spawn = ffmpegSpawner(r.p.o.FFmpeg, g.clip, r.p.o.Grace)
+	r.spawn = r.kids.counting(ffmpegSpawner(r.p.o.FFmpeg, g.clip, r.p.o.Grace))
 	r.serverPID = g.tg.pid
 	start := time.Now()
 	// The header first, before anything the stream holds already.
@@ -244,7 +245,7 @@ func (r *run) header(g *rig, start time.Time) report.Event {
 // finish writes the end event, closes the results and builds the report
 // from them: report.json and report.html.
 func (r *run) finish(g *rig, out outcome) (*Result, error) {
-	end := report.Event{Type: report.TypeEnd, Time: time.Now(), Reason: report.EndNormal, Usage: usage()}
+	end := report.Event{Type: report.TypeEnd, Time: time.Now(), Reason: report.EndNormal, Usage: r.kids.usage()}
 	switch {
 	case out.interrupted:
 		end.Reason = report.EndInterrupted
@@ -408,22 +409,6 @@ func (r *run) onServerEvent(e server.Event) {
 		Stream: e.Stream, Reason: e.Reason, HookStatus: e.HookStatus, HookErr: e.HookErr, HookBody: e.HookBody,
 		HookLatency: int64(e.HookLatency), BytesIn: e.BytesIn, VideoMsgs: e.VideoMsgs, AudioMsgs: e.AudioMsgs,
 	}})
-}
-
-// usage reads rtmpload's own rusage and its reaped children's. Every ffmpeg
-// has been waited for by now, so the children's figures are complete.
-func usage() *report.Usage {
-	var self, kids syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) != nil || syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids) != nil {
-		return nil
-	}
-	cpu := func(r *syscall.Rusage) time.Duration {
-		return time.Duration(r.Utime.Nano() + r.Stime.Nano())
-	}
-	return &report.Usage{
-		SelfCPU: cpu(&self), SelfMaxRSS: self.Maxrss << 10, // Linux reports KiB
-		ChildCPU: cpu(&kids), ChildMaxRSS: kids.Maxrss << 10,
-	}
 }
 
 // newRunID is sortable by time and unique enough across machines.

@@ -1,0 +1,48 @@
+package runner
+
+import (
+	"context"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/runner/publisher"
+)
+
+// kidsUsage adds up the usage of the ffmpegs a run spawned, from each one's
+// own wait status as it is reaped. getrusage(RUSAGE_CHILDREN) would also
+// count whatever the shell that exec'd rtmpload had waited for (apt, go
+// build): "its ffmpegs: cpu 173.3s (1132.3% of one core)" on two cores.
+type kidsUsage struct {
+	mu     sync.Mutex
+	cpu    time.Duration
+	maxRSS int64 // the largest single ffmpeg
+}
+
+// counting wraps a Spawner so that every result's usage is added.
+func (k *kidsUsage) counting(spawn Spawner) Spawner {
+	return func(ctx context.Context, spec SpawnSpec) publisher.Result {
+		res := spawn(ctx, spec)
+		k.mu.Lock()
+		k.cpu += res.CPU
+		k.maxRSS = max(k.maxRSS, res.MaxRSS)
+		k.mu.Unlock()
+		return res
+	}
+}
+
+// usage is rtmpload's own rusage and its ffmpegs' sum. Every ffmpeg has
+// been reaped by the time the run ends, so the sum is complete.
+func (k *kidsUsage) usage() *report.Usage {
+	var self syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) != nil {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return &report.Usage{
+		SelfCPU: time.Duration(self.Utime.Nano() + self.Stime.Nano()), SelfMaxRSS: self.Maxrss << 10, // Linux reports KiB
+		ChildCPU: k.cpu, ChildMaxRSS: k.maxRSS,
+	}
+}
