@@ -173,7 +173,7 @@ func TestCapacitySchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Mode != ModeCapacity || s.Duration != 25*time.Minute || s.Capacity.Steps(2400) != 50 || s.Publishers[0].Fanout != MaxFanout {
+	if s.Mode != ModeCapacity || s.Duration != 25*time.Minute || s.Capacity.Steps(2400) != 50 || s.Publishers[0].Fanout != 8 {
 		t.Fatalf("capacity built-in: mode %q duration %v steps %d fanout %d", s.Mode, s.Duration, s.Capacity.Steps(2400), s.Publishers[0].Fanout)
 	}
 	if s.Capacity.Ramp != 7500*time.Millisecond || s.Capacity.Stop.P95Publish != time.Second {
@@ -194,10 +194,10 @@ func TestCapacitySchedule(t *testing.T) {
 			t.Errorf("step %d has %d publishers, want 48", k, perStep[k])
 		}
 	}
-	// Each step's 48 start within its ramp: three processes of 16.
+	// Each step's 48 start within its ramp: six processes of 8.
 	for i, b := range s.Batches(slots, 0) {
-		if len(b) != MaxFanout {
-			t.Fatalf("batch %d has %d publishers, want %d", i, len(b), MaxFanout)
+		if len(b) != 8 {
+			t.Fatalf("batch %d has %d publishers, want 8", i, len(b))
 		}
 	}
 	for _, bad := range []struct{ yaml, want string }{
