@@ -40,11 +40,9 @@ type target struct {
 // the built-in hook when the run serves one.
 func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error) {
 	o := r.p.o
-	hookURLs := func() (pub, unpub string) {
-		if hk == nil {
-			return "", ""
-		}
-		return hk.OnPublishURL(), hk.OnUnpublishURL()
+	var pub, unpub string // the callback the server calls, when it is ours
+	if hk != nil {
+		pub, unpub = hk.OnPublishURL(), hk.OnUnpublishURL()
 	}
 	switch {
 	case o.Target != "" && !r.p.server.Embedded():
@@ -52,62 +50,80 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 	case o.Target != "":
 		return externalTarget(o.Target, o.API)
 	case r.p.server.Kind == ServerNginx:
-		pub, unpub := hookURLs()
-		n, err := managed.StartNginx(ctx, managed.NginxConfig{
-			Dir: filepath.Join(o.ResultsDir, "nginx"), RTMPListen: o.Listen, OnPublish: pub, OnPublishDone: unpub,
-		})
-		if err != nil {
-			return nil, err
-		}
-		return &target{
-			addr: n.RTMPAddr(), app: managed.DefaultApp, desc: "managed nginx-rtmp rtmp://" + n.RTMPAddr() + " stat " + n.StatURL(),
-			version: n.Version(),
-			poll: func(ctx context.Context, fn func(srsapi.Snapshot)) {
-				srsapi.PollNginx(ctx, n.StatURL(), time.Second, fn)
-			},
-			stop: stopManaged(n), pid: n.PID(),
-		}, nil
+		return r.startNginx(ctx, pub, unpub)
 	case r.p.server.Kind == ServerSRS:
-		pub, unpub := hookURLs()
-		s, err := managed.StartSRS(ctx, managed.SRSConfig{
-			Dir: filepath.Join(o.ResultsDir, "srs"), Binary: r.p.server.Binary,
-			RTMPListen: o.Listen, APIListen: o.APIListen, OnPublish: pub, OnUnpublish: unpub,
-		})
-		if err != nil {
-			return nil, err
-		}
-		c := &srsapi.Client{Base: s.APIURL()}
-		return &target{
-			addr: s.RTMPAddr(), app: managed.DefaultApp, desc: "managed SRS rtmp://" + s.RTMPAddr() + " api " + s.APIURL(),
-			version: s.Version(),
-			poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
-			stop:    stopManaged(s), pid: s.PID(),
-		}, nil
+		return r.startSRS(ctx, pub, unpub)
 	case !r.p.server.Embedded():
 		return nil, fmt.Errorf("server %q: want embedded, nginx-rtmp or srs=PATH", r.p.server)
+	case o.ServeBinary != "" && r.p.sc.Mode == scenarios.ModeCapacity && !o.DuplicateRace:
+		return r.startServe(ctx, pub, unpub)
 	}
+	return r.startEmbedded(ctx, pub, unpub)
+}
 
-	pub, unpub := hookURLs()
-	if o.ServeBinary != "" && r.p.sc.Mode == scenarios.ModeCapacity && !o.DuplicateRace {
-		// A capacity run measures the server's CPU apart from the generator's:
-		// the embedded server runs as `rtmpload serve`, a process of its own.
-		// Its log (every publish) is in the results directory; its verdicts are
-		// not in the results stream (the hook's and the tap's are).
-		s, err := managed.StartServe(ctx, managed.ServeConfig{
-			Dir: filepath.Join(o.ResultsDir, "serve"), Binary: o.ServeBinary,
-			RTMPListen: o.Listen, APIListen: o.APIListen, OnPublish: pub, OnUnpublish: unpub, Takeover: o.Takeover,
-		})
-		if err != nil {
-			return nil, err
-		}
-		c := &srsapi.Client{Base: s.APIURL()}
-		return &target{
-			addr: s.RTMPAddr(), app: "live", desc: "embedded, its own process (rtmpload serve) rtmp://" + s.RTMPAddr() + " api " + s.APIURL(),
-			version: "embedded SRS-like " + server.DefaultVersion + " (rtmpload serve)",
-			poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
-			stop:    stopManaged(s), pid: s.PID(),
-		}, nil
+// startNginx starts a managed nginx-rtmp calling pub and unpub.
+func (r *run) startNginx(ctx context.Context, pub, unpub string) (*target, error) {
+	o := r.p.o
+	n, err := managed.StartNginx(ctx, managed.NginxConfig{
+		Dir: filepath.Join(o.ResultsDir, "nginx"), RTMPListen: o.Listen, OnPublish: pub, OnPublishDone: unpub,
+	})
+	if err != nil {
+		return nil, err
 	}
+	return &target{
+		addr: n.RTMPAddr(), app: managed.DefaultApp, desc: "managed nginx-rtmp rtmp://" + n.RTMPAddr() + " stat " + n.StatURL(),
+		version: n.Version(),
+		poll: func(ctx context.Context, fn func(srsapi.Snapshot)) {
+			srsapi.PollNginx(ctx, n.StatURL(), time.Second, fn)
+		},
+		stop: stopManaged(n), pid: n.PID(),
+	}, nil
+}
+
+// startSRS starts a managed SRS calling pub and unpub.
+func (r *run) startSRS(ctx context.Context, pub, unpub string) (*target, error) {
+	o := r.p.o
+	s, err := managed.StartSRS(ctx, managed.SRSConfig{
+		Dir: filepath.Join(o.ResultsDir, "srs"), Binary: r.p.server.Binary,
+		RTMPListen: o.Listen, APIListen: o.APIListen, OnPublish: pub, OnUnpublish: unpub,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &srsapi.Client{Base: s.APIURL()}
+	return &target{
+		addr: s.RTMPAddr(), app: managed.DefaultApp, desc: "managed SRS rtmp://" + s.RTMPAddr() + " api " + s.APIURL(),
+		version: s.Version(),
+		poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
+		stop:    stopManaged(s), pid: s.PID(),
+	}, nil
+}
+
+// startServe runs the embedded server as `rtmpload serve`, a process of its
+// own: a capacity run measures the server's CPU apart from the generator's.
+// Its log (every publish) is in the results directory; its verdicts are not
+// in the results stream (the hook's and the tap's are).
+func (r *run) startServe(ctx context.Context, pub, unpub string) (*target, error) {
+	o := r.p.o
+	s, err := managed.StartServe(ctx, managed.ServeConfig{
+		Dir: filepath.Join(o.ResultsDir, "serve"), Binary: o.ServeBinary,
+		RTMPListen: o.Listen, APIListen: o.APIListen, OnPublish: pub, OnUnpublish: unpub, Takeover: o.Takeover,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &srsapi.Client{Base: s.APIURL()}
+	return &target{
+		addr: s.RTMPAddr(), app: "live", desc: "embedded, its own process (rtmpload serve) rtmp://" + s.RTMPAddr() + " api " + s.APIURL(),
+		version: "embedded SRS-like " + server.DefaultVersion + " (rtmpload serve)",
+		poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
+		stop:    stopManaged(s), pid: s.PID(),
+	}, nil
+}
+
+// startEmbedded starts the embedded server in this process.
+func (r *run) startEmbedded(ctx context.Context, pub, unpub string) (*target, error) {
+	o := r.p.o
 	cfg := server.Config{
 		RTMPListen: o.Listen, APIListen: o.APIListen, OnEvent: r.onServerEvent, Logger: o.ServerLogger,
 		DuplicateRace: o.DuplicateRace, Takeover: o.Takeover,
