@@ -2,6 +2,11 @@
 // and the embedded server, launches the scenario's ffmpeg publishers on
 // schedule, writes every event to results.jsonl and builds the report from
 // that same stream.
+//
+// runner and the packages under it serve rtmpload's own commands; their API
+// may change between versions. The stable interfaces are package schema (the
+// results stream), srs (SRS's wire types) and report (docs/design.md,
+// "Packages and the layout decision").
 package runner
 
 import (
