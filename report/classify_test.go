@@ -48,6 +48,13 @@ func TestClassifyRecorded(t *testing.T) {
 			outcomes:  map[string]schema.Outcome{"1": OutcomeOK, "2": OutcomeOK},
 			anomalies: 2,
 		},
+		// A target that accepts TCP and never answers the handshake: two
+		// publishers stopped at the run's end while they waited. The tap
+		// could not name their connections (no RTMP command got through).
+		"handshake-stall": {
+			outcomes: map[string]schema.Outcome{"1": OutcomeServerUnreachable, "2": OutcomeServerUnreachable},
+			evidence: map[string]string{"1": "server never answered the RTMP handshake", "2": "server never answered the RTMP handshake"},
+		},
 		// nginx-rtmp refuses a duplicate with an RTMP error status.
 		"ngdup": {
 			outcomes: map[string]schema.Outcome{"1": OutcomeOK, "2": OutcomeStreamBusy},

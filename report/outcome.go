@@ -215,6 +215,11 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 			}
 		}
 	}
+	if why, ok := handshakeStalled(a.Wire); ok {
+		// The server took the TCP connection and never spoke RTMP: it is
+		// not serving, whatever ended the wait.
+		return OutcomeServerUnreachable, why + ev
+	}
 	if a.Class == ClassStopped || a.Stopped {
 		// Its time was up (hold, run end, churn) while it still waited: not
 		// a refusal and not ffmpeg's fault.
@@ -244,6 +249,33 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 		return OutcomeFFmpegError, "ffmpeg failed before any hook call" + ev
 	}
 	return OutcomeRejectedUnknown, "refused, cause not determined" + ev
+}
+
+// handshakeStalled tells whether the tap saw ffmpeg's C0+C1 reach a server
+// that never sent S0+S1+S2: the server accepted TCP and then said nothing
+// (a hung process, a port forwarded to nothing, something else listening).
+func handshakeStalled(w *WireConn) (string, bool) {
+	sent, _, ok := w.Mark(WireC0C1)
+	if !ok {
+		return "", false
+	}
+	if _, _, answered := w.Mark(WireS0S1S2); answered {
+		return "", false
+	}
+	var end time.Time
+	for _, m := range w.Marks {
+		if m.At.After(end) {
+			end = m.At
+		}
+	}
+	why := "server never answered the RTMP handshake"
+	if _, _, closed := w.Mark(WireServerClose); closed {
+		why = "server closed the connection during the RTMP handshake"
+	}
+	if end.After(sent) {
+		why += fmt.Sprintf(" (waited %s)", end.Sub(sent).Round(time.Millisecond))
+	}
+	return why, true
 }
 
 // serverOutcome maps the embedded server's rejection (its log) to an

@@ -229,6 +229,38 @@ type Builder struct {
 	states   []TimedState
 	view     serverView
 	steps    []Step
+	stalled  []WireConn // connections with no attempt id whose handshake the server never answered
+}
+
+// maxStalled bounds the unattributed connections a Builder keeps.
+const maxStalled = 10000
+
+// attachStalled gives each connection whose handshake the server never
+// answered to an attempt it can belong to: one with no connection of its
+// own, not published, running when the connection opened. Any choice among
+// such attempts tells the same story, so the earliest spawned is taken.
+func (b *Builder) attachStalled() {
+	for i := range b.stalled {
+		w := &b.stalled[i]
+		at, _, ok := w.Mark(WireTCPConnect)
+		if !ok {
+			at, _, _ = w.Mark(WireC0C1)
+		}
+		var best *Attempt
+		for _, id := range b.order {
+			a := b.attempts[id]
+			if a.Wire != nil || a.published() || a.Spawn.IsZero() || a.Spawn.After(at) || (!a.Exit.IsZero() && a.Exit.Before(at)) {
+				continue
+			}
+			if best == nil || a.Spawn.Before(best.Spawn) {
+				best = a
+			}
+		}
+		if best != nil {
+			best.Wire = w
+		}
+	}
+	b.stalled = nil
 }
 
 // NewBuilder returns an empty Builder.
@@ -309,6 +341,10 @@ func (b *Builder) Add(ev Event) error {
 		if ev.Wire != nil && ev.Wire.Attempt != "" {
 			w := *ev.Wire
 			b.attempt(ev.Wire.Attempt).Wire = &w
+		} else if _, stalled := handshakeStalled(ev.Wire); stalled && len(b.stalled) < maxStalled {
+			// The tap learns an attempt's id from its RTMP commands; a
+			// server that never answered the handshake let none through.
+			b.stalled = append(b.stalled, *ev.Wire)
 		}
 	}
 	return nil
@@ -316,6 +352,7 @@ func (b *Builder) Add(ev Event) error {
 
 // Summary joins everything added so far and returns the summary.
 func (b *Builder) Summary() *Summary {
+	b.attachStalled()
 	s := &Summary{
 		Run:      b.header,
 		Outcomes: make(map[schema.Outcome]int),
