@@ -470,7 +470,9 @@ func checkSRSTimings(t *testing.T, r *conformRun) {
 			t.Errorf("%s (%s): refused, but the wire saw no publish command", a.key, a.outcome)
 		}
 		if a.outcome == report.OutcomeHookTimeout {
-			if w := a.close.Sub(a.publish); w < 29500*time.Millisecond || w > 32*time.Second {
+			if a.close.IsZero() || a.publish.IsZero() {
+				t.Errorf("%s: hook_timeout, but the wire has no publish command (%v) or no close by the server (%v)", a.key, !a.publish.IsZero(), !a.close.IsZero())
+			} else if w := a.close.Sub(a.publish); w < 29500*time.Millisecond || w > 32*time.Second {
 				t.Errorf("%s: hook_timeout after %s from the publish command, want about 30 s", a.key, w)
 			}
 		}
