@@ -100,6 +100,11 @@ type Attempt struct {
 	Stream string `json:"stream"`
 	Slot   int    `json:"slot"`
 
+	// Process and Outputs: for an output of a fan-out process (tee), the
+	// process's first attempt and its number of outputs.
+	Process string `json:"process,omitempty"`
+	Outputs int    `json:"outputs,omitempty"`
+
 	Spawn      time.Time `json:"spawn"`
 	Publishing time.Time `json:"publishing,omitzero"`
 	Exit       time.Time `json:"exit,omitzero"`

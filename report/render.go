@@ -54,6 +54,14 @@ func Table(w io.Writer, s *Summary) error {
 	for _, a := range s.Anomalies {
 		fmt.Fprintf(w, "ANOMALY %s\n", a)
 	}
+	if f := s.Fanout; f != nil {
+		fmt.Fprintf(w, "fan-out: %d publishers as outputs of %d ffmpeg processes (up to %d each); tee opens them in turn and sends media once all are open",
+			f.Outputs, f.Processes, f.MaxOutputs)
+		if f.Waits > 0 {
+			fmt.Fprintf(w, ": an accepted output waited p50 %s ms, max %s ms for media (SRS drops at 20 s)", ms(f.MediaWaitP50Ms), ms(f.MediaWaitMaxMs))
+		}
+		fmt.Fprintln(w)
+	}
 
 	// Outcomes per group; only the outcome columns that occurred.
 	var cols []schema.Outcome

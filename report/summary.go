@@ -45,6 +45,9 @@ type Summary struct {
 	Hook      HookSummary            `json:"hook"`
 	Contests  []Contest              `json:"contests"`
 	Failures  []Failure              `json:"failures"`
+	// Fanout is what publishing several outputs per ffmpeg did (nil when no
+	// process had several).
+	Fanout *FanoutSummary `json:"fanout,omitempty"`
 	// Slowest are the attempts that waited longest for the server's verdict.
 	Slowest   []Slow   `json:"slowest"`
 	Anomalies []string `json:"anomalies,omitempty"`
@@ -298,6 +301,7 @@ func (b *Builder) Add(ev Event) error {
 		switch ae.Phase {
 		case PhaseSpawn:
 			a.Spawn = ev.Time
+			a.Process, a.Outputs = ae.Process, ae.Outputs
 		case PhasePublishing:
 			a.Publishing = ev.Time
 		case PhaseStarved:
@@ -436,6 +440,7 @@ func (b *Builder) Summary() *Summary {
 		groups[g.Name] = gs
 		s.Groups = append(s.Groups, *gs)
 	}
+	s.Fanout = fanoutSummary(attempts)
 	taken := takeovers(byStream)
 	for _, a := range attempts {
 		a.HookState = stateAt(b.states, a.decisiveTime())
@@ -839,4 +844,47 @@ func sideText(side string) string {
 		return "other work on the machine used it, not this run: run it again on a quiet machine"
 	}
 	return side
+}
+
+// FanoutSummary is what fan-out changed: outputs of one ffmpeg (tee) start
+// together and are opened one after another, and tee sends media to none of
+// them until all are open, so an accepted output waits for the ones after
+// it. SRS drops a publisher that sends no media for 20 s.
+type FanoutSummary struct {
+	Processes  int `json:"processes"`   // ffmpeg processes with several outputs
+	Outputs    int `json:"outputs"`     // attempts that were one of their outputs
+	MaxOutputs int `json:"max_outputs"` // the most outputs of one process
+	// MediaWait is, per output, from the server's acceptance of its publish
+	// (the wire's Publish.Start) to its process's first media; Waits is how
+	// many outputs had both.
+	Waits          int     `json:"waits"`
+	MediaWaitP50Ms float64 `json:"media_wait_p50_ms"`
+	MediaWaitMaxMs float64 `json:"media_wait_max_ms"`
+}
+
+func fanoutSummary(attempts []*Attempt) *FanoutSummary {
+	var f FanoutSummary
+	procs := make(map[string]bool)
+	var waits []time.Duration
+	for _, a := range attempts {
+		if a.Outputs < 2 {
+			continue
+		}
+		f.Outputs++
+		procs[a.Process] = true
+		f.MaxOutputs = max(f.MaxOutputs, a.Outputs)
+		if t, ok := a.Wire.PublishStarted(); ok && !a.Publishing.IsZero() {
+			waits = append(waits, max(a.Publishing.Sub(t), 0))
+		}
+	}
+	if f.Outputs == 0 {
+		return nil
+	}
+	f.Processes = len(procs)
+	if f.Waits = len(waits); f.Waits > 0 {
+		slices.Sort(waits)
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		f.MediaWaitP50Ms, f.MediaWaitMaxMs = ms(waits[len(waits)/2]), ms(waits[len(waits)-1])
+	}
+	return &f
 }
