@@ -30,10 +30,11 @@ const (
 	apiPass    = "APIPASS4"   // --api's userinfo
 	hookPass   = "HOOKPASS3"  // --hook proxy=URL's userinfo
 	otherToken = "TENANTSEC2" // a name only --redact makes secret
+	authKey    = "AUTHKEY6"   // Aliyun's auth_key
 	showSecret = "--show-secrets"
 )
 
-var allSecrets = []string{tokSecret, sigSecret, badSecret, rtmpPass, apiPass, hookPass, otherToken}
+var allSecrets = []string{tokSecret, sigSecret, badSecret, rtmpPass, apiPass, hookPass, otherToken, authKey}
 
 // tokenCallback is a callback service that checks publish tokens, as an
 // SRS deployment's on_publish does: it allows a publish only when the
@@ -130,7 +131,7 @@ func TestSecretsReachServerNotOutputs(t *testing.T) {
 			sctx, cancel := context.WithCancel(ctx)
 			go func() {
 				done <- run(sctx, []string{"serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-					"--on-publish", onPublish, "--on-unpublish", onUnpublish, "--redact", "tenant"}, strings.NewReader(""), &out, &out)
+					"--on-publish", onPublish, "--on-unpublish", onUnpublish}, strings.NewReader(""), &out, &out)
 			}()
 			t.Cleanup(func() {
 				cancel()
@@ -204,9 +205,12 @@ publishers:
 
 type startServer func(t *testing.T, ctx context.Context, onPublish, onUnpublish string) (rtmpAddr, apiBase string)
 
-// testSecrets runs the test against the server start gives. Every command
-// is given --redact tenant: the redaction policy is process-wide and these
-// commands share the test's process (serve runs beside the others).
+// testSecrets runs the test against the server start gives. It uses only
+// names secret by default: the redaction policy is process-wide, and the
+// commands of this test share the process with each other (serve runs
+// beside the rest) and with parallel tests, so a --redact NAME given to one
+// command would not hold for the others. TestHookShowSecrets, which runs
+// alone, covers --redact and --show-secrets.
 func testSecrets(t *testing.T, start startServer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -215,13 +219,13 @@ func testSecrets(t *testing.T, start startServer) {
 	cb := &tokenCallback{}
 	up := httptest.NewServer(cb)
 	defer up.Close()
-	upURL := strings.Replace(up.URL, "http://", "http://hooker:"+hookPass+"@", 1) + "/api/v1/hooks/on_publish?tenant=" + otherToken
+	upURL := strings.Replace(up.URL, "http://", "http://hooker:"+hookPass+"@", 1) + "/api/v1/hooks/on_publish?auth_key=" + authKey
 
 	// The server calls the run's built-in hook, which proxies to the
 	// token-checking service.
 	hookAddr := freeAddr(t)
 	rtmpAddr, apiBase := start(t, ctx, "http://"+hookAddr+"/api/v1/hooks/on_publish", "http://"+hookAddr+"/api/v1/hooks/on_unpublish")
-	target := "rtmp://pub:" + rtmpPass + "@" + rtmpAddr + "/live?token=" + tokSecret + "&tenant=" + otherToken
+	target := "rtmp://pub:" + rtmpPass + "@" + rtmpAddr + "/live?token=" + tokSecret + "&auth_key=" + authKey
 	api := strings.Replace(apiBase, "http://", "http://admin:"+apiPass+"@", 1)
 
 	scenario := filepath.Join(tmp, "tokens.yaml")
@@ -236,7 +240,7 @@ publishers:
 	}
 	out := filepath.Join(tmp, "out")
 	code, stdout, stderr := runInProcess(t, 2*time.Minute, "run", scenario, "--target", target, "--api", api,
-		"--hook", "proxy="+upURL, "--hook-listen", hookAddr, "--redact", "tenant",
+		"--hook", "proxy="+upURL, "--hook-listen", hookAddr,
 		"--out", out, "--cache-dir", cacheDir(t), "--progress", "log", "-v")
 	assertNoSecret(t, "run's terminal", stdout+stderr)
 	if code != exitOK {
@@ -278,12 +282,12 @@ publishers:
 		t.Fatal(err)
 	}
 	for _, format := range []string{"table", "json", "markdown", "html", "junit"} {
-		code, stdout, stderr := runInProcess(t, time.Minute, "report", "--format", format, "--redact", "tenant", out)
+		code, stdout, stderr := runInProcess(t, time.Minute, "report", "--format", format, out)
 		assertNoSecret(t, "report --format "+format, stdout+stderr)
 		if code != exitOK && code != exitThreshold {
 			t.Errorf("report --format %s: exit %d: %s", format, code, stderr)
 		}
-		code, stdout, stderr = runInProcess(t, time.Minute, "report", "--format", format, "--redact", "tenant", "--out", filepath.Join(reports, "r."+format), out)
+		code, stdout, stderr = runInProcess(t, time.Minute, "report", "--format", format, "--out", filepath.Join(reports, "r."+format), out)
 		assertNoSecret(t, "report --out --format "+format, stdout+stderr)
 		if code != exitOK && code != exitThreshold {
 			t.Errorf("report --out --format %s: exit %d: %s", format, code, stderr)
@@ -296,21 +300,21 @@ publishers:
 	// diagnose of the same server and callback, in both output forms; an
 	// unreachable --rtmp too (its error quotes the URL).
 	for _, extra := range [][]string{nil, {"--json"}} {
-		args := append([]string{"diagnose", "--rtmp", target, "--api", api, "--hook", upURL, "--probe-hook", "--timeout", "5s", "--redact", "tenant"}, extra...)
+		args := append([]string{"diagnose", "--rtmp", target, "--api", api, "--hook", upURL, "--probe-hook", "--timeout", "5s"}, extra...)
 		_, stdout, stderr := runInProcess(t, time.Minute, args...)
 		assertNoSecret(t, "diagnose "+strings.Join(extra, " "), stdout+stderr)
 		if !strings.Contains(stdout, "***") {
 			t.Errorf("diagnose %v: the URLs should be shown, redacted:\n%s", extra, stdout)
 		}
 	}
-	_, stdout, stderr = runInProcess(t, time.Minute, "diagnose", "--rtmp", "rtmp://u:"+rtmpPass+"@"+closedPort(t)+"/live?token="+tokSecret, "--api", "", "--timeout", "2s", "--redact", "tenant")
+	_, stdout, stderr = runInProcess(t, time.Minute, "diagnose", "--rtmp", "rtmp://u:"+rtmpPass+"@"+closedPort(t)+"/live?token="+tokSecret, "--api", "", "--timeout", "2s")
 	assertNoSecret(t, "diagnose of a closed port", stdout+stderr)
 
 	// The standalone hook in front of the same service: its log (readable
 	// and JSON) and summary.
 	// The server's hook URL is the run's: the readable one listens there.
 	for i, extra := range [][]string{{"--listen", hookAddr}, {"--json"}} {
-		h := startHookCmd(t, append([]string{"--proxy", upURL, "--redact", "TENANT"}, extra...)...)
+		h := startHookCmd(t, append([]string{"--proxy", upURL}, extra...)...)
 		body := `{"action":"on_publish","client_id":"c1","ip":"127.0.0.1","vhost":"__defaultVhost__","app":"live","stream":"s",` +
 			`"param":"?token=` + tokSecret + `&sign=` + sigSecret + `0&rtmpload=r-1","tcUrl":"rtmp://pub:` + rtmpPass + `@127.0.0.1/live?token=` + tokSecret + `"}`
 		resp, err := http.Post("http://"+h.addr+"/api/v1/hooks/on_publish", "application/json", strings.NewReader(body))
@@ -329,7 +333,7 @@ publishers:
 			// take seconds to reach the server, and a window that ends
 			// first is a failed publish.
 			_, stdout, stderr := runInProcess(t, time.Minute, "diagnose", "--rtmp", target+"&sign="+sigSecret+"d", "--api", "",
-				"--publish", "--publish-for", "5s", "--cache-dir", cacheDir(t), "--json", "--redact", "tenant")
+				"--publish", "--publish-for", "5s", "--cache-dir", cacheDir(t), "--json")
 			assertNoSecret(t, "diagnose --publish", stdout+stderr)
 			var diag struct {
 				Checks []struct{ Name, Status, Detail string }
@@ -356,6 +360,7 @@ publishers:
 
 // The standalone hook's call log hides a token by default and shows it
 // with --show-secrets, for a private debugging run; --redact adds a name.
+// Not parallel: it changes the process-wide redaction policy.
 func TestHookShowSecrets(t *testing.T) {
 	defer schema.SetRedactPolicy(schema.RedactPolicy{})
 	for _, c := range []struct {
