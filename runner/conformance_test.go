@@ -208,16 +208,16 @@ publishers:
 		}},
 		{name: "hook-slow", yaml: `
 # hook-slow with SRS's 30 s kept: the callback answers after 35 s from
-# 2.5 s on; 2 early publishers (before) and 2 in the slow window instead
-# of 3, 38 s instead of 45 s.
+# 3.5 s on; 2 early publishers (before, gone by 2 s) and 2 in the slow
+# window instead of 3, 39 s instead of 45 s.
 name: hook-slow
-duration: 38s
+duration: 39s
 media: {clip: testsrc-360p, bitrate: 300k}
 hook:
-  faults: [{at: 2500ms, for: 35500ms, kind: "delay:35s"}]
+  faults: [{at: 3500ms, for: 35500ms, kind: "delay:35s"}]
 publishers:
   - {group: before, count: 2, name: "early-{i}", ramp: 1s, hold: 1500ms}
-  - {group: slow, count: 2, name: "slow-{i}", start: 3s, ramp: 1s}
+  - {group: slow, count: 2, name: "slow-{i}", start: 4s, ramp: 1s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookTimeout: {report.StateSlow}},
 				map[mix]int{{report.OutcomeOK, up}: 2, {report.OutcomeHookTimeout, report.StateSlow}: 2})
@@ -426,15 +426,16 @@ func (r *conformRun) read(path string) error {
 	return nil
 }
 
-// downNear reports whether the callback was down at some moment within a
-// second of at: an on_unpublish sent then never reached it.
-func (r *conformRun) downNear(at time.Time) bool {
+// unreachableNear reports whether the callback was down or slow at some
+// moment within a second of at: an on_unpublish sent then never reached it
+// or was not answered before the run ended.
+func (r *conformRun) unreachableNear(at time.Time) bool {
 	for i, st := range r.states {
 		end := time.Unix(1<<40, 0)
 		if i+1 < len(r.states) {
 			end = r.states[i+1].At
 		}
-		if st.State == report.StateDown && st.At.Before(at.Add(time.Second)) && end.After(at.Add(-time.Second)) {
+		if (st.State == report.StateDown || st.State == report.StateSlow) && st.At.Before(at.Add(time.Second)) && end.After(at.Add(-time.Second)) {
 			return true
 		}
 	}
@@ -477,8 +478,8 @@ func checkSRSTimings(t *testing.T, r *conformRun) {
 			}
 		}
 		switch {
-		case a.outcome == report.OutcomeOK && len(a.unpublish) == 0 && r.downNear(a.exit):
-			// The server's on_unpublish found the callback down.
+		case a.outcome == report.OutcomeOK && len(a.unpublish) == 0 && r.unreachableNear(a.exit):
+			// The server's on_unpublish found the callback down or slow.
 		case a.outcome == report.OutcomeOK && len(a.unpublish) != 1:
 			t.Errorf("%s: accepted, %d on_unpublish calls, want 1", a.key, len(a.unpublish))
 		case a.outcome == report.OutcomeOK:
