@@ -17,44 +17,11 @@ import (
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
+	"github.com/spf13/pflag"
 )
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("run", stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: rtmpload run SCENARIO [flags]\n\nSCENARIO is a YAML file or a built-in name (rtmpload scenarios).\n\nFlags:\n%s", fs.FlagUsages())
-	}
-	target := fs.String("target", "", "publish to a server rtmpload does not start: rtmp://host:port[/app] (default: the embedded server)")
-	api := fs.String("api", "", "that server's SRS HTTP API, read about once a second for ground truth: http://host:1985")
-	var serverSpec serverFlag
-	fs.Var(&serverSpec, "server", "start a real server for the run: embedded, nginx-rtmp, or srs=PATH-TO-SRS")
-	var hookPlan hookFlag
-	fs.Var(&hookPlan, "hook", "the on_publish callback: serve (built-in), proxy=URL (built-in in front of your service), external")
-	hookProbe := fs.String("hook-probe", "", "with --hook external: the callback URL to watch (TCP connect every second)")
-	hookProbeMethod := fs.String("hook-probe-method", "tcp", "how --hook-probe probes: tcp (connect), get (HTTP GET), publish (an SRS-shaped on_publish for a probe stream: only if your service tolerates it)")
-	race := fs.Bool("duplicate-race", false, "make the embedded server reproduce SRS 7.0.18's duplicate-accept race (a source cleanup during the owner's hook lets a later publisher in too)")
-	takeover := fs.Bool("takeover", false, "make the embedded server let the newest publisher of a name take it over, closing the old one (as MediaMTX does)")
-	runID := fs.String("run-id", "", "name of the run (shards of one run share it; default: time and random)")
-	shard := fs.String("shard", "", "run slice i of n of the scenario: i/n (default: $JOB_COMPLETION_INDEX of $JOB_COMPLETIONS or --shards)")
-	shards := fs.Int("shards", 0, "shard count when the index comes from $JOB_COMPLETION_INDEX")
-	metricsAddr := fs.String("metrics", "", "serve live Prometheus metrics on this address, e.g. 127.0.0.1:9464")
-	out := fs.String("out", "", "results directory (default ./rtmpload-results/<time>)")
-	listen := fs.String("listen", "127.0.0.1:0", "embedded server RTMP listen address")
-	apiListen := fs.String("api-listen", "127.0.0.1:0", "embedded server HTTP API listen address")
-	hookListen := fs.String("hook-listen", "127.0.0.1:0", "built-in callback server listen address")
-	var hookMode schema.HookMode
-	fs.Var(&hookMode, "hook-mode", "override the scenario's hook.mode: allow, deny or conflict")
-	ffmpeg := fs.String("ffmpeg", "", "ffmpeg binary (default: ffmpeg on PATH)")
-	cacheDir := fs.String("cache-dir", "", "clip cache directory (default: the user cache directory)")
-	grace := fs.Duration("grace", 5*time.Second, "how long a stopped ffmpeg may take to exit before SIGKILL")
-	fanout := fs.Int("fanout", 0, fmt.Sprintf("publishers per ffmpeg process (tee muxer, 1..%d) for groups that set no fanout of their own (default 1)", scenarios.MaxFanout))
-	useTap := fs.Bool("tap", true, "measure each publish on the wire with the RTMP-aware tap (--tap=false publishes straight to the server)")
-	expect := fs.StringArray("expect", nil, `threshold beside the scenario's expect list, e.g. "rate(ok) >= 0.99" (repeatable); a failed one exits 3`)
-	jsonOut := fs.Bool("json", false, "print report.json to stdout instead of the table")
-	verbose := fs.BoolP("verbose", "v", false, "log every publish the embedded server sees")
-	progress := fs.String("progress", "auto", "live progress: auto (bars on a terminal, log lines otherwise), bars, log, none")
-	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of rtmpload itself to this file")
-	_ = fs.MarkHidden("cpuprofile")
+	fs, a := runFlags(stderr)
 	secrets := secretFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, err)
@@ -62,108 +29,210 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := secrets(); err != nil {
 		return fail(stderr, err)
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	if a.cpuProfile != "" {
+		stop, err := startCPUProfile(a.cpuProfile)
 		if err != nil {
 			return fail(stderr, err)
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fail(stderr, err)
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return exitSetup
 	}
-	switch *progress {
+	opts, err := a.options(fs.Arg(0))
+	if err != nil {
+		return fail(stderr, err)
+	}
+	res, err := a.runWithProgress(ctx, opts, stderr)
+	return finishRun(ctx, res, err, a.json, stdout, stderr)
+}
+
+// runArgs is the command line of `rtmpload run`, as its flags parse it.
+type runArgs struct {
+	target, api                   string
+	server                        serverFlag
+	hook                          hookFlag
+	hookProbe, hookProbeMethod    string
+	duplicateRace, takeover       bool
+	runID, shard                  string
+	shards                        int
+	metrics, out                  string
+	listen, apiListen, hookListen string
+	hookMode                      schema.HookMode
+	ffmpeg, cacheDir              string
+	grace                         time.Duration
+	fanout                        int
+	tap                           bool
+	expect                        []string
+	json, verbose                 bool
+	progress                      string
+	cpuProfile                    string
+}
+
+// runFlags defines the flags of `rtmpload run`, in the order its usage lists them.
+func runFlags(stderr io.Writer) (*pflag.FlagSet, *runArgs) {
+	fs := newFlags("run", stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: rtmpload run SCENARIO [flags]\n\nSCENARIO is a YAML file or a built-in name (rtmpload scenarios).\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	a := &runArgs{}
+	fs.StringVar(&a.target, "target", "", "publish to a server rtmpload does not start: rtmp://host:port[/app] (default: the embedded server)")
+	fs.StringVar(&a.api, "api", "", "that server's SRS HTTP API, read about once a second for ground truth: http://host:1985")
+	fs.Var(&a.server, "server", "start a real server for the run: embedded, nginx-rtmp, or srs=PATH-TO-SRS")
+	fs.Var(&a.hook, "hook", "the on_publish callback: serve (built-in), proxy=URL (built-in in front of your service), external")
+	fs.StringVar(&a.hookProbe, "hook-probe", "", "with --hook external: the callback URL to watch (TCP connect every second)")
+	fs.StringVar(&a.hookProbeMethod, "hook-probe-method", "tcp", "how --hook-probe probes: tcp (connect), get (HTTP GET), publish (an SRS-shaped on_publish for a probe stream: only if your service tolerates it)")
+	fs.BoolVar(&a.duplicateRace, "duplicate-race", false, "make the embedded server reproduce SRS 7.0.18's duplicate-accept race (a source cleanup during the owner's hook lets a later publisher in too)")
+	fs.BoolVar(&a.takeover, "takeover", false, "make the embedded server let the newest publisher of a name take it over, closing the old one (as MediaMTX does)")
+	fs.StringVar(&a.runID, "run-id", "", "name of the run (shards of one run share it; default: time and random)")
+	fs.StringVar(&a.shard, "shard", "", "run slice i of n of the scenario: i/n (default: $JOB_COMPLETION_INDEX of $JOB_COMPLETIONS or --shards)")
+	fs.IntVar(&a.shards, "shards", 0, "shard count when the index comes from $JOB_COMPLETION_INDEX")
+	fs.StringVar(&a.metrics, "metrics", "", "serve live Prometheus metrics on this address, e.g. 127.0.0.1:9464")
+	fs.StringVar(&a.out, "out", "", "results directory (default ./rtmpload-results/<time>)")
+	fs.StringVar(&a.listen, "listen", "127.0.0.1:0", "embedded server RTMP listen address")
+	fs.StringVar(&a.apiListen, "api-listen", "127.0.0.1:0", "embedded server HTTP API listen address")
+	fs.StringVar(&a.hookListen, "hook-listen", "127.0.0.1:0", "built-in callback server listen address")
+	fs.Var(&a.hookMode, "hook-mode", "override the scenario's hook.mode: allow, deny or conflict")
+	fs.StringVar(&a.ffmpeg, "ffmpeg", "", "ffmpeg binary (default: ffmpeg on PATH)")
+	fs.StringVar(&a.cacheDir, "cache-dir", "", "clip cache directory (default: the user cache directory)")
+	fs.DurationVar(&a.grace, "grace", 5*time.Second, "how long a stopped ffmpeg may take to exit before SIGKILL")
+	fs.IntVar(&a.fanout, "fanout", 0, fmt.Sprintf("publishers per ffmpeg process (tee muxer, 1..%d) for groups that set no fanout of their own (default 1)", scenarios.MaxFanout))
+	fs.BoolVar(&a.tap, "tap", true, "measure each publish on the wire with the RTMP-aware tap (--tap=false publishes straight to the server)")
+	fs.StringArrayVar(&a.expect, "expect", nil, `threshold beside the scenario's expect list, e.g. "rate(ok) >= 0.99" (repeatable); a failed one exits 3`)
+	fs.BoolVar(&a.json, "json", false, "print report.json to stdout instead of the table")
+	fs.BoolVarP(&a.verbose, "verbose", "v", false, "log every publish the embedded server sees")
+	fs.StringVar(&a.progress, "progress", "auto", "live progress: auto (bars on a terminal, log lines otherwise), bars, log, none")
+	fs.StringVar(&a.cpuProfile, "cpuprofile", "", "write a Go CPU profile of rtmpload itself to this file")
+	_ = fs.MarkHidden("cpuprofile")
+	return fs, a
+}
+
+// startCPUProfile profiles rtmpload itself into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// options checks the flags against each other and resolves what they name
+// (the scenario, the shard, ffmpeg, the results directory), so that a
+// mistake ends the command before anything starts. The logging and live
+// fields are left to runWithProgress.
+func (a *runArgs) options(scenario string) (runner.Options, error) {
+	switch a.progress {
 	case "auto", "bars", "log", "none":
 	default:
-		return fail(stderr, fmt.Errorf("--progress %q: want auto, bars, log or none", *progress))
+		return runner.Options{}, fmt.Errorf("--progress %q: want auto, bars, log or none", a.progress)
 	}
-	if *target != "" && !serverSpec.Embedded() {
-		return fail(stderr, errors.New("--target and --server both name the server: use one"))
+	if a.target != "" && !a.server.Embedded() {
+		return runner.Options{}, errors.New("--target and --server both name the server: use one")
 	}
-	sc, err := scenarios.Resolve(fs.Arg(0))
+	sc, err := scenarios.Resolve(scenario)
 	if err != nil {
-		return fail(stderr, err)
+		return runner.Options{}, err
 	}
-	si, sn, err := resolveShard(*shard, *shards, os.Getenv)
+	si, sn, err := resolveShard(a.shard, a.shards, os.Getenv)
 	if err != nil {
-		return fail(stderr, err)
+		return runner.Options{}, err
 	}
-	if sn > 1 && *runID == "" {
-		return fail(stderr, errors.New("--shard needs --run-id: every shard of one run must share it"))
+	if sn > 1 && a.runID == "" {
+		return runner.Options{}, errors.New("--shard needs --run-id: every shard of one run must share it")
 	}
-	ffPath, err := publisher.FindFFmpeg(*ffmpeg)
+	ffPath, err := publisher.FindFFmpeg(a.ffmpeg)
 	if err != nil {
-		return fail(stderr, err)
+		return runner.Options{}, err
 	}
-	dir := *out
+	dir := a.out
 	if dir == "" {
 		dir = filepath.Join("rtmpload-results", time.Now().Format("20060102-150405"))
 	}
-
-	live := runner.NewLive()
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	var serverLogger *slog.Logger
-	if *verbose {
-		serverLogger = logger.With("from", "server")
-	}
-	stopProgress := startProgress(*progress, stderr, logger, live, sc)
-	res, err := runner.Run(ctx, runner.Options{
+	return runner.Options{
 		Scenario:        sc,
 		FFmpeg:          ffPath,
 		ResultsDir:      dir,
-		Listen:          *listen,
-		APIListen:       *apiListen,
-		HookListen:      *hookListen,
-		HookMode:        hookMode,
-		CacheDir:        *cacheDir,
-		Grace:           *grace,
-		NoTap:           !*useTap,
-		Fanout:          *fanout,
+		Listen:          a.listen,
+		APIListen:       a.apiListen,
+		HookListen:      a.hookListen,
+		HookMode:        a.hookMode,
+		CacheDir:        a.cacheDir,
+		Grace:           a.grace,
+		NoTap:           !a.tap,
+		Fanout:          a.fanout,
 		ServeBinary:     selfBinary(),
-		Expect:          *expect,
-		Target:          *target,
-		API:             *api,
-		Server:          serverSpec.ServerSpec,
-		Hook:            hookPlan.HookPlan,
-		HookProbe:       *hookProbe,
-		HookProbeMethod: *hookProbeMethod,
-		DuplicateRace:   *race,
-		Takeover:        *takeover,
-		RunID:           *runID,
-		Metrics:         *metricsAddr,
-		OnMetrics:       func(addr string) { logger.Info("metrics", "url", "http://"+addr+"/metrics") },
+		Expect:          a.expect,
+		Target:          a.target,
+		API:             a.api,
+		Server:          a.server.ServerSpec,
+		Hook:            a.hook.HookPlan,
+		HookProbe:       a.hookProbe,
+		HookProbeMethod: a.hookProbeMethod,
+		DuplicateRace:   a.duplicateRace,
+		Takeover:        a.takeover,
+		RunID:           a.runID,
+		Metrics:         a.metrics,
 		Shard:           si,
 		Shards:          sn,
-		Live:            live,
-		Logger:          logger,
-		ServerLogger:    serverLogger,
-	})
-	stopProgress()
+	}, nil
+}
 
-	var setup *runner.SetupError
+// runWithProgress runs opts with the command's logger and the live progress
+// view on stderr, which stops before the report is printed.
+func (a *runArgs) runWithProgress(ctx context.Context, opts runner.Options, stderr io.Writer) (*runner.Result, error) {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	opts.Logger = logger
+	opts.OnMetrics = func(addr string) { logger.Info("metrics", "url", "http://"+addr+"/metrics") }
+	if a.verbose {
+		opts.ServerLogger = logger.With("from", "server")
+	}
+	opts.Live = runner.NewLive()
+	stopProgress := startProgress(a.progress, stderr, logger, opts.Live, opts.Scenario)
+	defer stopProgress()
+	return runner.Run(ctx, opts)
+}
+
+// finishRun prints the run's report (what was measured is printed even when
+// the run ended in error) and decides the command's exit code.
+func finishRun(ctx context.Context, res *runner.Result, err error, jsonOut bool, stdout, stderr io.Writer) int {
 	if err != nil && ctx.Err() != nil && (res == nil || res.Summary == nil) {
 		// Interrupted while preparing (encoding the clip, starting a server):
 		// an abort like any other, not a setup error.
 		fmt.Fprintln(stderr, "rtmpload: interrupted before any publisher started: nothing was run")
 		return exitAborted
 	}
+	var setup *runner.SetupError
 	if errors.As(err, &setup) {
 		return fail(stderr, err)
 	}
 	if res != nil && res.Summary != nil {
-		x := report.Extras{Thresholds: res.Thresholds, Timeline: res.Timeline}
-		if *jsonOut {
-			err = errors.Join(err, report.JSONWith(stdout, res.Summary, x))
-		} else {
-			err = errors.Join(err, report.TableWith(stdout, res.Summary, x))
-			fmt.Fprintf(stdout, "\nresults: %s\nreport:  %s\n         %s\n", res.ResultsPath, res.ReportPath, res.HTMLPath)
-		}
+		err = errors.Join(err, printRunReport(stdout, res, jsonOut))
 	}
+	return runExitCode(res, err, stderr)
+}
+
+// printRunReport prints report.json, or the table and where the run's files are.
+func printRunReport(stdout io.Writer, res *runner.Result, jsonOut bool) error {
+	x := report.Extras{Thresholds: res.Thresholds, Timeline: res.Timeline}
+	if jsonOut {
+		return report.JSONWith(stdout, res.Summary, x)
+	}
+	err := report.TableWith(stdout, res.Summary, x)
+	fmt.Fprintf(stdout, "\nresults: %s\nreport:  %s\n         %s\n", res.ResultsPath, res.ReportPath, res.HTMLPath)
+	return err
+}
+
+// runExitCode is the exit code of a run that started, in order of
+// precedence: an error, nothing started, an interrupt, failed thresholds.
+func runExitCode(res *runner.Result, err error, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "rtmpload: %v\n", err)
 		if res != nil {
