@@ -166,17 +166,7 @@ func Table(w io.Writer, s *Summary) error {
 	}
 
 	if v := s.Server; v != nil {
-		fmt.Fprintf(w, "\nServer's own view: %d snapshots (%d unanswered)", v.Snapshots, v.Errors)
-		if len(v.Foreign) > 0 {
-			fmt.Fprintf(w, "; streams not ours: %s", strings.Join(v.Foreign, ", "))
-		}
-		if len(v.NotSeen) > 0 {
-			fmt.Fprintf(w, "; ok attempts the server never listed: %s", strings.Join(shortIDs(v.NotSeen), ", "))
-		}
-		if len(v.Foreign)+len(v.NotSeen)+len(v.Duplicates) == 0 {
-			fmt.Fprint(w, "; agrees with rtmpload's outcomes")
-		}
-		fmt.Fprintln(w)
+		serverViewLine(w, v)
 	}
 
 	if faulted(s) {
@@ -374,6 +364,30 @@ func shortIDs(ids []string) []string {
 		out[i] = shortID(id)
 	}
 	return out
+}
+
+// serverViewLine says what the server's own API showed against rtmpload's
+// outcomes: only over the snapshots it answered, and nothing when it
+// answered none.
+func serverViewLine(w io.Writer, v *ServerView) {
+	if v.Errors == v.Snapshots {
+		fmt.Fprintf(w, "\nServer's own view: none: the API gave no usable answer (%d snapshots, all unanswered: %s)\n", v.Snapshots, lastPart(v.FirstError))
+		return
+	}
+	fmt.Fprintf(w, "\nServer's own view: %d snapshots (%d unanswered)", v.Snapshots, v.Errors)
+	if len(v.Foreign) > 0 {
+		fmt.Fprintf(w, "; streams not ours: %s", strings.Join(v.Foreign, ", "))
+	}
+	if len(v.NotSeen) > 0 {
+		fmt.Fprintf(w, "; ok attempts the server never listed: %s", strings.Join(shortIDs(v.NotSeen), ", "))
+	}
+	if len(v.Foreign)+len(v.NotSeen)+len(v.Duplicates) == 0 {
+		fmt.Fprint(w, "; agrees with rtmpload's outcomes")
+		if v.Errors > 0 {
+			fmt.Fprintf(w, " in the %d answered", v.Snapshots-v.Errors)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 // lastPart keeps the end of ffmpeg's message ("rtmp://...: Input/output

@@ -12,6 +12,9 @@ import (
 type ServerView struct {
 	Snapshots int `json:"snapshots"`
 	Errors    int `json:"errors"` // snapshots the API did not answer
+	// FirstError is why the first unanswered snapshot was (the API's error,
+	// a timeout, an answer that was not SRS's JSON).
+	FirstError string `json:"first_error,omitempty"`
 	// Foreign lists streams the server showed that this run did not publish.
 	Foreign []string `json:"foreign,omitempty"`
 	// NotSeen lists ok attempts the server never showed as publishing while
@@ -55,6 +58,7 @@ type span struct{ from, to time.Time }
 // streams with two publishers.
 type serverView struct {
 	n, errs  int
+	firstErr string
 	seen     map[string][]span
 	prevDup  map[string]string    // stream -> the set key listed in the previous snapshot
 	dups     map[string][]*dupSet // stream -> the sets of two or more publishers listed
@@ -70,6 +74,9 @@ func (v *serverView) add(at time.Time, s *Snapshot) {
 	}
 	v.n++
 	if s.Err != "" {
+		if v.errs == 0 {
+			v.firstErr = s.Err
+		}
 		v.errs++
 		v.prevDup = nil
 		return
@@ -160,7 +167,7 @@ func (v *serverView) check(byStream map[string][]*Attempt, answered func(stream,
 		return nil, nil
 	}
 	dups := make(map[string]bool)
-	out := &ServerView{Snapshots: v.n, Errors: v.errs}
+	out := &ServerView{Snapshots: v.n, Errors: v.errs, FirstError: v.firstErr}
 	for name := range v.seen {
 		if _, ours := byStream[name]; !ours {
 			out.Foreign = append(out.Foreign, name)

@@ -189,8 +189,13 @@ func Poll(ctx context.Context, c *Client, every time.Duration, fn func(Snapshot)
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	// One snapshot may take at most two periods: an API that hangs is
+	// recorded as unanswered every few seconds, not waited for all run.
+	limit := max(2*every, 2*time.Second)
 	for {
-		s := Take(ctx, c)
+		tctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("no answer within %v", limit))
+		s := Take(tctx, c)
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}

@@ -342,3 +342,27 @@ func TestReadNginxStat(t *testing.T) {
 		t.Errorf("error = %v, want HTTP 404", err)
 	}
 }
+
+// An API that stops answering is recorded as unanswered within two periods,
+// not waited for the whole run (the HTTP client's own timeout is longer).
+func TestPollRecordsAHangingAPI(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	got := make(chan Snapshot, 1)
+	go Poll(ctx, &Client{Base: srv.URL}, 100*time.Millisecond, func(s Snapshot) {
+		select {
+		case got <- s:
+		default:
+		}
+	})
+	select {
+	case s := <-got:
+		if !strings.Contains(s.Err, "no answer within") {
+			t.Errorf("snapshot error %q", s.Err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no snapshot from a hanging API")
+	}
+}

@@ -1,0 +1,31 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// An API that answered nothing usable is said to have done so: its
+// unanswered snapshots do not "agree with rtmpload's outcomes".
+func TestServerViewWithoutUsableAnswers(t *testing.T) {
+	var s stream
+	s.header(GroupInfo{Name: "g", Count: 1})
+	s.attempt("r1-1", "g", "cam", 0, 200, 6000, ClassStopped, 255, "")
+	for ms := 0; ms < 5000; ms += 1000 {
+		s.evs = append(s.evs, Event{Type: TypeSnap, Time: at(ms), Snapshot: &Snapshot{Err: "srsapi: GET /api/v1/streams: invalid character '<' looking for beginning of value"}})
+	}
+	s.end(6000, EndNormal)
+	sum := s.summary(t)
+	var out bytes.Buffer
+	if err := TableWith(&out, sum, Extras{}); err != nil {
+		t.Fatal(err)
+	}
+	line := out.String()
+	if strings.Contains(line, "agrees") || !strings.Contains(line, "no usable answer (5 snapshots, all unanswered: invalid character") {
+		t.Errorf("server view line:\n%s", line)
+	}
+	if sum.Server.FirstError == "" {
+		t.Error("report.json does not say why the API answered nothing")
+	}
+}
