@@ -84,26 +84,77 @@ func Run(ctx context.Context, spec Spec) Result {
 	grace := cmp.Or(spec.Grace, DefaultGrace)
 	nlines := cmp.Or(spec.StderrLines, DefaultStderrLines)
 
-	// Our own pipes rather than cmd.StdoutPipe: Wait closes those as soon as the process exits,
-	// which could lose its last lines, the ones that explain its exit.
-	outR, outW, err := os.Pipe()
+	p, err := openPipes()
 	if err != nil {
 		return Result{Class: ClassSpawnError, ExitCode: -1, Err: err, Exited: time.Now()}
+	}
+	var stopped atomic.Bool
+	cmd := command(ctx, spec.FFmpeg, spec.Args, grace, p, &stopped)
+	err = cmd.Start()
+	// The child holds its own copies; ours must go so that reads end when the child's do.
+	p.outW.Close()
+	p.errW.Close()
+	if err != nil {
+		p.outR.Close()
+		p.errR.Close()
+		return Result{
+			Class: ClassSpawnError, ExitCode: -1, Stopped: ctx.Err() != nil, Exited: time.Now(),
+			Err:     fmt.Errorf("starting %s: %w", spec.FFmpeg, err),
+			Outputs: unopened(spec.Outputs),
+		}
+	}
+	res := Result{Spawned: time.Now(), PID: cmd.Process.Pid}
+	if spec.OnStart != nil {
+		spec.OnStart(res.Spawned, res.PID)
+	}
+	out := readOutput(p, spec, nlines)
+
+	waitErr := cmd.Wait()
+	res.Exited = time.Now()
+	// Whatever ffmpeg left behind in its group goes too; ESRCH means nothing did.
+	if err := syscall.Kill(-res.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		res.Err = fmt.Errorf("killing process group %d: %w", res.PID, err)
+	}
+	out.finish(&res)
+	res.setExit(cmd.ProcessState, stopped.Load())
+
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, ctx.Err()) && res.Err == nil {
+		res.Err = waitErr
+	}
+	return res
+}
+
+// pipes are ffmpeg's stdout (its -progress blocks) and stderr: our own pipes rather than
+// cmd.StdoutPipe, because Wait closes those as soon as the process exits, which could lose its
+// last lines, the ones that explain its exit.
+type pipes struct {
+	outR, outW, errR, errW *os.File
+}
+
+func openPipes() (*pipes, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		outR.Close()
 		outW.Close()
-		return Result{Class: ClassSpawnError, ExitCode: -1, Err: err, Exited: time.Now()}
+		return nil, err
 	}
+	return &pipes{outR: outR, outW: outW, errR: errR, errW: errW}, nil
+}
 
-	cmd := exec.CommandContext(ctx, spec.FFmpeg, spec.Args...)
-	cmd.Stdout, cmd.Stderr = outW, errW
+// command is ffmpeg in a process group of its own, writing to p, which canceling ctx stops
+// (stopped then tells that we asked) and which is killed grace after that.
+func command(ctx context.Context, ffmpeg string, args []string, grace time.Duration, p *pipes, stopped *atomic.Bool) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, ffmpeg, args...)
+	cmd.Stdout, cmd.Stderr = p.outW, p.errW
 	// A group of its own keeps a terminal's Ctrl-C away from ffmpeg (stopping is ours to decide)
 	// and lets us end anything it started. Pdeathsig ends it if rtmpload itself is killed; it is
 	// tied to the forking OS thread, which the Go runtime does not retire while we run.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	var stopped atomic.Bool
 	cmd.Cancel = func() error {
 		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 		if errors.Is(err, syscall.ESRCH) {
@@ -115,97 +166,80 @@ func Run(ctx context.Context, spec Spec) Result {
 		return err
 	}
 	cmd.WaitDelay = grace
+	return cmd
+}
 
-	err = cmd.Start()
-	// The child holds its own copies; ours must go so that reads end when the child's do.
-	outW.Close()
-	errW.Close()
-	if err != nil {
-		outR.Close()
-		errR.Close()
-		return Result{
-			Class: ClassSpawnError, ExitCode: -1, Stopped: ctx.Err() != nil, Exited: time.Now(),
-			Err:     fmt.Errorf("starting %s: %w", spec.FFmpeg, err),
-			Outputs: unopened(spec.Outputs),
-		}
-	}
-	res := Result{Spawned: time.Now(), PID: cmd.Process.Pid}
-	if spec.OnStart != nil {
-		spec.OnStart(res.Spawned, res.PID)
-	}
+// outputReader reads a running ffmpeg's stderr and progress, each in a goroutine of its own.
+type outputReader struct {
+	p           *pipes
+	wg          sync.WaitGroup
+	stderr      tail
+	tee         *TeeParser // nil unless spec.Outputs
+	first, last Progress
+}
 
-	var wg sync.WaitGroup
-	stderr := tail{n: nlines}
-	var tee *TeeParser
+func readOutput(p *pipes, spec Spec, nlines int) *outputReader {
+	o := &outputReader{p: p, stderr: tail{n: nlines}}
 	if len(spec.Outputs) > 0 {
-		tee = NewTeeParser(spec.Outputs, nlines)
-		tee.OnChange = spec.OnOutput
+		o.tee = NewTeeParser(spec.Outputs, nlines)
+		o.tee.OnChange = spec.OnOutput
 	}
-	wg.Go(func() {
-		_ = eachLine(errR, maxLine, func(line []byte) {
-			if tee == nil {
-				stderr.add(line)
+	o.wg.Go(func() {
+		_ = eachLine(p.errR, maxLine, func(line []byte) {
+			if o.tee == nil {
+				o.stderr.add(line)
 				return
 			}
-			tee.Line(time.Now(), line)
+			o.tee.Line(time.Now(), line)
 			// The process's own tail keeps what ffmpeg would print at its default level:
 			// the verbose lines that place outputs would push out the ones that explain an exit.
 			if !isVerbose(line) {
-				stderr.add(line)
+				o.stderr.add(line)
 			}
 		})
 	})
-	var first, last Progress
-	progress := progressParser{now: time.Now, block: func(p Progress) {
-		if first.At.IsZero() {
-			first = p
+	progress := progressParser{now: time.Now, block: func(b Progress) {
+		if o.first.At.IsZero() {
+			o.first = b
 		}
-		last = p
+		o.last = b
 		if spec.OnProgress != nil {
-			spec.OnProgress(p)
+			spec.OnProgress(b)
 		}
 	}}
-	wg.Go(func() { _ = eachLine(outR, maxLine, progress.line) })
+	o.wg.Go(func() { _ = eachLine(p.outR, maxLine, progress.line) })
+	return o
+}
 
-	waitErr := cmd.Wait()
-	res.Exited = time.Now()
-	// Whatever ffmpeg left behind in its group goes too; ESRCH means nothing did.
-	if err := syscall.Kill(-res.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		res.Err = fmt.Errorf("killing process group %d: %w", res.PID, err)
-	}
+// finish ends the reading once the process has exited and puts what was read into res.
+func (o *outputReader) finish(res *Result) {
 	// A process that left the group could hold the pipes open forever: read on for a moment
 	// only.
 	deadline := time.Now().Add(time.Second)
-	_ = outR.SetReadDeadline(deadline)
-	_ = errR.SetReadDeadline(deadline)
-	wg.Wait()
-	outR.Close()
-	errR.Close()
+	_ = o.p.outR.SetReadDeadline(deadline)
+	_ = o.p.errR.SetReadDeadline(deadline)
+	o.wg.Wait()
+	o.p.outR.Close()
+	o.p.errR.Close()
 
-	res.FirstProgress, res.LastProgress = first.At, last
-	res.StderrTail = stderr.lines
-	res.Message = bestMessage(stderr.lines)
-	if tee != nil {
-		res.Outputs = tee.Outputs()
+	res.FirstProgress, res.LastProgress = o.first.At, o.last
+	res.StderrTail = o.stderr.lines
+	res.Message = bestMessage(o.stderr.lines)
+	if o.tee != nil {
+		res.Outputs = o.tee.Outputs()
 	}
-	res.Stopped = stopped.Load()
-	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	res.ExitCode = cmd.ProcessState.ExitCode()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		res.MaxRSS = ru.Maxrss << 10 // Linux reports KiB
-	}
+}
+
+// setExit puts how the process ended into res and classifies it.
+func (res *Result) setExit(ps *os.ProcessState, stopped bool) {
+	res.Stopped = stopped
+	ws := ps.Sys().(syscall.WaitStatus)
+	res.ExitCode = ps.ExitCode()
 	if ws.Signaled() {
 		res.Signal = ws.Signal().String()
 	}
 	res.Killed = res.Stopped && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 	res.Class = classify(ws, res.Stopped)
-
-	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, ctx.Err()) && res.Err == nil {
-		res.Err = waitErr
-	}
-	return res
 }
 
 func classify(ws syscall.WaitStatus, stopped bool) schema.ExitClass {
