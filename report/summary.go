@@ -316,7 +316,7 @@ func (b *Builder) Add(ev Event) error {
 			return nil
 		}
 		b.calls++
-		if ev.Hook.Action == "on_publish" {
+		if ev.Hook.Action == schema.ActionPublish {
 			h := *ev.Hook
 			b.hooks = append(b.hooks, &h)
 		}

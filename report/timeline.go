@@ -3,6 +3,8 @@ package report
 import (
 	"slices"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // timelineBuckets bounds a Timeline's memory: when a run outgrows them,
@@ -142,7 +144,7 @@ func (t *Timeline) Add(ev Event) error {
 				b.Refused++
 			}
 		}
-	case ev.Type == TypeHook && ev.Hook != nil && ev.Hook.Action == "on_publish":
+	case ev.Type == TypeHook && ev.Hook != nil && ev.Hook.Action == schema.ActionPublish:
 		h := ev.Hook
 		at := h.Answered
 		if at.IsZero() {

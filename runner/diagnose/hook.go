@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
@@ -88,14 +89,14 @@ func (p hookProbe) check(ctx context.Context, raw string) Check {
 	return p.probe(ctx, c, raw, r.steps())
 }
 
-func (p hookProbe) body(action string) srs.HookRequest {
+func (p hookProbe) body(action schema.HookAction) srs.HookRequest {
 	app := cmp.Or(p.rtmp.app, "live")
 	tcURL := "rtmp://127.0.0.1:1935/" + app
 	if p.rtmp.raw != "" {
 		tcURL = "rtmp://" + p.rtmp.addr() + "/" + app
 	}
 	return srs.HookRequest{
-		ServerID: p.serverID, ServiceID: p.serviceID, Action: action,
+		ServerID: p.serverID, ServiceID: p.serviceID, Action: string(action),
 		ClientID: p.clientID, IP: "127.0.0.1", Vhost: srs.DefaultVhost, App: app,
 		TcURL: tcURL, Stream: p.stream, Param: "", StreamURL: "/" + app + "/" + p.stream,
 		StreamID: p.streamID,
@@ -131,7 +132,7 @@ func (p hookProbe) post(ctx context.Context, u string, b srs.HookRequest) (int, 
 
 func (p hookProbe) probe(ctx context.Context, c Check, raw, steps string) Check {
 	start := time.Now()
-	status, body, err := p.post(ctx, raw, p.body("on_publish"))
+	status, body, err := p.post(ctx, raw, p.body(schema.ActionPublish))
 	c.Latency = time.Since(start)
 	lat := roundDur(c.Latency)
 	what := fmt.Sprintf("%s; on_publish for %s", steps, p.stream)
@@ -190,7 +191,7 @@ func (p hookProbe) unpublish(ctx context.Context) string {
 	}
 	var notes []string
 	for _, u := range p.cfg.OnUnpublish {
-		status, _, err := p.post(ctx, u, p.body("on_unpublish"))
+		status, _, err := p.post(ctx, u, p.body(schema.ActionUnpublish))
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("on_unpublish %s: %s", u, netProblem(err)))
 		} else {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bluenviron/gortmplib"
 
+	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
@@ -171,7 +172,7 @@ func (s *Server) removeClient(c *client) {
 	}
 }
 
-func (s *Server) hookRequest(c *client, action string) *srs.HookRequest {
+func (s *Server) hookRequest(c *client, action schema.HookAction) *srs.HookRequest {
 	s.mu.Lock()
 	streamID := ""
 	if st := s.streams[c.streamURL]; st != nil {
@@ -181,7 +182,7 @@ func (s *Server) hookRequest(c *client, action string) *srs.HookRequest {
 	return &srs.HookRequest{
 		ServerID:  s.cfg.ServerID,
 		ServiceID: s.cfg.ServiceID,
-		Action:    action,
+		Action:    string(action),
 		ClientID:  c.id,
 		IP:        c.ip,
 		Vhost:     defaultVhost,
@@ -200,7 +201,7 @@ func (s *Server) runOnPublish(c *client) hookResult {
 	if len(s.cfg.OnPublish) == 0 {
 		return hookResult{}
 	}
-	req := s.hookRequest(c, "on_publish")
+	req := s.hookRequest(c, schema.ActionPublish)
 	for _, u := range s.cfg.OnPublish {
 		r := s.callHook(s.ctx, u, req)
 		s.emitHook(c, req.Action, u, r)
@@ -339,7 +340,7 @@ func (s *Server) endPublish(c *client, reason string) {
 	if len(s.cfg.OnUnpublish) == 0 {
 		return
 	}
-	req := s.hookRequest(c, "on_unpublish")
+	req := s.hookRequest(c, schema.ActionUnpublish)
 	s.mu.Lock()
 	if s.unpubClosed {
 		s.mu.Unlock()
