@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -27,5 +28,27 @@ func TestServerViewWithoutUsableAnswers(t *testing.T) {
 	}
 	if sum.Server.FirstError == "" {
 		t.Error("report.json does not say why the API answered nothing")
+	}
+}
+
+// Publishers stopped while a server sat on their handshake were not
+// refused: the timeline does not count them so.
+func TestTimelineStalledIsNotRefused(t *testing.T) {
+	f, err := os.Open("testdata/classify/handshake-stall.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tl := NewTimeline()
+	if err := Read(f, tl.Add); err != nil {
+		t.Fatal(err)
+	}
+	started, refused := 0, 0
+	for _, b := range tl.Buckets() {
+		started += b.Started
+		refused += b.Refused
+	}
+	if started != 2 || refused != 0 {
+		t.Errorf("%d started, %d refused; want 2 and 0", started, refused)
 	}
 }

@@ -140,6 +140,10 @@ func (t *Timeline) Add(ev Event) error {
 				if Ended(true, a.Class, a.Stopped) == EndedDropped {
 					b.Dropped++
 				}
+			case a.Stopped && a.Class != ClassSpawnError:
+				// Stopped by rtmpload (run end, hold, churn) while it still
+				// waited, e.g. on a server that never answered its
+				// handshake: nobody refused it.
 			case known || a.Class == ClassSpawnError:
 				b.Refused++
 			}
