@@ -113,7 +113,7 @@ func (tp *teeProcess) publish(o *teeOutput, at time.Time) {
 	}
 	o.published = true
 	tp.emit(o, at, report.PhasePublishing, nil)
-	if tp.r.tap != nil {
+	if tp.r.connBytes != nil {
 		tp.r.conns.add(o.id, at)
 	}
 }
@@ -177,7 +177,7 @@ func (tp *teeProcess) onProgress(p publisher.Progress) {
 			}
 		}
 	}
-	if tp.r.tap != nil {
+	if tp.r.connBytes != nil {
 		return // each output is judged by its own connection (conns)
 	}
 	for _, o := range tp.outs {
@@ -217,9 +217,10 @@ func (tp *teeProcess) ended(res publisher.Result) (left []scenarios.Slot, stoppe
 	return left, res.Stopped
 }
 
-// conns are the fan-out outputs that publish through the tap: each is
-// judged by its own connection's bytes, not by its process's -progress (one
-// slow process of 16 would count as 16 starved).
+// conns are the fan-out outputs whose connections are counted (by the tap,
+// or without it by the embedded server): each is judged by its own
+// connection's bytes, not by its process's -progress (one slow process of 16
+// would count as 16 starved).
 type conns struct {
 	mu sync.Mutex
 	m  map[string]*connOf
@@ -233,7 +234,8 @@ type connOf struct {
 
 // connSlack is how far a connection's bytes may lag its real-time count
 // without being slow: the tap lets media gather up to 350 ms between reads,
-// at either end of the span judged.
+// at either end of the span judged (the embedded server's merged reads wait
+// as long).
 const connSlack = 700 * time.Millisecond
 
 func (c *conns) add(id string, _ time.Time) {
@@ -252,7 +254,7 @@ func (c *conns) remove(id string) {
 }
 
 // judge sends the stream, for each output, a progress block made from its
-// connection's bytes in the tap: the bytes since the first count make a
+// connection's bytes (tap or server): the bytes since the first count make a
 // speed as ffmpeg's own (an average since the start, at the clip's rate for
 // real time), and bytes that stop growing are a stall, both judged by the
 // health sink as any publisher's blocks.
@@ -260,11 +262,11 @@ func (c *conns) judge(r *run, now time.Time) {
 	c.mu.Lock()
 	n := len(c.m)
 	c.mu.Unlock()
-	if n == 0 || r.tap == nil {
+	if n == 0 || r.connBytes == nil {
 		return
 	}
 	bytes := make(map[string]uint64, n)
-	r.tap.EachLive(func(attempt string, up uint64) { bytes[attempt] = up })
+	r.connBytes(func(attempt string, up uint64) { bytes[attempt] = up })
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, o := range c.m {

@@ -142,6 +142,10 @@ type run struct {
 	clipRate float64  // the clip's bytes per second: a fan-out output's real-time rate
 	tap      *tap.Tap // nil without the tap
 	conns    conns    // fan-out outputs judged by their own connection
+	// connBytes calls fn with each live connection's attempt and the bytes
+	// its publisher sent: the tap's count, or without the tap the embedded
+	// server's (nil: neither, fan-out outputs are judged by their process).
+	connBytes func(fn func(attempt string, bytes uint64))
 	// serverPID is the server's own process (0: none, or in process).
 	serverPID int
 	rtmpBase  string
@@ -165,6 +169,10 @@ type outcome struct {
 // stream to its sinks.
 func (r *run) publish(ctx context.Context, g *rig) outcome {
 	r.rtmpBase, r.query, r.tap = g.rtmpBase, g.tg.query, g.tap
+	r.connBytes = g.tg.live
+	if g.tap != nil {
+		r.connBytes = g.tap.EachLive
+	}
 	r.clipRate = clipByteRate(g.clip)
 	r.spawn = r.kids.counting(ffmpegSpawner(r.p.o.FFmpeg, g.clip, r.p.o.Grace))
 	r.serverPID = g.tg.pid

@@ -31,6 +31,9 @@ type target struct {
 	// poll watches the server's own view until ctx ends (nil: no view).
 	poll func(ctx context.Context, fn func(srsapi.Snapshot))
 	stop func() // ends what the run started; idempotent
+	// live calls fn with each accepted publisher's attempt and the bytes
+	// the server received from it (nil: the server is not in this process).
+	live func(fn func(attempt string, bytesIn uint64))
 	// pid is the server's process when it is one of its own (a managed
 	// server, or the embedded one run apart): its CPU is read from it.
 	pid int
@@ -142,6 +145,9 @@ func (r *run) startEmbedded(ctx context.Context, pub, unpub string) (*target, er
 		version: "embedded SRS-like " + server.DefaultVersion,
 		poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
 		stop:    func() { srv.Close() },
+		live: func(fn func(string, uint64)) {
+			srv.EachLive(func(param string, b uint64) { fn(hook.AttemptFromParam(param), b) })
+		},
 	}, nil
 }
 

@@ -721,3 +721,26 @@ func TestManyConcurrentPublishers(t *testing.T) {
 		t.Errorf("on_unpublish calls = %d, want %d", got, n/2)
 	}
 }
+
+// EachLive reports every accepted publisher's param and its bytes so far, which
+// grow with its media (a run without the tap judges fan-out outputs by them).
+func TestEachLive(t *testing.T) {
+	s := startServer(t, Config{}, nil)
+	c, err := publish(t, s, "live/cam?rtmpload=r-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := func() map[string]uint64 {
+		m := map[string]uint64{}
+		s.EachLive(func(param string, b uint64) { m[param] = b })
+		return m
+	}
+	first := seen()["?rtmpload=r-1"]
+	if len(seen()) != 1 || first == 0 {
+		t.Fatalf("EachLive = %v, want ?rtmpload=r-1 with its handshake's bytes", seen())
+	}
+	sendMedia(t, c, 10, 10)
+	waitFor(t, 5*time.Second, "bytes to grow", func() bool { return seen()["?rtmpload=r-1"] > first })
+	c.Close()
+	waitFor(t, 5*time.Second, "the publisher to leave", func() bool { return len(seen()) == 0 })
+}

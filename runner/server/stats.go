@@ -150,6 +150,25 @@ func aacInfo(c *mpeg4audio.AudioSpecificConfig) *srs.Audio {
 	return a
 }
 
+// EachLive calls fn with the param and the bytes received so far of every
+// accepted publisher. It is how a run without the tap judges each output of a
+// fan-out process by its own connection.
+func (s *Server) EachLive(fn func(param string, bytesIn uint64)) {
+	s.mu.Lock()
+	type pub struct {
+		param string
+		c     *client
+	}
+	live := make([]pub, 0, len(s.live))
+	for _, c := range s.live {
+		live = append(live, pub{c.param, c})
+	}
+	s.mu.Unlock()
+	for _, p := range live {
+		fn(p.param, p.c.sc.BytesReceived())
+	}
+}
+
 // Streams lists the streams that have a publisher (accepted or waiting for
 // its hooks), in SRS's /api/v1/streams/ shape, ordered by url.
 func (s *Server) Streams() []srs.Stream {
