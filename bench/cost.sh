@@ -64,9 +64,12 @@ awk -v s=$((self1 - self0)) -v f=$((ff1 - ff0)) -v hz="$hz" -v w="$window" -v n=
 	-v p0="$pub0" -v p1="$pub1" -v st="$starved" -v g0="$g0" -v g1="$g1" -v max="$maxrss" -v avg=$((sum / samples)) \
 	-v tap="$tap" -v fan="$fanout" -v load="$load" 'BEGIN {
 	printf "publishers %d, fanout %d, tap %s, window %d s; publishing %d at its start, %d at its end (%d starved); ffmpegs %d / %d; load average %s\n", n, fan, tap, w, p0, p1, st, k0, k1, load
-	printf "rtmpload: %.1f%% of one core (%.3f%% per publisher); RSS avg %.1f MiB, max %.1f MiB (%.1f KiB per publisher above 64 MiB; target 64 KiB)\n", 100*s/hz/w, 100*s/hz/w/n, avg/1024, max/1024, (max-65536)/n
-	printf "rtmpload: goroutines %d / %d (%.2f per publisher)\n", g0, g1, g1/n
-	printf "ffmpegs:  %.1f%% of one core (%.3f%% per publisher)\n", 100*f/hz/w, 100*f/hz/w/n
+	target = 64 + 64*n/1024
+	m = p1 > 0 ? p1 : n # per publisher: per one publishing at the end of the window
+	printf "rtmpload: %.1f%% of one core; RSS avg %.1f MiB, max %.1f MiB (target 64 MiB + 64 KiB x %d = %.1f MiB: %s)\n", 100*s/hz/w, avg/1024, max/1024, n, target, max/1024 <= target ? "met" : "missed"
+	printf "rtmpload per publishing publisher: %.3f%% of one core, %.1f KiB of RSS above 64 MiB\n", 100*s/hz/w/m, (max-65536)/m
+	printf "rtmpload: goroutines %d / %d (%.2f per publishing publisher)\n", g0, g1, g1/m
+	printf "ffmpegs:  %.1f%% of one core (%.3f%% per publishing publisher)\n", 100*f/hz/w, 100*f/hz/w/m
 }'
 kill -INT "$pid" # the window is over: stop the run (its results are still written)
 go tool pprof -sample_index=inuse_space -top "$work/rtmpload" "$work/heap.pb" 2>/dev/null | sed -n '5,20p'
