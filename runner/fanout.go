@@ -201,11 +201,18 @@ func (tp *teeProcess) ended(res publisher.Result) (left []scenarios.Slot, stoppe
 		}
 		ores := res
 		ores.Outputs = nil
-		if j < len(res.Outputs) && len(res.Outputs[j].StderrTail) > 0 {
-			ores.StderrTail = res.Outputs[j].StderrTail
+		// The output's own line first. The process's best line may be about
+		// another output; it is this one's only when the process ended on its
+		// own (it ended them all), not when we stopped it.
+		ores.Message = ""
+		if j < len(res.Outputs) {
+			ores.Message = res.Outputs[j].Message
+			if len(res.Outputs[j].StderrTail) > 0 {
+				ores.StderrTail = res.Outputs[j].StderrTail
+			}
 		}
-		if res.Class == publisher.ClassStopped || res.Class == publisher.ClassKilled {
-			ores.Message = ""
+		if ores.Message == "" && !res.Stopped {
+			ores.Message = res.Message
 		}
 		tp.exit(o, ores)
 		if res.Stopped {
