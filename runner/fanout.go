@@ -123,12 +123,8 @@ func (tp *teeProcess) exit(o *teeOutput, res publisher.Result) {
 	o.done = true
 	tp.r.conns.remove(o.id)
 	tp.emit(o, res.Exited, report.PhaseExit, func(ae *report.AttemptEvent) {
-		ae.Class, ae.ExitCode, ae.Stopped, ae.Killed = res.Class, res.ExitCode, res.Stopped, res.Killed
-		ae.Message, ae.StderrTail = res.Message, res.StderrTail
-		ae.Frames = res.LastProgress.Frame
-		if res.Err != nil && ae.Message == "" {
-			ae.Message = res.Err.Error()
-		}
+		res.RecordExit(ae)
+		ae.Bytes = 0 // the process's bytes, not this output's
 	})
 }
 

@@ -116,13 +116,6 @@ func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publi
 	if res.Spawned.IsZero() {
 		emit(r.clock.Now(), report.PhaseSpawn, func(ae *report.AttemptEvent) { ae.URL = u })
 	}
-	emit(res.Exited, report.PhaseExit, func(ae *report.AttemptEvent) {
-		ae.Class, ae.ExitCode, ae.Stopped, ae.Killed = res.Class, res.ExitCode, res.Stopped, res.Killed
-		ae.Message, ae.StderrTail = res.Message, res.StderrTail
-		ae.Frames, ae.Bytes = res.LastProgress.Frame, res.LastProgress.TotalSize
-		if res.Err != nil && ae.Message == "" {
-			ae.Message = res.Err.Error()
-		}
-	})
+	emit(res.Exited, report.PhaseExit, res.RecordExit)
 	return res
 }
