@@ -228,9 +228,11 @@ func testSecrets(t *testing.T, start startServer) {
 	target := "rtmp://pub:" + rtmpPass + "@" + rtmpAddr + "/live?token=" + tokSecret + "&auth_key=" + authKey
 	api := strings.Replace(apiBase, "http://", "http://admin:"+apiPass+"@", 1)
 
+	// 10 s: on a loaded machine an ffmpeg may take seconds to publish, and
+	// the test wants both good publishers in.
 	scenario := filepath.Join(tmp, "tokens.yaml")
 	if err := os.WriteFile(scenario, []byte(`name: tokens
-duration: 6s
+duration: 10s
 media: {clip: testsrc-360p, bitrate: 300k}
 publishers:
   - {group: good, count: 2, name: "tok-{i}", param: "sign=`+sigSecret+`{i}"}
