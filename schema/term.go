@@ -66,6 +66,10 @@ type TermWriter struct {
 // NewTermWriter returns a TermWriter writing to w.
 func NewTermWriter(w io.Writer) *TermWriter { return &TermWriter{w: w} }
 
+// Unwrap returns the writer underneath, for a caller that asks whether it
+// is a terminal.
+func (t *TermWriter) Unwrap() io.Writer { return t.w }
+
 // Write escapes p and writes it; it reports len(p) when the write went
 // through (the escaped text is longer).
 func (t *TermWriter) Write(p []byte) (int, error) {

@@ -49,6 +49,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	// hook's call log) write to stderr at once; a file takes that, a buffer
 	// (a test's, a caller's) does not.
 	stdout, stderr = syncWriter(stdout), syncWriter(stderr)
+	if isTerminal(stdout) {
+		// Reports quote what servers and callbacks said (ffmpeg's stderr
+		// carries an RTMP server's own words, the hook a caller's fields):
+		// a terminal must show escape sequences in them, not obey them.
+		stdout = schema.NewTermWriter(stdout)
+	}
 	// Every line a command prints passes the redaction (tokens in URLs,
 	// passwords in userinfo), whoever wrote it: the commands' own lines, slog
 	// records, the hook's call log, error messages quoting a flag. The
