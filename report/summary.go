@@ -357,42 +357,57 @@ func (b *Builder) Add(ev Event) error {
 // Summary joins everything added so far and returns the summary.
 func (b *Builder) Summary() *Summary {
 	b.attachStalled()
+	s := b.newSummary()
+	hists := newHistograms()
+	b.addHooks(s, hists)
+	attempts, byStream := b.started()
+
+	slices.SortStableFunc(b.states, func(x, y TimedState) int { return x.At.Compare(y.At) })
+	s.Availability = slices.Clone(b.states)
+	if s.Availability == nil {
+		s.Availability = []TimedState{}
+	}
+	s.Fanout = fanoutSummary(attempts)
+	taken := takeovers(byStream)
+	b.classifyAll(attempts, byStream, taken)
+	s.addAttempts(b.header.Scenario.Groups, attempts, hists)
+	s.Latency = hists.rows()
+	s.Capacity = capacity(b.steps)
+	b.addContests(s, byStream, taken)
+	if s.Failures == nil {
+		s.Failures = []Failure{}
+	}
+	s.Slowest = slowest(attempts)
+	return s
+}
+
+// newSummary is a summary of the run's header and end, with nothing counted yet.
+func (b *Builder) newSummary() *Summary {
 	s := &Summary{
 		Run:      b.header,
 		Outcomes: make(map[schema.Outcome]int),
 		Hook:     HookSummary{Calls: b.calls, Verdicts: make(map[string]int)},
+		ByState:  make(map[schema.Outcome]map[schema.CallbackState]int),
 	}
 	if b.end != nil {
 		s.Ended, s.EndReason, s.EndError, s.Usage = b.end.Time, b.end.Reason, b.end.Error, b.end.Usage
 	} else {
 		s.EndReason = "unfinished"
 	}
+	return s
+}
 
-	hists := newHistograms()
+// addHooks counts the callback's verdicts and its upstream's answers, and
+// gives each attempt its first hook call (a call that names no attempt of
+// ours is an orphan).
+func (b *Builder) addHooks(s *Summary, hists *histograms) {
 	for _, h := range b.hooks {
 		s.Hook.Verdicts[h.Verdict]++
-		if u := h.Upstream; u != nil {
-			us := s.Hook.Upstream
-			if us == nil {
-				us = &UpstreamSummary{Statuses: make(map[string]int)}
-				s.Hook.Upstream = us
+		if h.Upstream != nil {
+			if s.Hook.Upstream == nil {
+				s.Hook.Upstream = &UpstreamSummary{Statuses: make(map[string]int)}
 			}
-			us.Calls++
-			if u.Status == 0 {
-				us.Unreachable++
-			} else {
-				us.Statuses[strconv.Itoa(u.Status)]++
-				hists.record(MetricUpstreamLatency, "callback", "all", u.Latency)
-			}
-			if h.Verdict == "allow" && h.Fault == "" {
-				us.Allowed++
-			}
-			if h.Fault == "" && u.Status != 0 && callVerdict(h) == srs.BadAnswer {
-				if us.BadAnswers == 0 {
-					us.BadAnswerBody = u.Body
-				}
-				us.BadAnswers++
-			}
+			s.Hook.Upstream.add(h, hists)
 		}
 		a, ok := b.attempts[h.Attempt]
 		if !ok || h.Attempt == "" {
@@ -404,7 +419,31 @@ func (b *Builder) Summary() *Summary {
 			a.Hook = h
 		}
 	}
+}
 
+// add counts one call that the built-in callback passed to the upstream.
+func (us *UpstreamSummary) add(h *HookCall, hists *histograms) {
+	u := h.Upstream
+	us.Calls++
+	if u.Status == 0 {
+		us.Unreachable++
+	} else {
+		us.Statuses[strconv.Itoa(u.Status)]++
+		hists.record(MetricUpstreamLatency, "callback", "all", u.Latency)
+	}
+	if h.Verdict == "allow" && h.Fault == "" {
+		us.Allowed++
+	}
+	if h.Fault == "" && u.Status != 0 && callVerdict(h) == srs.BadAnswer {
+		if us.BadAnswers == 0 {
+			us.BadAnswerBody = u.Body
+		}
+		us.BadAnswers++
+	}
+}
+
+// started is the attempts rtmpload started, in order, and by stream name.
+func (b *Builder) started() ([]*Attempt, map[string][]*Attempt) {
 	attempts := make([]*Attempt, 0, len(b.order))
 	byStream := make(map[string][]*Attempt)
 	for _, id := range b.order {
@@ -415,6 +454,12 @@ func (b *Builder) Summary() *Summary {
 		attempts = append(attempts, a)
 		byStream[a.Stream] = append(byStream[a.Stream], a)
 	}
+	return attempts, byStream
+}
+
+// classifyAll gives each attempt its callback state and its outcome, in
+// order: an attempt's outcome can depend on the others of its stream.
+func (b *Builder) classifyAll(attempts []*Attempt, byStream map[string][]*Attempt, taken map[*Attempt]*Attempt) {
 	liveOther := func(a *Attempt, at time.Time) *Attempt {
 		for _, o := range byStream[a.Stream] {
 			if o == a {
@@ -426,28 +471,25 @@ func (b *Builder) Summary() *Summary {
 		}
 		return nil
 	}
-
-	slices.SortStableFunc(b.states, func(x, y TimedState) int { return x.At.Compare(y.At) })
-	s.Availability = slices.Clone(b.states)
-	if s.Availability == nil {
-		s.Availability = []TimedState{}
-	}
-	s.ByState = make(map[schema.Outcome]map[schema.CallbackState]int)
-
-	groups := make(map[string]*GroupSummary)
-	for _, g := range b.header.Scenario.Groups {
-		gs := &GroupSummary{Name: g.Name, Outcomes: make(map[schema.Outcome]int)}
-		groups[g.Name] = gs
-		s.Groups = append(s.Groups, *gs)
-	}
-	s.Fanout = fanoutSummary(attempts)
-	taken := takeovers(byStream)
 	for _, a := range attempts {
 		a.HookState = stateAt(b.states, a.decisiveTime())
 		a.Outcome, a.Evidence = classify(a, liveOther)
 		if by := taken[a]; by != nil && a.Outcome != OutcomeOK {
 			a.Evidence = takeoverEvidence(a, by) + a.Evidence
 		}
+	}
+}
+
+// addAttempts counts classified attempts: by outcome, state and group (the
+// scenario's groups first, in its order), their latencies, their failures.
+func (s *Summary) addAttempts(scenarioGroups []schema.GroupInfo, attempts []*Attempt, hists *histograms) {
+	groups := make(map[string]*GroupSummary)
+	for _, g := range scenarioGroups {
+		gs := &GroupSummary{Name: g.Name, Outcomes: make(map[schema.Outcome]int)}
+		groups[g.Name] = gs
+		s.Groups = append(s.Groups, *gs)
+	}
+	for _, a := range attempts {
 		if s.ByState[a.Outcome] == nil {
 			s.ByState[a.Outcome] = make(map[schema.CallbackState]int)
 		}
@@ -465,13 +507,7 @@ func (b *Builder) Summary() *Summary {
 		if a.Starved {
 			gs.Starved++
 		}
-		if a.published() && !a.Spawn.IsZero() {
-			hists.record(MetricPublishStart, "ffmpeg", a.Group, a.Publishing.Sub(a.Spawn))
-		}
-		if a.Hook != nil && !a.Hook.Answered.IsZero() {
-			hists.record(MetricHookLatency, "hook", a.Group, a.Hook.Latency())
-		}
-		recordWire(hists, a)
+		recordLatencies(hists, a)
 		if a.Outcome != OutcomeOK {
 			s.Failures = append(s.Failures, Failure{
 				ID: a.ID, Group: a.Group, Stream: a.Stream, Outcome: a.Outcome, State: a.HookState,
@@ -482,8 +518,22 @@ func (b *Builder) Summary() *Summary {
 	for i := range s.Groups {
 		s.Groups[i] = *groups[s.Groups[i].Name]
 	}
-	s.Latency = hists.rows()
-	s.Capacity = capacity(b.steps)
+}
+
+// recordLatencies records an attempt's publish start, hook and wire latencies.
+func recordLatencies(hists *histograms, a *Attempt) {
+	if a.published() && !a.Spawn.IsZero() {
+		hists.record(MetricPublishStart, "ffmpeg", a.Group, a.Publishing.Sub(a.Spawn))
+	}
+	if a.Hook != nil && !a.Hook.Answered.IsZero() {
+		hists.record(MetricHookLatency, "hook", a.Group, a.Hook.Latency())
+	}
+	recordWire(hists, a)
+}
+
+// addContests adds the contests for each stream name and what the server's
+// own view (its API) says about them.
+func (b *Builder) addContests(s *Summary, byStream map[string][]*Attempt, taken map[*Attempt]*Attempt) {
 	s.Contests, s.Anomalies = contests(byStream, taken)
 	var apiDups map[string]bool
 	if s.Server, apiDups = b.view.check(byStream, b.hookAnswered(), len(b.hooks) > 0); s.Server != nil {
@@ -498,11 +548,6 @@ func (b *Builder) Summary() *Summary {
 		// two-live contests.
 		c.TwoLive = c.TwoLive || apiDups[c.Stream]
 	}
-	if s.Failures == nil {
-		s.Failures = []Failure{}
-	}
-	s.Slowest = slowest(attempts)
-	return s
 }
 
 // hookAnswered returns when the hook allowed a client of a stream (by the
