@@ -44,7 +44,9 @@ func needSRS(t *testing.T) string {
 
 // conformCase is one built-in scenario, scaled down so that every case fits
 // in well under a minute, with the outcome mix it must give on any server
-// that behaves as SRS does.
+// that behaves as SRS does. Publishers hold their names for 2 s or more
+// (the built-ins: 1-1.5 s), so that an ffmpeg slow to start on a busy
+// machine still publishes before its time is up.
 type conformCase struct {
 	name string // the built-in it stands for
 	yaml string // the scaled copy; what changed is said beside it
@@ -116,28 +118,28 @@ publishers:
 		}},
 		{name: "hook-down", yaml: `
 # hook-down with the callback down from 4 s to 9 s instead of 10-20 s, and
-# 10 publishers 1.2 s apart for 2 s each instead of 14 2 s apart for 1.5 s.
+# 10 publishers 1.2 s apart for 3 s each instead of 14 2 s apart for 1.5 s.
 name: hook-down
 duration: 13s
 media: {clip: testsrc-360p, bitrate: 300k}
 hook:
   faults: [{at: 4s, for: 5s, kind: down}]
 publishers:
-  - {group: cams, count: 10, name: "down-{i:02}", ramp: 12s, hold: 2s}
+  - {group: cams, count: 10, name: "down-{i:02}", ramp: 12s, hold: 3s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookUnreachable: {down}},
 				map[mix]int{{report.OutcomeOK, up}: 4, {report.OutcomeHookUnreachable, down}: 3})
 		}},
 		{name: "hook-500", yaml: `
 # hook-500 with HTTP 500 from 3 s to 7 s instead of 8-16 s, and 8
-# publishers 1.1 s apart for 2 s each instead of 12 2 s apart for 1.5 s.
+# publishers 1.1 s apart for 3 s each instead of 12 2 s apart for 1.5 s.
 name: hook-500
 duration: 10s
 media: {clip: testsrc-360p, bitrate: 300k}
 hook:
   faults: [{at: 3s, for: 4s, kind: "status:500"}]
 publishers:
-  - {group: cams, count: 8, name: "err-{i:02}", ramp: 9s, hold: 2s}
+  - {group: cams, count: 8, name: "err-{i:02}", ramp: 9s, hold: 3s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookErrorStatus: {report.StateErroring}},
 				map[mix]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookErrorStatus, report.StateErroring}: 3})
@@ -150,21 +152,21 @@ media: {clip: testsrc-360p, bitrate: 300k}
 hook:
   faults: [{at: 3s, for: 4s, kind: deny}]
 publishers:
-  - {group: cams, count: 8, name: "deny-{i:02}", ramp: 9s, hold: 2s}
+  - {group: cams, count: 8, name: "deny-{i:02}", ramp: 9s, hold: 3s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookDenied: {report.StateDenying}},
 				map[mix]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookDenied, report.StateDenying}: 3})
 		}},
 		{name: "hook-flap", yaml: `
 # hook-flap with the same 2 s flap from 3 s to 11 s instead of 6-18 s, and
-# 20 publishers 0.55 s apart for 1.5 s each instead of 40 0.5 s apart for 1 s.
+# 20 publishers 0.55 s apart for 2 s each instead of 40 0.5 s apart for 1 s.
 name: hook-flap
 duration: 13s
 media: {clip: testsrc-360p, bitrate: 300k}
 hook:
   faults: [{at: 3s, for: 8s, kind: "flap:2s"}]
 publishers:
-  - {group: cams, count: 20, name: "flap-{i:02}", ramp: 11s, hold: 1500ms}
+  - {group: cams, count: 20, name: "flap-{i:02}", ramp: 11s, hold: 2s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookUnreachable: {down}},
 				map[mix]int{{report.OutcomeOK, up}: 6, {report.OutcomeHookUnreachable, down}: 4})
