@@ -134,6 +134,11 @@ func benchPublishers(b *testing.B, n int, withTap bool) {
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
 	b.StopTimer()
+	held := 0
+	srv.EachLive(func(string, uint64) { held++ })
+	if held != n {
+		b.Fatalf("%d publishers held to the end, want %d", held, n)
+	}
 	after := sample()
 	if *heapProfile != "" {
 		writeHeapProfile(b, *heapProfile+"."+strings.ReplaceAll(b.Name(), "/", "_"))
@@ -211,6 +216,18 @@ func publish(addr string, n int) error {
 			nc.Close()
 		}
 	}()
+	// While the others connect, those connected send their media every
+	// period, or the server drops them (5 s without media).
+	next := time.Now().Add(period)
+	round := func() error {
+		for _, nc := range conns {
+			if _, err := nc.Write(block); err != nil {
+				return err
+			}
+		}
+		next = time.Now().Add(period)
+		return nil
+	}
 	for i := range n {
 		u, err := url.Parse(fmt.Sprintf("rtmp://%s/live/bench-%04d?rtmpload=bench-%d", addr, i, i))
 		if err != nil {
@@ -229,6 +246,11 @@ func publish(addr string, n int) error {
 			return fmt.Errorf("publisher %d: %w", i, err)
 		}
 		conns = append(conns, nc)
+		if time.Now().After(next) {
+			if err := round(); err != nil {
+				return err
+			}
+		}
 	}
 	done := make(chan struct{})
 	go func() {
@@ -236,12 +258,14 @@ func publish(addr string, n int) error {
 		close(done)
 	}()
 	gap := period / time.Duration(n)
+	tick := time.NewTicker(gap)
+	defer tick.Stop()
 	for {
 		for _, nc := range conns {
 			select {
 			case <-done:
 				return nil
-			case <-time.After(gap):
+			case <-tick.C:
 			}
 			if _, err := nc.Write(block); err != nil {
 				return err
