@@ -163,94 +163,121 @@ func verdictOf(dialect string, status int, body string) string {
 // out the latency, decide, write, record.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	c := s.arrive()
-	// The whole body is read before anything else so that net/http starts
-	// watching the connection and cancels the request context if the
-	// caller hangs up while we wait.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(s.bodyWait))
-	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if readErr == nil {
-		// Cleared again: waiting out a latency fault is not reading. Kept
-		// after a failed read, so that net/http's draining of the rest of
-		// the body ends too.
-		_ = rc.SetReadDeadline(time.Time{})
-	}
+	body, readErr := s.readBody(w, r)
 	c.Dialect = dialectOf(r)
 	req, rerr := readRequest(c.Dialect, r.Method, body, readErr)
-	c.Action, c.ClientID, c.IP = req.Action, req.ClientID, req.IP
-	c.Vhost, c.App, c.Stream = req.Vhost, req.App, req.Stream
-	c.Param, c.TcURL, c.StreamID = req.Param, req.TcURL, req.StreamID
-	c.Attempt = AttemptFromParam(req.Param)
-
+	c.setRequest(req)
 	f := s.sched.faultNow()
 	if f != nil {
 		c.Fault = f.Spec
 	}
-	ctx := r.Context()
-	abort := func(reason string) {
-		// Nothing is decided for a caller that gave up: SRS has already
-		// failed the publish, so the stream must not become live here.
-		c.Canceled, c.Reason, c.Answered = true, reason, s.now()
-		s.finish(c)
-		// Abort rather than return: returning would send an empty 200.
-		panic(http.ErrAbortHandler)
-	}
-	var tooLarge *http.MaxBytesError
-	if readErr != nil && !errors.As(readErr, &tooLarge) {
-		// Cut off (the body timeout) or gone: no answer can reach it.
-		abort("body not read: " + readErr.Error())
-	}
-	if f != nil && f.Kind == scenarios.FaultDown {
-		// Accepted in the instant before the down window closed the
-		// listener: drop it as the closing would have.
-		abort("connection dropped by fault " + f.Spec)
-	}
-	wait := s.latency
-	if f != nil && f.Kind == scenarios.FaultDelay {
-		wait = f.Delay
-	}
-	if err := sleep(ctx, wait); err != nil {
-		abort(s.cancelReason(c.Arrived))
-	}
+	s.hold(r.Context(), &c, f, readErr)
 
-	var ans answer
-	switch {
-	case f != nil && f.Kind != scenarios.FaultDelay:
-		ans = *faultAnswer(c.Dialect, *f)
-		if rerr == nil {
-			ans = s.book(req, &ans)
-		}
-	case s.upstream != "":
-		var up *UpstreamResult
-		ans, up = s.forward(ctx, r, body)
-		c.Upstream = up
-		if ctx.Err() != nil {
-			abort(s.cancelReason(c.Arrived))
-		}
-		ans.verdict = verdictOf(c.Dialect, ans.status, ans.body)
-		if ans.verdict != VerdictAllow && ans.reason == "" {
-			ans.reason = "upstream " + refusal(ans.verdict, ans.status, ans.body)
-		}
-		if rerr == nil {
-			ans = s.book(req, &ans)
-		}
-	case rerr != nil:
-		if rerr.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", http.MethodPost)
-		}
-		ans = failure(c.Dialect, rerr)
-	default:
-		ans = s.book(req, nil)
-	}
+	ans := s.decide(w, r, &c, f, req, rerr, body)
 	c.Status, c.Answer = ans.status, ans.body
 	c.Verdict, c.Reason, c.LiveOwner = ans.verdict, ans.reason, ans.liveOwner
-
 	if err := write(w, ans); err != nil {
 		c.Canceled = true
 		c.Reason = joinReason(c.Reason, "answer not delivered: "+err.Error())
 	}
 	c.Answered = s.now()
 	s.finish(c)
+}
+
+// readBody reads the whole body before anything else, so that net/http
+// starts watching the connection and cancels the request context if the
+// caller hangs up while we wait.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.bodyWait))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err == nil {
+		// Cleared again: waiting out a latency fault is not reading. Kept
+		// after a failed read, so that net/http's draining of the rest of
+		// the body ends too.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	return body, err
+}
+
+// setRequest records what the caller asked.
+func (c *Call) setRequest(req request) {
+	c.Action, c.ClientID, c.IP = req.Action, req.ClientID, req.IP
+	c.Vhost, c.App, c.Stream = req.Vhost, req.App, req.Stream
+	c.Param, c.TcURL, c.StreamID = req.Param, req.TcURL, req.StreamID
+	c.Attempt = AttemptFromParam(req.Param)
+}
+
+// abort ends a call whose caller cannot get an answer. Nothing is decided
+// for a caller that gave up: SRS has already failed the publish, so the
+// stream must not become live here.
+func (s *Server) abort(c *Call, reason string) {
+	c.Canceled, c.Reason, c.Answered = true, reason, s.now()
+	s.finish(*c)
+	// Abort rather than return: returning would send an empty 200.
+	panic(http.ErrAbortHandler)
+}
+
+// hold keeps the caller waiting for the hook's latency, or the delay fault f
+// (nil when none is on), and aborts the call if it cannot be answered.
+func (s *Server) hold(ctx context.Context, c *Call, f *scenarios.Fault, readErr error) {
+	var tooLarge *http.MaxBytesError
+	if readErr != nil && !errors.As(readErr, &tooLarge) {
+		// Cut off (the body timeout) or gone: no answer can reach it.
+		s.abort(c, "body not read: "+readErr.Error())
+	}
+	if f != nil && f.Kind == scenarios.FaultDown {
+		// Accepted in the instant before the down window closed the
+		// listener: drop it as the closing would have.
+		s.abort(c, "connection dropped by fault "+f.Spec)
+	}
+	wait := s.latency
+	if f != nil && f.Kind == scenarios.FaultDelay {
+		wait = f.Delay
+	}
+	if err := sleep(ctx, wait); err != nil {
+		s.abort(c, s.cancelReason(c.Arrived))
+	}
+}
+
+// decide is the answer to req: the fault f's (nil when none is on), the
+// upstream's when the hook proxies, or the hook's own. A well-formed call
+// that is answered is booked: an allow makes its stream live.
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, c *Call, f *scenarios.Fault, req request, rerr *requestError, body []byte) answer {
+	var ans answer
+	switch {
+	case f != nil && f.Kind != scenarios.FaultDelay:
+		ans = *faultAnswer(c.Dialect, *f)
+	case s.upstream != "":
+		ans = s.askUpstream(r, c, body)
+	case rerr != nil:
+		if rerr.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", http.MethodPost)
+		}
+		return failure(c.Dialect, rerr)
+	default:
+		return s.book(req, nil)
+	}
+	if rerr == nil {
+		ans = s.book(req, &ans)
+	}
+	return ans
+}
+
+// askUpstream forwards the call to the upstream callback and gives its
+// answer a verdict, aborting the call if the caller gave up meanwhile.
+func (s *Server) askUpstream(r *http.Request, c *Call, body []byte) answer {
+	ctx := r.Context()
+	ans, up := s.forward(ctx, r, body)
+	c.Upstream = up
+	if ctx.Err() != nil {
+		s.abort(c, s.cancelReason(c.Arrived))
+	}
+	ans.verdict = verdictOf(c.Dialect, ans.status, ans.body)
+	if ans.verdict != VerdictAllow && ans.reason == "" {
+		ans.reason = "upstream " + refusal(ans.verdict, ans.status, ans.body)
+	}
+	return ans
 }
 
 // dialectOf tells nginx-rtmp's form-encoded calls from SRS's JSON ones.
