@@ -10,15 +10,16 @@ import (
 // (go test's default -parallel is GOMAXPROCS): a scenario run waits on the
 // wall clock (ffmpeg publishes in real time, the hook's fault windows are
 // timed) and uses a few percent of a core, so on two cores two at a time
-// would leave the machine idle for minutes. Six at once (a conformance case
-// is two runs) keep two cores busy without starving ffmpeg's start. An
-// explicit -parallel wins.
+// would leave the machine idle for minutes. Four at once (a conformance
+// case is two runs): each ffmpeg costs about 0.2-0.3 s of CPU to start, and
+// more runs at once on two cores delay ffmpeg's start past the scenarios'
+// holds. An explicit -parallel wins.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	explicit := false
 	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
 	if !explicit {
-		_ = flag.Set("test.parallel", "6")
+		_ = flag.Set("test.parallel", "4")
 	}
 	os.Exit(m.Run())
 }

@@ -12,16 +12,16 @@ import (
 
 // TestMain lets more end-to-end tests run at once than there are cores
 // (go test's default -parallel is GOMAXPROCS): a run waits on the wall clock
-// (ffmpeg publishes in real time) and uses a few percent of a core. Four at
-// once: the duplicate-contest runs have 25 ffmpegs each. An explicit
-// -parallel wins. It also removes the rtmpload binary that the
+// (ffmpeg publishes in real time) and uses a few percent of a core. Three at
+// once: the duplicate-contest runs start 25 ffmpegs each within 8 s, and
+// each costs about 0.2-0.3 s of CPU to start. An explicit -parallel wins. It also removes the rtmpload binary that the
 // tests of child processes share.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	explicit := false
 	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
 	if !explicit {
-		_ = flag.Set("test.parallel", "4")
+		_ = flag.Set("test.parallel", "3")
 	}
 	code := m.Run()
 	if binDir != "" {
