@@ -11,6 +11,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/report/threshold"
+	"github.com/spf13/pflag"
 )
 
 var renderers = map[string]func(io.Writer, *report.Summary, report.Extras) error{
@@ -27,15 +28,7 @@ var renderers = map[string]func(io.Writer, *report.Summary, report.Extras) error
 // The first interrupt (ctx cancelled) stops it with exit 2 and leaves --out
 // as it was; the file is only ever replaced whole (a rename).
 func reportCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("report", stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: rtmpload report RESULTS... [flags]\n\nRESULTS is a results.jsonl file, a results directory, a directory of shards' results,\nor - for stdin. The shards of one run (same run id) are merged into one report.\n\nFlags:\n%s", fs.FlagUsages())
-	}
-	format := fs.String("format", "table", "table, json, markdown, html or junit")
-	out := fs.String("out", "", "write the report to this file (default stdout)")
-	expect := fs.StringArray("expect", nil, `threshold, e.g. "rate(ok) >= 0.99" or "p95(publish_start) < 300ms" (repeatable)`)
-	baseline := fs.String("baseline", "", "an earlier run to compare against (and for baseline*F thresholds): a results file or directory")
-	hookLog := fs.String("hook-log", "", "the JSON lines of 'rtmpload hook --json' that served runs with --hook external: joined to their attempts")
+	fs, a := reportFlags(stderr)
 	secrets := secretFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, err)
@@ -47,11 +40,11 @@ func reportCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fs.Usage()
 		return exitSetup
 	}
-	render, ok := renderers[*format]
+	render, ok := renderers[a.format]
 	if !ok {
-		return fail(stderr, fmt.Errorf("unknown --format %q: want table, json, markdown, html or junit", *format))
+		return fail(stderr, fmt.Errorf("unknown --format %q: want table, json, markdown, html or junit", a.format))
 	}
-	ts, err := threshold.ParseAll(*expect)
+	ts, err := a.thresholds()
 	if err != nil {
 		var pe *threshold.ParseError
 		if errors.As(err, &pe) {
@@ -60,32 +53,14 @@ func reportCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		return fail(stderr, err)
 	}
-	if *baseline == "" {
-		if err := threshold.NeedBaseline(ts); err != nil {
-			return fail(stderr, fmt.Errorf("%w: pass --baseline EARLIER-RESULTS", err))
-		}
-	}
-	type rendered struct {
-		buf    []byte
-		failed int
-		err    error
-	}
-	done := make(chan rendered, 1)
-	go func() {
-		buf, failed, err := renderReports(fs.Args(), stdin, render, ts, *hookLog, *baseline)
-		done <- rendered{buf, failed, err}
-	}()
-	var r rendered
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		// Reading stdin or a huge file cannot be interrupted from here; the
-		// process ends with this code and the reader goroutine with it.
-	}
-	if ctx.Err() != nil {
+	r, ok := renderUnlessInterrupted(ctx, func() rendered {
+		buf, failed, err := renderReports(fs.Args(), stdin, render, ts, a.hookLog, a.baseline)
+		return rendered{buf, failed, err}
+	})
+	if !ok {
 		msg := "rtmpload: report interrupted: nothing written"
-		if *out != "" {
-			msg += "; " + *out + " left as it was"
+		if a.out != "" {
+			msg += "; " + a.out + " left as it was"
 		}
 		fmt.Fprintln(stderr, msg)
 		return exitAborted
@@ -93,20 +68,80 @@ func reportCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if r.err != nil {
 		return fail(stderr, r.err)
 	}
-	failed := r.failed
-	if *out == "" {
-		_, err = stdout.Write(r.buf)
-	} else {
-		err = report.WriteAtomic(*out, func(w io.Writer) error { _, err := w.Write(r.buf); return err })
-	}
-	if err != nil {
+	if err := writeReport(a.out, r.buf, stdout); err != nil {
 		return fail(stderr, err)
 	}
-	if failed > 0 {
-		fmt.Fprintf(stderr, "rtmpload: %d threshold(s) failed\n", failed)
+	if r.failed > 0 {
+		fmt.Fprintf(stderr, "rtmpload: %d threshold(s) failed\n", r.failed)
 		return exitThreshold
 	}
 	return exitOK
+}
+
+// reportArgs is the command line of `rtmpload report`, as its flags parse it.
+type reportArgs struct {
+	format, out       string
+	expect            []string
+	baseline, hookLog string
+}
+
+// reportFlags defines the flags of `rtmpload report`, in the order its usage lists them.
+func reportFlags(stderr io.Writer) (*pflag.FlagSet, *reportArgs) {
+	fs := newFlags("report", stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: rtmpload report RESULTS... [flags]\n\nRESULTS is a results.jsonl file, a results directory, a directory of shards' results,\nor - for stdin. The shards of one run (same run id) are merged into one report.\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	a := &reportArgs{}
+	fs.StringVar(&a.format, "format", "table", "table, json, markdown, html or junit")
+	fs.StringVar(&a.out, "out", "", "write the report to this file (default stdout)")
+	fs.StringArrayVar(&a.expect, "expect", nil, `threshold, e.g. "rate(ok) >= 0.99" or "p95(publish_start) < 300ms" (repeatable)`)
+	fs.StringVar(&a.baseline, "baseline", "", "an earlier run to compare against (and for baseline*F thresholds): a results file or directory")
+	fs.StringVar(&a.hookLog, "hook-log", "", "the JSON lines of 'rtmpload hook --json' that served runs with --hook external: joined to their attempts")
+	return fs, a
+}
+
+// thresholds parses --expect; a threshold relative to a baseline needs --baseline.
+func (a *reportArgs) thresholds() ([]threshold.Threshold, error) {
+	ts, err := threshold.ParseAll(a.expect)
+	if err != nil {
+		return nil, err
+	}
+	if a.baseline == "" {
+		if err := threshold.NeedBaseline(ts); err != nil {
+			return nil, fmt.Errorf("%w: pass --baseline EARLIER-RESULTS", err)
+		}
+	}
+	return ts, nil
+}
+
+// rendered is every report of one command, rendered but not yet written.
+type rendered struct {
+	buf    []byte
+	failed int // thresholds failed
+	err    error
+}
+
+// renderUnlessInterrupted renders in a goroutine of its own, so that an
+// interrupt (ctx done) ends the command at once; ok is false then.
+func renderUnlessInterrupted(ctx context.Context, render func() rendered) (r rendered, ok bool) {
+	done := make(chan rendered, 1)
+	go func() { done <- render() }()
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		// Reading stdin or a huge file cannot be interrupted from here; the
+		// process ends with this code and the reader goroutine with it.
+	}
+	return r, ctx.Err() == nil
+}
+
+// writeReport writes buf to stdout, or replaces the file out whole.
+func writeReport(out string, buf []byte, stdout io.Writer) error {
+	if out == "" {
+		_, err := stdout.Write(buf)
+		return err
+	}
+	return report.WriteAtomic(out, func(w io.Writer) error { _, err := w.Write(buf); return err })
 }
 
 // renderReports reads and merges the results streams and renders every run
