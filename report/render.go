@@ -35,6 +35,43 @@ func newTable(w io.Writer, header ...any) *tablewriter.Table {
 
 // Table writes the terminal report.
 func Table(w io.Writer, s *Summary) error {
+	tableHeader(w, s)
+	if err := outcomesTable(w, s); err != nil {
+		return err
+	}
+	if len(s.Latency) > 0 {
+		if err := latencyTable(w, s.Latency); err != nil {
+			return err
+		}
+	}
+	if c := s.Capacity; c != nil {
+		if err := capacityTable(w, c); err != nil {
+			return err
+		}
+	}
+	hookLines(w, s.Hook)
+	if len(s.Contests) > 0 {
+		if err := contestsTable(w, s.Contests); err != nil {
+			return err
+		}
+	}
+	if v := s.Server; v != nil {
+		serverViewLine(w, v)
+	}
+	if faulted(s) {
+		if err := availabilityTable(w, s); err != nil {
+			return err
+		}
+	}
+	if len(s.Failures) > 0 {
+		return failuresTable(w, s.Failures)
+	}
+	return nil
+}
+
+// tableHeader is the run's identity, its end and cost, and what stands out
+// (anomalies, fan-out) before the tables.
+func tableHeader(w io.Writer, s *Summary) {
 	r := s.Run
 	dur := "?"
 	if !s.Ended.IsZero() && !r.Started.IsZero() {
@@ -62,8 +99,10 @@ func Table(w io.Writer, s *Summary) error {
 		}
 		fmt.Fprintln(w)
 	}
+}
 
-	// Outcomes per group; only the outcome columns that occurred.
+// outcomesTable counts outcomes per group; only the outcome columns that occurred.
+func outcomesTable(w io.Writer, s *Summary) error {
 	var cols []schema.Outcome
 	for _, o := range Outcomes {
 		if s.Outcomes[o] > 0 {
@@ -105,89 +144,70 @@ func Table(w io.Writer, s *Summary) error {
 	if err := t.Append(total); err != nil {
 		return err
 	}
-	if err := t.Render(); err != nil {
-		return err
-	}
+	return t.Render()
+}
 
-	if len(s.Latency) > 0 {
-		fmt.Fprintln(w, "\nLatency (ms)")
-		t = newTable(w, "metric", "source", "group", "n", "p50", "p90", "p95", "p99", "p99.9", "max")
-		for _, l := range s.Latency {
-			if err := t.Append([]string{l.Metric, l.Source, l.Group, strconv.FormatInt(l.Count, 10),
-				ms(l.P50), ms(l.P90), ms(l.P95), ms(l.P99), ms(l.P999), ms(l.Max)}); err != nil {
-				return err
-			}
-		}
-		if err := t.Render(); err != nil {
+// latencyTable is the percentiles of each metric, source and group.
+func latencyTable(w io.Writer, rows []LatencyRow) error {
+	fmt.Fprintln(w, "\nLatency (ms)")
+	t := newTable(w, "metric", "source", "group", "n", "p50", "p90", "p95", "p99", "p99.9", "max")
+	for _, l := range rows {
+		if err := t.Append([]string{l.Metric, l.Source, l.Group, strconv.FormatInt(l.Count, 10),
+			ms(l.P50), ms(l.P90), ms(l.P95), ms(l.P99), ms(l.P999), ms(l.Max)}); err != nil {
 			return err
 		}
 	}
+	return t.Render()
+}
 
-	if c := s.Capacity; c != nil {
-		if err := capacityTable(w, c); err != nil {
-			return err
-		}
-	}
-
-	fmt.Fprintf(w, "\nHook: %d calls; on_publish answers:", s.Hook.Calls)
+// hookLines is what the callback answered, and its upstream's answers.
+func hookLines(w io.Writer, h HookSummary) {
+	fmt.Fprintf(w, "\nHook: %d calls; on_publish answers:", h.Calls)
 	for _, v := range HookVerdicts {
-		if n := s.Hook.Verdicts[v]; n > 0 {
+		if n := h.Verdicts[v]; n > 0 {
 			fmt.Fprintf(w, " %s %d", v, n)
 		}
 	}
 	fmt.Fprintln(w)
-	if u := s.Hook.Upstream; u != nil {
+	if u := h.Upstream; u != nil {
 		fmt.Fprintf(w, "%s; its latency is the upstream_latency row\n", upstreamLine(u))
 	}
+}
 
-	if len(s.Contests) > 0 {
-		fmt.Fprintln(w, "\nDuplicate-name contests (attempts in start order)")
-		t = newTable(w, "stream", "winner", "attempts: id group hook -> outcome")
-		for _, c := range s.Contests {
-			var parts []string
-			for _, e := range c.Attempts {
-				hv := e.HookVerdict
-				if hv == "" {
-					hv = "no-call"
-				}
-				parts = append(parts, fmt.Sprintf("%s %s %s -> %s%s", shortID(e.ID), e.Group, hv, e.Outcome, takenOver(e)))
+// contestsTable shows, per stream name, who won and how each rival ended.
+func contestsTable(w io.Writer, contests []Contest) error {
+	fmt.Fprintln(w, "\nDuplicate-name contests (attempts in start order)")
+	t := newTable(w, "stream", "winner", "attempts: id group hook -> outcome")
+	for _, c := range contests {
+		var parts []string
+		for _, e := range c.Attempts {
+			hv := e.HookVerdict
+			if hv == "" {
+				hv = "no-call"
 			}
-			winner := contestWinner(c)
-			if c.ServerMax > 0 {
-				winner += fmt.Sprintf(" [server listed at most %d]", c.ServerMax)
-			}
-			if err := t.Append([]string{c.Stream, winner, strings.Join(parts, "; ")}); err != nil {
-				return err
-			}
+			parts = append(parts, fmt.Sprintf("%s %s %s -> %s%s", shortID(e.ID), e.Group, hv, e.Outcome, takenOver(e)))
 		}
-		if err := t.Render(); err != nil {
+		winner := contestWinner(c)
+		if c.ServerMax > 0 {
+			winner += fmt.Sprintf(" [server listed at most %d]", c.ServerMax)
+		}
+		if err := t.Append([]string{c.Stream, winner, strings.Join(parts, "; ")}); err != nil {
 			return err
 		}
 	}
+	return t.Render()
+}
 
-	if v := s.Server; v != nil {
-		serverViewLine(w, v)
-	}
-
-	if faulted(s) {
-		if err := availabilityTable(w, s); err != nil {
+// failuresTable is every attempt that did not end ok, with its evidence.
+func failuresTable(w io.Writer, failures []Failure) error {
+	fmt.Fprintln(w, "\nFailures")
+	t := newTable(w, "attempt", "group", "stream", "outcome", "ffmpeg said", "hook saw", "callback")
+	for _, f := range failures {
+		if err := t.Append([]string{shortID(f.ID), f.Group, f.Stream, string(f.Outcome), lastPart(f.Message), f.Hook, string(f.State)}); err != nil {
 			return err
 		}
 	}
-
-	if len(s.Failures) > 0 {
-		fmt.Fprintln(w, "\nFailures")
-		t = newTable(w, "attempt", "group", "stream", "outcome", "ffmpeg said", "hook saw", "callback")
-		for _, f := range s.Failures {
-			if err := t.Append([]string{shortID(f.ID), f.Group, f.Stream, string(f.Outcome), lastPart(f.Message), f.Hook, string(f.State)}); err != nil {
-				return err
-			}
-		}
-		if err := t.Render(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.Render()
 }
 
 // capacityTable shows each step of a capacity run and the knee.
