@@ -228,6 +228,12 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 	if a.Class == ClassStopped || a.Stopped {
 		// Its time was up (hold, run end, churn) while it still waited: not
 		// a refusal and not ffmpeg's fault.
+		if a.Hook == nil && a.Server == nil && a.Wire == nil && a.Message == "" && !a.Spawn.IsZero() && !a.Exit.IsZero() {
+			// Nothing shows it reached a server: a hold shorter than
+			// ffmpeg's start-up on a loaded machine ends it this way.
+			return OutcomeRejectedUnknown, fmt.Sprintf("stopped by rtmpload %s after its spawn, before anything shows it reached the server (no hook call, no server decision, no wire record, no word from ffmpeg): "+
+				"ffmpeg may still have been starting, late on a loaded machine; its hold or the run ended first", a.Exit.Sub(a.Spawn).Round(time.Millisecond)) + ev
+		}
 		return OutcomeRejectedUnknown, "stopped by rtmpload before its publish started" + ev
 	}
 	if a.Server != nil && a.Server.Kind == "reject" {

@@ -115,12 +115,15 @@ func TestClassifyOutcomes(t *testing.T) {
 	// hook_timeout: the hook answered after SRS's 30 s
 	s.hook("r1-7", "f", 100, 35100, 200, "allow")
 	s.attempt("r1-7", "cams", "f", 0, -1, 30500, ClassFailed, 1, ioErr)
+	// stopped by its hold before anything shows it reached the server.
+	s.attempt("r1-8", "cams", "g", 0, -1, 1500, ClassStopped, 255, "")
 	s.end(40000, EndNormal)
 
 	sum := s.summary(t)
 	want := map[string]schema.Outcome{
 		"r1-2": OutcomeStreamBusy, "r1-3": OutcomeHookDenied, "r1-4": OutcomeHookErrorStatus,
 		"r1-5": OutcomeServerUnreachable, "r1-6": OutcomeDropped, "r1-7": OutcomeHookTimeout,
+		"r1-8": OutcomeRejectedUnknown,
 	}
 	got := outcomes(sum)
 	for id, o := range want {
@@ -128,8 +131,13 @@ func TestClassifyOutcomes(t *testing.T) {
 			t.Errorf("%s: outcome %q, want %q", id, got[id], o)
 		}
 	}
-	if sum.Outcomes[OutcomeOK] != 1 || sum.Attempts != 7 {
-		t.Errorf("ok=%d attempts=%d, want 1 and 7", sum.Outcomes[OutcomeOK], sum.Attempts)
+	if sum.Outcomes[OutcomeOK] != 1 || sum.Attempts != 8 {
+		t.Errorf("ok=%d attempts=%d, want 1 and 8", sum.Outcomes[OutcomeOK], sum.Attempts)
+	}
+	for _, f := range sum.Failures {
+		if f.ID == "r1-8" && !strings.HasPrefix(f.Evidence, "stopped by rtmpload 1.5s after its spawn, before anything shows it reached the server") {
+			t.Errorf("r1-8: evidence %q does not say that nothing reached the server", f.Evidence)
+		}
 	}
 	if sum.EndReason != EndNormal {
 		t.Errorf("end reason %q", sum.EndReason)
