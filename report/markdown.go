@@ -24,26 +24,62 @@ func Markdown(w io.Writer, s *Summary, x Extras) error {
 	ew.printf(".\n\n")
 
 	if len(x.Thresholds) > 0 {
-		failed := Failed(x.Thresholds)
-		if failed > 0 {
-			ew.printf("## Thresholds: %d of %d FAILED\n\n", failed, len(x.Thresholds))
-		} else {
-			ew.printf("## Thresholds: all %d passed\n\n", len(x.Thresholds))
-		}
-		ew.printf("| | threshold | actual | limit | why |\n|---|---|---|---|---|\n")
-		for _, t := range failedFirst(x.Thresholds) {
-			mark := "✅"
-			if !t.Passed {
-				mark = "❌"
-			}
-			ew.printf("| %s | `%s` | %s | %s | %s |\n", mark, t.Expr, mdEscape(t.Actual), mdEscape(t.Limit), mdEscape(t.Reason))
-		}
-		ew.printf("\n")
+		mdThresholds(ew, x.Thresholds)
 	}
 	for _, a := range s.Anomalies {
 		ew.printf("> **ANOMALY** %s\n\n", mdEscape(a))
 	}
 
+	mdOutcomes(ew, s)
+
+	if faulted(s) {
+		mdByState(ew, s)
+	}
+
+	if len(s.Latency) > 0 {
+		mdLatency(ew, s.Latency)
+	}
+
+	ew.printf("## Hook\n\n%d calls; on_publish answers: %s; orphan calls: %d.\n\n", s.Hook.Calls, verdictList(s.Hook.Verdicts), s.Hook.Orphans)
+	if u := s.Hook.Upstream; u != nil {
+		ew.printf("%s.\n\n", upstreamLine(u))
+	}
+
+	if len(s.Contests) > 0 {
+		mdContests(ew, s.Contests)
+	}
+
+	if len(s.Failures) > 0 {
+		mdFailures(ew, s.Failures)
+	}
+
+	if c := x.Baseline; c != nil {
+		mdBaseline(ew, c)
+	}
+	return ew.err
+}
+
+// mdThresholds lists the thresholds, failed first.
+func mdThresholds(ew *errWriter, ts []ThresholdResult) {
+	failed := Failed(ts)
+	if failed > 0 {
+		ew.printf("## Thresholds: %d of %d FAILED\n\n", failed, len(ts))
+	} else {
+		ew.printf("## Thresholds: all %d passed\n\n", len(ts))
+	}
+	ew.printf("| | threshold | actual | limit | why |\n|---|---|---|---|---|\n")
+	for _, t := range failedFirst(ts) {
+		mark := "✅"
+		if !t.Passed {
+			mark = "❌"
+		}
+		ew.printf("| %s | `%s` | %s | %s | %s |\n", mark, t.Expr, mdEscape(t.Actual), mdEscape(t.Limit), mdEscape(t.Reason))
+	}
+	ew.printf("\n")
+}
+
+// mdOutcomes counts outcomes per group; only the outcome columns that occurred.
+func mdOutcomes(ew *errWriter, s *Summary) {
 	cols := outcomeColumns(s)
 	ew.printf("## Outcomes\n\n| group | attempts |")
 	for _, c := range cols {
@@ -62,70 +98,69 @@ func Markdown(w io.Writer, s *Summary, x Extras) error {
 		ew.printf(" **%d** |", s.Outcomes[c])
 	}
 	ew.printf("\n\n")
+}
 
-	if faulted(s) {
-		states, rows := byStateTable(s)
-		ew.printf("## Failures vs callback availability\n\nAttempts by outcome and the callback's state when each was decided.\n\n| outcome |")
-		for _, st := range states {
-			ew.printf(" %s |", st)
-		}
-		ew.printf("\n|---|%s\n", strings.Repeat("---:|", len(states)))
-		for _, row := range rows {
-			ew.printf("| %s |\n", strings.Join(row, " | "))
-		}
-		ew.printf("\n")
+// mdByState counts attempts by outcome and the callback's state when each was decided.
+func mdByState(ew *errWriter, s *Summary) {
+	states, rows := byStateTable(s)
+	ew.printf("## Failures vs callback availability\n\nAttempts by outcome and the callback's state when each was decided.\n\n| outcome |")
+	for _, st := range states {
+		ew.printf(" %s |", st)
 	}
+	ew.printf("\n|---|%s\n", strings.Repeat("---:|", len(states)))
+	for _, row := range rows {
+		ew.printf("| %s |\n", strings.Join(row, " | "))
+	}
+	ew.printf("\n")
+}
 
-	if len(s.Latency) > 0 {
-		ew.printf("## Latency (ms)\n\n| metric | source | group | n | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
-		for _, l := range s.Latency {
-			ew.printf("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", l.Metric, l.Source, mdEscape(l.Group), l.Count,
-				ms(l.P50), ms(l.P90), ms(l.P95), ms(l.P99), ms(l.P999), ms(l.Max))
-		}
-		ew.printf("\n")
+// mdLatency is the percentiles of each metric, source and group.
+func mdLatency(ew *errWriter, rows []LatencyRow) {
+	ew.printf("## Latency (ms)\n\n| metric | source | group | n | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, l := range rows {
+		ew.printf("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", l.Metric, l.Source, mdEscape(l.Group), l.Count,
+			ms(l.P50), ms(l.P90), ms(l.P95), ms(l.P99), ms(l.P999), ms(l.Max))
 	}
+	ew.printf("\n")
+}
 
-	ew.printf("## Hook\n\n%d calls; on_publish answers: %s; orphan calls: %d.\n\n", s.Hook.Calls, verdictList(s.Hook.Verdicts), s.Hook.Orphans)
-	if u := s.Hook.Upstream; u != nil {
-		ew.printf("%s.\n\n", upstreamLine(u))
+// mdContests shows, per stream name, who won and how each rival ended.
+func mdContests(ew *errWriter, contests []Contest) {
+	ew.printf("## Duplicate-name contests\n\n| stream | winner | attempts (start order): id group hook → outcome |\n|---|---|---|\n")
+	for _, c := range contests {
+		ew.printf("| %s | %s | %s |\n", mdEscape(c.Stream), mdEscape(contestWinner(c)), mdEscape(contestAttempts(c)))
 	}
+	ew.printf("\n")
+}
 
-	if len(s.Contests) > 0 {
-		ew.printf("## Duplicate-name contests\n\n| stream | winner | attempts (start order): id group hook → outcome |\n|---|---|---|\n")
-		for _, c := range s.Contests {
-			ew.printf("| %s | %s | %s |\n", mdEscape(c.Stream), mdEscape(contestWinner(c)), mdEscape(contestAttempts(c)))
+// mdFailures lists the attempts that did not end ok (the first mdMaxFailures).
+func mdFailures(ew *errWriter, failures []Failure) {
+	ew.printf("## Failures (%d)\n\n", len(failures))
+	ew.printf("| attempt | group | stream | outcome | ffmpeg said | hook saw | evidence |\n|---|---|---|---|---|---|---|\n")
+	for i, f := range failures {
+		if i == mdMaxFailures {
+			ew.printf("\n… and %d more (see the HTML report).\n", len(failures)-i)
+			break
 		}
-		ew.printf("\n")
+		ew.printf("| %s | %s | %s | %s | %s | %s | %s |\n", f.ID, mdEscape(f.Group), mdEscape(f.Stream), f.Outcome,
+			mdEscape(lastPart(f.Message)), mdEscape(f.Hook), mdEscape(strings.TrimSpace(f.Evidence)))
 	}
+	ew.printf("\n")
+}
 
-	if len(s.Failures) > 0 {
-		ew.printf("## Failures (%d)\n\n", len(s.Failures))
-		ew.printf("| attempt | group | stream | outcome | ffmpeg said | hook saw | evidence |\n|---|---|---|---|---|---|---|\n")
-		for i, f := range s.Failures {
-			if i == mdMaxFailures {
-				ew.printf("\n… and %d more (see the HTML report).\n", len(s.Failures)-i)
-				break
-			}
-			ew.printf("| %s | %s | %s | %s | %s | %s | %s |\n", f.ID, mdEscape(f.Group), mdEscape(f.Stream), f.Outcome,
-				mdEscape(lastPart(f.Message)), mdEscape(f.Hook), mdEscape(strings.TrimSpace(f.Evidence)))
-		}
-		ew.printf("\n")
+// mdBaseline is what changed against the baseline run.
+func mdBaseline(ew *errWriter, c *Comparison) {
+	ew.printf("## Against baseline `%s`\n\nChanges beyond noise (latency > 10%% and > 1 ms; rates > 2 points) are **bold**.\n\n", c.BaselineID)
+	ew.printf("| metric | group | stat | baseline ms | now ms | change |\n|---|---|---|---:|---:|---:|\n")
+	for _, l := range c.Latency {
+		ew.printf("| %s | %s | %s | %s | %s | %s |\n", l.Metric, mdEscape(l.Group), l.Stat, ms(l.Old), ms(l.New), bold(pct(l.Change), l.Beyond))
 	}
-
-	if c := x.Baseline; c != nil {
-		ew.printf("## Against baseline `%s`\n\nChanges beyond noise (latency > 10%% and > 1 ms; rates > 2 points) are **bold**.\n\n", c.BaselineID)
-		ew.printf("| metric | group | stat | baseline ms | now ms | change |\n|---|---|---|---:|---:|---:|\n")
-		for _, l := range c.Latency {
-			ew.printf("| %s | %s | %s | %s | %s | %s |\n", l.Metric, mdEscape(l.Group), l.Stat, ms(l.Old), ms(l.New), bold(pct(l.Change), l.Beyond))
-		}
-		ew.printf("\n| outcome | group | baseline | now | change |\n|---|---|---:|---:|---:|\n")
-		for _, o := range c.Outcomes {
-			ew.printf("| %s | %s | %s | %s | %s |\n", o.Outcome, mdEscape(o.Group), rateCount(o.OldRate, o.OldCount), rateCount(o.NewRate, o.NewCount),
-				bold(points(o.NewRate-o.OldRate), o.Beyond))
-		}
-		ew.printf("\n")
+	ew.printf("\n| outcome | group | baseline | now | change |\n|---|---|---:|---:|---:|\n")
+	for _, o := range c.Outcomes {
+		ew.printf("| %s | %s | %s | %s | %s |\n", o.Outcome, mdEscape(o.Group), rateCount(o.OldRate, o.OldCount), rateCount(o.NewRate, o.NewCount),
+			bold(points(o.NewRate-o.OldRate), o.Beyond))
 	}
-	return ew.err
+	ew.printf("\n")
 }
 
 // A job summary is limited to 1 MiB: past this many rows the HTML report
