@@ -131,6 +131,10 @@ type Attempt struct {
 // when ffmpeg gave up.
 func (a *Attempt) decisiveTime() time.Time {
 	if a.Hook != nil {
+		if droppedByDown(a.Hook) {
+			// Arrived as the down window began: the drop is what decided.
+			return a.Hook.Answered
+		}
 		return a.Hook.Arrived
 	}
 	if t, _, ok := a.Wire.Mark(WirePublish); ok {
@@ -210,6 +214,8 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 			return OutcomeHookBadAnswer, badAnswer(h.Status, h.Body) + ev
 		}
 		switch {
+		case droppedByDown(h):
+			return OutcomeHookUnreachable, "the callback went down as the call arrived: " + h.Reason + ev
 		case h.Canceled || h.Latency() >= SRSHookTimeout:
 			return OutcomeHookTimeout, fmt.Sprintf("hook took %s (SRS gives up at %s)", h.Latency().Round(time.Millisecond), SRSHookTimeout) + ev
 		case h.Status != 200 && h.Status != 201:
@@ -260,6 +266,14 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 		return OutcomeFFmpegError, "ffmpeg failed before any hook call" + ev
 	}
 	return OutcomeRejectedUnknown, "refused, cause not determined" + ev
+}
+
+// droppedByDown tells a call that the hook accepted in the instant its
+// down window began and then dropped, as the closing listener would have
+// (the hook server's reason "connection dropped by fault SPEC"): the
+// callback was unreachable, the caller did not give up.
+func droppedByDown(h *HookCall) bool {
+	return h.Canceled && h.Status == 0 && strings.HasPrefix(h.Reason, "connection dropped by fault ")
 }
 
 // handshakeStalled tells whether the tap saw ffmpeg's C0+C1 reach a server

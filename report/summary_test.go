@@ -115,6 +115,13 @@ func TestClassifyOutcomes(t *testing.T) {
 	// hook_timeout: the hook answered after SRS's 30 s
 	s.hook("r1-7", "f", 100, 35100, 200, "allow")
 	s.attempt("r1-7", "cams", "f", 0, -1, 30500, ClassFailed, 1, ioErr)
+	// hook_unreachable: the call arrived as the down window began and the
+	// hook dropped it.
+	s.evs = append(s.evs, Event{Type: TypeHook, Time: at(3001), Hook: &HookCall{
+		Action: "on_publish", Attempt: "r1-9", Stream: "h", Arrived: at(2999), Answered: at(3001),
+		Canceled: true, Reason: "connection dropped by fault down",
+	}})
+	s.attempt("r1-9", "cams", "h", 2500, -1, 3100, ClassFailed, 1, ioErr)
 	// stopped by its hold before anything shows it reached the server.
 	s.attempt("r1-8", "cams", "g", 0, -1, 1500, ClassStopped, 255, "")
 	s.end(40000, EndNormal)
@@ -123,7 +130,7 @@ func TestClassifyOutcomes(t *testing.T) {
 	want := map[string]schema.Outcome{
 		"r1-2": OutcomeStreamBusy, "r1-3": OutcomeHookDenied, "r1-4": OutcomeHookErrorStatus,
 		"r1-5": OutcomeServerUnreachable, "r1-6": OutcomeDropped, "r1-7": OutcomeHookTimeout,
-		"r1-8": OutcomeRejectedUnknown,
+		"r1-8": OutcomeRejectedUnknown, "r1-9": OutcomeHookUnreachable,
 	}
 	got := outcomes(sum)
 	for id, o := range want {
@@ -131,8 +138,8 @@ func TestClassifyOutcomes(t *testing.T) {
 			t.Errorf("%s: outcome %q, want %q", id, got[id], o)
 		}
 	}
-	if sum.Outcomes[OutcomeOK] != 1 || sum.Attempts != 8 {
-		t.Errorf("ok=%d attempts=%d, want 1 and 8", sum.Outcomes[OutcomeOK], sum.Attempts)
+	if sum.Outcomes[OutcomeOK] != 1 || sum.Attempts != 9 {
+		t.Errorf("ok=%d attempts=%d, want 1 and 9", sum.Outcomes[OutcomeOK], sum.Attempts)
 	}
 	for _, f := range sum.Failures {
 		if f.ID == "r1-8" && !strings.HasPrefix(f.Evidence, "stopped by rtmpload 1.5s after its spawn, before anything shows it reached the server") {
