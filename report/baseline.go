@@ -48,8 +48,13 @@ type RateChange struct {
 // Compare lines cur up against base: every latency metric and outcome rate
 // present in either, with the changes beyond noise marked.
 func Compare(cur, base *Summary) *Comparison {
-	c := &Comparison{BaselineID: base.Run.ID, Latency: []LatencyChange{}, Outcomes: []RateChange{}}
+	return &Comparison{BaselineID: base.Run.ID, Latency: latencyChanges(cur, base), Outcomes: rateChanges(cur, base)}
+}
 
+// latencyChanges compares the p50, p95, p99 and max of every latency row
+// (metric and group) present in either summary.
+func latencyChanges(cur, base *Summary) []LatencyChange {
+	changes := []LatencyChange{}
 	type key struct{ metric, group string }
 	rows := func(s *Summary) map[key]LatencyRow {
 		m := make(map[key]LatencyRow)
@@ -86,10 +91,16 @@ func Compare(cur, base *Summary) *Comparison {
 			}
 			d := math.Abs(st.new - st.old)
 			ch.Beyond = d > latencyNoiseMS && (st.old == 0 || d/st.old > latencyNoiseFrac)
-			c.Latency = append(c.Latency, ch)
+			changes = append(changes, ch)
 		}
 	}
+	return changes
+}
 
+// rateChanges compares the rate of every outcome that occurred, per group
+// and over all, in either summary.
+func rateChanges(cur, base *Summary) []RateChange {
+	changes := []RateChange{}
 	groups := func(s *Summary) map[string]GroupSummary {
 		m := map[string]GroupSummary{"all": {Name: "all", Attempts: s.Attempts, Outcomes: s.Outcomes}}
 		for _, g := range s.Groups {
@@ -124,10 +135,10 @@ func Compare(cur, base *Summary) *Comparison {
 			rc := RateChange{Group: name, Outcome: out, OldCount: oc, NewCount: nc,
 				OldRate: rate(oc, o.Attempts), NewRate: rate(nc, n.Attempts)}
 			rc.Beyond = math.Abs(rc.NewRate-rc.OldRate) > rateNoise
-			c.Outcomes = append(c.Outcomes, rc)
+			changes = append(changes, rc)
 		}
 	}
-	return c
+	return changes
 }
 
 // groupOrder sorts "all" before every group name.
