@@ -110,62 +110,86 @@ func isValue(r rune) bool { return isName(r) || r == 'µ' || r == '+' }
 func Parse(expr string) (Threshold, error) {
 	p := &parser{src: []rune(expr)}
 	t := Threshold{Expr: expr}
+	if err := p.aggregate(&t); err != nil {
+		return t, err
+	}
+	if err := p.groupFilter(&t); err != nil {
+		return t, err
+	}
+	if err := p.comparison(&t); err != nil {
+		return t, err
+	}
+	val, at := p.word(isValue)
+	if err := t.parseValue(p, val, at); err != nil {
+		return t, err
+	}
+	p.space()
+	if p.pos < len(p.src) {
+		return t, p.fail(p.pos, "unexpected %q after the value", string(p.src[p.pos:]))
+	}
+	return t, nil
+}
 
+// aggregate parses AGG(METRIC) into t: a count of an outcome, or a latency.
+func (p *parser) aggregate(t *Threshold) *ParseError {
 	agg, at := p.word(isName)
 	if !slices.Contains(countAggs, agg) && !slices.Contains(latencyAggs, agg) {
 		if agg == "" {
-			return t, p.fail(at, "want an aggregate (%s)", strings.Join(append(slices.Clone(countAggs), latencyAggs...), ", "))
+			return p.fail(at, "want an aggregate (%s)", strings.Join(append(slices.Clone(countAggs), latencyAggs...), ", "))
 		}
-		return t, p.fail(at, "unknown aggregate %q (want one of %s)", agg, strings.Join(append(slices.Clone(countAggs), latencyAggs...), ", "))
+		return p.fail(at, "unknown aggregate %q (want one of %s)", agg, strings.Join(append(slices.Clone(countAggs), latencyAggs...), ", "))
 	}
 	t.Agg = agg
 	if err := p.expect('(', `"(" after `+agg); err != nil {
-		return t, err
+		return err
 	}
 	metric, at := p.word(isName)
 	switch {
 	case metric == "":
-		return t, p.fail(at, "want a metric name")
+		return p.fail(at, "want a metric name")
 	case !t.latency() && !slices.Contains(outcomeMetrics(), metric):
-		return t, p.fail(at, "%s counts outcomes: unknown outcome %q (want one of %s)", agg, metric, strings.Join(outcomeMetrics(), ", "))
+		return p.fail(at, "%s counts outcomes: unknown outcome %q (want one of %s)", agg, metric, strings.Join(outcomeMetrics(), ", "))
 	case t.latency() && !slices.Contains(report.LatencyMetrics, metric):
-		return t, p.fail(at, "%s takes a latency: unknown metric %q (want one of %s)", agg, metric, strings.Join(report.LatencyMetrics, ", "))
+		return p.fail(at, "%s takes a latency: unknown metric %q (want one of %s)", agg, metric, strings.Join(report.LatencyMetrics, ", "))
 	}
 	t.Metric = metric
-	if err := p.expect(')', `")"`); err != nil {
-		return t, err
-	}
+	return p.expect(')', `")"`)
+}
 
+// groupFilter parses the optional {group=NAME} into t.Group.
+func (p *parser) groupFilter(t *Threshold) *ParseError {
 	p.space()
-	if p.pos < len(p.src) && p.src[p.pos] == '{' {
+	if p.pos >= len(p.src) || p.src[p.pos] != '{' {
+		return nil
+	}
+	p.pos++
+	key, at := p.word(isName)
+	if key != "group" {
+		return p.fail(at, `want "group" (the only filter)`)
+	}
+	if err := p.expect('=', `"="`); err != nil {
+		return err
+	}
+	p.space()
+	quoted := p.pos < len(p.src) && p.src[p.pos] == '"'
+	if quoted {
 		p.pos++
-		key, at := p.word(isName)
-		if key != "group" {
-			return t, p.fail(at, `want "group" (the only filter)`)
-		}
-		if err := p.expect('=', `"="`); err != nil {
-			return t, err
-		}
-		p.space()
-		quoted := p.pos < len(p.src) && p.src[p.pos] == '"'
-		if quoted {
-			p.pos++
-		}
-		name, at := p.word(isName)
-		if name == "" {
-			return t, p.fail(at, "want a group name")
-		}
-		if quoted {
-			if err := p.expect('"', `closing '"'`); err != nil {
-				return t, err
-			}
-		}
-		t.Group = name
-		if err := p.expect('}', `"}"`); err != nil {
-			return t, err
+	}
+	name, at := p.word(isName)
+	if name == "" {
+		return p.fail(at, "want a group name")
+	}
+	if quoted {
+		if err := p.expect('"', `closing '"'`); err != nil {
+			return err
 		}
 	}
+	t.Group = name
+	return p.expect('}', `"}"`)
+}
 
+// comparison parses the operator into t.Op.
+func (p *parser) comparison(t *Threshold) *ParseError {
 	p.space()
 	opAt := p.pos
 	for _, op := range ops {
@@ -176,18 +200,9 @@ func Parse(expr string) (Threshold, error) {
 		}
 	}
 	if t.Op == "" {
-		return t, p.fail(opAt, "want a comparison (%s)", strings.Join(ops, " "))
+		return p.fail(opAt, "want a comparison (%s)", strings.Join(ops, " "))
 	}
-
-	val, at := p.word(isValue)
-	if err := t.parseValue(p, val, at); err != nil {
-		return t, err
-	}
-	p.space()
-	if p.pos < len(p.src) {
-		return t, p.fail(p.pos, "unexpected %q after the value", string(p.src[p.pos:]))
-	}
-	return t, nil
+	return nil
 }
 
 func (t *Threshold) parseValue(p *parser, val string, at int) *ParseError {
