@@ -25,87 +25,115 @@ func ParseSRSConfig(r io.Reader) ([]SRSHooks, error) {
 	if err != nil {
 		return nil, err
 	}
-	type frame struct {
-		name, arg string
-		hooks     *SRSHooks
-	}
-	var stack []frame
-	var out []SRSHooks
-	var words []token
-	vhostOf := func() string {
-		for i := len(stack) - 1; i >= 0; i-- {
-			if stack[i].name == "vhost" {
-				return stack[i].arg
-			}
-		}
-		return ""
-	}
+	var p srsConfigParser
 	for _, t := range toks {
+		if err := p.token(t); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.stack) > 0 {
+		return nil, fmt.Errorf("srs config: block %q is not closed (missing '}')", p.stack[len(p.stack)-1].name)
+	}
+	if len(p.words) > 0 {
+		return nil, fmt.Errorf("srs config line %d: directive %q is missing its ';'", p.words[0].line, p.words[0].text)
+	}
+	return p.out, nil
+}
+
+// srsConfigParser gathers the words of a directive or a block's head until
+// a ';', '{' or '}' ends them, and keeps the http_hooks blocks it closes.
+type srsConfigParser struct {
+	stack []srsBlock // the blocks open, outermost first
+	words []token
+	out   []SRSHooks
+}
+
+type srsBlock struct {
+	name, arg string
+	hooks     *SRSHooks // only in an http_hooks block
+}
+
+func (p *srsConfigParser) token(t token) error {
+	if !t.quoted { // a quoted ';', '{' or '}' is a word like any other
 		switch t.text {
 		case "{":
-			if t.quoted {
-				break
-			}
-			if len(words) == 0 {
-				return nil, fmt.Errorf("srs config line %d: a block without a name", t.line)
-			}
-			f := frame{name: words[0].text}
-			if len(words) > 1 {
-				f.arg = words[1].text
-			}
-			if f.name == "http_hooks" {
-				f.hooks = &SRSHooks{Vhost: vhostOf(), Line: words[0].line}
-			}
-			stack = append(stack, f)
-			words = nil
-			continue
+			return p.open(t)
 		case "}":
-			if t.quoted {
-				break
-			}
-			if len(words) > 0 {
-				return nil, fmt.Errorf("srs config line %d: directive %q is missing its ';'", words[0].line, words[0].text)
-			}
-			if len(stack) == 0 {
-				return nil, fmt.Errorf("srs config line %d: '}' without a block to close", t.line)
-			}
-			if h := stack[len(stack)-1].hooks; h != nil {
-				out = append(out, *h)
-			}
-			stack = stack[:len(stack)-1]
-			continue
+			return p.close(t)
 		case ";":
-			if t.quoted {
-				break
-			}
-			if len(words) > 0 && len(stack) > 0 {
-				if h := stack[len(stack)-1].hooks; h != nil {
-					args := make([]string, 0, len(words)-1)
-					for _, w := range words[1:] {
-						args = append(args, w.text)
-					}
-					switch words[0].text {
-					case "enabled":
-						h.Enabled = len(args) > 0 && args[0] == "on"
-					case "on_publish":
-						h.OnPublish = append(h.OnPublish, args...)
-					case "on_unpublish":
-						h.OnUnpublish = append(h.OnUnpublish, args...)
-					}
-				}
-			}
-			words = nil
-			continue
+			p.directive()
+			return nil
 		}
-		words = append(words, t)
 	}
-	if len(stack) > 0 {
-		return nil, fmt.Errorf("srs config: block %q is not closed (missing '}')", stack[len(stack)-1].name)
+	p.words = append(p.words, t)
+	return nil
+}
+
+// open starts the block the words so far name.
+func (p *srsConfigParser) open(t token) error {
+	if len(p.words) == 0 {
+		return fmt.Errorf("srs config line %d: a block without a name", t.line)
 	}
-	if len(words) > 0 {
-		return nil, fmt.Errorf("srs config line %d: directive %q is missing its ';'", words[0].line, words[0].text)
+	b := srsBlock{name: p.words[0].text}
+	if len(p.words) > 1 {
+		b.arg = p.words[1].text
 	}
-	return out, nil
+	if b.name == "http_hooks" {
+		b.hooks = &SRSHooks{Vhost: p.vhost(), Line: p.words[0].line}
+	}
+	p.stack = append(p.stack, b)
+	p.words = nil
+	return nil
+}
+
+// close ends the innermost block, keeping it if it is an http_hooks block.
+func (p *srsConfigParser) close(t token) error {
+	if len(p.words) > 0 {
+		return fmt.Errorf("srs config line %d: directive %q is missing its ';'", p.words[0].line, p.words[0].text)
+	}
+	if len(p.stack) == 0 {
+		return fmt.Errorf("srs config line %d: '}' without a block to close", t.line)
+	}
+	if h := p.stack[len(p.stack)-1].hooks; h != nil {
+		p.out = append(p.out, *h)
+	}
+	p.stack = p.stack[:len(p.stack)-1]
+	return nil
+}
+
+// directive ends a directive; only those of an http_hooks block matter.
+func (p *srsConfigParser) directive() {
+	words := p.words
+	p.words = nil
+	if len(words) == 0 || len(p.stack) == 0 {
+		return
+	}
+	h := p.stack[len(p.stack)-1].hooks
+	if h == nil {
+		return
+	}
+	args := make([]string, 0, len(words)-1)
+	for _, w := range words[1:] {
+		args = append(args, w.text)
+	}
+	switch words[0].text {
+	case "enabled":
+		h.Enabled = len(args) > 0 && args[0] == "on"
+	case "on_publish":
+		h.OnPublish = append(h.OnPublish, args...)
+	case "on_unpublish":
+		h.OnUnpublish = append(h.OnUnpublish, args...)
+	}
+}
+
+// vhost is the vhost the open blocks are in ("" outside any).
+func (p *srsConfigParser) vhost() string {
+	for i := len(p.stack) - 1; i >= 0; i-- {
+		if p.stack[i].name == "vhost" {
+			return p.stack[i].arg
+		}
+	}
+	return ""
 }
 
 type token struct {
