@@ -173,23 +173,28 @@ publishers:
 		}},
 		{name: "mixed-faults", yaml: `
 # mixed-faults with 3 s windows instead of 5 s (flap 4 s instead of 8 s),
-# 24 cams 1 s apart instead of 40, 26 s instead of 45 s.
+# 28 cams 1 s apart instead of 40, 30 s instead of 45 s. The first window
+# opens at 7.5 s, not 3.5 s: the owners (0 s) and rivals (4 s) are decided
+# with the callback up even when ffmpeg takes 3 s to start, and an attempt
+# is judged by the callback's state at its own decisive time. The rivals
+# hold 3 s, not 1 s: a hold counts from the scheduled start, and a rival
+# whose ffmpeg took longer was stopped before the server saw it.
 name: mixed-faults
-duration: 26s
+duration: 30s
 media: {clip: testsrc-360p, bitrate: 300k}
 hook:
   mode: conflict
   faults:
-    - {at: 3500ms, for: 3s, kind: down}
-    - {at: 6500ms, for: 3s, kind: "status:500"}
-    - {at: 9500ms, for: 3s, kind: "delay:3s"}
-    - {at: 12500ms, for: 3s, kind: deny}
-    - {at: 15500ms, for: 3s, kind: garbage}
-    - {at: 18500ms, for: 4s, kind: "flap:2s"}
+    - {at: 7500ms, for: 3s, kind: down}
+    - {at: 10500ms, for: 3s, kind: "status:500"}
+    - {at: 13500ms, for: 3s, kind: "delay:3s"}
+    - {at: 16500ms, for: 3s, kind: deny}
+    - {at: 19500ms, for: 3s, kind: garbage}
+    - {at: 22500ms, for: 4s, kind: "flap:2s"}
 publishers:
-  - {group: cams, count: 24, name: "mix-{i:02}", ramp: 24s, hold: 4s}
+  - {group: cams, count: 28, name: "mix-{i:02}", ramp: 28s, hold: 4s}
   - {group: owners, count: 2, name: "mixdup-{i}"}
-  - {group: rivals, count: 2, name: "mixdup-{i}", start: 1500ms, hold: 1s}
+  - {group: rivals, count: 2, name: "mixdup-{i}", start: 4s, hold: 3s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{
 				report.OutcomeOK:              {up, report.StateSlow},
