@@ -176,9 +176,10 @@ publishers:
 # 28 cams 1 s apart instead of 40, 30 s instead of 45 s. The first window
 # opens at 7.5 s, not 3.5 s: the owners (0 s) and rivals (4 s) are decided
 # with the callback up even when ffmpeg takes 3 s to start, and an attempt
-# is judged by the callback's state at its own decisive time. The rivals
-# hold 3 s, not 1 s: a hold counts from the scheduled start, and a rival
-# whose ffmpeg took longer was stopped before the server saw it.
+# is judged by the callback's state at its own decisive time. The cams hold
+# 8 s (not 4 s) and the rivals 3 s (not 1 s): a hold counts from the
+# scheduled start, and a publisher whose ffmpeg took longer to start was
+# stopped before the server saw it (rejected_unknown, no word from ffmpeg).
 name: mixed-faults
 duration: 30s
 media: {clip: testsrc-360p, bitrate: 300k}
@@ -192,7 +193,7 @@ hook:
     - {at: 19500ms, for: 3s, kind: garbage}
     - {at: 22500ms, for: 4s, kind: "flap:2s"}
 publishers:
-  - {group: cams, count: 28, name: "mix-{i:02}", ramp: 28s, hold: 4s}
+  - {group: cams, count: 28, name: "mix-{i:02}", ramp: 28s, hold: 8s}
   - {group: owners, count: 2, name: "mixdup-{i}"}
   - {group: rivals, count: 2, name: "mixdup-{i}", start: 4s, hold: 3s}
 `, mix: func(t *testing.T, s *report.Summary) {

@@ -109,6 +109,7 @@ func contestShape(cs []report.Contest) map[string]string {
 func TestDistributedShardsMergeLikeOneProcess(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
+	oneBurst(t)
 	tmp := t.TempDir()
 	bin := rtmploadBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
