@@ -5,18 +5,20 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // An API that answered nothing usable is said to have done so: its
 // unanswered snapshots do not "agree with rtmpload's outcomes".
 func TestServerViewWithoutUsableAnswers(t *testing.T) {
 	var s stream
-	s.header(GroupInfo{Name: "g", Count: 1})
-	s.attempt("r1-1", "g", "cam", 0, 200, 6000, ClassStopped, 255, "")
+	s.header(schema.GroupInfo{Name: "g", Count: 1})
+	s.attempt("r1-1", "g", "cam", 0, 200, 6000, schema.ClassStopped, 255, "")
 	for ms := 0; ms < 5000; ms += 1000 {
-		s.evs = append(s.evs, Event{Type: TypeSnap, Time: at(ms), Snapshot: &Snapshot{Err: "srsapi: GET /api/v1/streams: invalid character '<' looking for beginning of value"}})
+		s.evs = append(s.evs, schema.Event{Type: schema.TypeSnap, Time: at(ms), Snapshot: &schema.Snapshot{Err: "srsapi: GET /api/v1/streams: invalid character '<' looking for beginning of value"}})
 	}
-	s.end(6000, EndNormal)
+	s.end(6000, schema.EndNormal)
 	sum := s.summary(t)
 	var out bytes.Buffer
 	if err := TableWith(&out, sum, Extras{}); err != nil {
@@ -40,7 +42,7 @@ func TestTimelineStalledIsNotRefused(t *testing.T) {
 	}
 	defer f.Close()
 	tl := NewTimeline()
-	if err := Read(f, tl.Add); err != nil {
+	if err := schema.Read(f, tl.Add); err != nil {
 		t.Fatal(err)
 	}
 	started, refused := 0, 0

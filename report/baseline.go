@@ -127,7 +127,7 @@ func rateChanges(cur, base *Summary) []RateChange {
 	}
 	for _, name := range names {
 		o, n := oldG[name], newG[name]
-		for _, out := range Outcomes {
+		for _, out := range schema.Outcomes {
 			oc, nc := o.Outcomes[out], n.Outcomes[out]
 			if oc == 0 && nc == 0 {
 				continue

@@ -3,6 +3,8 @@ package report
 import (
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // TestStoppedAttemptCountedOnce: an attempt that published and that
@@ -12,29 +14,29 @@ import (
 // calls it ok.
 func TestStoppedAttemptCountedOnce(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 5, 0, 0, 0, time.UTC)
-	exits := []AttemptEvent{
-		{Class: ClassStopped, ExitCode: 255, Stopped: true},
-		{Class: ClassFailed, ExitCode: 1, Stopped: true, Message: "Input/output error"},
-		{Class: ClassKilled, ExitCode: -1, Stopped: true, Killed: true},
+	exits := []schema.AttemptEvent{
+		{Class: schema.ClassStopped, ExitCode: 255, Stopped: true},
+		{Class: schema.ClassFailed, ExitCode: 1, Stopped: true, Message: "Input/output error"},
+		{Class: schema.ClassKilled, ExitCode: -1, Stopped: true, Killed: true},
 	}
-	events := []Event{{Type: TypeRun, Time: t0, Run: &RunHeader{Schema: Schema, ID: "r", Started: t0,
-		Scenario: ScenarioInfo{Name: "s", Groups: []GroupInfo{{Name: "g", Count: len(exits)}}}}}}
+	events := []schema.Event{{Type: schema.TypeRun, Time: t0, Run: &schema.RunHeader{Schema: schema.Schema, ID: "r", Started: t0,
+		Scenario: schema.ScenarioInfo{Name: "s", Groups: []schema.GroupInfo{{Name: "g", Count: len(exits)}}}}}}
 	for i, x := range exits {
 		id := "r-" + string(rune('1'+i))
-		base := AttemptEvent{ID: id, Group: "g", Stream: "s" + id, Slot: i}
+		base := schema.AttemptEvent{ID: id, Group: "g", Stream: "s" + id, Slot: i}
 		at := t0.Add(time.Duration(i) * time.Second)
 		spawn, pub := base, base
-		spawn.Phase, pub.Phase = PhaseSpawn, PhasePublishing
-		x.ID, x.Group, x.Stream, x.Slot, x.Phase = base.ID, base.Group, base.Stream, base.Slot, PhaseExit
+		spawn.Phase, pub.Phase = schema.PhaseSpawn, schema.PhasePublishing
+		x.ID, x.Group, x.Stream, x.Slot, x.Phase = base.ID, base.Group, base.Stream, base.Slot, schema.PhaseExit
 		events = append(events,
-			Event{Type: TypeAttempt, Time: at, Attempt: &spawn},
-			Event{Type: TypeAttempt, Time: at.Add(500 * time.Millisecond), Attempt: &pub},
-			Event{Type: TypeAttempt, Time: at.Add(3 * time.Second), Attempt: &x})
+			schema.Event{Type: schema.TypeAttempt, Time: at, Attempt: &spawn},
+			schema.Event{Type: schema.TypeAttempt, Time: at.Add(500 * time.Millisecond), Attempt: &pub},
+			schema.Event{Type: schema.TypeAttempt, Time: at.Add(3 * time.Second), Attempt: &x})
 		if got := Ended(true, x.Class, x.Stopped); got != EndedStopped {
 			t.Errorf("%s (%s, exit %d): Ended %q, want %q", id, x.Class, x.ExitCode, got, EndedStopped)
 		}
 	}
-	events = append(events, Event{Type: TypeEnd, Time: t0.Add(10 * time.Second), Reason: EndNormal})
+	events = append(events, schema.Event{Type: schema.TypeEnd, Time: t0.Add(10 * time.Second), Reason: schema.EndNormal})
 
 	b, tl := NewBuilder(), NewTimeline()
 	for _, ev := range events {
@@ -44,7 +46,7 @@ func TestStoppedAttemptCountedOnce(t *testing.T) {
 		_ = tl.Add(ev)
 	}
 	s := b.Summary()
-	if s.Outcomes[OutcomeOK] != len(exits) {
+	if s.Outcomes[schema.OutcomeOK] != len(exits) {
 		t.Errorf("report outcomes %v: want all %d ok", s.Outcomes, len(exits))
 	}
 	var published, dropped, refused int

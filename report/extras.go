@@ -3,6 +3,8 @@ package report
 import (
 	"encoding/json"
 	"io"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // ThresholdResult is one evaluated threshold. It lives here, not in
@@ -57,7 +59,7 @@ func Failed(rs []ThresholdResult) int {
 // its timeline, so that stdin can be reported with charts.
 func SummarizeTimeline(r io.Reader) (*Summary, *Timeline, error) {
 	b, t := NewBuilder(), NewTimeline()
-	err := Read(r, func(ev Event) error {
+	err := schema.Read(r, func(ev schema.Event) error {
 		if err := b.Add(ev); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // FuzzRead feeds arbitrary results streams to the reader, the summary and
@@ -36,7 +37,7 @@ func FuzzRead(f *testing.F) {
 // A line longer than any event rtmpload writes is refused, not held whole.
 func TestReadRefusesLongLines(t *testing.T) {
 	data := `{"type":"run","t":"2026-01-01T00:00:00Z","run":{"schema":1,"id":"x"}}` + "\n" + `{"type":"state","x":"` + strings.Repeat("a", 5<<20) + "\"}\n"
-	err := report.Read(strings.NewReader(data), func(report.Event) error { return nil })
+	err := schema.Read(strings.NewReader(data), func(schema.Event) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "line 2 is longer than") {
 		t.Errorf("a 5 MiB line: %v", err)
 	}

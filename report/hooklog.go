@@ -16,7 +16,7 @@ import (
 // own; the hook's log supplies them, joined to attempts through the attempt
 // id each publish URL carries (?rtmpload=<run>-<n>).
 type HookLog struct {
-	calls []HookCall
+	calls []schema.HookCall
 }
 
 // ReadHookLog reads the JSON lines of `rtmpload hook --json`. Call lines
@@ -31,7 +31,7 @@ func ReadHookLog(r io.Reader) (*HookLog, error) {
 		if len(strings.TrimSpace(string(b))) > 0 {
 			var v struct {
 				Type string `json:"type"`
-				HookCall
+				schema.HookCall
 			}
 			if uerr := json.Unmarshal(schema.RedactJSON(b), &v); uerr != nil {
 				if err == io.EOF && b[len(b)-1] != '\n' {
@@ -59,8 +59,8 @@ func (l *HookLog) Len() int { return len(l.calls) }
 // order: every call whose attempt id is one of the run's, and every call tied
 // to no attempt that arrived between from and to (a zero to leaves the end
 // open). One hook serving several runs thus splits cleanly between them.
-func (l *HookLog) Events(runID string, from, to time.Time) []Event {
-	var out []Event
+func (l *HookLog) Events(runID string, from, to time.Time) []schema.Event {
+	var out []schema.Event
 	for i := range l.calls {
 		c := l.calls[i]
 		switch {
@@ -75,7 +75,7 @@ func (l *HookLog) Events(runID string, from, to time.Time) []Event {
 		if at.IsZero() {
 			at = c.Arrived
 		}
-		out = append(out, Event{Type: TypeHook, Time: at, Hook: &c})
+		out = append(out, schema.Event{Type: schema.TypeHook, Time: at, Hook: &c})
 	}
 	return out
 }

@@ -112,17 +112,17 @@ const (
 // stateColor is the callback state's colour in the availability band.
 func stateColor(state schema.CallbackState) string {
 	switch state {
-	case StateUp:
+	case schema.StateUp:
 		return "#4ac26b"
-	case StateSlow:
+	case schema.StateSlow:
 		return "#e3b341"
-	case StateDenying:
+	case schema.StateDenying:
 		return "#a371f7"
-	case StateMisanswering:
+	case schema.StateMisanswering:
 		return "#db61a2"
-	case StateErroring:
+	case schema.StateErroring:
 		return "#f0883e"
-	case StateDown:
+	case schema.StateDown:
 		return "#e5534b"
 	}
 	return "#e6e9ef"
@@ -216,7 +216,7 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 				x0, yb, x1-x0, bandH, stateColor(c.State), c.Source, c.At.Sub(s.Run.Started).Round(100*time.Millisecond), label)
 		}
 		fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis" text-anchor="end">callback</text>`, chartLeft-6, yb+bandH-5)
-		for i, st := range []schema.CallbackState{StateUp, StateSlow, StateDenying, StateMisanswering, StateErroring, StateDown} {
+		for i, st := range []schema.CallbackState{schema.StateUp, schema.StateSlow, schema.StateDenying, schema.StateMisanswering, schema.StateErroring, schema.StateDown} {
 			lx := chartLeft + i*90
 			fmt.Fprintf(&sb, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" class="axis">%s</text>`,
 				lx, yb+bandH+30, stateColor(st), lx+14, yb+bandH+39, st)
@@ -360,7 +360,7 @@ func phaseList(marks []PhaseMark) string {
 	parts := make([]string, 0, len(marks))
 	for _, m := range marks {
 		p := m.Phase + " " + ms(m.MS)
-		if m.Detail != "" && m.Phase != WireConnect && m.Phase != WirePublish {
+		if m.Detail != "" && m.Phase != schema.WireConnect && m.Phase != schema.WirePublish {
 			p += " (" + m.Detail + ")"
 		}
 		parts = append(parts, p)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 type junitSuites struct {
@@ -90,7 +92,7 @@ func JUnit(w io.Writer, s *Summary, x Extras) error {
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
-	if s.EndReason != EndNormal {
+	if s.EndReason != schema.EndNormal {
 		// A run that did not end normally is a failure whatever the thresholds say.
 		suite.Cases = append(suite.Cases, junitCase{Name: "run ended", Classname: classname,
 			Failure: &junitFailure{Message: "run ended: " + s.EndReason, Type: "run", Text: s.EndError}})
@@ -118,7 +120,7 @@ func JUnit(w io.Writer, s *Summary, x Extras) error {
 func groupText(s *Summary, g GroupSummary) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "attempts %d\n", g.Attempts)
-	for _, o := range Outcomes {
+	for _, o := range schema.Outcomes {
 		if n := g.Outcomes[o]; n > 0 {
 			fmt.Fprintf(&b, "%s %d\n", o, n)
 		}

@@ -5,12 +5,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Summarize reads a results stream and returns its summary.
 func Summarize(r io.Reader) (*Summary, error) {
 	b := NewBuilder()
-	if err := Read(r, b.Add); err != nil {
+	if err := schema.Read(r, b.Add); err != nil {
 		return nil, err
 	}
 	return b.Summary(), nil

@@ -199,7 +199,7 @@ func runDuration(s *Summary) string {
 // outcomeColumns is the outcomes that occurred, in report order.
 func outcomeColumns(s *Summary) []schema.Outcome {
 	var cols []schema.Outcome
-	for _, o := range Outcomes {
+	for _, o := range schema.Outcomes {
 		if s.Outcomes[o] > 0 {
 			cols = append(cols, o)
 		}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // MaxShards is the most shards one run may be split into. A run header that
@@ -45,8 +47,8 @@ type MergedRun struct {
 // shardStream is what merging keeps of one stream besides its events.
 type shardStream struct {
 	name   string
-	header RunHeader
-	end    *Event
+	header schema.RunHeader
+	end    *schema.Event
 	tl     *Timeline
 }
 
@@ -70,9 +72,9 @@ func Merge(srcs []Source, hooks *HookLog) ([]MergedRun, error) {
 	for _, src := range srcs {
 		var st *shardStream
 		var mr *mergeRun
-		err := Read(src.R, func(ev Event) error {
+		err := schema.Read(src.R, func(ev schema.Event) error {
 			if st == nil {
-				if ev.Type != TypeRun || ev.Run == nil {
+				if ev.Type != schema.TypeRun || ev.Run == nil {
 					return errors.New("the first line is not a run header")
 				}
 				st = &shardStream{name: src.Name, header: *ev.Run, tl: NewTimeline()}
@@ -83,9 +85,9 @@ func Merge(srcs []Source, hooks *HookLog) ([]MergedRun, error) {
 				return st.tl.Add(ev)
 			}
 			switch ev.Type {
-			case TypeRun:
+			case schema.TypeRun:
 				return errors.New("a second run header: concatenated streams must be given as separate files")
-			case TypeEnd:
+			case schema.TypeEnd:
 				e := ev
 				st.end = &e
 				return nil
@@ -206,11 +208,11 @@ func shardInfo(streams []*shardStream, n int) *ShardInfo {
 // so a run of one process reports exactly as before. Shards: the last end,
 // usage added up (the largest RSS kept), and a reason that is normal only
 // when every shard is there and ended normally.
-func mergeEnds(streams []*shardStream, n int) *Event {
+func mergeEnds(streams []*shardStream, n int) *schema.Event {
 	if n == 1 {
 		return streams[0].end
 	}
-	end := &Event{Type: TypeEnd, Reason: EndNormal}
+	end := &schema.Event{Type: schema.TypeEnd, Reason: schema.EndNormal}
 	var missing, unfinished []int
 	var errs []string
 	present := make(map[int]bool)
@@ -224,8 +226,8 @@ func mergeEnds(streams []*shardStream, n int) *Event {
 		if e.Time.After(end.Time) {
 			end.Time = e.Time
 		}
-		if e.Reason != EndNormal {
-			if end.Reason == EndNormal {
+		if e.Reason != schema.EndNormal {
+			if end.Reason == schema.EndNormal {
 				end.Reason = e.Reason
 			}
 			msg := fmt.Sprintf("shard %d: %s", st.header.Shard, e.Reason)
@@ -236,7 +238,7 @@ func mergeEnds(streams []*shardStream, n int) *Event {
 		}
 		if u := e.Usage; u != nil {
 			if end.Usage == nil {
-				end.Usage = &Usage{}
+				end.Usage = &schema.Usage{}
 			}
 			end.Usage.SelfCPU += u.SelfCPU
 			end.Usage.ChildCPU += u.ChildCPU

@@ -11,18 +11,19 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // readEvents reads a results file into memory; the fixtures are small.
-func readEvents(t *testing.T, path string) []report.Event {
+func readEvents(t *testing.T, path string) []schema.Event {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var evs []report.Event
-	if err := report.Read(f, func(ev report.Event) error { evs = append(evs, ev); return nil }); err != nil {
+	var evs []schema.Event
+	if err := schema.Read(f, func(ev schema.Event) error { evs = append(evs, ev); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return evs
@@ -33,19 +34,19 @@ func readEvents(t *testing.T, path string) []report.Event {
 // too) go to shard Slot%n, like scenarios.Shard; every shard gets the header
 // and end line. With hookLog set, hook calls go to a hook log instead, as
 // with --hook external.
-func splitShards(t *testing.T, evs []report.Event, n int, hookLog *bytes.Buffer) [][]report.Event {
+func splitShards(t *testing.T, evs []schema.Event, n int, hookLog *bytes.Buffer) [][]schema.Event {
 	t.Helper()
 	slotOf := make(map[string]int)
 	for _, ev := range evs {
-		if ev.Type == report.TypeAttempt {
+		if ev.Type == schema.TypeAttempt {
 			slotOf[ev.Attempt.ID] = ev.Attempt.Slot
 		}
 	}
-	out := make([][]report.Event, n)
+	out := make([][]schema.Event, n)
 	for _, ev := range evs {
 		var id string
 		switch ev.Type {
-		case report.TypeRun:
+		case schema.TypeRun:
 			for i := range n {
 				h := *ev.Run
 				h.Shard, h.Shards = i, n
@@ -54,19 +55,19 @@ func splitShards(t *testing.T, evs []report.Event, n int, hookLog *bytes.Buffer)
 				out[i] = append(out[i], e)
 			}
 			continue
-		case report.TypeEnd:
+		case schema.TypeEnd:
 			for i := range n {
 				out[i] = append(out[i], ev)
 			}
 			continue
-		case report.TypeAttempt:
+		case schema.TypeAttempt:
 			id = ev.Attempt.ID
-		case report.TypeHook:
+		case schema.TypeHook:
 			if hookLog != nil {
 				b, err := json.Marshal(struct {
 					Type      string  `json:"type"`
 					LatencyMS float64 `json:"latency_ms"`
-					report.HookCall
+					schema.HookCall
 				}{"call", 1, *ev.Hook})
 				if err != nil {
 					t.Fatal(err)
@@ -75,7 +76,7 @@ func splitShards(t *testing.T, evs []report.Event, n int, hookLog *bytes.Buffer)
 				continue
 			}
 			id = ev.Hook.Attempt
-		case report.TypeServer:
+		case schema.TypeServer:
 			id = ev.Server.Attempt
 		}
 		slot, ok := slotOf[id]
@@ -87,12 +88,12 @@ func splitShards(t *testing.T, evs []report.Event, n int, hookLog *bytes.Buffer)
 	return out
 }
 
-func sources(t *testing.T, streams [][]report.Event) []report.Source {
+func sources(t *testing.T, streams [][]schema.Event) []report.Source {
 	t.Helper()
 	var srcs []report.Source
 	for i, evs := range streams {
 		var buf bytes.Buffer
-		w := report.NewWriter(&buf)
+		w := schema.NewWriter(&buf)
 		for _, ev := range evs {
 			w.Write(ev)
 		}
@@ -137,7 +138,7 @@ func sameCounts(t *testing.T, got, want *report.Summary) {
 
 func TestMergeShardsEqualsOneRun(t *testing.T) {
 	whole := wholeSummary(t)
-	if whole.Outcomes[report.OutcomeStreamBusy] == 0 || len(whole.Contests) == 0 {
+	if whole.Outcomes[schema.OutcomeStreamBusy] == 0 || len(whole.Contests) == 0 {
 		t.Fatalf("fixture has no contests: %+v", whole.Outcomes)
 	}
 	for _, n := range []int{2, 3, 4, 7} {
@@ -150,7 +151,7 @@ func TestMergeShardsEqualsOneRun(t *testing.T) {
 		}
 		s := runs[0].Summary
 		sameCounts(t, s, whole)
-		if s.EndReason != report.EndNormal || len(s.Anomalies) != 0 {
+		if s.EndReason != schema.EndNormal || len(s.Anomalies) != 0 {
 			t.Errorf("n=%d: end %q anomalies %q", n, s.EndReason, s.Anomalies)
 		}
 		if s.Shards == nil || s.Shards.Count != n || len(s.Shards.Present) != n || s.Shards.Missing != nil || s.Shards.Unfinished != nil {
@@ -192,9 +193,9 @@ func TestMergeJoinsHookLog(t *testing.T) {
 	// An external server leaves no server events: only the hook's log can
 	// tell a refused rival (the hook allowed it, its owner was live) from an
 	// unexplained refusal.
-	var evs []report.Event
+	var evs []schema.Event
 	for _, ev := range readEvents(t, "testdata/dup.jsonl") {
-		if ev.Type != report.TypeServer {
+		if ev.Type != schema.TypeServer {
 			evs = append(evs, ev)
 		}
 	}
@@ -220,7 +221,7 @@ func TestMergeJoinsHookLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := without[0].Summary; s.Hook.Calls != 0 || s.Outcomes[report.OutcomeRejectedUnknown] != whole.Outcomes[report.OutcomeStreamBusy] {
+	if s := without[0].Summary; s.Hook.Calls != 0 || s.Outcomes[schema.OutcomeRejectedUnknown] != whole.Outcomes[schema.OutcomeStreamBusy] {
 		t.Fatalf("without the log: %d hook calls, outcomes %v", s.Hook.Calls, s.Outcomes)
 	}
 	runs, err := report.Merge(sources(t, streams), hooks)
@@ -253,7 +254,7 @@ func TestMergeNamesMissingAndUnfinishedShards(t *testing.T) {
 	streams[1] = streams[1][:len(streams[1])-1] // killed: no end line
 	kept := 0
 	for _, ev := range streams[2] {
-		if ev.Type == report.TypeAttempt && ev.Attempt.Phase == report.PhaseSpawn {
+		if ev.Type == schema.TypeAttempt && ev.Attempt.Phase == schema.PhaseSpawn {
 			kept++
 		}
 	}
@@ -286,7 +287,7 @@ func TestMergeSeparatesRunsAndRefusesDoubles(t *testing.T) {
 	evs := readEvents(t, "testdata/dup.jsonl")
 	other := readEvents(t, "testdata/smoke.jsonl")
 	shards := sources(t, splitShards(t, evs, 2, nil))
-	runs, err := report.Merge([]report.Source{shards[0], sources(t, [][]report.Event{other})[0], shards[1]}, nil)
+	runs, err := report.Merge([]report.Source{shards[0], sources(t, [][]schema.Event{other})[0], shards[1]}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,8 +323,8 @@ func TestMergeBoundsClaimedShards(t *testing.T) {
 	claim := func(shards int) report.Source {
 		h := *evs[0].Run
 		h.Shards = shards
-		cp := append([]report.Event{{Type: report.TypeRun, Time: evs[0].Time, Run: &h}}, evs[1:]...)
-		return sources(t, [][]report.Event{cp})[0]
+		cp := append([]schema.Event{{Type: schema.TypeRun, Time: evs[0].Time, Run: &h}}, evs[1:]...)
+		return sources(t, [][]schema.Event{cp})[0]
 	}
 	for _, n := range []int{report.MaxShards + 1, 1000000000} {
 		if _, err := report.Merge([]report.Source{claim(n)}, nil); err == nil || !strings.Contains(err.Error(), "at most") {

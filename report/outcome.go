@@ -9,56 +9,9 @@ import (
 	"github.com/rtmpload/rtmpload/srs"
 )
 
-// Outcomes of a publish attempt (docs/design.md, "Outcomes"): schema's.
-const (
-	// Deprecated alias: use schema.OutcomeOK.
-	OutcomeOK = schema.OutcomeOK
-	// Deprecated alias: use schema.OutcomeServerUnreachable.
-	OutcomeServerUnreachable = schema.OutcomeServerUnreachable
-	// Deprecated alias: use schema.OutcomeHookUnreachable.
-	OutcomeHookUnreachable = schema.OutcomeHookUnreachable
-	// Deprecated alias: use schema.OutcomeHookDenied.
-	OutcomeHookDenied = schema.OutcomeHookDenied
-	// Deprecated alias: use schema.OutcomeHookBadAnswer.
-	OutcomeHookBadAnswer = schema.OutcomeHookBadAnswer
-	// Deprecated alias: use schema.OutcomeHookErrorStatus.
-	OutcomeHookErrorStatus = schema.OutcomeHookErrorStatus
-	// Deprecated alias: use schema.OutcomeHookTimeout.
-	OutcomeHookTimeout = schema.OutcomeHookTimeout
-	// Deprecated alias: use schema.OutcomeStreamBusy.
-	OutcomeStreamBusy = schema.OutcomeStreamBusy
-	// Deprecated alias: use schema.OutcomeDropped.
-	OutcomeDropped = schema.OutcomeDropped
-	// Deprecated alias: use schema.OutcomeFFmpegError.
-	OutcomeFFmpegError = schema.OutcomeFFmpegError
-	// Deprecated alias: use schema.OutcomeRejectedUnknown.
-	OutcomeRejectedUnknown = schema.OutcomeRejectedUnknown
-	// Deprecated alias: use schema.OutcomeDuplicateAccepted.
-	OutcomeDuplicateAccepted = schema.OutcomeDuplicateAccepted
-)
-
-// Outcomes lists every attempt outcome in the order reports show them.
-//
-// Deprecated alias: use schema.Outcomes.
-var Outcomes = schema.Outcomes
-
 // SRSHookTimeout is how long SRS waits for an on_publish answer
 // (SRS_HTTP_CLIENT_TIMEOUT, docs/srs-behaviour.md, "What SRS accepts as allow").
 const SRSHookTimeout = 30 * time.Second
-
-// Publisher exit classes, as the supervisor reports them: schema's.
-const (
-	// Deprecated alias: use schema.ClassStopped.
-	ClassStopped = schema.ClassStopped
-	// Deprecated alias: use schema.ClassExited.
-	ClassExited = schema.ClassExited
-	// Deprecated alias: use schema.ClassFailed.
-	ClassFailed = schema.ClassFailed
-	// Deprecated alias: use schema.ClassKilled.
-	ClassKilled = schema.ClassKilled
-	// Deprecated alias: use schema.ClassSpawnError.
-	ClassSpawnError = schema.ClassSpawnError
-)
 
 // Ends of an attempt, as known when its ffmpeg exits (Ended). They are the
 // result label of rtmpload_attempt_results_total.
@@ -81,9 +34,9 @@ func Ended(published bool, class schema.ExitClass, stopped bool) string {
 	switch {
 	case !published:
 		return EndedRefused
-	case class == ClassStopped || class == ClassKilled || stopped:
+	case class == schema.ClassStopped || class == schema.ClassKilled || stopped:
 		return EndedStopped
-	case class == ClassExited:
+	case class == schema.ClassExited:
 		return EndedPublished
 	}
 	return EndedDropped
@@ -115,10 +68,10 @@ type Attempt struct {
 	Message    string           `json:"message,omitempty"`
 	StderrTail []string         `json:"stderr_tail,omitempty"`
 
-	Hook      *HookCall    `json:"hook,omitempty"`       // its on_publish call, when the hook saw one
-	HookCalls int          `json:"hook_calls,omitempty"` // on_publish calls seen for it
-	Server    *ServerEvent `json:"server,omitempty"`     // the server's verdict (embedded server)
-	Wire      *WireConn    `json:"wire,omitempty"`
+	Hook      *schema.HookCall    `json:"hook,omitempty"`       // its on_publish call, when the hook saw one
+	HookCalls int                 `json:"hook_calls,omitempty"` // on_publish calls seen for it
+	Server    *schema.ServerEvent `json:"server,omitempty"`     // the server's verdict (embedded server)
+	Wire      *schema.WireConn    `json:"wire,omitempty"`
 
 	Starved   bool                 `json:"starved,omitempty"`        // fell below real time at some point
 	HookState schema.CallbackState `json:"callback_state,omitempty"` // the callback's state at the decisive moment
@@ -137,7 +90,7 @@ func (a *Attempt) decisiveTime() time.Time {
 		}
 		return a.Hook.Arrived
 	}
-	if t, _, ok := a.Wire.Mark(WirePublish); ok {
+	if t, _, ok := a.Wire.Mark(schema.WirePublish); ok {
 		return t
 	}
 	if !a.Exit.IsZero() {
@@ -195,55 +148,55 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 	ev := evidence(a)
 	switch {
 	case a.Class == "":
-		return OutcomeRejectedUnknown, "no exit recorded: the run was cut short" + ev
-	case a.Class == ClassSpawnError:
-		return OutcomeFFmpegError, "ffmpeg could not be started" + ev
+		return schema.OutcomeRejectedUnknown, "no exit recorded: the run was cut short" + ev
+	case a.Class == schema.ClassSpawnError:
+		return schema.OutcomeFFmpegError, "ffmpeg could not be started" + ev
 	case a.published():
 		if Ended(true, a.Class, a.Stopped) == EndedDropped {
-			return OutcomeDropped, "published, then ffmpeg ended on its own" + ev
+			return schema.OutcomeDropped, "published, then ffmpeg ended on its own" + ev
 		}
-		return OutcomeOK, ""
+		return schema.OutcomeOK, ""
 	}
 
 	// Not published: the server refused it, or it never got that far.
 	if h := a.Hook; h != nil {
 		switch hookVerdict(a) {
 		case srs.Deny:
-			return OutcomeHookDenied, "hook answered deny" + ev
+			return schema.OutcomeHookDenied, "hook answered deny" + ev
 		case srs.BadAnswer:
-			return OutcomeHookBadAnswer, badAnswer(h.Status, h.Body) + ev
+			return schema.OutcomeHookBadAnswer, badAnswer(h.Status, h.Body) + ev
 		}
 		switch {
 		case droppedByDown(h):
-			return OutcomeHookUnreachable, "the callback went down as the call arrived: " + h.Reason + ev
+			return schema.OutcomeHookUnreachable, "the callback went down as the call arrived: " + h.Reason + ev
 		case h.Canceled || h.Latency() >= SRSHookTimeout:
-			return OutcomeHookTimeout, fmt.Sprintf("hook took %s (SRS gives up at %s)", h.Latency().Round(time.Millisecond), SRSHookTimeout) + ev
+			return schema.OutcomeHookTimeout, fmt.Sprintf("hook took %s (SRS gives up at %s)", h.Latency().Round(time.Millisecond), SRSHookTimeout) + ev
 		case h.Status != 200 && h.Status != 201:
-			return OutcomeHookErrorStatus, fmt.Sprintf("hook answered HTTP %d", h.Status) + ev
+			return schema.OutcomeHookErrorStatus, fmt.Sprintf("hook answered HTTP %d", h.Status) + ev
 		case callVerdict(h) == srs.Allow:
 			if other := liveOther(a, a.verdictTime()); other != nil {
-				return OutcomeStreamBusy, fmt.Sprintf("hook allowed, but %s (%s) was publishing %s", other.ID, other.Group, a.Stream) + ev
+				return schema.OutcomeStreamBusy, fmt.Sprintf("hook allowed, but %s (%s) was publishing %s", other.ID, other.Group, a.Stream) + ev
 			}
 		}
 	}
 	if why, ok := handshakeStalled(a.Wire); ok {
 		// The server took the TCP connection and never spoke RTMP: it is
 		// not serving, whatever ended the wait.
-		return OutcomeServerUnreachable, why + ev
+		return schema.OutcomeServerUnreachable, why + ev
 	}
-	if a.Class == ClassStopped || a.Stopped {
+	if a.Class == schema.ClassStopped || a.Stopped {
 		// Its time was up (hold, run end, churn) while it still waited: not
 		// a refusal and not ffmpeg's fault.
 		if a.Hook == nil && a.Server == nil && a.Wire == nil && a.Message == "" && !a.Spawn.IsZero() && !a.Exit.IsZero() {
 			// Nothing shows it reached a server: a hold shorter than
 			// ffmpeg's start-up on a loaded machine ends it this way.
-			return OutcomeRejectedUnknown, fmt.Sprintf("stopped by rtmpload %s after its spawn, before anything shows it reached the server (no hook call, no server decision, no wire record, no word from ffmpeg): "+
+			return schema.OutcomeRejectedUnknown, fmt.Sprintf("stopped by rtmpload %s after its spawn, before anything shows it reached the server (no hook call, no server decision, no wire record, no word from ffmpeg): "+
 				"ffmpeg may still have been starting, late on a loaded machine; its hold or the run ended first", a.Exit.Sub(a.Spawn).Round(time.Millisecond)) + ev
 		}
-		return OutcomeRejectedUnknown, "stopped by rtmpload before its publish started" + ev
+		return schema.OutcomeRejectedUnknown, "stopped by rtmpload before its publish started" + ev
 	}
 	if a.Server != nil && a.Server.Kind == "reject" {
-		if o := serverOutcome(a.Server); o == OutcomeHookBadAnswer {
+		if o := serverOutcome(a.Server); o == schema.OutcomeHookBadAnswer {
 			var body *string
 			if a.Server.HookStatus != 0 {
 				body = &a.Server.HookBody
@@ -253,38 +206,38 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 			return o, "server rejected it: " + a.Server.Reason + ev
 		}
 	}
-	if a.Hook == nil && a.HookState == StateDown && strings.Contains(a.Message, "Input/output error") {
-		return OutcomeHookUnreachable, "the callback was down when the server asked it" + ev
+	if a.Hook == nil && a.HookState == schema.StateDown && strings.Contains(a.Message, "Input/output error") {
+		return schema.OutcomeHookUnreachable, "the callback was down when the server asked it" + ev
 	}
 	if a.Hook == nil && strings.Contains(a.Message, "Connection refused") {
-		return OutcomeServerUnreachable, "the RTMP port refused the connection" + ev
+		return schema.OutcomeServerUnreachable, "the RTMP port refused the connection" + ev
 	}
 	if a.Hook == nil && strings.Contains(a.Message, "Input/output error") && a.Server != nil {
-		return OutcomeHookUnreachable, "the server received the publish but the hook never saw it" + ev
+		return schema.OutcomeHookUnreachable, "the server received the publish but the hook never saw it" + ev
 	}
 	if !strings.Contains(a.Message, "Input/output error") && a.Hook == nil {
-		return OutcomeFFmpegError, "ffmpeg failed before any hook call" + ev
+		return schema.OutcomeFFmpegError, "ffmpeg failed before any hook call" + ev
 	}
-	return OutcomeRejectedUnknown, "refused, cause not determined" + ev
+	return schema.OutcomeRejectedUnknown, "refused, cause not determined" + ev
 }
 
 // droppedByDown tells a call that the hook accepted in the instant its
 // down window began and then dropped, as the closing listener would have
 // (the hook server's reason "connection dropped by fault SPEC"): the
 // callback was unreachable, the caller did not give up.
-func droppedByDown(h *HookCall) bool {
+func droppedByDown(h *schema.HookCall) bool {
 	return h.Canceled && h.Status == 0 && strings.HasPrefix(h.Reason, "connection dropped by fault ")
 }
 
 // handshakeStalled tells whether the tap saw ffmpeg's C0+C1 reach a server
 // that never sent S0+S1+S2: the server accepted TCP and then said nothing
 // (a hung process, a port forwarded to nothing, something else listening).
-func handshakeStalled(w *WireConn) (string, bool) {
-	sent, _, ok := w.Mark(WireC0C1)
+func handshakeStalled(w *schema.WireConn) (string, bool) {
+	sent, _, ok := w.Mark(schema.WireC0C1)
 	if !ok {
 		return "", false
 	}
-	if _, _, answered := w.Mark(WireS0S1S2); answered {
+	if _, _, answered := w.Mark(schema.WireS0S1S2); answered {
 		return "", false
 	}
 	var end time.Time
@@ -294,7 +247,7 @@ func handshakeStalled(w *WireConn) (string, bool) {
 		}
 	}
 	why := "server never answered the RTMP handshake"
-	if _, _, closed := w.Mark(WireServerClose); closed {
+	if _, _, closed := w.Mark(schema.WireServerClose); closed {
 		why = "server closed the connection during the RTMP handshake"
 	}
 	if end.After(sent) {
@@ -306,24 +259,24 @@ func handshakeStalled(w *WireConn) (string, bool) {
 // serverOutcome maps the embedded server's rejection (its log) to an
 // outcome. A refusal by the hook is judged again by SRS's rule when the
 // server recorded the answer, so the server and the report cannot differ.
-func serverOutcome(e *ServerEvent) schema.Outcome {
+func serverOutcome(e *schema.ServerEvent) schema.Outcome {
 	switch reason := schema.Outcome(e.Reason); reason {
-	case OutcomeHookDenied, OutcomeHookBadAnswer, OutcomeHookErrorStatus:
-		if e.HookStatus != 0 && len(e.HookBody) < MaxHookBody { // a body that long may be cut
+	case schema.OutcomeHookDenied, schema.OutcomeHookBadAnswer, schema.OutcomeHookErrorStatus:
+		if e.HookStatus != 0 && len(e.HookBody) < schema.MaxHookBody { // a body that long may be cut
 			switch srs.JudgeAnswer(e.HookStatus, []byte(e.HookBody)).Verdict {
 			case srs.Deny:
-				return OutcomeHookDenied
+				return schema.OutcomeHookDenied
 			case srs.BadAnswer:
-				return OutcomeHookBadAnswer
+				return schema.OutcomeHookBadAnswer
 			case srs.ErrorStatus:
-				return OutcomeHookErrorStatus
+				return schema.OutcomeHookErrorStatus
 			}
 		}
 		return reason
-	case OutcomeHookUnreachable, OutcomeHookTimeout, OutcomeStreamBusy:
+	case schema.OutcomeHookUnreachable, schema.OutcomeHookTimeout, schema.OutcomeStreamBusy:
 		return reason
 	case "hook_invalid": // before hook_bad_answer: a 200 whose body was not JSON
-		return OutcomeHookBadAnswer
+		return schema.OutcomeHookBadAnswer
 	}
 	return ""
 }
@@ -334,7 +287,7 @@ func serverOutcome(e *ServerEvent) schema.Outcome {
 func hookVerdict(a *Attempt) srs.Verdict {
 	v := callVerdict(a.Hook)
 	if v == srs.Deny && a.Hook.Body == nil && a.Server != nil && a.Server.Kind == "reject" &&
-		serverOutcome(a.Server) == OutcomeHookBadAnswer {
+		serverOutcome(a.Server) == schema.OutcomeHookBadAnswer {
 		return srs.BadAnswer
 	}
 	return v
@@ -364,16 +317,16 @@ func evidence(a *Attempt) string {
 	} else {
 		parts = append(parts, "hook: no call")
 	}
-	if a.HookState != "" && a.HookState != StateUnknown {
+	if a.HookState != "" && a.HookState != schema.StateUnknown {
 		parts = append(parts, "callback "+string(a.HookState))
 	}
 	if a.Server != nil && a.Server.Reason != "" {
 		parts = append(parts, "server: "+a.Server.Reason)
 	}
 	if w := a.Wire; w != nil {
-		_, _, sentPublish := w.Mark(WirePublish)
-		_, status, gotStatus := w.Mark(WireOnStatus)
-		_, how, closed := w.Mark(WireServerClose)
+		_, _, sentPublish := w.Mark(schema.WirePublish)
+		_, status, gotStatus := w.Mark(schema.WireOnStatus)
+		_, how, closed := w.Mark(schema.WireServerClose)
 		switch {
 		case gotStatus:
 			parts = append(parts, "wire: onStatus "+status)

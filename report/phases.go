@@ -68,7 +68,7 @@ func (a *Attempt) phases(untilMedia bool) []PhaseMark {
 	}
 	add(PhaseMarkFirstProgress, a.Publishing, "")
 	detail := string(a.Class)
-	if a.Class != ClassStopped && a.ExitCode != 0 {
+	if a.Class != schema.ClassStopped && a.ExitCode != 0 {
 		detail = fmt.Sprintf("%s %d", a.Class, a.ExitCode)
 	}
 	add(PhaseMarkExit, a.Exit, detail)
@@ -78,10 +78,10 @@ func (a *Attempt) phases(untilMedia bool) []PhaseMark {
 		// the part worth showing.
 		cut := -1
 		for i, m := range out {
-			if m.Phase == WireFirstAudio || m.Phase == WireFirstVideo {
+			if m.Phase == schema.WireFirstAudio || m.Phase == schema.WireFirstVideo {
 				cut = i
 				// Both media marks often share one read: keep the other too.
-				for cut+1 < len(out) && out[cut+1].MS == m.MS && (out[cut+1].Phase == WireFirstAudio || out[cut+1].Phase == WireFirstVideo) {
+				for cut+1 < len(out) && out[cut+1].MS == m.MS && (out[cut+1].Phase == schema.WireFirstAudio || out[cut+1].Phase == schema.WireFirstVideo) {
 					cut++
 				}
 				break
@@ -108,7 +108,7 @@ func durMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // how long ffmpeg took to start publishing.
 func (a *Attempt) waited() (metric string, d time.Duration, ok bool) {
 	a.Wire.Durations(a.Spawn, func(m string, v time.Duration) {
-		if m == MetricHookWait {
+		if m == schema.MetricHookWait {
 			metric, d, ok = m, v, true
 		}
 	})
@@ -160,15 +160,15 @@ func slowest(attempts []*Attempt) []Slow {
 // server's verdict, the first media, and what follows.
 func phaseColor(phase string) (color, stretch string) {
 	switch phase {
-	case WireTCPConnect, "upstream_connect":
+	case schema.WireTCPConnect, "upstream_connect":
 		return "#c9ced6", "ffmpeg start"
-	case WireC0C1, WireS0S1S2, "c2":
+	case schema.WireC0C1, schema.WireS0S1S2, "c2":
 		return "#7aa7e0", "handshake"
-	case WireConnect, WireConnectResult, "release_stream", "fc_publish", "create_stream", "create_stream_result", WirePublish:
+	case schema.WireConnect, schema.WireConnectResult, "release_stream", "fc_publish", "create_stream", "create_stream_result", schema.WirePublish:
 		return "#9ecbff", "RTMP commands"
-	case WireOnStatus, WireServerClose:
+	case schema.WireOnStatus, schema.WireServerClose:
 		return "#f0883e", "waiting for the verdict"
-	case WireFirstAudio, WireFirstVideo:
+	case schema.WireFirstAudio, schema.WireFirstVideo:
 		return "#4ac26b", "first media"
 	}
 	return "#e6e9ef", "after"

@@ -14,33 +14,33 @@ import (
 // publish command at +110, the verdict (Publish.Start, or the server's close
 // when refused) wait ms later, first media 40 ms after a start.
 func (s *stream) wire(attempt, name string, spawn, wait int, refused bool) {
-	m := func(phase string, ms int, detail string) WireMark {
-		return WireMark{Phase: phase, At: at(spawn + ms), Detail: detail}
+	m := func(phase string, ms int, detail string) schema.WireMark {
+		return schema.WireMark{Phase: phase, At: at(spawn + ms), Detail: detail}
 	}
-	marks := []WireMark{m(WireTCPConnect, 100, ""), m(WireC0C1, 100, ""), m(WireS0S1S2, 101, ""),
-		m(WireConnect, 102, ""), m(WireConnectResult, 103, "NetConnection.Connect.Success"), m(WirePublish, 110, "")}
+	marks := []schema.WireMark{m(schema.WireTCPConnect, 100, ""), m(schema.WireC0C1, 100, ""), m(schema.WireS0S1S2, 101, ""),
+		m(schema.WireConnect, 102, ""), m(schema.WireConnectResult, 103, "NetConnection.Connect.Success"), m(schema.WirePublish, 110, "")}
 	if refused {
-		marks = append(marks, m(WireServerClose, 110+wait, "EOF"))
+		marks = append(marks, m(schema.WireServerClose, 110+wait, "EOF"))
 	} else {
-		marks = append(marks, m(WireOnStatus, 110+wait, PublishStartCode),
-			m(WireFirstVideo, 150+wait, ""), m(WireFirstAudio, 150+wait, ""), m(WireClientClose, 9000, "EOF"))
+		marks = append(marks, m(schema.WireOnStatus, 110+wait, schema.PublishStartCode),
+			m(schema.WireFirstVideo, 150+wait, ""), m(schema.WireFirstAudio, 150+wait, ""), m(schema.WireClientClose, 9000, "EOF"))
 	}
-	s.evs = append(s.evs, Event{Type: TypeWire, Time: at(spawn + 9000), Wire: &WireConn{Attempt: attempt, Stream: name, Marks: marks}})
+	s.evs = append(s.evs, schema.Event{Type: schema.TypeWire, Time: at(spawn + 9000), Wire: &schema.WireConn{Attempt: attempt, Stream: name, Marks: marks}})
 }
 
 func TestSlowestAndTimelines(t *testing.T) {
 	var s stream
-	s.header(GroupInfo{Name: "cams", Count: 12})
+	s.header(schema.GroupInfo{Name: "cams", Count: 12})
 	// Twelve attempts waiting 1..12 ms for their verdict (attempt 12 the
 	// longest), attempt 6 refused; two more tie at 5 ms.
 	for i := 1; i <= 12; i++ {
 		id, name := fmt.Sprintf("r1-%d", i), fmt.Sprintf("cam-%02d", i)
 		spawn := 10 * i
 		refused := i == 6
-		exit, class, code, msg := 9000, ClassStopped, 255, ""
+		exit, class, code, msg := 9000, schema.ClassStopped, 255, ""
 		publishing := spawn + 300
 		if refused {
-			exit, class, code, msg, publishing = spawn+400, ClassFailed, 1, name+": Input/output error", -1
+			exit, class, code, msg, publishing = spawn+400, schema.ClassFailed, 1, name+": Input/output error", -1
 		}
 		s.attempt(id, "cams", name, spawn, publishing, exit, class, code, msg)
 		wait := i
@@ -52,14 +52,14 @@ func TestSlowestAndTimelines(t *testing.T) {
 		s.hook(id, name, spawn+110, spawn+110+wait-1, 200, map[bool]string{false: "allow", true: "deny"}[refused])
 		s.wire(id, name, spawn, wait, refused)
 	}
-	s.end(10000, EndNormal)
+	s.end(10000, schema.EndNormal)
 	sum := s.summary(t)
 
 	var got []string
 	for _, sl := range sum.Slowest {
 		got = append(got, fmt.Sprintf("%s:%.0f", shortID(sl.ID), sl.MS))
-		if sl.Metric != MetricHookWait {
-			t.Errorf("%s ranked by %s, want %s", sl.ID, sl.Metric, MetricHookWait)
+		if sl.Metric != schema.MetricHookWait {
+			t.Errorf("%s ranked by %s, want %s", sl.ID, sl.Metric, schema.MetricHookWait)
 		}
 	}
 	// Ten kept, longest first; of the equal waits (#3 and #5) the earlier start first.
@@ -107,7 +107,7 @@ func TestLatencyBuckets(t *testing.T) {
 	hs := newHistograms()
 	for _, d := range []time.Duration{50 * time.Microsecond, 150 * time.Microsecond, 180 * time.Microsecond,
 		time.Millisecond, 3 * time.Millisecond, 31 * time.Second, 40 * time.Minute} {
-		hs.record(MetricHookWait, "wire", "all", d)
+		hs.record(schema.MetricHookWait, "wire", "all", d)
 	}
 	rows := hs.rows()
 	if len(rows) != 1 {
@@ -144,17 +144,17 @@ func TestLatencyBuckets(t *testing.T) {
 
 func TestTimelineStarved(t *testing.T) {
 	var s stream
-	s.header(GroupInfo{Name: "cams", Count: 2})
-	s.attempt("r1-1", "cams", "a", 0, 500, 9000, ClassStopped, 255, "")
-	s.attempt("r1-2", "cams", "b", 0, 500, 7000, ClassFailed, 1, "")
+	s.header(schema.GroupInfo{Name: "cams", Count: 2})
+	s.attempt("r1-1", "cams", "a", 0, 500, 9000, schema.ClassStopped, 255, "")
+	s.attempt("r1-2", "cams", "b", 0, 500, 7000, schema.ClassFailed, 1, "")
 	phase := func(id string, ms int, p string) {
-		s.evs = append(s.evs, Event{Type: TypeAttempt, Time: at(ms), Attempt: &AttemptEvent{ID: id, Group: "cams", Stream: id, Phase: p}})
+		s.evs = append(s.evs, schema.Event{Type: schema.TypeAttempt, Time: at(ms), Attempt: &schema.AttemptEvent{ID: id, Group: "cams", Stream: id, Phase: p}})
 	}
-	phase("r1-1", 2000, PhaseStarved)
-	phase("r1-2", 3500, PhaseStarved)
-	phase("r1-1", 5000, PhaseRecovered)
-	s.end(10000, EndNormal)
-	slices.SortStableFunc(s.evs, func(x, y Event) int { return x.Time.Compare(y.Time) })
+	phase("r1-1", 2000, schema.PhaseStarved)
+	phase("r1-2", 3500, schema.PhaseStarved)
+	phase("r1-1", 5000, schema.PhaseRecovered)
+	s.end(10000, schema.EndNormal)
+	slices.SortStableFunc(s.evs, func(x, y schema.Event) int { return x.Time.Compare(y.Time) })
 
 	tl := NewTimeline()
 	for _, ev := range s.evs {
@@ -185,18 +185,18 @@ func TestTimelineStarved(t *testing.T) {
 // reads: the terminal, Markdown and HTML.
 func TestAvailabilityTableInEveryFormat(t *testing.T) {
 	var s stream
-	s.header(GroupInfo{Name: "cams", Count: 2})
+	s.header(schema.GroupInfo{Name: "cams", Count: 2})
 	state := func(ms int, st schema.CallbackState) {
-		s.evs = append(s.evs, Event{Type: TypeState, Time: at(ms), State: &StateChange{Source: "hook", State: st}})
+		s.evs = append(s.evs, schema.Event{Type: schema.TypeState, Time: at(ms), State: &schema.StateChange{Source: "hook", State: st}})
 	}
-	state(0, StateUp)
-	s.attempt("r1-1", "cams", "a", 100, 400, 9000, ClassStopped, 255, "")
+	state(0, schema.StateUp)
+	s.attempt("r1-1", "cams", "a", 100, 400, 9000, schema.ClassStopped, 255, "")
 	s.hook("r1-1", "a", 300, 301, 200, "allow")
-	state(1000, StateDown)
-	s.attempt("r1-2", "cams", "b", 1100, -1, 1500, ClassFailed, 1, "rtmp://x/live/b: Input/output error")
-	s.end(10000, EndNormal)
+	state(1000, schema.StateDown)
+	s.attempt("r1-2", "cams", "b", 1100, -1, 1500, schema.ClassFailed, 1, "rtmp://x/live/b: Input/output error")
+	s.end(10000, schema.EndNormal)
 	sum := s.summary(t)
-	if sum.ByState[OutcomeOK][StateUp] != 1 || sum.ByState[OutcomeHookUnreachable][StateDown] != 1 {
+	if sum.ByState[schema.OutcomeOK][schema.StateUp] != 1 || sum.ByState[schema.OutcomeHookUnreachable][schema.StateDown] != 1 {
 		t.Fatalf("by state %v", sum.ByState)
 	}
 	for name, render := range map[string]func(*strings.Builder) error{
@@ -209,7 +209,7 @@ func TestAvailabilityTableInEveryFormat(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := b.String()
-		if !strings.Contains(out, "allback availability") || !strings.Contains(out, string(OutcomeHookUnreachable)) {
+		if !strings.Contains(out, "allback availability") || !strings.Contains(out, string(schema.OutcomeHookUnreachable)) {
 			t.Errorf("%s has no failures vs callback availability table:\n%s", name, out)
 		}
 	}

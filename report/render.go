@@ -104,7 +104,7 @@ func tableHeader(w io.Writer, s *Summary) {
 // outcomesTable counts outcomes per group; only the outcome columns that occurred.
 func outcomesTable(w io.Writer, s *Summary) error {
 	var cols []schema.Outcome
-	for _, o := range Outcomes {
+	for _, o := range schema.Outcomes {
 		if s.Outcomes[o] > 0 {
 			cols = append(cols, o)
 		}
@@ -255,7 +255,7 @@ func timelineTable(w io.Writer, s *Summary, tl *Timeline) error {
 	t := newTable(w, append(header, "hook 2xx", "hook error", "callback")...)
 	// The worst state within a bucket is shown: a refusing callback matters
 	// more than a slow one, and a dead one most.
-	severity := []schema.CallbackState{StateUnknown, StateUp, StateSlow, StateDenying, StateMisanswering, StateErroring, StateDown}
+	severity := []schema.CallbackState{schema.StateUnknown, schema.StateUp, schema.StateSlow, schema.StateDenying, schema.StateMisanswering, schema.StateErroring, schema.StateDown}
 	rank := func(st schema.CallbackState) int { return slices.Index(severity, st) }
 	prev, prevStarved := schema.CallbackState(""), 0
 	for _, b := range buckets {
@@ -301,7 +301,7 @@ func upstreamLine(u *UpstreamSummary) string {
 // faulted reports whether the callback was ever anything but up.
 func faulted(s *Summary) bool {
 	for _, c := range s.Availability {
-		if c.State != StateUp {
+		if c.State != schema.StateUp {
 			return true
 		}
 	}
@@ -311,7 +311,7 @@ func faulted(s *Summary) bool {
 // byStateTable is the outcome x callback-state table: the states that
 // occur, in report order, and a row of counts per outcome that occurred.
 func byStateTable(s *Summary) (states []schema.CallbackState, rows [][]string) {
-	for _, st := range States {
+	for _, st := range schema.States {
 		for _, byState := range s.ByState {
 			if byState[st] > 0 {
 				states = append(states, st)
@@ -319,7 +319,7 @@ func byStateTable(s *Summary) (states []schema.CallbackState, rows [][]string) {
 			}
 		}
 	}
-	for _, o := range Outcomes {
+	for _, o := range schema.Outcomes {
 		byState, ok := s.ByState[o]
 		if !ok {
 			continue

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // ServerView is what the server's own API said over the run, cross-checked
@@ -66,7 +68,7 @@ type serverView struct {
 	lastSnap time.Time
 }
 
-func (v *serverView) add(at time.Time, s *Snapshot) {
+func (v *serverView) add(at time.Time, s *schema.Snapshot) {
 	if v.seen == nil {
 		v.seen = make(map[string][]span)
 		v.dups = make(map[string][]*dupSet)
@@ -190,7 +192,7 @@ func (v *serverView) check(byStream map[string][]*Attempt, answered func(stream,
 	for name, as := range byStream {
 		for _, a := range as {
 			from, to, ok := a.liveInterval()
-			if a.Outcome != OutcomeOK || !ok || a.Exit.IsZero() {
+			if a.Outcome != schema.OutcomeOK || !ok || a.Exit.IsZero() {
 				continue
 			}
 			// Only attempts live for a few snapshots can be expected in one,

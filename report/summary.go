@@ -33,11 +33,11 @@ const (
 
 // Summary is what a run amounts to. It is the body of report.json.
 type Summary struct {
-	Run       RunHeader              `json:"run"`
+	Run       schema.RunHeader       `json:"run"`
 	Ended     time.Time              `json:"ended,omitzero"`
 	EndReason string                 `json:"end_reason"`
 	EndError  string                 `json:"end_error,omitempty"`
-	Usage     *Usage                 `json:"usage,omitempty"`
+	Usage     *schema.Usage          `json:"usage,omitempty"`
 	Attempts  int                    `json:"attempts"`
 	Outcomes  map[schema.Outcome]int `json:"outcomes"`
 	Groups    []GroupSummary         `json:"groups"`
@@ -67,7 +67,7 @@ type Summary struct {
 // TimedState is a StateChange with its time.
 type TimedState struct {
 	At time.Time `json:"at"`
-	StateChange
+	schema.StateChange
 }
 
 // GroupSummary counts one publisher group's outcomes.
@@ -82,7 +82,7 @@ type GroupSummary struct {
 
 // Capacity is what a capacity run found.
 type Capacity struct {
-	Steps []Step `json:"steps"`
+	Steps []schema.Step `json:"steps"`
 	// Knee is the most publishers of a step that held (0: none held).
 	Knee int `json:"knee"`
 	// Limit says what ended the ramp: the rules the first failing step
@@ -223,16 +223,16 @@ type Failure struct {
 // Builder accumulates a results stream into a Summary. Add events in any
 // order; Summary joins them.
 type Builder struct {
-	header   RunHeader
-	end      *Event
+	header   schema.RunHeader
+	end      *schema.Event
 	attempts map[string]*Attempt
 	order    []string
-	hooks    []*HookCall // on_publish calls with no attempt yet (joined at the end)
+	hooks    []*schema.HookCall // on_publish calls with no attempt yet (joined at the end)
 	calls    int
 	states   []TimedState
 	view     serverView
-	steps    []Step
-	stalled  []WireConn // connections with no attempt id whose handshake the server never answered
+	steps    []schema.Step
+	stalled  []schema.WireConn // connections with no attempt id whose handshake the server never answered
 }
 
 // maxStalled bounds the unattributed connections a Builder keeps.
@@ -245,9 +245,9 @@ const maxStalled = 10000
 func (b *Builder) attachStalled() {
 	for i := range b.stalled {
 		w := &b.stalled[i]
-		at, _, ok := w.Mark(WireTCPConnect)
+		at, _, ok := w.Mark(schema.WireTCPConnect)
 		if !ok {
-			at, _, _ = w.Mark(WireC0C1)
+			at, _, _ = w.Mark(schema.WireC0C1)
 		}
 		var best *Attempt
 		for _, id := range b.order {
@@ -282,16 +282,16 @@ func (b *Builder) attempt(id string) *Attempt {
 }
 
 // Add takes one event of the stream.
-func (b *Builder) Add(ev Event) error {
+func (b *Builder) Add(ev schema.Event) error {
 	switch ev.Type {
-	case TypeRun:
+	case schema.TypeRun:
 		if ev.Run != nil {
 			b.header = *ev.Run
 		}
-	case TypeEnd:
+	case schema.TypeEnd:
 		e := ev
 		b.end = &e
-	case TypeAttempt:
+	case schema.TypeAttempt:
 		ae := ev.Attempt
 		if ae == nil {
 			return nil
@@ -299,19 +299,19 @@ func (b *Builder) Add(ev Event) error {
 		a := b.attempt(ae.ID)
 		a.Group, a.Stream, a.Slot = ae.Group, ae.Stream, ae.Slot
 		switch ae.Phase {
-		case PhaseSpawn:
+		case schema.PhaseSpawn:
 			a.Spawn = ev.Time
 			a.Process, a.Outputs = ae.Process, ae.Outputs
-		case PhasePublishing:
+		case schema.PhasePublishing:
 			a.Publishing = ev.Time
-		case PhaseStarved:
+		case schema.PhaseStarved:
 			a.Starved = true
-		case PhaseExit:
+		case schema.PhaseExit:
 			a.Exit = ev.Time
 			a.Class, a.ExitCode, a.Stopped = ae.Class, ae.ExitCode, ae.Stopped
 			a.Message, a.StderrTail = ae.Message, ae.StderrTail
 		}
-	case TypeHook:
+	case schema.TypeHook:
 		if ev.Hook == nil {
 			return nil
 		}
@@ -320,7 +320,7 @@ func (b *Builder) Add(ev Event) error {
 			h := *ev.Hook
 			b.hooks = append(b.hooks, &h)
 		}
-	case TypeServer:
+	case schema.TypeServer:
 		se := ev.Server
 		if se == nil || se.Attempt == "" {
 			return nil
@@ -329,19 +329,19 @@ func (b *Builder) Add(ev Event) error {
 			s := *se
 			b.attempt(se.Attempt).Server = &s
 		}
-	case TypeStep:
+	case schema.TypeStep:
 		if ev.Step != nil {
 			b.steps = append(b.steps, *ev.Step)
 		}
-	case TypeSnap:
+	case schema.TypeSnap:
 		if ev.Snapshot != nil {
 			b.view.add(ev.Time, ev.Snapshot)
 		}
-	case TypeState:
+	case schema.TypeState:
 		if ev.State != nil {
 			b.states = append(b.states, TimedState{At: ev.Time, StateChange: *ev.State})
 		}
-	case TypeWire:
+	case schema.TypeWire:
 		if ev.Wire != nil && ev.Wire.Attempt != "" {
 			w := *ev.Wire
 			b.attempt(ev.Wire.Attempt).Wire = &w
@@ -422,7 +422,7 @@ func (b *Builder) addHooks(s *Summary, hists *histograms) {
 }
 
 // add counts one call that the built-in callback passed to the upstream.
-func (us *UpstreamSummary) add(h *HookCall, hists *histograms) {
+func (us *UpstreamSummary) add(h *schema.HookCall, hists *histograms) {
 	u := h.Upstream
 	us.Calls++
 	if u.Status == 0 {
@@ -474,7 +474,7 @@ func (b *Builder) classifyAll(attempts []*Attempt, byStream map[string][]*Attemp
 	for _, a := range attempts {
 		a.HookState = stateAt(b.states, a.decisiveTime())
 		a.Outcome, a.Evidence = classify(a, liveOther)
-		if by := taken[a]; by != nil && a.Outcome != OutcomeOK {
+		if by := taken[a]; by != nil && a.Outcome != schema.OutcomeOK {
 			a.Evidence = takeoverEvidence(a, by) + a.Evidence
 		}
 	}
@@ -508,7 +508,7 @@ func (s *Summary) addAttempts(scenarioGroups []schema.GroupInfo, attempts []*Att
 			gs.Starved++
 		}
 		recordLatencies(hists, a)
-		if a.Outcome != OutcomeOK {
+		if a.Outcome != schema.OutcomeOK {
 			s.Failures = append(s.Failures, Failure{
 				ID: a.ID, Group: a.Group, Stream: a.Stream, Outcome: a.Outcome, State: a.HookState,
 				Message: a.Message, Hook: hookSaw(a), Evidence: a.Evidence, Timeline: a.phases(false),
@@ -538,7 +538,7 @@ func (b *Builder) addContests(s *Summary, byStream map[string][]*Attempt, taken 
 	var apiDups map[string]bool
 	if s.Server, apiDups = b.view.check(byStream, b.hookAnswered(), len(b.hooks) > 0); s.Server != nil {
 		for _, d := range s.Server.Duplicates {
-			s.Anomalies = append(s.Anomalies, string(OutcomeDuplicateAccepted)+": the server's API showed two accepted publishers of "+d)
+			s.Anomalies = append(s.Anomalies, string(schema.OutcomeDuplicateAccepted)+": the server's API showed two accepted publishers of "+d)
 		}
 	}
 	for i := range s.Contests {
@@ -571,7 +571,7 @@ func (b *Builder) hookAnswered() func(stream, client string) (time.Time, bool) {
 // the first change's (the schedule is armed as the run starts).
 func stateAt(states []TimedState, t time.Time) schema.CallbackState {
 	if len(states) == 0 || t.IsZero() {
-		return StateUnknown
+		return schema.StateUnknown
 	}
 	i, _ := slices.BinarySearchFunc(states, t, func(s TimedState, t time.Time) int {
 		if s.At.After(t) {
@@ -620,7 +620,7 @@ const takeoverMargin = time.Second
 // ended is when the attempt's connection ended: the server's close as the
 // tap saw it, else ffmpeg's exit.
 func (a *Attempt) ended() time.Time {
-	if t, _, ok := a.Wire.Mark(WireServerClose); ok {
+	if t, _, ok := a.Wire.Mark(schema.WireServerClose); ok {
 		return t
 	}
 	return a.Exit
@@ -665,7 +665,7 @@ func liveTogether(x, y *Attempt) (overlap bool, old, by *Attempt) {
 	// The old one ended on its own (not stopped by rtmpload) within the
 	// margin of the new one's acceptance.
 	end := old.ended()
-	if !old.Stopped && old.Class != ClassStopped && !end.IsZero() && end.Sub(from) <= takeoverMargin {
+	if !old.Stopped && old.Class != schema.ClassStopped && !end.IsZero() && end.Sub(from) <= takeoverMargin {
 		return true, old, by
 	}
 	return true, nil, nil
@@ -726,7 +726,7 @@ func contests(byStream map[string][]*Attempt, taken map[*Attempt]*Attempt) ([]Co
 				e.TakenOverBy = by.ID
 				c.Takeover = true
 			}
-			if a.Outcome == OutcomeOK || a.Outcome == OutcomeDropped {
+			if a.Outcome == schema.OutcomeOK || a.Outcome == schema.OutcomeDropped {
 				c.Winners = append(c.Winners, a.ID)
 			}
 			c.Attempts = append(c.Attempts, e)
@@ -742,7 +742,7 @@ func contests(byStream map[string][]*Attempt, taken map[*Attempt]*Attempt) ([]Co
 			}
 		}
 		if c.TwoLive {
-			anomalies = append(anomalies, string(OutcomeDuplicateAccepted)+": "+stream+" had two live publishers ("+strings.Join(c.Winners, ", ")+")")
+			anomalies = append(anomalies, string(schema.OutcomeDuplicateAccepted)+": "+stream+" had two live publishers ("+strings.Join(c.Winners, ", ")+")")
 		}
 		out = append(out, c)
 	}
@@ -756,8 +756,8 @@ func contests(byStream map[string][]*Attempt, taken map[*Attempt]*Attempt) ([]Co
 
 // metricOrder is the order of a publish: latency tables follow it.
 var metricOrder = []string{
-	MetricFFmpegStartup, MetricHandshake, MetricConnect, MetricHookLatency, MetricHookWait,
-	MetricPublish, MetricFirstMedia, MetricPublishStart,
+	schema.MetricFFmpegStartup, schema.MetricHandshake, schema.MetricConnect, MetricHookLatency, schema.MetricHookWait,
+	schema.MetricPublish, schema.MetricFirstMedia, MetricPublishStart,
 }
 
 func metricRank(m string) int {
@@ -839,7 +839,7 @@ func (hs *histograms) rows() []LatencyRow {
 
 // capacity finds the knee: the largest step that held before the first
 // that broke a rule.
-func capacity(steps []Step) *Capacity {
+func capacity(steps []schema.Step) *Capacity {
 	if len(steps) == 0 {
 		return nil
 	}
@@ -879,13 +879,13 @@ func serverCores(c float64) string {
 // sideText says which side of a capacity run ran out.
 func sideText(side string) string {
 	switch side {
-	case SideGenerator:
+	case schema.SideGenerator:
 		return "the generator's limit, not the server's"
-	case SideServer:
+	case schema.SideServer:
 		return "the server's limit"
-	case SideMachine:
+	case schema.SideMachine:
 		return "the machine's limit (the generator and the server together)"
-	case SideOther:
+	case schema.SideOther:
 		return "other work on the machine used it, not this run: run it again on a quiet machine"
 	}
 	return side

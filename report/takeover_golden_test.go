@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // TestGoldenTakeover renders a recorded takeover (the embedded server with
@@ -49,7 +50,7 @@ func TestGoldenTakeover(t *testing.T) {
 					t.Errorf("lacks %q", w)
 				}
 			}
-			if strings.Contains(out, string(report.OutcomeDuplicateAccepted)+":") || strings.Contains(out, "TWO LIVE") {
+			if strings.Contains(out, string(schema.OutcomeDuplicateAccepted)+":") || strings.Contains(out, "TWO LIVE") {
 				t.Error("a takeover reported as a duplicate")
 			}
 			golden(t, f.file, b.Bytes())

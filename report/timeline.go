@@ -102,17 +102,17 @@ func (t *Timeline) coarsen() {
 }
 
 // Add takes one event of the stream, in stream order.
-func (t *Timeline) Add(ev Event) error {
+func (t *Timeline) Add(ev schema.Event) error {
 	switch {
-	case ev.Type == TypeRun && ev.Run != nil && t.start.IsZero():
+	case ev.Type == schema.TypeRun && ev.Run != nil && t.start.IsZero():
 		t.start = ev.Run.Started
-	case ev.Type == TypeAttempt && ev.Attempt != nil:
+	case ev.Type == schema.TypeAttempt && ev.Attempt != nil:
 		a := ev.Attempt
 		switch a.Phase {
-		case PhaseSpawn:
+		case schema.PhaseSpawn:
 			t.pending[a.ID] = false
 			t.bucket(ev.Time).Started++
-		case PhasePublishing:
+		case schema.PhasePublishing:
 			if published, ok := t.pending[a.ID]; ok && !published {
 				t.pending[a.ID] = true
 				t.active++
@@ -122,14 +122,14 @@ func (t *Timeline) Add(ev Event) error {
 			}
 		// Buckets up to an event's are made before the event changes what is
 		// live: the seconds before it saw the state before it.
-		case PhaseStarved:
+		case schema.PhaseStarved:
 			b := t.bucket(ev.Time)
 			t.starved[a.ID] = true
 			b.Starved = max(b.Starved, len(t.starved))
-		case PhaseRecovered:
+		case schema.PhaseRecovered:
 			t.bucket(ev.Time)
 			delete(t.starved, a.ID)
-		case PhaseExit:
+		case schema.PhaseExit:
 			b := t.bucket(ev.Time)
 			delete(t.starved, a.ID)
 			published, known := t.pending[a.ID]
@@ -140,15 +140,15 @@ func (t *Timeline) Add(ev Event) error {
 				if Ended(true, a.Class, a.Stopped) == EndedDropped {
 					b.Dropped++
 				}
-			case a.Stopped && a.Class != ClassSpawnError:
+			case a.Stopped && a.Class != schema.ClassSpawnError:
 				// Stopped by rtmpload (run end, hold, churn) while it still
 				// waited, e.g. on a server that never answered its
 				// handshake: nobody refused it.
-			case known || a.Class == ClassSpawnError:
+			case known || a.Class == schema.ClassSpawnError:
 				b.Refused++
 			}
 		}
-	case ev.Type == TypeHook && ev.Hook != nil && ev.Hook.Action == schema.ActionPublish:
+	case ev.Type == schema.TypeHook && ev.Hook != nil && ev.Hook.Action == schema.ActionPublish:
 		h := ev.Hook
 		at := h.Answered
 		if at.IsZero() {

@@ -47,7 +47,7 @@ publishers:
   - {group: g, count: 2, name: "ba-{i}", start: 500ms, ramp: 1s, hold: 6s}
 `)
 		res := runScenario(t, sc, Options{Server: server})
-		checkBadAnswers(t, res, "`OK`", report.StateMisanswering)
+		checkBadAnswers(t, res, "`OK`", schema.StateMisanswering)
 		srsLogHas(t, res, server, "code=3008(HttpResponseData)")
 	})
 	t.Run("proxy", func(t *testing.T) {
@@ -66,7 +66,7 @@ publishers:
   - {group: g, count: 2, name: "bp-{i}", start: 500ms, ramp: 1s, hold: 6s}
 `)
 		res := runScenario(t, sc, Options{Server: server, Hook: HookPlan{Proxy: svc.URL + "/callback"}})
-		checkBadAnswers(t, res, "`{\"status\":\"ok\"}`", report.StateUp)
+		checkBadAnswers(t, res, "`{\"status\":\"ok\"}`", schema.StateUp)
 		srsLogHas(t, res, server, "code=3064(HttpResponseCode)")
 		// The proxy's own record: a bad answer, with the upstream's body.
 		if u := res.Summary.Hook.Upstream; u == nil || u.BadAnswers != 2 || u.BadAnswerBody != `{"status":"ok"}` || u.Allowed != 0 {
@@ -74,7 +74,7 @@ publishers:
 		}
 		calls := 0
 		for _, ev := range readResults(t, res) {
-			if h := ev.Hook; ev.Type == report.TypeHook && h.Action == "on_publish" {
+			if h := ev.Hook; ev.Type == schema.TypeHook && h.Action == "on_publish" {
 				calls++
 				if h.Verdict != "bad_answer" || h.Upstream == nil || h.Upstream.Body != `{"status":"ok"}` ||
 					!strings.Contains(h.Reason, "upstream answered 200 with `{\"status\":\"ok\"}`") {
@@ -93,7 +93,7 @@ publishers:
 func checkBadAnswers(t *testing.T, res *Result, quoted string, state schema.CallbackState) {
 	t.Helper()
 	s := res.Summary
-	if s.Attempts != 2 || s.Outcomes[report.OutcomeHookBadAnswer] != 2 {
+	if s.Attempts != 2 || s.Outcomes[schema.OutcomeHookBadAnswer] != 2 {
 		var b strings.Builder
 		_ = report.Table(&b, s)
 		t.Fatalf("outcomes %v over %d attempts, want 2 hook_bad_answer\n%s\nfailures: %+v", s.Outcomes, s.Attempts, b.String(), s.Failures)
@@ -131,15 +131,15 @@ func srsLogHas(t *testing.T, res *Result, server ServerSpec, want string) {
 	t.Errorf("SRS's log (%v) has no %q", logs, want)
 }
 
-func readResults(t *testing.T, res *Result) []report.Event {
+func readResults(t *testing.T, res *Result) []schema.Event {
 	t.Helper()
 	f, err := os.Open(res.ResultsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var evs []report.Event
-	if err := report.Read(f, func(ev report.Event) error { evs = append(evs, ev); return nil }); err != nil {
+	var evs []schema.Event
+	if err := schema.Read(f, func(ev schema.Event) error { evs = append(evs, ev); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return evs

@@ -42,7 +42,7 @@ func checkMix(t *testing.T, s *report.Summary, allowed outcomeStates, least map[
 		}
 	}
 	for _, f := range s.Failures {
-		if !strings.Contains(f.Message, "Input/output error") && f.Outcome != report.OutcomeStreamBusy {
+		if !strings.Contains(f.Message, "Input/output error") && f.Outcome != schema.OutcomeStreamBusy {
 			t.Errorf("%s (%s): ffmpeg said %q, want its Input/output error kept", f.ID, f.Outcome, f.Message)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // stepStats is what a capacity step's attempts did.
@@ -270,12 +271,12 @@ func (s *stepsSink) add(e event) {
 		// The server's answer to the publish, as the report measures it.
 		if r := s.running[e.attempt]; r != nil {
 			e.onStatus.Durations(time.Time{}, func(metric string, d time.Duration) {
-				if metric == report.MetricPublish {
+				if metric == schema.MetricPublish {
 					s.step(r.step).publish.record(d)
 				}
 			})
 		}
-	case e.Type == report.TypeAttempt && e.Attempt != nil:
+	case e.Type == schema.TypeAttempt && e.Attempt != nil:
 		s.attempt(e)
 	}
 }
@@ -284,21 +285,21 @@ func (s *stepsSink) attempt(e event) {
 	a := e.Attempt
 	r := s.running[a.ID]
 	switch {
-	case a.Phase == report.PhaseSpawn:
+	case a.Phase == schema.PhaseSpawn:
 		slot, _ := s.p.slotOf(a.ID)
 		r = &stepRun{step: s.p.sc.StepOf(slot), spawned: e.Time}
 		s.running[a.ID] = r
 		s.step(r.step).started++
 	case r == nil:
-	case a.Phase == report.PhasePublishing:
+	case a.Phase == schema.PhasePublishing:
 		// ffmpeg's own spawn-to-publishing time: the fallback without a tap.
 		s.step(r.step).publishStart.record(e.Time.Sub(r.spawned))
-	case a.Phase == report.PhaseStarved:
+	case a.Phase == schema.PhaseStarved:
 		r.starved = true
 		s.step(r.step).everStarved++
-	case a.Phase == report.PhaseRecovered:
+	case a.Phase == schema.PhaseRecovered:
 		r.starved = false
-	case a.Phase == report.PhaseExit:
+	case a.Phase == schema.PhaseExit:
 		delete(s.running, a.ID)
 		switch e.exit.end {
 		case report.EndedRefused:
@@ -316,7 +317,7 @@ func (s *stepsSink) judge(j judgement) {
 		return
 	}
 	res := s.judgeStep(j)
-	s.derive(event{Event: report.Event{Type: report.TypeStep, Time: j.at, Step: res}})
+	s.derive(event{Event: schema.Event{Type: schema.TypeStep, Time: j.at, Step: res}})
 	if !res.Held {
 		s.kneed = true
 		s.knee()
@@ -344,7 +345,7 @@ func (s *stepsSink) starvedNow(step int) (starved, active int) {
 // the generator (rtmpload and its ffmpegs used their share) or the machine
 // (both together used it all, or publishers starved: the CPU they wait for
 // is the machine's; the step's CPU figures say whose).
-func (s *stepsSink) judgeStep(j judgement) *report.Step {
+func (s *stepsSink) judgeStep(j judgement) *schema.Step {
 	k := j.step
 	rules := s.p.sc.Capacity.Stop
 	genRule := rules.GeneratorCPU
@@ -353,14 +354,14 @@ func (s *stepsSink) judgeStep(j judgement) *report.Step {
 	}
 	starved, active := s.starvedNow(k)
 	st := s.step(k)
-	res := &report.Step{
+	res := &schema.Step{
 		Step: k + 1, Publishers: s.p.plannedUpTo(k), Active: active,
 		Started: st.started, Refused: st.refused, Dropped: st.dropped,
 		Starved: starved, CPU: j.selfCPU, MachineCPU: j.machineCPU,
 		GeneratorCPU: j.genCPU, ServerCPU: j.serverCPU,
 	}
 	p95, ok := st.publish.p95()
-	res.P95Source = report.MetricPublish
+	res.P95Source = schema.MetricPublish
 	if !ok {
 		p95, ok = st.publishStart.p95()
 		res.P95Source = report.MetricPublishStart
@@ -379,33 +380,33 @@ func (s *stepsSink) judgeStep(j judgement) *report.Step {
 	// The generator's own limits first: when it is short of CPU, what the
 	// server seems to do says nothing of the server.
 	if j.selfCPU > rules.CPU {
-		brk(report.SideGenerator, "rtmpload itself used %.2f cores > %.2f", j.selfCPU, rules.CPU)
+		brk(schema.SideGenerator, "rtmpload itself used %.2f cores > %.2f", j.selfCPU, rules.CPU)
 	}
 	if j.genCPU > genRule {
-		brk(report.SideGenerator, "the generator (rtmpload and its ffmpegs) used %.2f cores > %.2f", j.genCPU, genRule)
+		brk(schema.SideGenerator, "the generator (rtmpload and its ffmpegs) used %.2f cores > %.2f", j.genCPU, genRule)
 	}
 	if j.serverCPU > rules.ServerCPU {
-		brk(report.SideServer, "the server used %.2f cores > %.2f", j.serverCPU, rules.ServerCPU)
+		brk(schema.SideServer, "the server used %.2f cores > %.2f", j.serverCPU, rules.ServerCPU)
 	}
 	if st.started > 0 {
 		if rate := float64(st.refused+st.dropped) / float64(st.started); rate > rules.FailureRate {
-			brk(report.SideServer, "failure rate %.0f%% > %.0f%%", 100*rate, 100*rules.FailureRate)
+			brk(schema.SideServer, "failure rate %.0f%% > %.0f%%", 100*rate, 100*rules.FailureRate)
 		}
 	}
 	if ok && p95 > rules.P95Publish {
-		brk(report.SideServer, "p95 %s %v > %v", res.P95Source, p95.Round(time.Millisecond), rules.P95Publish)
+		brk(schema.SideServer, "p95 %s %v > %v", res.P95Source, p95.Round(time.Millisecond), rules.P95Publish)
 	}
 	if active > 0 {
 		if share := float64(starved) / float64(active); share > rules.StarvedShare {
-			brk(report.SideMachine, "%d of %d publishers starved (%.0f%% > %.0f%%)", starved, active, 100*share, 100*rules.StarvedShare)
+			brk(schema.SideMachine, "%d of %d publishers starved (%.0f%% > %.0f%%)", starved, active, 100*share, 100*rules.StarvedShare)
 		}
 	}
 	if j.machineCPU > rules.MachineCPU {
 		// Busy with what? When the generator and the server together used
 		// less than half of what the machine did, something else did.
-		who := report.SideMachine
+		who := schema.SideMachine
 		if ours := j.genCPU + max(j.serverCPU, 0); ours < j.machineCPU*float64(runtime.NumCPU())/2 {
-			who = report.SideOther
+			who = schema.SideOther
 		}
 		brk(who, "the machine was %.0f%% busy > %.0f%%", 100*j.machineCPU, 100*rules.MachineCPU)
 	}

@@ -58,7 +58,7 @@ type conformCase struct {
 }
 
 func conformCases() []conformCase {
-	up, down := report.StateUp, report.StateDown
+	up, down := schema.StateUp, schema.StateDown
 	return []conformCase{
 		{name: "smoke", yaml: `
 # smoke as shipped but 8 s instead of 15 s.
@@ -68,7 +68,7 @@ hook: {mode: allow}
 publishers:
   - {group: cams, count: 5, name: "smoke-{i:02}", ramp: 2s}
 `, mix: func(t *testing.T, s *report.Summary) {
-			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}}, map[mix]int{{report.OutcomeOK, up}: 5})
+			checkMix(t, s, outcomeStates{schema.OutcomeOK: {up}}, map[mix]int{{schema.OutcomeOK, up}: 5})
 		}},
 		{name: "duplicate-contest", yaml: `
 # duplicate-contest with 4 names instead of 10 (2 or 3 publishers each, the
@@ -82,8 +82,8 @@ publishers:
   - {group: owners, count: 4, name: "dup-{i:02}", ramp: 1s}
   - {group: rivals, count: 6, name: "dup-{i%4:02}", start: 3s, ramp: 2s, hold: 4s}
 `, mix: func(t *testing.T, s *report.Summary) {
-			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeStreamBusy: {up}},
-				map[mix]int{{report.OutcomeOK, up}: 4, {report.OutcomeStreamBusy, up}: 6})
+			checkMix(t, s, outcomeStates{schema.OutcomeOK: {up}, schema.OutcomeStreamBusy: {up}},
+				map[mix]int{{schema.OutcomeOK, up}: 4, {schema.OutcomeStreamBusy, up}: 6})
 			if len(s.Contests) != 4 {
 				t.Errorf("contests: %d, want 4", len(s.Contests))
 			}
@@ -107,9 +107,9 @@ publishers:
   - {group: late, count: 3, name: "cd-{i}", start: 8500ms, ramp: 1s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			for group, want := range map[string]map[schema.Outcome]int{
-				"owners": {report.OutcomeOK: 3},
-				"rivals": {report.OutcomeHookDenied: 3},
-				"late":   {report.OutcomeOK: 3},
+				"owners": {schema.OutcomeOK: 3},
+				"rivals": {schema.OutcomeHookDenied: 3},
+				"late":   {schema.OutcomeOK: 3},
 			} {
 				if got := groupOutcomes(s, group); fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Errorf("group %s: %v, want %v", group, got, want)
@@ -127,8 +127,8 @@ hook:
 publishers:
   - {group: cams, count: 10, name: "down-{i:02}", ramp: 12s, hold: 3s}
 `, mix: func(t *testing.T, s *report.Summary) {
-			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookUnreachable: {down}},
-				map[mix]int{{report.OutcomeOK, up}: 4, {report.OutcomeHookUnreachable, down}: 3})
+			checkMix(t, s, outcomeStates{schema.OutcomeOK: {up}, schema.OutcomeHookUnreachable: {down}},
+				map[mix]int{{schema.OutcomeOK, up}: 4, {schema.OutcomeHookUnreachable, down}: 3})
 		}},
 		{name: "hook-500", yaml: `
 # hook-500 with HTTP 500 from 3 s to 7 s instead of 8-16 s, and 8
@@ -141,8 +141,8 @@ hook:
 publishers:
   - {group: cams, count: 8, name: "err-{i:02}", ramp: 9s, hold: 3s}
 `, mix: func(t *testing.T, s *report.Summary) {
-			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookErrorStatus: {report.StateErroring}},
-				map[mix]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookErrorStatus, report.StateErroring}: 3})
+			checkMix(t, s, outcomeStates{schema.OutcomeOK: {up}, schema.OutcomeHookErrorStatus: {schema.StateErroring}},
+				map[mix]int{{schema.OutcomeOK, up}: 3, {schema.OutcomeHookErrorStatus, schema.StateErroring}: 3})
 		}},
 		{name: "hook-deny", yaml: `
 # hook-deny scaled as hook-500.
@@ -154,8 +154,8 @@ hook:
 publishers:
   - {group: cams, count: 8, name: "deny-{i:02}", ramp: 9s, hold: 3s}
 `, mix: func(t *testing.T, s *report.Summary) {
-			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookDenied: {report.StateDenying}},
-				map[mix]int{{report.OutcomeOK, up}: 3, {report.OutcomeHookDenied, report.StateDenying}: 3})
+			checkMix(t, s, outcomeStates{schema.OutcomeOK: {up}, schema.OutcomeHookDenied: {schema.StateDenying}},
+				map[mix]int{{schema.OutcomeOK, up}: 3, {schema.OutcomeHookDenied, schema.StateDenying}: 3})
 		}},
 		{name: "hook-flap", yaml: `
 # hook-flap with the same 2 s flap from 3 s to 11 s instead of 6-18 s, and
@@ -168,8 +168,8 @@ hook:
 publishers:
   - {group: cams, count: 20, name: "flap-{i:02}", ramp: 11s, hold: 2s}
 `, mix: func(t *testing.T, s *report.Summary) {
-			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookUnreachable: {down}},
-				map[mix]int{{report.OutcomeOK, up}: 6, {report.OutcomeHookUnreachable, down}: 4})
+			checkMix(t, s, outcomeStates{schema.OutcomeOK: {up}, schema.OutcomeHookUnreachable: {down}},
+				map[mix]int{{schema.OutcomeOK, up}: 6, {schema.OutcomeHookUnreachable, down}: 4})
 		}},
 		{name: "mixed-faults", yaml: `
 # mixed-faults with 3 s windows instead of 5 s (flap 4 s instead of 8 s),
@@ -198,19 +198,19 @@ publishers:
   - {group: rivals, count: 2, name: "mixdup-{i}", start: 4s, hold: 3s}
 `, mix: func(t *testing.T, s *report.Summary) {
 			checkMix(t, s, outcomeStates{
-				report.OutcomeOK:              {up, report.StateSlow},
-				report.OutcomeHookUnreachable: {down},
-				report.OutcomeHookErrorStatus: {report.StateErroring},
-				report.OutcomeHookDenied:      {up, report.StateDenying}, // conflict, deny
-				report.OutcomeHookBadAnswer:   {report.StateMisanswering},
+				schema.OutcomeOK:              {up, schema.StateSlow},
+				schema.OutcomeHookUnreachable: {down},
+				schema.OutcomeHookErrorStatus: {schema.StateErroring},
+				schema.OutcomeHookDenied:      {up, schema.StateDenying}, // conflict, deny
+				schema.OutcomeHookBadAnswer:   {schema.StateMisanswering},
 			}, map[mix]int{
-				{report.OutcomeOK, up}: 6, {report.OutcomeOK, report.StateSlow}: 2,
-				{report.OutcomeHookUnreachable, down}:                   2,
-				{report.OutcomeHookErrorStatus, report.StateErroring}:   2,
-				{report.OutcomeHookDenied, report.StateDenying}:         2,
-				{report.OutcomeHookBadAnswer, report.StateMisanswering}: 2,
+				{schema.OutcomeOK, up}: 6, {schema.OutcomeOK, schema.StateSlow}: 2,
+				{schema.OutcomeHookUnreachable, down}:                   2,
+				{schema.OutcomeHookErrorStatus, schema.StateErroring}:   2,
+				{schema.OutcomeHookDenied, schema.StateDenying}:         2,
+				{schema.OutcomeHookBadAnswer, schema.StateMisanswering}: 2,
 			})
-			if got := groupOutcomes(s, "rivals"); got[report.OutcomeHookDenied] != 2 {
+			if got := groupOutcomes(s, "rivals"); got[schema.OutcomeHookDenied] != 2 {
 				t.Errorf("rivals of live names: %v, want both refused by the conflict-detecting callback", got)
 			}
 		}},
@@ -228,8 +228,8 @@ publishers:
   - {group: before, count: 2, name: "early-{i}", ramp: 1s, hold: 1500ms}
   - {group: slow, count: 2, name: "slow-{i}", start: 4s, ramp: 1s}
 `, mix: func(t *testing.T, s *report.Summary) {
-			checkMix(t, s, outcomeStates{report.OutcomeOK: {up}, report.OutcomeHookTimeout: {report.StateSlow}},
-				map[mix]int{{report.OutcomeOK, up}: 2, {report.OutcomeHookTimeout, report.StateSlow}: 2})
+			checkMix(t, s, outcomeStates{schema.OutcomeOK: {up}, schema.OutcomeHookTimeout: {schema.StateSlow}},
+				map[mix]int{{schema.OutcomeOK, up}: 2, {schema.OutcomeHookTimeout, schema.StateSlow}: 2})
 		}},
 	}
 }
@@ -376,13 +376,13 @@ func (r *conformRun) read(path string) error {
 		return a
 	}
 	var hookAt = map[string]time.Time{}
-	err = report.Read(f, func(ev report.Event) error {
+	err = schema.Read(f, func(ev schema.Event) error {
 		switch {
-		case ev.Type == report.TypeAttempt && ev.Attempt.Phase == report.PhaseSpawn:
+		case ev.Type == schema.TypeAttempt && ev.Attempt.Phase == schema.PhaseSpawn:
 			get(ev.Attempt.ID).group = ev.Attempt.Group
-		case ev.Type == report.TypeAttempt && ev.Attempt.Phase == report.PhaseExit:
+		case ev.Type == schema.TypeAttempt && ev.Attempt.Phase == schema.PhaseExit:
 			get(ev.Attempt.ID).exit = ev.Time
-		case ev.Type == report.TypeHook && ev.Hook.Attempt != "":
+		case ev.Type == schema.TypeHook && ev.Hook.Attempt != "":
 			switch ev.Hook.Action {
 			case "on_publish":
 				if _, ok := hookAt[ev.Hook.Attempt]; !ok {
@@ -392,13 +392,13 @@ func (r *conformRun) read(path string) error {
 				a := get(ev.Hook.Attempt)
 				a.unpublish = append(a.unpublish, ev.Hook.Arrived)
 			}
-		case ev.Type == report.TypeWire && ev.Wire.Attempt != "":
+		case ev.Type == schema.TypeWire && ev.Wire.Attempt != "":
 			a := get(ev.Wire.Attempt)
 			for _, m := range ev.Wire.Marks {
 				switch m.Phase {
-				case report.WirePublish:
+				case schema.WirePublish:
 					a.publish = m.At
-				case report.WireServerClose:
+				case schema.WireServerClose:
 					a.close = m.At
 				}
 			}
@@ -413,7 +413,7 @@ func (r *conformRun) read(path string) error {
 		failed[strings.TrimPrefix(f.ID, prefix)] = f.Outcome
 	}
 	for k, a := range r.attempts {
-		a.outcome = report.OutcomeOK
+		a.outcome = schema.OutcomeOK
 		if o, ok := failed[k]; ok {
 			a.outcome = o
 		}
@@ -444,7 +444,7 @@ func (r *conformRun) unreachableNear(at time.Time) bool {
 		if i+1 < len(r.states) {
 			end = r.states[i+1].At
 		}
-		if (st.State == report.StateDown || st.State == report.StateSlow) && st.At.Before(at.Add(time.Second)) && end.After(at.Add(-time.Second)) {
+		if (st.State == schema.StateDown || st.State == schema.StateSlow) && st.At.Before(at.Add(time.Second)) && end.After(at.Add(-time.Second)) {
 			return true
 		}
 	}
@@ -472,14 +472,14 @@ func (r *conformRun) nearEdge(a *conformAttempt) bool {
 func checkSRSTimings(t *testing.T, r *conformRun) {
 	t.Helper()
 	for _, a := range sortedAttempts(r) {
-		refused := a.outcome != report.OutcomeOK && a.outcome != report.OutcomeRejectedUnknown
+		refused := a.outcome != schema.OutcomeOK && a.outcome != schema.OutcomeRejectedUnknown
 		if refused && !a.publish.IsZero() && !a.close.IsZero() && a.close.Before(a.publish) {
 			t.Errorf("%s (%s): the server closed the connection before the publish command", a.key, a.outcome)
 		}
 		if refused && a.publish.IsZero() {
 			t.Errorf("%s (%s): refused, but the wire saw no publish command", a.key, a.outcome)
 		}
-		if a.outcome == report.OutcomeHookTimeout {
+		if a.outcome == schema.OutcomeHookTimeout {
 			if a.close.IsZero() || a.publish.IsZero() {
 				t.Errorf("%s: hook_timeout, but the wire has no publish command (%v) or no close by the server (%v)", a.key, !a.publish.IsZero(), !a.close.IsZero())
 			} else if w := a.close.Sub(a.publish); w < 29500*time.Millisecond || w > 32*time.Second {
@@ -487,11 +487,11 @@ func checkSRSTimings(t *testing.T, r *conformRun) {
 			}
 		}
 		switch {
-		case a.outcome == report.OutcomeOK && len(a.unpublish) == 0 && r.unreachableNear(a.exit):
+		case a.outcome == schema.OutcomeOK && len(a.unpublish) == 0 && r.unreachableNear(a.exit):
 			// The server's on_unpublish found the callback down or slow.
-		case a.outcome == report.OutcomeOK && len(a.unpublish) != 1:
+		case a.outcome == schema.OutcomeOK && len(a.unpublish) != 1:
 			t.Errorf("%s: accepted, %d on_unpublish calls, want 1", a.key, len(a.unpublish))
-		case a.outcome == report.OutcomeOK:
+		case a.outcome == schema.OutcomeOK:
 			if u := a.unpublish[0]; u.Before(a.publish) || u.After(a.exit.Add(2*time.Second)) {
 				t.Errorf("%s: on_unpublish at %s, want after its publish (%s) and by its exit (%s)",
 					a.key, u.Format("15:04:05.000"), a.publish.Format("15:04:05.000"), a.exit.Format("15:04:05.000"))

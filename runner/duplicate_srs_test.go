@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // srsForDuplicates is the real SRS binary from RTMPLOAD_SRS, or a skip.
@@ -44,11 +44,11 @@ publishers:
 		s := runScenario(t, sc, Options{Server: ServerSpec{Kind: ServerSRS, Binary: bin}}).Summary
 		var dups []string
 		for _, a := range s.Anomalies {
-			if strings.HasPrefix(a, string(report.OutcomeDuplicateAccepted)) {
+			if strings.HasPrefix(a, string(schema.OutcomeDuplicateAccepted)) {
 				dups = append(dups, a)
 			}
 		}
-		if s.Outcomes[report.OutcomeOK] == 2 {
+		if s.Outcomes[schema.OutcomeOK] == 2 {
 			// SRS's race: both accepted. That must be reported.
 			if len(dups) == 0 {
 				t.Fatalf("try %d: SRS accepted both, yet no duplicate_accepted: %+v", try, s.Contests)
@@ -56,7 +56,7 @@ publishers:
 			t.Logf("try %d: SRS accepted both (its cleanup tick fell in the window); trying again", try)
 			continue
 		}
-		if s.Outcomes[report.OutcomeOK] != 1 || s.Outcomes[report.OutcomeStreamBusy] != 1 {
+		if s.Outcomes[schema.OutcomeOK] != 1 || s.Outcomes[schema.OutcomeStreamBusy] != 1 {
 			t.Fatalf("try %d: outcomes %v, want one ok and one stream_busy; failures %+v", try, s.Outcomes, s.Failures)
 		}
 		if len(dups) != 0 {

@@ -6,7 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
+
 	"github.com/rtmpload/rtmpload/runner/media"
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/scenarios"
@@ -88,18 +89,18 @@ type teeProcess struct {
 	mediaAt time.Time
 }
 
-func (tp *teeProcess) emit(o *teeOutput, at time.Time, phase string, fill func(*report.AttemptEvent)) {
-	ae := report.AttemptEvent{ID: o.id, Phase: phase, Group: o.slot.Group, Stream: o.slot.Stream, Slot: o.slot.Seq}
+func (tp *teeProcess) emit(o *teeOutput, at time.Time, phase string, fill func(*schema.AttemptEvent)) {
+	ae := schema.AttemptEvent{ID: o.id, Phase: phase, Group: o.slot.Group, Stream: o.slot.Stream, Slot: o.slot.Seq}
 	if fill != nil {
 		fill(&ae)
 	}
-	tp.r.s.write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae})
+	tp.r.s.write(schema.Event{Type: schema.TypeAttempt, Time: at, Attempt: &ae})
 }
 
 // spawned records every output's spawn; tp.mu is held.
 func (tp *teeProcess) spawned(at time.Time, pid int) {
 	for j, o := range tp.outs {
-		tp.emit(o, at, report.PhaseSpawn, func(ae *report.AttemptEvent) {
+		tp.emit(o, at, schema.PhaseSpawn, func(ae *schema.AttemptEvent) {
 			ae.URL, ae.PID = o.url, pid
 			ae.Process, ae.Output, ae.Outputs = tp.outs[0].id, j+1, len(tp.outs)
 		})
@@ -112,7 +113,7 @@ func (tp *teeProcess) publish(o *teeOutput, at time.Time) {
 		return
 	}
 	o.published = true
-	tp.emit(o, at, report.PhasePublishing, nil)
+	tp.emit(o, at, schema.PhasePublishing, nil)
 	if tp.r.connBytes != nil {
 		tp.r.conns.add(o.id, at)
 	}
@@ -122,7 +123,7 @@ func (tp *teeProcess) publish(o *teeOutput, at time.Time) {
 func (tp *teeProcess) exit(o *teeOutput, res publisher.Result) {
 	o.done = true
 	tp.r.conns.remove(o.id)
-	tp.emit(o, res.Exited, report.PhaseExit, func(ae *report.AttemptEvent) {
+	tp.emit(o, res.Exited, schema.PhaseExit, func(ae *schema.AttemptEvent) {
 		res.RecordExit(ae)
 		ae.Bytes = 0 // the process's bytes, not this output's
 	})
@@ -154,7 +155,7 @@ func (tp *teeProcess) onOutput(out publisher.Output) {
 		// tee gave up on this output and goes on with the others: as a lone
 		// ffmpeg would have, it ends with status 1 and its own message.
 		res := publisher.Result{
-			Exited: out.Failed, ExitCode: 1, Class: publisher.ClassFailed,
+			Exited: out.Failed, ExitCode: 1, Class: schema.ClassFailed,
 			Message: out.Message, StderrTail: out.StderrTail,
 		}
 		tp.exit(o, res)

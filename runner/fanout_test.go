@@ -13,21 +13,22 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // readEvents reads a run's results.jsonl.
-func readEvents(t *testing.T, path string) []report.Event {
+func readEvents(t *testing.T, path string) []schema.Event {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var evs []report.Event
+	var evs []schema.Event
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var ev report.Event
+		var ev schema.Event
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
@@ -37,12 +38,12 @@ func readEvents(t *testing.T, path string) []report.Event {
 }
 
 // attemptsOf gives each attempt's events by phase.
-func attemptsOf(evs []report.Event) map[string]map[string]*report.AttemptEvent {
-	out := make(map[string]map[string]*report.AttemptEvent)
+func attemptsOf(evs []schema.Event) map[string]map[string]*schema.AttemptEvent {
+	out := make(map[string]map[string]*schema.AttemptEvent)
 	for _, ev := range evs {
 		if ae := ev.Attempt; ae != nil {
 			if out[ae.ID] == nil {
-				out[ae.ID] = make(map[string]*report.AttemptEvent)
+				out[ae.ID] = make(map[string]*schema.AttemptEvent)
 			}
 			out[ae.ID][ae.Phase] = ae
 		}
@@ -76,7 +77,7 @@ publishers:
 	atts := attemptsOf(evs)
 	var fleet []string // the fleet's first attempts, in slot order
 	for id, a := range atts {
-		if s := a[report.PhaseSpawn]; s != nil && s.Group == "fleet" && !strings.Contains(id, ".") {
+		if s := a[schema.PhaseSpawn]; s != nil && s.Group == "fleet" && !strings.Contains(id, ".") {
 			fleet = append(fleet, id)
 		}
 	}
@@ -86,7 +87,7 @@ publishers:
 	var pid int
 	var refused string
 	for _, id := range fleet {
-		sp := atts[id][report.PhaseSpawn]
+		sp := atts[id][schema.PhaseSpawn]
 		if sp.Outputs != 3 || sp.Process == "" {
 			t.Errorf("%s: spawn %+v, want an output of a 3-output process", id, sp)
 		}
@@ -104,10 +105,10 @@ publishers:
 		byID[f.ID] = f
 	}
 	f, ok := byID[refused]
-	if !ok || f.Outcome != report.OutcomeStreamBusy || !strings.Contains(f.Message, "Input/output error") {
+	if !ok || f.Outcome != schema.OutcomeStreamBusy || !strings.Contains(f.Message, "Input/output error") {
 		t.Errorf("refused output %s: %+v, want stream_busy with ffmpeg's Input/output error", refused, f)
 	}
-	if ex := atts[refused][report.PhaseExit]; ex == nil || len(ex.StderrTail) == 0 || !strings.Contains(strings.Join(ex.StderrTail, "\n"), refused) {
+	if ex := atts[refused][schema.PhaseExit]; ex == nil || len(ex.StderrTail) == 0 || !strings.Contains(strings.Join(ex.StderrTail, "\n"), refused) {
 		t.Errorf("refused output's exit %+v: want its own stderr lines", ex)
 	}
 	hooked := false
@@ -127,13 +128,13 @@ publishers:
 		}
 	}
 	again := atts[refused+".1"]
-	if again == nil || again[report.PhaseSpawn] == nil {
+	if again == nil || again[schema.PhaseSpawn] == nil {
 		t.Fatalf("the refused output did not reconnect: %v", again)
 	}
-	if sp := again[report.PhaseSpawn]; sp.Process != "" || sp.PID == pid {
+	if sp := again[schema.PhaseSpawn]; sp.Process != "" || sp.PID == pid {
 		t.Errorf("reconnect %+v: want its own process", sp)
 	}
-	if _, failed := byID[refused+".1"]; failed || again[report.PhasePublishing] == nil {
+	if _, failed := byID[refused+".1"]; failed || again[schema.PhasePublishing] == nil {
 		t.Errorf("reconnect of %s did not publish: %+v", refused, byID[refused+".1"])
 	}
 }
@@ -175,12 +176,12 @@ publishers:
 	atts := attemptsOf(readEvents(t, res.ResultsPath))
 	pids := make(map[int]bool)
 	for id, a := range atts {
-		if a[report.PhaseSpawn] == nil || a[report.PhaseExit] == nil {
-			t.Errorf("%s: spawn %v exit %v, want both", id, a[report.PhaseSpawn], a[report.PhaseExit])
+		if a[schema.PhaseSpawn] == nil || a[schema.PhaseExit] == nil {
+			t.Errorf("%s: spawn %v exit %v, want both", id, a[schema.PhaseSpawn], a[schema.PhaseExit])
 			continue
 		}
-		pids[a[report.PhaseSpawn].PID] = true
-		if ex := a[report.PhaseExit]; !ex.Stopped {
+		pids[a[schema.PhaseSpawn].PID] = true
+		if ex := a[schema.PhaseExit]; !ex.Stopped {
 			t.Errorf("%s: exit %+v, want stopped by rtmpload", id, ex)
 		}
 	}
@@ -192,7 +193,7 @@ publishers:
 			t.Errorf("process group %d still exists (kill: %v)", pid, err)
 		}
 	}
-	if res.Summary.Outcomes[report.OutcomeOK] != 4 {
+	if res.Summary.Outcomes[schema.OutcomeOK] != 4 {
 		t.Errorf("outcomes %v, want 4 ok", res.Summary.Outcomes)
 	}
 }
@@ -226,7 +227,7 @@ publishers:
 	var dropped string
 	var pid int
 	for id, a := range atts {
-		sp := a[report.PhaseSpawn]
+		sp := a[schema.PhaseSpawn]
 		if sp == nil || sp.Group != "fleet" || strings.Contains(id, ".") {
 			continue
 		}
@@ -244,17 +245,17 @@ publishers:
 		}
 	}
 	f, ok := byID[dropped]
-	if !ok || f.Outcome != report.OutcomeDropped || !strings.Contains(f.Message, "Slave muxer") {
+	if !ok || f.Outcome != schema.OutcomeDropped || !strings.Contains(f.Message, "Slave muxer") {
 		t.Errorf("taken-over output %s: %+v, want dropped with tee's own line", dropped, f)
 	}
 	again := atts[dropped+".1"]
-	if again == nil || again[report.PhaseSpawn] == nil {
+	if again == nil || again[schema.PhaseSpawn] == nil {
 		t.Fatalf("the dropped output did not reconnect (attempts %v)", len(atts))
 	}
-	if sp := again[report.PhaseSpawn]; sp.Process != "" || sp.PID == pid {
+	if sp := again[schema.PhaseSpawn]; sp.Process != "" || sp.PID == pid {
 		t.Errorf("reconnect %+v: want its own process", sp)
 	}
-	if again[report.PhasePublishing] == nil {
+	if again[schema.PhasePublishing] == nil {
 		t.Errorf("the reconnect of %s did not publish", dropped)
 	}
 }

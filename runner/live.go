@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Live holds the run's counters while it goes, for progress bars and log
@@ -62,24 +63,24 @@ func (l *Live) Snapshot() []GroupLive {
 // add is Live as a sink of the run's events.
 func (l *Live) add(e event) {
 	a := e.Attempt
-	if e.Type != report.TypeAttempt || a == nil {
+	if e.Type != schema.TypeAttempt || a == nil {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	g := l.get(a.Group)
 	switch a.Phase {
-	case report.PhaseSpawn:
+	case schema.PhaseSpawn:
 		g.Started++
 		g.Active++
-	case report.PhasePublishing:
+	case schema.PhasePublishing:
 		g.Publishing++
 		g.Published++
-	case report.PhaseStarved:
+	case schema.PhaseStarved:
 		g.Starved++
-	case report.PhaseRecovered:
+	case schema.PhaseRecovered:
 		g.Starved--
-	case report.PhaseExit:
+	case schema.PhaseExit:
 		g.Active--
 		g.Done++
 		if e.exit.progressed {

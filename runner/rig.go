@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
+
 	"github.com/rtmpload/rtmpload/runner/hook"
 	"github.com/rtmpload/rtmpload/runner/media"
 	"github.com/rtmpload/rtmpload/runner/metrics"
@@ -32,7 +33,7 @@ type rig struct {
 	clip        string
 	ffVersion   string
 	resultsPath string
-	w           *report.Writer
+	w           *schema.Writer
 
 	stopTap, stopTarget, stopHook func()
 	closeResults                  func() error
@@ -117,7 +118,7 @@ func (r *run) startHook(g *rig) error {
 	sc := r.p.sc
 	hk, err := hook.Start(hook.Config{
 		Listen:   r.p.o.HookListen,
-		Mode:     hook.Mode(r.p.mode),
+		Mode:     schema.HookMode(r.p.mode),
 		Latency:  sc.Hook.Latency,
 		Faults:   sc.Hook.Faults,
 		Upstream: r.p.hook.Proxy,
@@ -143,7 +144,7 @@ func (r *run) openResults(g *rig) error {
 	if err != nil {
 		return fmt.Errorf("create results file: %w (pass a new --out directory)", err)
 	}
-	g.w = report.NewWriter(f)
+	g.w = schema.NewWriter(f)
 	var once sync.Once
 	var cerr error
 	g.closeResults = func() error {

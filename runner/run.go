@@ -220,18 +220,18 @@ func (r *run) sinks(g *rig, knee func()) []sink {
 }
 
 // header is the results' first line; it plans the live counters too.
-func (r *run) header(g *rig, start time.Time) report.Event {
+func (r *run) header(g *rig, start time.Time) schema.Event {
 	sc, o := r.p.sc, r.p.o
-	groups := make([]report.GroupInfo, 0, len(sc.Publishers))
+	groups := make([]schema.GroupInfo, 0, len(sc.Publishers))
 	for _, gr := range sc.Publishers {
-		groups = append(groups, report.GroupInfo{Name: gr.Group, Count: gr.Count})
+		groups = append(groups, schema.GroupInfo{Name: gr.Group, Count: gr.Count})
 		o.Live.plan(gr.Group, r.p.planned[gr.Group])
 	}
-	return report.Event{Type: report.TypeRun, Time: start, Run: &report.RunHeader{
-		Schema:  report.Schema,
+	return schema.Event{Type: schema.TypeRun, Time: start, Run: &schema.RunHeader{
+		Schema:  schema.Schema,
 		ID:      r.p.id,
 		Started: start,
-		Scenario: report.ScenarioInfo{
+		Scenario: schema.ScenarioInfo{
 			Name: sc.Name, Source: sc.Source, Duration: sc.Duration, Groups: groups,
 		},
 		Target:   g.tg.desc,
@@ -258,12 +258,12 @@ func (r *run) header(g *rig, start time.Time) report.Event {
 // finish writes the end event, closes the results and builds the report
 // from them: report.json and report.html.
 func (r *run) finish(g *rig, out outcome) (*Result, error) {
-	end := report.Event{Type: report.TypeEnd, Time: time.Now(), Reason: report.EndNormal, Usage: r.kids.usage()}
+	end := schema.Event{Type: schema.TypeEnd, Time: time.Now(), Reason: schema.EndNormal, Usage: r.kids.usage()}
 	switch {
 	case out.interrupted:
-		end.Reason = report.EndInterrupted
+		end.Reason = schema.EndInterrupted
 	case out.knee:
-		end.Reason = report.EndKnee
+		end.Reason = schema.EndKnee
 	}
 	r.s.close() // every event sent so far is written
 	g.w.Write(end)
@@ -353,21 +353,21 @@ func (r *run) ticks(ctx context.Context) {
 }
 
 func (r *run) onHookCall(c hook.Call) {
-	h := &report.HookCall{
+	h := &schema.HookCall{
 		Seq: c.Seq, Action: c.Action, Attempt: c.Attempt, ClientID: c.ClientID,
 		Stream: c.Stream, App: c.App, Param: c.Param,
 		Arrived: c.Arrived, Answered: c.Answered, Status: c.Status,
 		Verdict: c.Verdict, Reason: c.Reason, Canceled: c.Canceled, Fault: c.Fault,
 		Dialect: c.Dialect, Upstream: c.Upstream.Record(),
 	}
-	if c.Status != 0 && c.Action == hook.ActionPublish {
-		h.Body, h.BodyBytes = report.HookBody(c.Answer)
+	if c.Status != 0 && c.Action == schema.ActionPublish {
+		h.Body, h.BodyBytes = schema.HookBody(c.Answer)
 	}
-	r.s.write(report.Event{Type: report.TypeHook, Time: c.Answered, Hook: h})
+	r.s.write(schema.Event{Type: schema.TypeHook, Time: c.Answered, Hook: h})
 }
 
 func (r *run) onWire(c *tap.Conn) {
-	r.s.write(report.Event{Type: report.TypeWire, Time: c.End, Wire: c.Record()})
+	r.s.write(schema.Event{Type: schema.TypeWire, Time: c.End, Wire: c.Record()})
 }
 
 // onMark feeds the live figures (metrics, capacity steps) as soon as the
@@ -384,13 +384,13 @@ func (r *run) onHookState(c hook.StateChange) { r.state("hook", c) }
 func (r *run) onProbeState(c hook.StateChange) { r.state("probe", c) }
 
 func (r *run) state(source string, c hook.StateChange) {
-	r.s.write(report.Event{Type: report.TypeState, Time: c.At, State: &report.StateChange{
+	r.s.write(schema.Event{Type: schema.TypeState, Time: c.At, State: &schema.StateChange{
 		Source: source, State: c.State, Fault: c.Fault, Detail: c.Detail,
 	}})
 }
 
 func (r *run) onSnapshot(s srsapi.Snapshot) {
-	r.s.write(report.Event{Type: report.TypeSnap, Time: s.At, Snapshot: s.Record()})
+	r.s.write(schema.Event{Type: schema.TypeSnap, Time: s.At, Snapshot: s.Record()})
 }
 
 // hookDesc says in the run header how the callback was handled.
@@ -417,7 +417,7 @@ func (r *run) onServerEvent(e server.Event) {
 	default:
 		return
 	}
-	r.s.write(report.Event{Type: report.TypeServer, Time: e.Time, Server: &report.ServerEvent{
+	r.s.write(schema.Event{Type: schema.TypeServer, Time: e.Time, Server: &schema.ServerEvent{
 		Kind: e.Kind, Attempt: hook.AttemptFromParam(e.Param), ClientID: e.ClientID,
 		Stream: e.Stream, Reason: e.Reason, HookStatus: e.HookStatus, HookErr: e.HookErr, HookBody: e.HookBody,
 		HookLatency: int64(e.HookLatency), BytesIn: e.BytesIn, VideoMsgs: e.VideoMsgs, AudioMsgs: e.AudioMsgs,

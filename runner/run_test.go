@@ -17,6 +17,7 @@ import (
 	"github.com/rtmpload/rtmpload/runner/managed"
 	"github.com/rtmpload/rtmpload/runner/media"
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 func needFFmpeg(t *testing.T) string {
@@ -109,35 +110,35 @@ publishers:
 `)
 	res := runScenario(t, sc, Options{})
 	s := res.Summary
-	if s.Outcomes[report.OutcomeOK] != 3 {
+	if s.Outcomes[schema.OutcomeOK] != 3 {
 		t.Fatalf("outcomes %v, failures %+v", s.Outcomes, s.Failures)
 	}
-	for _, m := range []string{report.MetricHookLatency, report.MetricHookWait} {
+	for _, m := range []string{report.MetricHookLatency, schema.MetricHookWait} {
 		l := latency(s, m)
 		if l == nil || l.Count != 3 || l.P50 < 200 {
 			t.Errorf("%s: %+v, want 3 samples of at least 200 ms", m, l)
 		}
 	}
-	if l := latency(s, report.MetricHandshake); l == nil || l.Count != 3 || l.Max >= 100 {
+	if l := latency(s, schema.MetricHandshake); l == nil || l.Count != 3 || l.Max >= 100 {
 		t.Errorf("handshake %+v: want 3 samples well under the hook's 200 ms", l)
 	}
-	for _, m := range []string{report.MetricFFmpegStartup, report.MetricConnect, report.MetricPublish, report.MetricFirstMedia, report.MetricPublishStart} {
+	for _, m := range []string{schema.MetricFFmpegStartup, schema.MetricConnect, schema.MetricPublish, schema.MetricFirstMedia, report.MetricPublishStart} {
 		if l := latency(s, m); l == nil || l.Count != 3 {
 			t.Errorf("%s: %+v, want 3 samples", m, l)
 		}
 	}
 
 	// Every attempt's wire marks come in the order of a publish.
-	order := []string{report.WireTCPConnect, report.WireC0C1, report.WireS0S1S2, report.WireConnect,
-		report.WireConnectResult, report.WirePublish, report.WireOnStatus}
+	order := []string{schema.WireTCPConnect, schema.WireC0C1, schema.WireS0S1S2, schema.WireConnect,
+		schema.WireConnectResult, schema.WirePublish, schema.WireOnStatus}
 	f, err := os.Open(res.ResultsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	wires := 0
-	err = report.Read(f, func(ev report.Event) error {
-		if ev.Type != report.TypeWire {
+	err = schema.Read(f, func(ev schema.Event) error {
+		if ev.Type != schema.TypeWire {
 			return nil
 		}
 		wires++
@@ -183,10 +184,10 @@ publishers:
   - {group: g, count: 2, name: "n-{i}"}
 `)
 	s := runScenario(t, sc, Options{NoTap: true}).Summary
-	if s.Outcomes[report.OutcomeOK] != 2 {
+	if s.Outcomes[schema.OutcomeOK] != 2 {
 		t.Fatalf("outcomes %v, failures %+v", s.Outcomes, s.Failures)
 	}
-	if l := latency(s, report.MetricHandshake); l != nil {
+	if l := latency(s, schema.MetricHandshake); l != nil {
 		t.Errorf("without the tap there is no wire figure, got %+v", l)
 	}
 	if l := latency(s, report.MetricPublishStart); l == nil || l.Count != 2 {
@@ -227,21 +228,21 @@ publishers:
 	// Each outcome only in its own window, at least one in every window
 	// (checkMix also wants ffmpeg's Input/output error on each failure).
 	checkMix(t, s, outcomeStates{
-		report.OutcomeOK:              {report.StateUp},
-		report.OutcomeHookUnreachable: {report.StateDown},
-		report.OutcomeHookErrorStatus: {report.StateErroring},
-		report.OutcomeHookDenied:      {report.StateDenying},
-		report.OutcomeHookBadAnswer:   {report.StateMisanswering},
+		schema.OutcomeOK:              {schema.StateUp},
+		schema.OutcomeHookUnreachable: {schema.StateDown},
+		schema.OutcomeHookErrorStatus: {schema.StateErroring},
+		schema.OutcomeHookDenied:      {schema.StateDenying},
+		schema.OutcomeHookBadAnswer:   {schema.StateMisanswering},
 	}, map[mix]int{
-		{report.OutcomeOK, report.StateUp}:                      2,
-		{report.OutcomeHookUnreachable, report.StateDown}:       1,
-		{report.OutcomeHookErrorStatus, report.StateErroring}:   1,
-		{report.OutcomeHookDenied, report.StateDenying}:         1,
-		{report.OutcomeHookBadAnswer, report.StateMisanswering}: 1,
+		{schema.OutcomeOK, schema.StateUp}:                      2,
+		{schema.OutcomeHookUnreachable, schema.StateDown}:       1,
+		{schema.OutcomeHookErrorStatus, schema.StateErroring}:   1,
+		{schema.OutcomeHookDenied, schema.StateDenying}:         1,
+		{schema.OutcomeHookBadAnswer, schema.StateMisanswering}: 1,
 	})
 	// The garbage window's 200 "OK" is a bad answer, quoted, not a deny.
 	for _, f := range s.Failures {
-		if f.Outcome == report.OutcomeHookBadAnswer && !strings.Contains(f.Evidence, "the callback answered 200 with `OK`; SRS allows only 0 or {\"code\":0}") {
+		if f.Outcome == schema.OutcomeHookBadAnswer && !strings.Contains(f.Evidence, "the callback answered 200 with `OK`; SRS allows only 0 or {\"code\":0}") {
 			t.Errorf("%s: evidence %q does not quote the answer", f.ID, f.Evidence)
 		}
 	}
@@ -273,7 +274,7 @@ publishers:
   - {group: second, count: 1, name: "dup", start: 5s}
 `)
 	s := runScenario(t, sc, Options{DuplicateRace: true}).Summary
-	if s.Outcomes[report.OutcomeOK] != 2 {
+	if s.Outcomes[schema.OutcomeOK] != 2 {
 		t.Fatalf("with the race both publishers are accepted; outcomes %v failures %+v", s.Outcomes, s.Failures)
 	}
 	if len(s.Contests) != 1 || !s.Contests[0].TwoLive {
@@ -284,7 +285,7 @@ publishers:
 	}
 	n := 0
 	for _, a := range s.Anomalies {
-		if strings.HasPrefix(a, string(report.OutcomeDuplicateAccepted)) {
+		if strings.HasPrefix(a, string(schema.OutcomeDuplicateAccepted)) {
 			n++
 		}
 	}
@@ -322,7 +323,7 @@ media: {clip: testsrc-360p, bitrate: 300k}
 publishers:
   - {group: g, count: 3, name: "ng-{i}", ramp: 1s}
 `, func(t *testing.T, s *report.Summary) {
-			if s.Outcomes[report.OutcomeOK] != 3 {
+			if s.Outcomes[schema.OutcomeOK] != 3 {
 				t.Errorf("outcomes %v failures %+v", s.Outcomes, s.Failures)
 			}
 			if s.Server == nil || s.Server.Snapshots == 0 || len(s.Server.NotSeen)+len(s.Server.Foreign)+len(s.Server.Duplicates) != 0 {
@@ -337,7 +338,7 @@ publishers:
   - {group: first, count: 1, name: "same"}
   - {group: second, count: 1, name: "same", start: 2s}
 `, func(t *testing.T, s *report.Summary) {
-			if s.Outcomes[report.OutcomeOK] != 1 || s.Outcomes[report.OutcomeStreamBusy] != 1 {
+			if s.Outcomes[schema.OutcomeOK] != 1 || s.Outcomes[schema.OutcomeStreamBusy] != 1 {
 				t.Fatalf("outcomes %v failures %+v", s.Outcomes, s.Failures)
 			}
 			// Unlike SRS, nginx-rtmp says why: an RTMP error status.
@@ -353,7 +354,7 @@ hook: {mode: deny}
 publishers:
   - {group: g, count: 2, name: "d-{i}"}
 `, func(t *testing.T, s *report.Summary) {
-			if s.Outcomes[report.OutcomeHookDenied] != 2 {
+			if s.Outcomes[schema.OutcomeHookDenied] != 2 {
 				t.Errorf("outcomes %v failures %+v", s.Outcomes, s.Failures)
 			}
 		}},
@@ -366,7 +367,7 @@ hook:
 publishers:
   - {group: g, count: 2, name: "x-{i}", start: 500ms}
 `, func(t *testing.T, s *report.Summary) {
-			if s.Outcomes[report.OutcomeHookUnreachable] != 2 {
+			if s.Outcomes[schema.OutcomeHookUnreachable] != 2 {
 				t.Errorf("outcomes %v failures %+v", s.Outcomes, s.Failures)
 			}
 		}},
@@ -417,12 +418,12 @@ publishers:
 	}
 	defer f.Close()
 	spawned, exited := map[string]bool{}, map[string]bool{}
-	err = report.Read(f, func(ev report.Event) error {
-		if ev.Type == report.TypeAttempt {
+	err = schema.Read(f, func(ev schema.Event) error {
+		if ev.Type == schema.TypeAttempt {
 			switch ev.Attempt.Phase {
-			case report.PhaseSpawn:
+			case schema.PhaseSpawn:
 				spawned[ev.Attempt.ID] = true
-			case report.PhaseExit:
+			case schema.PhaseExit:
 				exited[ev.Attempt.ID] = true
 			}
 		}
@@ -460,10 +461,10 @@ publishers:
 	if reconnected < 10 {
 		t.Errorf("only %d restarted attempts (churn and reconnects)", reconnected)
 	}
-	if s.ByState[report.OutcomeHookUnreachable][report.StateDown] == 0 {
+	if s.ByState[schema.OutcomeHookUnreachable][schema.StateDown] == 0 {
 		t.Errorf("no hook_unreachable while the callback was down: %v", s.ByState)
 	}
-	if s.EndReason != report.EndNormal {
+	if s.EndReason != schema.EndNormal {
 		t.Errorf("end %q", s.EndReason)
 	}
 }
@@ -502,14 +503,14 @@ publishers:
 			t.Errorf("step %d: %d active of %d publishers", st.Step, st.Active, st.Publishers)
 		}
 	}
-	if last := c.Steps[len(c.Steps)-1]; last.Side != report.SideServer || last.GeneratorCPU <= 0 {
+	if last := c.Steps[len(c.Steps)-1]; last.Side != schema.SideServer || last.GeneratorCPU <= 0 {
 		t.Errorf("step %d: side %q, generator %.2f cores: want the server's side and the generator measured", last.Step, last.Side, last.GeneratorCPU)
 	}
 	if !strings.Contains(c.Limit, "p95 publish") || c.Steps[1].P95Ms < 1500 {
 		t.Errorf("limit %q, step 2 p95 %.1f ms: want the p95 rule with at least 1.5 s", c.Limit, c.Steps[1].P95Ms)
 	}
-	if s.EndReason != report.EndKnee {
-		t.Errorf("end reason %q, want %q", s.EndReason, report.EndKnee)
+	if s.EndReason != schema.EndKnee {
+		t.Errorf("end reason %q, want %q", s.EndReason, schema.EndKnee)
 	}
 	if d := time.Since(begin); d > 15*time.Second {
 		t.Errorf("the run took %v: it should stop at the knee (10 s), not run all 4 steps (20 s)", d)
@@ -547,7 +548,7 @@ publishers:
   - {group: d, count: 1, name: "px-deny"}
 `)
 	s := runScenario(t, sc, Options{Hook: HookPlan{Proxy: svc.URL + "/callback"}}).Summary
-	if s.Outcomes[report.OutcomeOK] != 2 || s.Outcomes[report.OutcomeHookDenied] != 1 {
+	if s.Outcomes[schema.OutcomeOK] != 2 || s.Outcomes[schema.OutcomeHookDenied] != 1 {
 		t.Errorf("outcomes %v: the service allows px-0/1 and denies px-deny", s.Outcomes)
 	}
 	u := s.Hook.Upstream

@@ -3,14 +3,15 @@ package runner
 import (
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
+
 	"github.com/rtmpload/rtmpload/runner/health"
-	"github.com/rtmpload/rtmpload/runner/hook"
+
 	"github.com/rtmpload/rtmpload/runner/metrics"
 )
 
 // resultsSink writes every recorded event to results.jsonl.
-func resultsSink(w *report.Writer) sink {
+func resultsSink(w *schema.Writer) sink {
 	return sinkFunc(func(e event) {
 		if e.Type != "" {
 			w.Write(e.Event)
@@ -28,7 +29,7 @@ type healthSink struct {
 }
 
 type healthOf struct {
-	base    report.AttemptEvent // id, group, stream, slot
+	base    schema.AttemptEvent // id, group, stream, slot
 	tracker health.Tracker
 }
 
@@ -50,11 +51,11 @@ func (h *healthSink) add(e event) {
 				h.starved(r, e.tick.at, starved, reason)
 			}
 		}
-	case e.Type == report.TypeAttempt && e.Attempt != nil:
+	case e.Type == schema.TypeAttempt && e.Attempt != nil:
 		switch a := e.Attempt; a.Phase {
-		case report.PhaseSpawn:
-			h.running[a.ID] = &healthOf{base: report.AttemptEvent{ID: a.ID, Group: a.Group, Stream: a.Stream, Slot: a.Slot}}
-		case report.PhaseExit:
+		case schema.PhaseSpawn:
+			h.running[a.ID] = &healthOf{base: schema.AttemptEvent{ID: a.ID, Group: a.Group, Stream: a.Stream, Slot: a.Slot}}
+		case schema.PhaseExit:
 			delete(h.running, a.ID)
 		}
 	}
@@ -63,11 +64,11 @@ func (h *healthSink) add(e event) {
 // starved records a publisher falling below real time, or recovering.
 func (h *healthSink) starved(r *healthOf, at time.Time, starved bool, reason string) {
 	ae := r.base
-	ae.Phase, ae.Message = report.PhaseRecovered, reason
+	ae.Phase, ae.Message = schema.PhaseRecovered, reason
 	if starved {
-		ae.Phase = report.PhaseStarved
+		ae.Phase = schema.PhaseStarved
 	}
-	h.derive(event{Event: report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae}})
+	h.derive(event{Event: schema.Event{Type: schema.TypeAttempt, Time: at, Attempt: &ae}})
 }
 
 // promSink feeds the live Prometheus metrics (--metrics).
@@ -84,13 +85,13 @@ func (s promSink) add(e event) {
 	case e.onStatus != nil:
 		group := s.groupOf(e.attempt)
 		e.onStatus.Durations(time.Time{}, func(metric string, d time.Duration) { m.Wire(metric, group, d) })
-	case e.Type == report.TypeAttempt && e.Attempt != nil:
+	case e.Type == schema.TypeAttempt && e.Attempt != nil:
 		s.attempt(e)
-	case e.Type == report.TypeHook && e.Hook != nil:
-		if c := e.Hook; c.Action == hook.ActionPublish && !c.Answered.IsZero() {
+	case e.Type == schema.TypeHook && e.Hook != nil:
+		if c := e.Hook; c.Action == schema.ActionPublish && !c.Answered.IsZero() {
 			m.HookLatency(s.groupOf(c.Attempt), c.Latency())
 		}
-	case e.Type == report.TypeState && e.State != nil:
+	case e.Type == schema.TypeState && e.State != nil:
 		m.CallbackState(string(e.State.State))
 	}
 }
@@ -98,16 +99,16 @@ func (s promSink) add(e event) {
 func (s promSink) attempt(e event) {
 	m, a := s.m, e.Attempt
 	switch a.Phase {
-	case report.PhaseSpawn:
+	case schema.PhaseSpawn:
 		m.AttemptStarted(a.Group)
 		m.Active(a.Group, 1)
-	case report.PhasePublishing:
+	case schema.PhasePublishing:
 		m.Publishing(a.Group, 1)
-	case report.PhaseStarved:
+	case schema.PhaseStarved:
 		m.Starved(a.Group, 1)
-	case report.PhaseRecovered:
+	case schema.PhaseRecovered:
 		m.Starved(a.Group, -1)
-	case report.PhaseExit:
+	case schema.PhaseExit:
 		m.Active(a.Group, -1)
 		if e.exit.progressed {
 			m.Publishing(a.Group, -1)

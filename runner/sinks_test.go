@@ -12,6 +12,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner/metrics"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // stoppedRun is a recorded run (the fault-window run of TestHookFaults) in
@@ -30,7 +31,7 @@ type counts struct{ ok, failed int }
 // sink of a run, as the run's stream hands them over, and returns how each
 // sink counted the attempts: the report (report.json's outcomes), its
 // timeline, the live progress counters, Prometheus and the capacity steps.
-func replay(t *testing.T, keep func(report.Event) bool) map[string]counts {
+func replay(t *testing.T, keep func(schema.Event) bool) map[string]counts {
 	t.Helper()
 	sc := scenario(t, `
 name: faults
@@ -46,14 +47,14 @@ publishers:
 	var results bytes.Buffer
 	s, m := newStream(), metrics.New()
 	steps := newStepsSink(p, s.derive, func() {})
-	s.run(newHealthSink(s.derive), resultsSink(report.NewWriter(&results)), p.o.Live, steps, promSink{m: m, groupOf: p.groupOf})
+	s.run(newHealthSink(s.derive), resultsSink(schema.NewWriter(&results)), p.o.Live, steps, promSink{m: m, groupOf: p.groupOf})
 	f, err := os.Open(stoppedRun)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	err = report.Read(f, func(ev report.Event) error {
-		if ev.Type == report.TypeRun || ev.Type == report.TypeEnd || keep(ev) {
+	err = schema.Read(f, func(ev schema.Event) error {
+		if ev.Type == schema.TypeRun || ev.Type == schema.TypeEnd || keep(ev) {
 			s.emit(event{Event: ev})
 		}
 		return nil
@@ -70,7 +71,7 @@ publishers:
 	}
 	var c counts
 	for outcome, n := range sum.Outcomes {
-		if outcome == report.OutcomeOK {
+		if outcome == schema.OutcomeOK {
 			c.ok += n
 		} else {
 			c.failed += n
@@ -132,7 +133,7 @@ func agree(t *testing.T, got map[string]counts, want counts) {
 // TestSinksAgree: every sink of a run counts the recorded run's attempts
 // the same way as report.json.
 func TestSinksAgree(t *testing.T) {
-	agree(t, replay(t, func(report.Event) bool { return true }), counts{ok: 2, failed: 4})
+	agree(t, replay(t, func(schema.Event) bool { return true }), counts{ok: 2, failed: 4})
 }
 
 // TestStoppedAttemptAgrees: an attempt that published and that rtmpload
@@ -142,7 +143,7 @@ func TestStoppedAttemptAgrees(t *testing.T) {
 	for _, n := range []string{"1", "6"} {
 		t.Run("attempt "+n, func(t *testing.T) {
 			id := stoppedRunID + "-" + n
-			only := func(ev report.Event) bool {
+			only := func(ev schema.Event) bool {
 				switch {
 				case ev.Attempt != nil:
 					return ev.Attempt.ID == id

@@ -7,7 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
+
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/scenarios"
 )
@@ -93,29 +94,29 @@ func groupIndex(sc *scenarios.Scenario, group string) int {
 // first -progress block: the output is open), its progress blocks, exit.
 func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publisher.Result {
 	u := r.urlOf(slot, id)
-	base := report.AttemptEvent{ID: id, Group: slot.Group, Stream: slot.Stream, Slot: slot.Seq}
-	emit := func(at time.Time, phase string, fill func(*report.AttemptEvent)) {
+	base := schema.AttemptEvent{ID: id, Group: slot.Group, Stream: slot.Stream, Slot: slot.Seq}
+	emit := func(at time.Time, phase string, fill func(*schema.AttemptEvent)) {
 		ae := base
 		ae.Phase = phase
 		if fill != nil {
 			fill(&ae)
 		}
-		r.s.write(report.Event{Type: report.TypeAttempt, Time: at, Attempt: &ae})
+		r.s.write(schema.Event{Type: schema.TypeAttempt, Time: at, Attempt: &ae})
 	}
 	var once sync.Once
 	res := r.spawn(ctx, SpawnSpec{
 		Outputs: []SpawnOutput{{Attempt: id, URL: u}},
 		OnStart: func(at time.Time, pid int) {
-			emit(at, report.PhaseSpawn, func(ae *report.AttemptEvent) { ae.URL, ae.PID = u, pid })
+			emit(at, schema.PhaseSpawn, func(ae *schema.AttemptEvent) { ae.URL, ae.PID = u, pid })
 		},
 		OnProgress: func(p publisher.Progress) {
-			once.Do(func() { emit(p.At, report.PhasePublishing, nil) })
+			once.Do(func() { emit(p.At, schema.PhasePublishing, nil) })
 			r.s.emit(event{attempt: id, progress: &p})
 		},
 	})
 	if res.Spawned.IsZero() {
-		emit(r.clock.Now(), report.PhaseSpawn, func(ae *report.AttemptEvent) { ae.URL = u })
+		emit(r.clock.Now(), schema.PhaseSpawn, func(ae *schema.AttemptEvent) { ae.URL = u })
 	}
-	emit(res.Exited, report.PhaseExit, res.RecordExit)
+	emit(res.Exited, schema.PhaseExit, res.RecordExit)
 	return res
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
@@ -105,7 +104,7 @@ func (f *fakeSpawner) spawn(ctx context.Context, spec SpawnSpec) publisher.Resul
 // eventLog is a sink that keeps every attempt event.
 type eventLog struct {
 	mu  sync.Mutex
-	evs []report.AttemptEvent
+	evs []schema.AttemptEvent
 }
 
 func (l *eventLog) add(e event) {
@@ -177,7 +176,7 @@ publishers: [{group: g, count: 1, name: s, hold: 10s}]
 	for _, e := range log.evs {
 		phases = append(phases, e.Phase)
 	}
-	if want := []string{report.PhaseSpawn, report.PhasePublishing, report.PhaseExit}; !slices.Equal(phases, want) {
+	if want := []string{schema.PhaseSpawn, schema.PhasePublishing, schema.PhaseExit}; !slices.Equal(phases, want) {
 		t.Errorf("phases %v, want %v", phases, want)
 	}
 	if live.Done != 1 || live.Published != 1 || live.Failed != 0 || live.Active != 0 || live.Publishing != 0 {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // event is one thing that happened in a run: every attempt phase, hook
@@ -15,11 +16,11 @@ import (
 // The embedded report.Event is what results.jsonl keeps; the other fields
 // are for the live sinks only and are never written.
 type event struct {
-	report.Event // Type "": a live-only event
+	schema.Event // Type "": a live-only event
 
 	attempt  string              // the attempt of progress and onStatus
 	progress *publisher.Progress // one -progress block of the attempt's ffmpeg
-	onStatus *report.WireConn    // the server answered the attempt's publish (tap), before its connection ends
+	onStatus *schema.WireConn    // the server answered the attempt's publish (tap), before its connection ends
 	tick     *tick               // a second passed
 	judge    *judgement          // a capacity step is due
 
@@ -87,7 +88,7 @@ func (s *stream) emit(e event) {
 }
 
 // write emits one event of the results.
-func (s *stream) write(ev report.Event) { s.emit(event{Event: ev}) }
+func (s *stream) write(ev schema.Event) { s.emit(event{Event: ev}) }
 
 // run starts handing events to sinks, in that order.
 func (s *stream) run(sinks ...sink) {
@@ -145,7 +146,7 @@ func (s *stream) note(e *event) {
 		}
 	}
 	ae := e.Attempt
-	if e.Type != report.TypeAttempt || ae == nil {
+	if e.Type != schema.TypeAttempt || ae == nil {
 		return
 	}
 	a := s.live[ae.ID]
@@ -154,13 +155,13 @@ func (s *stream) note(e *event) {
 		s.live[ae.ID] = a
 	}
 	switch ae.Phase {
-	case report.PhasePublishing:
+	case schema.PhasePublishing:
 		a.progressed = true
-	case report.PhaseStarved:
+	case schema.PhaseStarved:
 		a.starved = true
-	case report.PhaseRecovered:
+	case schema.PhaseRecovered:
 		a.starved = false
-	case report.PhaseExit:
+	case schema.PhaseExit:
 		delete(s.live, ae.ID)
 		published := a.progressed || a.wirePublished
 		e.exit = &exitFacts{end: report.Ended(published, ae.Class, ae.Stopped), progressed: a.progressed, starved: a.starved}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // TestStreamOrder: events sent before the stream runs wait for it; every
@@ -14,23 +15,23 @@ import (
 func TestStreamOrder(t *testing.T) {
 	s := newStream()
 	att := func(id, phase string) event {
-		return event{Event: report.Event{Type: report.TypeAttempt, Time: time.Now(),
-			Attempt: &report.AttemptEvent{ID: id, Phase: phase}}}
+		return event{Event: schema.Event{Type: schema.TypeAttempt, Time: time.Now(),
+			Attempt: &schema.AttemptEvent{ID: id, Phase: phase}}}
 	}
-	s.emit(att("a", report.PhaseSpawn))
+	s.emit(att("a", schema.PhaseSpawn))
 	var first, second []string
 	name := func(e event) string { return e.Attempt.ID + "/" + e.Attempt.Phase }
 	deriver := sinkFunc(func(e event) {
 		first = append(first, name(e))
-		if e.Attempt.Phase == report.PhaseSpawn {
-			s.derive(att(e.Attempt.ID, report.PhaseStarved))
+		if e.Attempt.Phase == schema.PhaseSpawn {
+			s.derive(att(e.Attempt.ID, schema.PhaseStarved))
 		}
 	})
 	s.run(deriver, sinkFunc(func(e event) { second = append(second, name(e)) }))
-	s.emit(att("b", report.PhaseSpawn))
-	s.emit(att("a", report.PhaseExit))
+	s.emit(att("b", schema.PhaseSpawn))
+	s.emit(att("a", schema.PhaseExit))
 	s.close()
-	s.emit(att("c", report.PhaseSpawn))
+	s.emit(att("c", schema.PhaseSpawn))
 	s.close()
 	want := []string{"a/spawn", "a/starved", "b/spawn", "b/starved", "a/exit"}
 	if !slices.Equal(first, want) || !slices.Equal(second, want) {
@@ -49,27 +50,27 @@ func TestStreamClassifiesExit(t *testing.T) {
 			exits = append(exits, *e.exit)
 		}
 	}))
-	at := func(id, phase string, fill func(*report.AttemptEvent)) {
-		ae := &report.AttemptEvent{ID: id, Phase: phase}
+	at := func(id, phase string, fill func(*schema.AttemptEvent)) {
+		ae := &schema.AttemptEvent{ID: id, Phase: phase}
 		if fill != nil {
 			fill(ae)
 		}
-		s.write(report.Event{Type: report.TypeAttempt, Attempt: ae})
+		s.write(schema.Event{Type: schema.TypeAttempt, Attempt: ae})
 	}
-	stoppedExit := func(ae *report.AttemptEvent) { ae.Class, ae.ExitCode, ae.Stopped = report.ClassFailed, 1, true }
+	stoppedExit := func(ae *schema.AttemptEvent) { ae.Class, ae.ExitCode, ae.Stopped = schema.ClassFailed, 1, true }
 	// a: the server accepted it (tap), then rtmpload stopped it; ffmpeg exited 1.
-	at("a", report.PhaseSpawn, nil)
-	s.emit(event{attempt: "a", onStatus: &report.WireConn{Attempt: "a",
-		Marks: []report.WireMark{{Phase: report.WireOnStatus, Detail: report.PublishStartCode}}}})
-	at("a", report.PhaseExit, stoppedExit)
+	at("a", schema.PhaseSpawn, nil)
+	s.emit(event{attempt: "a", onStatus: &schema.WireConn{Attempt: "a",
+		Marks: []schema.WireMark{{Phase: schema.WireOnStatus, Detail: schema.PublishStartCode}}}})
+	at("a", schema.PhaseExit, stoppedExit)
 	// b: never published, stopped while it waited.
-	at("b", report.PhaseSpawn, nil)
-	at("b", report.PhaseExit, stoppedExit)
+	at("b", schema.PhaseSpawn, nil)
+	at("b", schema.PhaseExit, stoppedExit)
 	// c: published, starved, failed on its own.
-	at("c", report.PhaseSpawn, nil)
-	at("c", report.PhasePublishing, nil)
-	at("c", report.PhaseStarved, nil)
-	at("c", report.PhaseExit, func(ae *report.AttemptEvent) { ae.Class, ae.ExitCode = report.ClassFailed, 1 })
+	at("c", schema.PhaseSpawn, nil)
+	at("c", schema.PhasePublishing, nil)
+	at("c", schema.PhaseStarved, nil)
+	at("c", schema.PhaseExit, func(ae *schema.AttemptEvent) { ae.Class, ae.ExitCode = schema.ClassFailed, 1 })
 	s.close()
 	want := []exitFacts{
 		{end: report.EndedStopped},

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // TestTakeoverNotDuplicate: the embedded server in takeover mode (MediaMTX's
@@ -24,7 +24,7 @@ publishers:
   - {group: rival, count: 1, name: "cam", start: 3s}
 `)
 	s := runScenario(t, sc, Options{Takeover: true}).Summary
-	if s.Outcomes[report.OutcomeOK] != 1 || s.Outcomes[report.OutcomeDropped] != 1 {
+	if s.Outcomes[schema.OutcomeOK] != 1 || s.Outcomes[schema.OutcomeDropped] != 1 {
 		t.Fatalf("outcomes %v, want the owner dropped and the rival ok; failures %+v", s.Outcomes, s.Failures)
 	}
 	if len(s.Anomalies) != 0 {

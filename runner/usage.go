@@ -6,7 +6,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
+
 	"github.com/rtmpload/rtmpload/runner/publisher"
 )
 
@@ -34,14 +35,14 @@ func (k *kidsUsage) counting(spawn Spawner) Spawner {
 
 // usage is rtmpload's own rusage and its ffmpegs' sum. Every ffmpeg has
 // been reaped by the time the run ends, so the sum is complete.
-func (k *kidsUsage) usage() *report.Usage {
+func (k *kidsUsage) usage() *schema.Usage {
 	var self syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) != nil {
 		return nil
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return &report.Usage{
+	return &schema.Usage{
 		SelfCPU: time.Duration(self.Utime.Nano() + self.Stime.Nano()), SelfMaxRSS: self.Maxrss << 10, // Linux reports KiB
 		ChildCPU: k.cpu, ChildMaxRSS: k.maxRSS,
 	}

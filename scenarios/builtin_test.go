@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 func TestBuiltinsListAndLoad(t *testing.T) {
@@ -41,7 +43,7 @@ func TestBuiltinSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	slots := s.Schedule()
-	if len(slots) != 5 || s.Duration != 15*time.Second || s.Hook.Mode != HookAllow {
+	if len(slots) != 5 || s.Duration != 15*time.Second || s.Hook.Mode != schema.HookAllow {
 		t.Fatalf("smoke: %d slots, duration %v, hook %q", len(slots), s.Duration, s.Hook.Mode)
 	}
 	seen := map[string]bool{}
@@ -61,7 +63,7 @@ func TestBuiltinDuplicateContest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Hook.Mode != HookAllow || s.Duration < 15*time.Second || s.Duration > 30*time.Second {
+	if s.Hook.Mode != schema.HookAllow || s.Duration < 15*time.Second || s.Duration > 30*time.Second {
 		t.Errorf("hook %q, duration %v", s.Hook.Mode, s.Duration)
 	}
 	byName := map[string][]Slot{}

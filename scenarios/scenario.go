@@ -26,15 +26,6 @@ import (
 // Values accepted in a scenario file. The hook modes and clips are package
 // schema's words.
 const (
-	// Deprecated alias: use schema.HookAllow.
-	HookAllow = schema.HookAllow
-	// Deprecated alias: use schema.HookDeny.
-	HookDeny = schema.HookDeny
-	// Deprecated alias: use schema.HookConflict.
-	HookConflict = schema.HookConflict
-	// Deprecated alias: use schema.DefaultClip.
-	DefaultClip = schema.DefaultClip
-
 	DefaultBitrate = "500k"
 
 	// MaxGroupCount bounds one group so that a typo cannot schedule millions of ffmpeg processes.
@@ -300,7 +291,7 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 		s.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
 	if s.Media.Clip == "" {
-		s.Media.Clip = DefaultClip
+		s.Media.Clip = schema.DefaultClip
 	}
 	if s.Media.Bitrate == "" {
 		s.Media.Bitrate = DefaultBitrate
@@ -308,7 +299,7 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 	// A bad bitrate is reported by check; here it just stays 0.
 	s.Media.BitrateBps, _ = ParseBitrate(s.Media.Bitrate)
 	if s.Hook.Mode == "" {
-		s.Hook.Mode = HookAllow
+		s.Hook.Mode = schema.HookAllow
 	}
 	for _, g := range raw.Publishers {
 		s.Publishers = append(s.Publishers, Group{

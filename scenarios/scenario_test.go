@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 func TestLoadValid(t *testing.T) {
@@ -21,7 +23,7 @@ func TestLoadValid(t *testing.T) {
 		Description: "a scenario that uses every key this version knows",
 		Duration:    90 * time.Second,
 		Media:       Media{Clip: "testsrc-360p", Bitrate: "1.5M", BitrateBps: 1500000},
-		Hook:        Hook{Mode: HookConflict, Latency: 250 * time.Millisecond},
+		Hook:        Hook{Mode: schema.HookConflict, Latency: 250 * time.Millisecond},
 		Publishers: []Group{
 			{Group: "cams", Count: 3, Name: "cam-{i:03}", Ramp: 3 * time.Second, Hold: time.Minute},
 			{Group: "intruders", Count: 4, Name: "cam-{i%2:03}", Start: 10 * time.Second},
@@ -38,7 +40,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name != "my-run" || s.Media.Clip != DefaultClip || s.Media.Bitrate != "500k" || s.Media.BitrateBps != 500000 || s.Hook.Mode != HookAllow {
+	if s.Name != "my-run" || s.Media.Clip != schema.DefaultClip || s.Media.Bitrate != "500k" || s.Media.BitrateBps != 500000 || s.Hook.Mode != schema.HookAllow {
 		t.Errorf("defaults not applied: %+v", s)
 	}
 }
@@ -151,8 +153,8 @@ func TestParseBitrate(t *testing.T) {
 func TestValidate(t *testing.T) {
 	s := &Scenario{
 		Name: "code", Duration: 10 * time.Second,
-		Media:      Media{Clip: DefaultClip, Bitrate: "500k", BitrateBps: 500000},
-		Hook:       Hook{Mode: HookDeny},
+		Media:      Media{Clip: schema.DefaultClip, Bitrate: "500k", BitrateBps: 500000},
+		Hook:       Hook{Mode: schema.HookDeny},
 		Publishers: []Group{{Group: "g", Count: 2, Name: "n-{i}"}},
 	}
 	if err := s.Validate(); err != nil {

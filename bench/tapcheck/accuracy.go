@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // target is the bound on the p99 difference between tap and capture.
@@ -45,9 +45,9 @@ func (m *metricFigures) add(capFrom, capTo, tapFrom, tapTo time.Time) {
 	m.downFwd = append(m.downFwd, tapTo.Sub(capTo))
 }
 
-func printAccuracy(w io.Writer, conns []*capConn, wires map[string]*report.WireConn) error {
-	hs := &metricFigures{name: report.MetricHandshake}
-	pub := &metricFigures{name: report.MetricPublish}
+func printAccuracy(w io.Writer, conns []*capConn, wires map[string]*schema.WireConn) error {
+	hs := &metricFigures{name: schema.MetricHandshake}
+	pub := &metricFigures{name: schema.MetricPublish}
 	tapped := 0
 	for _, c := range conns {
 		if c.attemptID == "" {
@@ -58,18 +58,18 @@ func printAccuracy(w io.Writer, conns []*capConn, wires map[string]*report.WireC
 		if wc == nil {
 			continue
 		}
-		marks := make(map[string]report.WireMark, len(wc.Marks))
+		marks := make(map[string]schema.WireMark, len(wc.Marks))
 		for _, m := range wc.Marks {
 			marks[m.Phase] = m
 		}
-		c0, ok1 := marks[report.WireC0C1]
-		s2, ok2 := marks[report.WireS0S1S2]
+		c0, ok1 := marks[schema.WireC0C1]
+		s2, ok2 := marks[schema.WireS0S1S2]
 		if ok1 && ok2 && !c.c0c1.IsZero() && !c.s012.IsZero() {
 			hs.add(c.c0c1, c.s012, c0.At, s2.At)
 		}
-		p, ok1 := marks[report.WirePublish]
-		st, ok2 := marks[report.WireOnStatus]
-		if ok1 && ok2 && st.Detail == report.PublishStartCode && !c.publish.IsZero() && !c.start.IsZero() {
+		p, ok1 := marks[schema.WirePublish]
+		st, ok2 := marks[schema.WireOnStatus]
+		if ok1 && ok2 && st.Detail == schema.PublishStartCode && !c.publish.IsZero() && !c.start.IsZero() {
 			pub.add(c.publish, c.start, p.At, st.At)
 		}
 	}

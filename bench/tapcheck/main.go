@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 func main() {
@@ -79,15 +80,15 @@ func accuracyCmd(args []string) error {
 }
 
 // readWires returns the tap's record of each attempt's connection.
-func readWires(path string) (map[string]*report.WireConn, error) {
+func readWires(path string) (map[string]*schema.WireConn, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	wires := make(map[string]*report.WireConn)
-	err = report.Read(f, func(ev report.Event) error {
-		if ev.Type == report.TypeWire && ev.Wire != nil && ev.Wire.Attempt != "" {
+	wires := make(map[string]*schema.WireConn)
+	err = schema.Read(f, func(ev schema.Event) error {
+		if ev.Type == schema.TypeWire && ev.Wire != nil && ev.Wire.Attempt != "" {
 			wires[ev.Wire.Attempt] = ev.Wire
 		}
 		return nil
@@ -136,7 +137,7 @@ func overheadCmd(args []string) error {
 type runFigures struct {
 	attempts, ok int
 	wall         time.Duration
-	usage        report.Usage
+	usage        schema.Usage
 	start        report.LatencyRow // ffmpeg publish_start, all groups
 	publish      report.LatencyRow // wire publish, all groups
 }
@@ -174,7 +175,7 @@ func loadRun(dir string) (runFigures, error) {
 		switch {
 		case l.Metric == "publish_start" && l.Source == "ffmpeg":
 			r.start = l
-		case l.Metric == report.MetricPublish && l.Source == "wire":
+		case l.Metric == schema.MetricPublish && l.Source == "wire":
 			r.publish = l
 		}
 	}

@@ -13,11 +13,12 @@ import (
 
 	"github.com/rtmpload/rtmpload/runner/hook"
 	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // diagnoseEnv starts the embedded server with the built-in hook as its
 // callback and writes an SRS config naming that hook, as a user's would.
-func diagnoseEnv(t *testing.T, mode hook.Mode) (rtmp, api, conf string, h *hook.Server) {
+func diagnoseEnv(t *testing.T, mode schema.HookMode) (rtmp, api, conf string, h *hook.Server) {
 	t.Helper()
 	h, err := hook.Start(hook.Config{Mode: mode})
 	if err != nil {
@@ -67,7 +68,7 @@ func TestDiagnoseAllOKJSON(t *testing.T) {
 	} else if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg not on PATH")
 	}
-	rtmp, api, conf, h := diagnoseEnv(t, hook.ModeAllow)
+	rtmp, api, conf, h := diagnoseEnv(t, schema.HookAllow)
 	code, stdout, stderr := runInProcess(t, 20*time.Second, "diagnose", "--rtmp", rtmp, "--api", api,
 		"--srs-config", conf, "--probe-hook", "--json", "--ffmpeg", ff)
 	if code != exitOK {

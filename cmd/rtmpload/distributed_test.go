@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // child is a supervised rtmpload process: its own process group, killed
@@ -175,7 +176,7 @@ func TestDistributedShardsMergeLikeOneProcess(t *testing.T) {
 	if merged.Run.ID != "R" || whole.Run.ID != "R2" || whole.Shards != nil {
 		t.Errorf("run ids %q %q, one-process shards %+v", merged.Run.ID, whole.Run.ID, whole.Shards)
 	}
-	if merged.EndReason != report.EndNormal || whole.EndReason != report.EndNormal {
+	if merged.EndReason != schema.EndNormal || whole.EndReason != schema.EndNormal {
 		t.Errorf("end reasons %q (%s), %q (%s)", merged.EndReason, merged.EndError, whole.EndReason, whole.EndError)
 	}
 	for _, s := range []*report.Summary{merged, whole} {
@@ -188,7 +189,7 @@ func TestDistributedShardsMergeLikeOneProcess(t *testing.T) {
 	if !reflect.DeepEqual(merged.Groups, whole.Groups) || !reflect.DeepEqual(merged.Outcomes, whole.Outcomes) {
 		t.Errorf("outcomes differ:\nmerged %v %+v\n   one %v %+v", merged.Outcomes, merged.Groups, whole.Outcomes, whole.Groups)
 	}
-	if merged.Outcomes[report.OutcomeOK] != 10 || merged.Outcomes[report.OutcomeStreamBusy] != 15 {
+	if merged.Outcomes[schema.OutcomeOK] != 10 || merged.Outcomes[schema.OutcomeStreamBusy] != 15 {
 		t.Errorf("merged outcomes %v: want 10 ok owners and 15 stream_busy rivals", merged.Outcomes)
 	}
 	if m, w := contestShape(merged.Contests), contestShape(whole.Contests); len(m) != 10 || !reflect.DeepEqual(m, w) {

@@ -84,15 +84,15 @@ func readReport(t *testing.T, dir string) *report.Summary {
 }
 
 // readEvents returns every event of a results file.
-func readEvents(t *testing.T, path string) []report.Event {
+func readEvents(t *testing.T, path string) []schema.Event {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var evs []report.Event
-	if err := report.Read(f, func(ev report.Event) error { evs = append(evs, ev); return nil }); err != nil {
+	var evs []schema.Event
+	if err := schema.Read(f, func(ev schema.Event) error { evs = append(evs, ev); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return evs
@@ -140,10 +140,10 @@ func assertGone(t *testing.T, pids []int) {
 	}
 }
 
-func spawnPIDs(evs []report.Event) []int {
+func spawnPIDs(evs []schema.Event) []int {
 	var pids []int
 	for _, ev := range evs {
-		if ev.Type == report.TypeAttempt && ev.Attempt.Phase == report.PhaseSpawn && ev.Attempt.PID > 0 {
+		if ev.Type == schema.TypeAttempt && ev.Attempt.Phase == schema.PhaseSpawn && ev.Attempt.PID > 0 {
 			pids = append(pids, ev.Attempt.PID)
 		}
 	}
@@ -159,10 +159,10 @@ func TestE2ESmoke(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	s := readReport(t, dir)
-	if s.Attempts != 5 || s.Outcomes[report.OutcomeOK] != 5 {
+	if s.Attempts != 5 || s.Outcomes[schema.OutcomeOK] != 5 {
 		t.Fatalf("want 5 ok attempts, got %d attempts, outcomes %v\nfailures: %+v", s.Attempts, s.Outcomes, s.Failures)
 	}
-	if s.EndReason != report.EndNormal {
+	if s.EndReason != schema.EndNormal {
 		t.Errorf("end reason %q", s.EndReason)
 	}
 	if s.Hook.Verdicts["allow"] != 5 {
@@ -174,13 +174,13 @@ func TestE2ESmoke(t *testing.T) {
 		}
 	}
 	evs := readEvents(t, filepath.Join(dir, "results.jsonl"))
-	if evs[0].Type != report.TypeRun || evs[0].Run.Schema != report.Schema || evs[len(evs)-1].Type != report.TypeEnd {
+	if evs[0].Type != schema.TypeRun || evs[0].Run.Schema != schema.Schema || evs[len(evs)-1].Type != schema.TypeEnd {
 		t.Errorf("results stream must start with the run header and end with the end line")
 	}
 	// The embedded server sends on_unpublish for every accepted publisher.
 	unpub := 0
 	for _, ev := range evs {
-		if ev.Type == report.TypeHook && ev.Hook.Action == "on_unpublish" {
+		if ev.Type == schema.TypeHook && ev.Hook.Action == "on_unpublish" {
 			unpub++
 		}
 	}
@@ -204,8 +204,8 @@ func TestE2EDuplicateContest(t *testing.T) {
 		mode  string
 		loser schema.Outcome
 	}{
-		{"allow", report.OutcomeStreamBusy},
-		{"conflict", report.OutcomeHookDenied},
+		{"allow", schema.OutcomeStreamBusy},
+		{"conflict", schema.OutcomeHookDenied},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "out")
@@ -234,7 +234,7 @@ func TestE2EDuplicateContest(t *testing.T) {
 						t.Errorf("%s: the hook saw no on_publish for %s (%s)", c.Stream, e.ID, evidence[e.ID])
 					}
 					if len(c.Winners) > 0 && e.ID == c.Winners[0] {
-						if e.Outcome != report.OutcomeOK {
+						if e.Outcome != schema.OutcomeOK {
 							t.Errorf("%s: winner %s outcome %s", c.Stream, e.ID, e.Outcome)
 						}
 						continue
@@ -345,7 +345,7 @@ func TestE2ESignals(t *testing.T) {
 				return
 			}
 			last := evs[len(evs)-1]
-			if last.Type != report.TypeEnd || last.Reason != report.EndInterrupted {
+			if last.Type != schema.TypeEnd || last.Reason != schema.EndInterrupted {
 				t.Errorf("last line %+v, want end with reason interrupted", last)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "report.json")); err != nil {

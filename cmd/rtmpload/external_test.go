@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // TestExternalTargetRaceDetected drives the external-target path: `rtmpload
@@ -61,13 +61,13 @@ publishers:
 	}
 	found := false
 	for _, a := range s.Anomalies {
-		found = found || strings.HasPrefix(a, string(report.OutcomeDuplicateAccepted)+": the server's API")
+		found = found || strings.HasPrefix(a, string(schema.OutcomeDuplicateAccepted)+": the server's API")
 	}
 	if !found {
 		t.Errorf("anomalies %q: want duplicate_accepted from the server's API", s.Anomalies)
 	}
 	// The probe watched the callback we do not serve.
-	if len(s.Availability) == 0 || s.Availability[0].Source != "probe" || s.Availability[0].State != report.StateUp {
+	if len(s.Availability) == 0 || s.Availability[0].Source != "probe" || s.Availability[0].State != schema.StateUp {
 		t.Errorf("availability %+v: want the probe's view of the external callback", s.Availability)
 	}
 }

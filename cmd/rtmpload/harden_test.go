@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner/hook"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -157,7 +156,7 @@ func TestEverySpawnFailing(t *testing.T) {
 	}
 	exits := 0
 	for _, ev := range readEvents(t, filepath.Join(out, "results.jsonl")) {
-		if ev.Type == report.TypeAttempt && ev.Attempt.Phase == report.PhaseExit {
+		if ev.Type == schema.TypeAttempt && ev.Attempt.Phase == schema.PhaseExit {
 			exits++
 			if ev.Time.Year() < 2000 {
 				t.Errorf("exit event of %s dated %v", ev.Attempt.ID, ev.Time)
@@ -174,7 +173,7 @@ func TestEverySpawnFailing(t *testing.T) {
 func TestHookLinesEscapeControls(t *testing.T) {
 	var out bytes.Buffer
 	l := &hookLog{out: &out, readable: true, sum: newHookSummary()}
-	l.call(hook.Call{Action: hook.ActionPublish, App: "live", Stream: "cam\x1b]0;owned\x07\x1b[2J", ClientID: "1\u009b31m", Verdict: "allow", Status: 200})
+	l.call(hook.Call{Action: schema.ActionPublish, App: "live", Stream: "cam\x1b]0;owned\x07\x1b[2J", ClientID: "1\u009b31m", Verdict: "allow", Status: 200})
 	for i := range 40 {
 		l.call(hook.Call{Action: schema.HookAction(fmt.Sprintf("on_\x1b[%dm", i))})
 	}
@@ -206,7 +205,7 @@ func TestChildCPUIsOnlyOurFFmpegs(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	runInProcess(t, time.Minute, "run", smallScenario(t, ""), "--ffmpeg", ff, "--cache-dir", cache, "--out", out, "--progress", "none")
 	for _, ev := range readEvents(t, filepath.Join(out, "results.jsonl")) {
-		if ev.Type == report.TypeEnd {
+		if ev.Type == schema.TypeEnd {
 			if ev.Usage == nil || ev.Usage.ChildCPU >= burned {
 				t.Errorf("children's CPU %v: it counts the %v burned before the run, by no ffmpeg of it", ev.Usage, burned)
 			}

@@ -298,7 +298,7 @@ func (h *hookSummary) add(c hook.Call) {
 		verdict = "canceled"
 	}
 	h.verdicts[verdict]++
-	if c.Action == hook.ActionPublish && c.LiveOwner != "" {
+	if c.Action == schema.ActionPublish && c.LiveOwner != "" {
 		h.conflicts++
 	}
 	// Values past the histogram's range are clamped to its top.

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner/managed"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -193,7 +192,7 @@ publishers:
 	if code != exitOK {
 		t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	if s := readReport(t, out); s.Outcomes[report.OutcomeOK] != 1 {
+	if s := readReport(t, out); s.Outcomes[schema.OutcomeOK] != 1 {
 		t.Errorf("outcomes %v: the token should have let the publisher in", s.Outcomes)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "srs", "srs.log"))
@@ -261,7 +260,7 @@ publishers:
 		t.Fatalf("the callback saw %d publishes with the token, want 2: params %q, auth %v", good, params, auth)
 	}
 	s := readReport(t, out)
-	if got := s.Outcomes[report.OutcomeOK]; got != 2 {
+	if got := s.Outcomes[schema.OutcomeOK]; got != 2 {
 		t.Errorf("ok publishes %d, want the 2 good ones (outcomes %v)", got, s.Outcomes)
 	}
 	// The results keep the token's name, not its value.
@@ -270,7 +269,7 @@ publishers:
 		if h := ev.Hook; h != nil && strings.Contains(h.Param, "token=***") && strings.Contains(h.Param, "rtmpload=") {
 			sawParam = true
 		}
-		if a := ev.Attempt; a != nil && a.Phase == report.PhaseExit && strings.Contains(strings.Join(a.StderrTail, "\n")+a.Message, "sign=***") {
+		if a := ev.Attempt; a != nil && a.Phase == schema.PhaseExit && strings.Contains(strings.Join(a.StderrTail, "\n")+a.Message, "sign=***") {
 			sawTail = true
 		}
 	}

@@ -60,7 +60,7 @@ func (t Threshold) latency() bool { return slices.Contains(latencyAggs, t.Agg) }
 // duplicate_accepted anomaly.
 func outcomeMetrics() []string {
 	var out []string
-	for _, o := range append(slices.Clone(report.Outcomes), report.OutcomeDuplicateAccepted) {
+	for _, o := range append(slices.Clone(schema.Outcomes), schema.OutcomeDuplicateAccepted) {
 		out = append(out, string(o))
 	}
 	return out
@@ -305,7 +305,7 @@ func (t Threshold) value(s *report.Summary) (v float64, shown string, ok bool, r
 		}
 	}
 	n := outcomes[schema.Outcome(t.Metric)]
-	if schema.Outcome(t.Metric) == report.OutcomeDuplicateAccepted {
+	if schema.Outcome(t.Metric) == schema.OutcomeDuplicateAccepted {
 		n = duplicates(s, t.Group)
 	}
 	if t.Agg == "count" {
@@ -408,7 +408,7 @@ func evidence(t Threshold, s *report.Summary) string {
 	if t.latency() {
 		return ""
 	}
-	if schema.Outcome(t.Metric) == report.OutcomeDuplicateAccepted {
+	if schema.Outcome(t.Metric) == schema.OutcomeDuplicateAccepted {
 		return strings.Join(s.Anomalies, "; ")
 	}
 	type cause struct {
@@ -421,7 +421,7 @@ func evidence(t Threshold, s *report.Summary) string {
 		if t.Group != "" && f.Group != t.Group {
 			continue
 		}
-		if schema.Outcome(t.Metric) != report.OutcomeOK && f.Outcome != schema.Outcome(t.Metric) {
+		if schema.Outcome(t.Metric) != schema.OutcomeOK && f.Outcome != schema.Outcome(t.Metric) {
 			continue
 		}
 		i := slices.IndexFunc(causes, func(c cause) bool { return c.outcome == f.Outcome })

@@ -135,16 +135,16 @@ func TestBadAnswerThreshold(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", expr, err)
 		}
-		if th.Metric != string(report.OutcomeHookBadAnswer) {
+		if th.Metric != string(schema.OutcomeHookBadAnswer) {
 			t.Errorf("%q: metric %q", expr, th.Metric)
 		}
 	}
 	ev := " [the callback answered 200 with `{\"status\":\"ok\"}`; SRS allows only 0 or {\"code\":0}]"
 	s := &report.Summary{
 		Attempts: 4,
-		Outcomes: map[schema.Outcome]int{"ok": 3, report.OutcomeHookBadAnswer: 1},
-		Groups:   []report.GroupSummary{{Name: "cams", Attempts: 4, Outcomes: map[schema.Outcome]int{"ok": 3, report.OutcomeHookBadAnswer: 1}}},
-		Failures: []report.Failure{{ID: "r-2", Group: "cams", Stream: "cam-2", Outcome: report.OutcomeHookBadAnswer, Evidence: ev}},
+		Outcomes: map[schema.Outcome]int{"ok": 3, schema.OutcomeHookBadAnswer: 1},
+		Groups:   []report.GroupSummary{{Name: "cams", Attempts: 4, Outcomes: map[schema.Outcome]int{"ok": 3, schema.OutcomeHookBadAnswer: 1}}},
+		Failures: []report.Failure{{ID: "r-2", Group: "cams", Stream: "cam-2", Outcome: schema.OutcomeHookBadAnswer, Evidence: ev}},
 	}
 	for _, tc := range []struct {
 		expr   string

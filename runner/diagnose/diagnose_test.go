@@ -21,6 +21,7 @@ import (
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/runner/server"
 	"github.com/rtmpload/rtmpload/runner/tap"
+	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
@@ -33,7 +34,7 @@ type env struct {
 func (e env) rtmp() string { return "rtmp://" + e.srv.RTMPAddr() + "/live" }
 func (e env) api() string  { return "http://" + e.srv.APIAddr() }
 
-func startEnv(t *testing.T, mode hook.Mode) env {
+func startEnv(t *testing.T, mode schema.HookMode) env {
 	t.Helper()
 	h, err := hook.Start(hook.Config{Mode: mode})
 	if err != nil {
@@ -152,7 +153,7 @@ func wantVerdict(t *testing.T, res *Result, parts ...string) {
 
 func TestAllOK(t *testing.T) {
 	ff := needFFmpeg(t)
-	e := startEnv(t, hook.ModeAllow)
+	e := startEnv(t, schema.HookAllow)
 	res := run(t, Config{
 		RTMP: e.rtmp(), API: e.api(), Hooks: []string{e.hook.OnPublishURL()},
 		OnUnpublish: []string{e.hook.OnUnpublishURL()}, ProbeHook: true, FFmpeg: ff,
@@ -227,7 +228,7 @@ func readAll(r *http.Request) ([]byte, error) {
 }
 
 func TestWithoutProbeNoPost(t *testing.T) {
-	e := startEnv(t, hook.ModeAllow)
+	e := startEnv(t, schema.HookAllow)
 	res := run(t, Config{Hooks: []string{e.hook.OnPublishURL()}, FFmpeg: "/nonexistent"})
 	wantStatus(t, find(t, res, "callback"), OK, "TCP connect", "not probed")
 	if calls := e.hook.Calls(); len(calls) != 0 {
@@ -252,7 +253,7 @@ func TestRTMPNotRTMP(t *testing.T) {
 }
 
 func TestAPIDown(t *testing.T) {
-	e := startEnv(t, hook.ModeAllow)
+	e := startEnv(t, schema.HookAllow)
 	res := run(t, Config{RTMP: e.rtmp(), API: "http://" + closedAddr(t)})
 	wantStatus(t, find(t, res, "RTMP"), OK)
 	c := find(t, res, "SRS API")
@@ -315,7 +316,7 @@ func TestHookRefused(t *testing.T) {
 }
 
 func TestHookDenying(t *testing.T) {
-	e := startEnv(t, hook.ModeDeny)
+	e := startEnv(t, schema.HookDeny)
 	res := run(t, Config{Hooks: []string{e.hook.OnPublishURL()}, ProbeHook: true})
 	wantStatus(t, find(t, res, "callback"), Fail, `"code":1`, "SRS reads as deny")
 	wantVerdict(t, res, "denied a publish", "Input/output error")
@@ -523,7 +524,7 @@ func TestPublish(t *testing.T) {
 	ff := needFFmpeg(t)
 	cache := clipCache(t)
 	t.Run("allowed", func(t *testing.T) {
-		e := startEnv(t, hook.ModeAllow)
+		e := startEnv(t, schema.HookAllow)
 		res := run(t, Config{RTMP: e.rtmp(), Publish: true, FFmpeg: ff, CacheDir: cache, Media: testClip, PublishFor: 1500 * time.Millisecond})
 		wantStatus(t, find(t, res, "test publish"), OK, "published for 1.5s", "on_status", "NetStream.Publish.Start", "first_video")
 		if res.Problem {
@@ -531,7 +532,7 @@ func TestPublish(t *testing.T) {
 		}
 	})
 	t.Run("denied by the callback", func(t *testing.T) {
-		e := startEnv(t, hook.ModeDeny)
+		e := startEnv(t, schema.HookDeny)
 		res := run(t, Config{
 			RTMP: e.rtmp(), Hooks: []string{e.hook.OnPublishURL()}, ProbeHook: true,
 			Publish: true, FFmpeg: ff, CacheDir: cache, Media: testClip, PublishFor: 3 * time.Second,
@@ -564,7 +565,7 @@ func TestJudgePublishWaitingOnCallback(t *testing.T) {
 		{Phase: tap.Publish, At: t0.Add(130 * time.Millisecond), Detail: "x"},
 		{Phase: tap.ClientClose, At: t0.Add(3 * time.Second), Detail: "EOF"},
 	}}
-	res := publisher.Result{Class: publisher.ClassStopped, ExitCode: 255}
+	res := publisher.Result{Class: schema.ClassStopped, ExitCode: 255}
 	c := judgePublish(Check{Name: "test publish"}, rtmpTarget{host: "127.0.0.1", port: "1935"}, res, tc, 3*time.Second)
 	wantStatus(t, c, Fail, "publish 130ms", "client_close 3s (EOF)")
 	if !strings.Contains(c.cause, "did not answer the publish command within 3s") {

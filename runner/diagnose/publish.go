@@ -10,6 +10,7 @@ import (
 	"github.com/rtmpload/rtmpload/runner/media"
 	"github.com/rtmpload/rtmpload/runner/publisher"
 	"github.com/rtmpload/rtmpload/runner/tap"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // checkPublish publishes the cached clip with ffmpeg for PublishFor through a
@@ -78,7 +79,7 @@ func (t rtmpTarget) publishURL(addr, stream string) string {
 // so that each branch can be tested without a server.
 func judgePublish(c Check, rt rtmpTarget, res publisher.Result, tc *tap.Conn, dur time.Duration) Check {
 	ff := ffmpegSaid(res)
-	if res.Class == publisher.ClassSpawnError {
+	if res.Class == schema.ClassSpawnError {
 		c.Status, c.Detail = Fail, fmt.Sprintf("ffmpeg could not start: %v", res.Err)
 		c.cause = "ffmpeg could not be started for the test publish."
 		return c
@@ -99,7 +100,7 @@ func judgePublish(c Check, rt rtmpTarget, res publisher.Result, tc *tap.Conn, du
 		c.Status = Fail
 		c.Fix = "start SRS, or check `listen` in its config and the port in --rtmp"
 		c.cause = fmt.Sprintf("The test publish could not reach %s (%s): ffmpeg prints Connection refused when the RTMP port is closed.", rt.addr(), closed.Detail)
-	case gotStatus && status.Detail == "NetStream.Publish.Start" && !serverClosed && (res.Class == publisher.ClassStopped || res.Class == publisher.ClassKilled):
+	case gotStatus && status.Detail == "NetStream.Publish.Start" && !serverClosed && (res.Class == schema.ClassStopped || res.Class == schema.ClassKilled):
 		c.Status = OK
 		c.Detail = fmt.Sprintf("published for %s, %d bytes sent; %s", roundDur(dur), tc.BytesUp, phases)
 	case gotStatus && status.Detail == "NetStream.Publish.Start":

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // A body sent a byte at a time is cut off: the connection is not held.
@@ -37,8 +39,8 @@ func TestLongFieldsAreRefused(t *testing.T) {
 	s := start(t, Config{})
 	long := strings.Repeat("x", maxField+1)
 	for _, body := range []string{
-		srsCall(string(ActionPublish), "1", long, "?rtmpload=a"),
-		srsCall(string(ActionPublish), "1", "cam", "?k="+long),
+		srsCall(string(schema.ActionPublish), "1", long, "?rtmpload=a"),
+		srsCall(string(schema.ActionPublish), "1", "cam", "?k="+long),
 	} {
 		if r := post(t, s.OnPublishURL(), body); r.status != http.StatusRequestEntityTooLarge {
 			t.Errorf("status %d for a %d-byte field", r.status, len(long))
@@ -49,7 +51,7 @@ func TestLongFieldsAreRefused(t *testing.T) {
 			t.Errorf("call %d keeps %d bytes", c.Seq, c.size())
 		}
 	}
-	if r := post(t, s.OnPublishURL(), strings.Repeat(" ", maxBody+1)+srsCall(string(ActionPublish), "1", "cam", "")); r.status != http.StatusBadRequest {
+	if r := post(t, s.OnPublishURL(), strings.Repeat(" ", maxBody+1)+srsCall(string(schema.ActionPublish), "1", "cam", "")); r.status != http.StatusBadRequest {
 		t.Errorf("status %d for a body over %d bytes", r.status, maxBody)
 	}
 }
@@ -72,11 +74,11 @@ func TestCallLogBoundedInBytes(t *testing.T) {
 // The live-name map is bounded: a caller inventing names is refused once it
 // is full, and a name already live is still judged as before.
 func TestLiveNamesBounded(t *testing.T) {
-	s := &Server{mode: ModeAllow, live: make(map[string]string)}
+	s := &Server{mode: schema.HookAllow, live: make(map[string]string)}
 	for i := range maxLive {
 		s.live[fmt.Sprint(i)] = "c"
 	}
-	ans := s.book(request{Dialect: DialectSRS, Action: ActionPublish, ClientID: "9", App: "live", Stream: "one-more"}, nil)
+	ans := s.book(request{Dialect: DialectSRS, Action: schema.ActionPublish, ClientID: "9", App: "live", Stream: "one-more"}, nil)
 	if ans.verdict != VerdictDeny || !strings.Contains(ans.reason, "full") || len(s.live) != maxLive {
 		t.Errorf("verdict %s (%s) with %d live names", ans.verdict, ans.reason, len(s.live))
 	}

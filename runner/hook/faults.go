@@ -12,22 +12,6 @@ import (
 	"github.com/rtmpload/rtmpload/schema"
 )
 
-// States of the callback's availability, as a caller sees it.
-const (
-	// Deprecated alias: use schema.StateUp.
-	StateUp = schema.StateUp
-	// Deprecated alias: use schema.StateDown.
-	StateDown = schema.StateDown
-	// Deprecated alias: use schema.StateErroring.
-	StateErroring = schema.StateErroring
-	// Deprecated alias: use schema.StateSlow.
-	StateSlow = schema.StateSlow
-	// Deprecated alias: use schema.StateDenying.
-	StateDenying = schema.StateDenying
-	// Deprecated alias: use schema.StateMisanswering.
-	StateMisanswering = schema.StateMisanswering
-)
-
 // StateChange is one change of the callback's availability.
 type StateChange struct {
 	At     time.Time            `json:"at"`
@@ -73,7 +57,7 @@ func newSchedule(faults []scenarios.Fault, onState func(StateChange)) (*schedule
 		}
 		fs[i] = f
 	}
-	return &schedule{faults: fs, onState: onState, state: StateUp}, nil
+	return &schedule{faults: fs, onState: onState, state: schema.StateUp}, nil
 }
 
 func checkFault(f scenarios.Fault) error {
@@ -104,23 +88,23 @@ func (sc *schedule) at(d time.Duration) (int, schema.CallbackState) {
 		}
 		switch f.Kind {
 		case scenarios.FaultDown:
-			return i, StateDown
+			return i, schema.StateDown
 		case scenarios.FaultFlap:
 			if (d-f.At)/f.Period%2 == 0 {
-				return i, StateDown
+				return i, schema.StateDown
 			}
-			return i, StateUp
+			return i, schema.StateUp
 		case scenarios.FaultDelay:
-			return i, StateSlow
+			return i, schema.StateSlow
 		case scenarios.FaultDeny:
-			return i, StateDenying
+			return i, schema.StateDenying
 		case scenarios.FaultGarbage:
-			return i, StateMisanswering
+			return i, schema.StateMisanswering
 		default: // status
-			return i, StateErroring
+			return i, schema.StateErroring
 		}
 	}
-	return -1, StateUp
+	return -1, schema.StateUp
 }
 
 // next returns the first window edge (or flap turn) after d.
@@ -155,7 +139,7 @@ func (sc *schedule) faultNow() *scenarios.Fault {
 		return nil
 	}
 	i, st := sc.at(time.Since(epoch))
-	if i < 0 || st == StateUp {
+	if i < 0 || st == schema.StateUp {
 		return nil
 	}
 	return &sc.faults[i]
@@ -245,10 +229,10 @@ func (s *Server) apply(d time.Duration, at time.Time, force bool) {
 	s.lnMu.Lock()
 	wasListening := s.ln != nil
 	s.lnMu.Unlock()
-	if st == StateDown {
+	if st == schema.StateDown {
 		s.goDown()
 	} else if err := s.goUp(); err != nil {
-		change.State, change.Detail = StateDown, err.Error()
+		change.State, change.Detail = schema.StateDown, err.Error()
 	}
 	s.lnMu.Lock()
 	listening := s.ln != nil
@@ -273,7 +257,7 @@ func (s *Server) apply(d time.Duration, at time.Time, force bool) {
 
 func describe(f scenarios.Fault, st schema.CallbackState) string {
 	switch {
-	case st == StateDown:
+	case st == schema.StateDown:
 		return "listener closed: connections refused"
 	case f.Kind == scenarios.FaultFlap:
 		return "flap: up for " + f.Period.String()

@@ -151,7 +151,7 @@ func (l stateLog) expect(t *testing.T, epoch time.Time, offset time.Duration, st
 	// A change that closes or opens the listener is timed when that really
 	// happened: at the edge or a little after it (a timer wakes up late);
 	// any other change is timed at the edge exactly.
-	listener := state == StateDown || c.At.After(edge)
+	listener := state == schema.StateDown || c.At.After(edge)
 	if c.State != state || c.Fault != fault || c.At.Before(edge) || (!listener && !c.At.Equal(edge)) || c.At.Sub(edge) > time.Second {
 		t.Fatalf("state change %+v, want %s (%q) at epoch+%s", c, state, fault, offset)
 	}
@@ -167,7 +167,7 @@ func TestDownAndStateEdges(t *testing.T) {
 		fault(t, 100*time.Millisecond, 200*time.Millisecond, "down"),
 		fault(t, 400*time.Millisecond, 100*time.Millisecond, "status:500"),
 	}})
-	if s.State() != StateUp {
+	if s.State() != schema.StateUp {
 		t.Fatalf("State() before Arm = %q", s.State())
 	}
 	// A keep-alive connection opened before the window must not outlive it.
@@ -182,11 +182,11 @@ func TestDownAndStateEdges(t *testing.T) {
 
 	epoch := time.Now()
 	s.Arm(epoch)
-	if c := log.next(t); c.State != StateUp || c.Fault != "" {
+	if c := log.next(t); c.State != schema.StateUp || c.Fault != "" {
 		t.Fatalf("initial state %+v", c)
 	}
-	log.expect(t, epoch, 100*time.Millisecond, StateDown, "down")
-	if s.State() != StateDown {
+	log.expect(t, epoch, 100*time.Millisecond, schema.StateDown, "down")
+	if s.State() != schema.StateDown {
 		t.Fatalf("State() = %q in the down window", s.State())
 	}
 	if err := refused(s.Addr()); err != nil {
@@ -196,12 +196,12 @@ func TestDownAndStateEdges(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("a kept-alive connection was answered in the down window")
 	}
-	log.expect(t, epoch, 300*time.Millisecond, StateUp, "")
+	log.expect(t, epoch, 300*time.Millisecond, schema.StateUp, "")
 	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "3", "cam03", "")); !srsAllows(r) {
 		t.Fatalf("after the down window: %d %q", r.status, r.body)
 	}
-	log.expect(t, epoch, 400*time.Millisecond, StateErroring, "status:500")
-	log.expect(t, epoch, 500*time.Millisecond, StateUp, "")
+	log.expect(t, epoch, 400*time.Millisecond, schema.StateErroring, "status:500")
+	log.expect(t, epoch, 500*time.Millisecond, schema.StateUp, "")
 	select {
 	case c := <-log:
 		t.Fatalf("unexpected change %+v", c)
@@ -222,14 +222,14 @@ func TestGarbageState(t *testing.T) {
 	}})
 	epoch := time.Now()
 	s.Arm(epoch)
-	if c := log.next(t); c.State != StateUp {
+	if c := log.next(t); c.State != schema.StateUp {
 		t.Fatalf("initial state %+v", c)
 	}
 	c := log.next(t)
-	if c.State != StateMisanswering || c.Fault != "garbage" || !strings.Contains(c.Detail, "not SRS's allow") {
+	if c.State != schema.StateMisanswering || c.Fault != "garbage" || !strings.Contains(c.Detail, "not SRS's allow") {
 		t.Fatalf("garbage window state %+v", c)
 	}
-	log.expect(t, epoch, 200*time.Millisecond, StateUp, "")
+	log.expect(t, epoch, 200*time.Millisecond, schema.StateUp, "")
 }
 
 func TestFlap(t *testing.T) {
@@ -239,28 +239,28 @@ func TestFlap(t *testing.T) {
 	}})
 	epoch := time.Now()
 	s.Arm(epoch)
-	if c := log.next(t); c.State != StateDown || c.Fault != "flap:100ms" {
+	if c := log.next(t); c.State != schema.StateDown || c.Fault != "flap:100ms" {
 		t.Fatalf("initial state %+v, want down (flap starts down)", c)
 	}
 	if err := refused(s.Addr()); err != nil {
 		t.Fatalf("flap down half: %v", err)
 	}
-	log.expect(t, epoch, 100*time.Millisecond, StateUp, "flap:100ms")
+	log.expect(t, epoch, 100*time.Millisecond, schema.StateUp, "flap:100ms")
 	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", "")); !srsAllows(r) {
 		t.Fatalf("flap up half: %d %q", r.status, r.body)
 	}
 	if c := call(t, s, 1); c.Fault != "" {
 		t.Fatalf("a call answered normally in the up half recorded fault %q", c.Fault)
 	}
-	log.expect(t, epoch, 200*time.Millisecond, StateDown, "flap:100ms")
-	log.expect(t, epoch, 300*time.Millisecond, StateUp, "flap:100ms")
-	log.expect(t, epoch, 400*time.Millisecond, StateUp, "")
+	log.expect(t, epoch, 200*time.Millisecond, schema.StateDown, "flap:100ms")
+	log.expect(t, epoch, 300*time.Millisecond, schema.StateUp, "flap:100ms")
+	log.expect(t, epoch, 400*time.Millisecond, schema.StateUp, "")
 }
 
 // Live bookkeeping under faults: only an answer the server takes as
 // allow makes a stream live; an on_unpublish always frees its owner's.
 func TestLiveUnderFaults(t *testing.T) {
-	s := start(t, Config{Mode: ModeConflict, Faults: []scenarios.Fault{
+	s := start(t, Config{Mode: schema.HookConflict, Faults: []scenarios.Fault{
 		fault(t, 0, 150*time.Millisecond, "deny"),
 		fault(t, 150*time.Millisecond, 150*time.Millisecond, "garbage"),
 	}})

@@ -3,13 +3,15 @@ package hook
 import (
 	"net/http"
 	"testing"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // FuzzReadRequest feeds arbitrary bodies in both dialects to the hook's
 // request parsing: it must not panic, and what it accepts is bounded.
 func FuzzReadRequest(f *testing.F) {
-	f.Add(false, []byte(srsCall(string(ActionPublish), "1", "cam-01", "?rtmpload=r-1&token=t")))
-	f.Add(false, []byte(srsCall(string(ActionUnpublish), "2", "cam-01", "")))
+	f.Add(false, []byte(srsCall(string(schema.ActionPublish), "1", "cam-01", "?rtmpload=r-1&token=t")))
+	f.Add(false, []byte(srsCall(string(schema.ActionUnpublish), "2", "cam-01", "")))
 	f.Add(false, []byte(`{"action":"on_publish","client_id":123,"stream":"s"}`))
 	f.Add(false, []byte(`{"action":"on_publish","client_id":{"x":1}}`))
 	f.Add(true, []byte("call=publish&app=live&name=cam-01&addr=127.0.0.1&clientid=7&tcurl=rtmp%3A%2F%2Fh%2Flive&rtmpload=r-1&token=t"))

@@ -24,26 +24,6 @@ import (
 	"github.com/rtmpload/rtmpload/srs"
 )
 
-// Mode is how the server judges an on_publish call.
-//
-// Deprecated alias: use schema.HookMode.
-type Mode = schema.HookMode
-
-// Modes.
-const (
-	// Deprecated alias: use schema.HookAllow.
-	ModeAllow = schema.HookAllow
-	// Deprecated alias: use schema.HookDeny.
-	ModeDeny = schema.HookDeny
-	// Deprecated alias: use schema.HookConflict.
-	ModeConflict = schema.HookConflict
-)
-
-// ParseMode turns a flag or scenario value into a Mode.
-//
-// Deprecated: use schema.ParseHookMode.
-func ParseMode(s string) (Mode, error) { return schema.ParseHookMode(s) }
-
 // Paths of the callback URLs handed to the RTMP server. Any path is
 // accepted, because the action is in the body, not the URL.
 const (
@@ -66,14 +46,6 @@ const (
 	DialectNginx = "nginx" // nginx-rtmp's form-encoded fields (docs/srs-behaviour.md, "nginx-rtmp")
 )
 
-// Actions SRS sends that the server judges.
-const (
-	// Deprecated alias: use schema.ActionPublish.
-	ActionPublish = schema.ActionPublish
-	// Deprecated alias: use schema.ActionUnpublish.
-	ActionUnpublish = schema.ActionUnpublish
-)
-
 // defaultVhost is what SRS sends when the publish URL names no vhost; it is
 // also used for the live key when a caller leaves vhost out.
 const defaultVhost = "__defaultVhost__"
@@ -81,9 +53,9 @@ const defaultVhost = "__defaultVhost__"
 // Config configures a Server. The zero value is a usable allow-all server
 // on a free loopback port.
 type Config struct {
-	Listen  string        // default "127.0.0.1:0"
-	Mode    Mode          // default allow
-	Latency time.Duration // sleep before answering; ends early if the caller goes away
+	Listen  string          // default "127.0.0.1:0"
+	Mode    schema.HookMode // default allow
+	Latency time.Duration   // sleep before answering; ends early if the caller goes away
 
 	// OnCall, if set, is called once per call after the answer is written
 	// (or failed). Calls run concurrently, so OnCall must be safe for
@@ -154,7 +126,7 @@ type Call struct {
 
 // Server is a running callback server.
 type Server struct {
-	mode    Mode
+	mode    schema.HookMode
 	latency time.Duration
 	onCall  func(Call)
 	now     func() time.Time
@@ -200,9 +172,9 @@ const closeGrace = 2 * time.Second
 func Start(cfg Config) (*Server, error) {
 	mode := cfg.Mode
 	if mode == "" {
-		mode = ModeAllow
+		mode = schema.HookAllow
 	}
-	if _, err := ParseMode(string(mode)); err != nil {
+	if _, err := schema.ParseHookMode(string(mode)); err != nil {
 		return nil, err
 	}
 	if cfg.Latency < 0 {

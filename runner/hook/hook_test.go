@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // srsCall builds a body the way SRS 7 sends it (docs/srs-behaviour.md, "Hook
@@ -127,7 +129,7 @@ func TestAllowAnswerAndRecord(t *testing.T) {
 }
 
 func TestDenyMode(t *testing.T) {
-	s := start(t, Config{Mode: ModeDeny})
+	s := start(t, Config{Mode: schema.HookDeny})
 	r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", ""))
 	if r.status != 200 || srsAllows(r) || !strings.HasPrefix(r.body, `{"code":1,"msg":"`) {
 		t.Fatalf("deny answer = %d %q, want 200 {\"code\":1,\"msg\":...}", r.status, r.body)
@@ -147,7 +149,7 @@ func TestDenyMode(t *testing.T) {
 }
 
 func TestConflictMode(t *testing.T) {
-	s := start(t, Config{Mode: ModeConflict})
+	s := start(t, Config{Mode: schema.HookConflict})
 	pub, unpub := s.OnPublishURL(), s.OnUnpublishURL()
 	key := "__defaultVhost__/live/cam01"
 
@@ -248,7 +250,7 @@ func TestNotSRSJSON(t *testing.T) {
 
 // SRS 3 sends client_id as a number; any path is accepted.
 func TestNumericClientIDAnyPath(t *testing.T) {
-	s := start(t, Config{Mode: ModeConflict})
+	s := start(t, Config{Mode: schema.HookConflict})
 	body := `{"action":"on_publish","client_id":107,"ip":"127.0.0.1","vhost":"__defaultVhost__","app":"live","stream":"cam01","param":""}`
 	if r := post(t, "http://"+s.Addr()+"/admin-api/video/camera/callback/on_publish", body); !srsAllows(r) {
 		t.Fatalf("answer %d %q", r.status, r.body)
@@ -275,7 +277,7 @@ func TestLatency(t *testing.T) {
 
 func TestCallerGoneIsCanceled(t *testing.T) {
 	calls := make(chan Call, 1)
-	s := start(t, Config{Mode: ModeConflict, Latency: 5 * time.Second, OnCall: func(c Call) { calls <- c }})
+	s := start(t, Config{Mode: schema.HookConflict, Latency: 5 * time.Second, OnCall: func(c Call) { calls <- c }})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -331,7 +333,7 @@ func TestConcurrentCallsOnCallOnce(t *testing.T) {
 	const n = 40
 	var mu sync.Mutex
 	seen := map[int64]int{}
-	s := start(t, Config{Mode: ModeConflict, Latency: 10 * time.Millisecond, OnCall: func(c Call) {
+	s := start(t, Config{Mode: schema.HookConflict, Latency: 10 * time.Millisecond, OnCall: func(c Call) {
 		mu.Lock()
 		seen[c.Seq]++
 		mu.Unlock()
@@ -412,7 +414,7 @@ func TestBadConfig(t *testing.T) {
 	if _, err := Start(Config{Latency: -time.Second}); err == nil {
 		t.Error("negative latency accepted")
 	}
-	if m, err := ParseMode("conflict"); m != ModeConflict || err != nil {
+	if m, err := schema.ParseHookMode("conflict"); m != schema.HookConflict || err != nil {
 		t.Errorf("ParseMode(conflict) = %q, %v", m, err)
 	}
 }

@@ -60,13 +60,13 @@ func readNginx(method string, body []byte, readErr error) (request, *requestErro
 	case "":
 		return req, &requestError{http.StatusBadRequest, "form has no call field: want nginx-rtmp's notify fields"}
 	case "publish":
-		req.Action = ActionPublish
+		req.Action = schema.ActionPublish
 	case "publish_done":
-		req.Action = ActionUnpublish
+		req.Action = schema.ActionUnpublish
 	default:
 		req.Action = schema.HookAction("on_" + call)
 	}
-	if (req.Action == ActionPublish || req.Action == ActionUnpublish) && req.Stream == "" {
+	if (req.Action == schema.ActionPublish || req.Action == schema.ActionUnpublish) && req.Stream == "" {
 		return req, &requestError{http.StatusBadRequest, string(req.Action) + " without a name"}
 	}
 	return req, nil

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // nginxCall builds a body the way nginx-rtmp sends it (docs/srs-behaviour.md, "nginx-rtmp").
@@ -35,7 +37,7 @@ func postForm(t *testing.T, u, body string) response {
 }
 
 func TestNginxDialect(t *testing.T) {
-	s := start(t, Config{Mode: ModeConflict})
+	s := start(t, Config{Mode: schema.HookConflict})
 	// Exactly as docs/srs-behaviour.md, "nginx-rtmp" shows it.
 	body := "app=live&flashver=FMLE/3.0%20(compatible%3B%20Lavf59.27&swfurl=&tcurl=rtmp://127.0.0.1:29350/live" +
 		"&pageurl=&addr=127.0.0.1&clientid=10&call=publish&name=cam3&type=live&rtmpload=r1-42&token=abc"
@@ -74,7 +76,7 @@ func TestNginxDialect(t *testing.T) {
 }
 
 func TestNginxDenyAndBadForm(t *testing.T) {
-	s := start(t, Config{Mode: ModeDeny})
+	s := start(t, Config{Mode: schema.HookDeny})
 	if r := postForm(t, s.OnPublishURL(), nginxCall("publish", "1", "cam1", "")); r.status != 403 {
 		t.Fatalf("deny mode answer %d %q, want 403", r.status, r.body)
 	}

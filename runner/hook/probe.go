@@ -133,10 +133,10 @@ func probeTCP(ctx context.Context, addr string) (schema.CallbackState, string) {
 	t0 := time.Now()
 	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return StateDown, err.Error()
+		return schema.StateDown, err.Error()
 	}
 	c.Close()
-	return StateUp, "connected in " + time.Since(t0).Round(time.Microsecond).String()
+	return schema.StateUp, "connected in " + time.Since(t0).Round(time.Microsecond).String()
 }
 
 func probeHTTP(ctx context.Context, client *http.Client, method, target string) (schema.CallbackState, string) {
@@ -154,42 +154,42 @@ func probeHTTP(ctx context.Context, client *http.Client, method, target string) 
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	}
 	if err != nil {
-		return StateDown, err.Error()
+		return schema.StateDown, err.Error()
 	}
 	req.Header.Set("User-Agent", "rtmpload-probe")
 	t0 := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return StateSlow, "no answer within the probe timeout: " + err.Error()
+			return schema.StateSlow, "no answer within the probe timeout: " + err.Error()
 		}
-		return StateDown, err.Error()
+		return schema.StateDown, err.Error()
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	took := time.Since(t0).Round(time.Microsecond)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return StateSlow, "answer not read within the probe timeout"
+			return schema.StateSlow, "answer not read within the probe timeout"
 		}
-		return StateErroring, "reading the answer: " + err.Error()
+		return schema.StateErroring, "reading the answer: " + err.Error()
 	}
 	detail := fmt.Sprintf("HTTP %d in %s: %.80q", resp.StatusCode, took, body)
 	if method == ProbeGet {
 		if resp.StatusCode >= 500 {
-			return StateErroring, detail
+			return schema.StateErroring, detail
 		}
-		return StateUp, detail
+		return schema.StateUp, detail
 	}
 	switch verdictOf(DialectSRS, resp.StatusCode, string(body)) {
 	case VerdictAllow:
-		return StateUp, detail
+		return schema.StateUp, detail
 	case VerdictDeny:
-		return StateDenying, detail
+		return schema.StateDenying, detail
 	case VerdictBadAnswer:
-		return StateMisanswering, detail
+		return schema.StateMisanswering, detail
 	}
-	return StateErroring, detail
+	return schema.StateErroring, detail
 }
 
 // probeBody is an on_publish as SRS sends it (docs/srs-behaviour.md, "Hook request", key order
@@ -200,7 +200,7 @@ func probeBody() ([]byte, error) {
 	id := hex.EncodeToString(b)
 	stream := "rtmpload-probe-" + id
 	return json.Marshal(srs.HookRequest{
-		ServerID: "rtmpload-probe", ServiceID: "rtmpload", Action: string(ActionPublish), ClientID: "probe-" + id,
+		ServerID: "rtmpload-probe", ServiceID: "rtmpload", Action: string(schema.ActionPublish), ClientID: "probe-" + id,
 		IP: "127.0.0.1", Vhost: defaultVhost, App: "live", TcURL: "rtmp://127.0.0.1/live",
 		Stream: stream, StreamURL: "/live/" + stream, StreamID: "vid-probe-" + id,
 	})

@@ -45,11 +45,11 @@ func TestProbeTCP(t *testing.T) {
 	}
 	defer ln.Close()
 	log, _ := probe(t, ProbeConfig{URL: "http://" + ln.Addr().String() + "/api/v1/hooks/on_publish"})
-	if c := log.next(t); c.State != StateUp {
+	if c := log.next(t); c.State != schema.StateUp {
 		t.Fatalf("first result %+v, want up", c)
 	}
 	ln.Close()
-	if c := log.next(t); c.State != StateDown || !strings.Contains(c.Detail, "refused") {
+	if c := log.next(t); c.State != schema.StateDown || !strings.Contains(c.Detail, "refused") {
 		t.Fatalf("after close %+v, want down: refused", c)
 	}
 	select {
@@ -60,14 +60,14 @@ func TestProbeTCP(t *testing.T) {
 }
 
 func TestProbePublishJudgedBySRSRule(t *testing.T) {
-	s := start(t, Config{Mode: ModeConflict, Faults: []scenarios.Fault{
+	s := start(t, Config{Mode: schema.HookConflict, Faults: []scenarios.Fault{
 		fault(t, 150*time.Millisecond, 150*time.Millisecond, "deny"),
 		fault(t, 300*time.Millisecond, 150*time.Millisecond, "status:500"),
 		fault(t, 450*time.Millisecond, 150*time.Millisecond, "garbage"),
 	}})
 	s.Arm(time.Now())
 	log, cancel := probe(t, ProbeConfig{URL: s.OnPublishURL(), Method: ProbePublish})
-	for _, want := range []schema.CallbackState{StateUp, StateDenying, StateErroring, StateMisanswering, StateUp} {
+	for _, want := range []schema.CallbackState{schema.StateUp, schema.StateDenying, schema.StateErroring, schema.StateMisanswering, schema.StateUp} {
 		if c := log.next(t); c.State != want {
 			t.Fatalf("probe state %+v, want %s", c, want)
 		}
@@ -98,11 +98,11 @@ func TestProbeGet(t *testing.T) {
 	}))
 	defer u.Close()
 	log, _ := probe(t, ProbeConfig{URL: u.URL, Method: ProbeGet})
-	if c := log.next(t); c.State != StateUp {
+	if c := log.next(t); c.State != schema.StateUp {
 		t.Fatalf("404 probed as %+v, want up", c)
 	}
 	status.Store(502)
-	if c := log.next(t); c.State != StateErroring {
+	if c := log.next(t); c.State != schema.StateErroring {
 		t.Fatalf("502 probed as %+v, want erroring", c)
 	}
 	if n := posts.Load(); n != 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 type seen struct {
@@ -38,7 +39,7 @@ func upstream(t *testing.T, delay time.Duration, status int, ctype, body string)
 
 func TestProxyRelaysUnchanged(t *testing.T) {
 	up, got := upstream(t, 50*time.Millisecond, 201, "application/vnd.seed+json", `{"code":0,"msg":"welcome"}`)
-	s := start(t, Config{Mode: ModeDeny, Upstream: up.URL + "/admin-api/callback/on_publish"})
+	s := start(t, Config{Mode: schema.HookDeny, Upstream: up.URL + "/admin-api/callback/on_publish"})
 
 	body := srsCall("on_publish", "1", "cam01", "?rtmpload=r1-1")
 	req, _ := http.NewRequest("POST", s.OnPublishURL(), strings.NewReader(body))

@@ -431,7 +431,7 @@ func readSRS(method string, body []byte, readErr error) (request, *requestError)
 	switch {
 	case req.Action == "":
 		return request{}, &requestError{http.StatusBadRequest, "body has no action: want SRS hook JSON"}
-	case (req.Action == ActionPublish || req.Action == ActionUnpublish) && req.Stream == "":
+	case (req.Action == schema.ActionPublish || req.Action == schema.ActionUnpublish) && req.Stream == "":
 		return req, &requestError{http.StatusBadRequest, string(req.Action) + " without a stream"}
 	}
 	return req, nil
@@ -471,9 +471,9 @@ func write(w http.ResponseWriter, ans answer) error {
 // allow.
 func (s *Server) book(req request, ans *answer) answer {
 	switch req.Action {
-	case ActionPublish:
+	case schema.ActionPublish:
 		return s.bookPublish(req, ans)
-	case ActionUnpublish:
+	case schema.ActionUnpublish:
 		// The publisher is gone whatever we answer: the server ignores
 		// the answer to an unpublish.
 		s.release(req)
@@ -494,9 +494,9 @@ func (s *Server) bookPublish(req request, given *answer) answer {
 	switch {
 	case given != nil:
 		ans = *given
-	case s.mode == ModeDeny:
+	case s.mode == schema.HookDeny:
 		ans = deny(req.Dialect, "mode deny", "publish denied by rtmpload hook (mode deny)")
-	case s.mode == ModeConflict && live:
+	case s.mode == schema.HookConflict && live:
 		detail := fmt.Sprintf("%s already published by client %s", key, owner)
 		ans = deny(req.Dialect, "conflict: "+detail, "stream conflict: "+detail)
 	default:

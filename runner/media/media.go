@@ -170,7 +170,7 @@ func ensure(ctx context.Context, ffmpeg, cacheDir string, p Params, log *slog.Lo
 			p.fileName(), ff, timeout, ff)
 	case res.Err != nil:
 		return "", fmt.Errorf("encoding clip %s: %w", p.fileName(), res.Err)
-	case res.Class != publisher.ClassExited:
+	case res.Class != schema.ClassExited:
 		why := cmp.Or(res.Message, strings.Join(res.StderrTail, "; "), string(res.Class))
 		return "", fmt.Errorf("encoding clip %s with %s failed: %s (this ffmpeg needs libx264, aac and lavfi, as Debian's has)",
 			p.fileName(), ff, why)

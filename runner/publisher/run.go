@@ -40,22 +40,6 @@ const (
 	DefaultStderrLines = 20
 )
 
-// Classes of Result.Class: schema's exit classes. A stopped publisher that
-// ends as ffmpeg does on SIGINT (status 255, or 0, or the signal itself) is
-// ClassStopped: success (docs/srs-behaviour.md, "ffmpeg as a publisher").
-const (
-	// Deprecated alias: use schema.ClassStopped.
-	ClassStopped = schema.ClassStopped
-	// Deprecated alias: use schema.ClassKilled.
-	ClassKilled = schema.ClassKilled
-	// Deprecated alias: use schema.ClassExited.
-	ClassExited = schema.ClassExited
-	// Deprecated alias: use schema.ClassFailed.
-	ClassFailed = schema.ClassFailed
-	// Deprecated alias: use schema.ClassSpawnError.
-	ClassSpawnError = schema.ClassSpawnError
-)
-
 // Result is how one ffmpeg process went.
 type Result struct {
 	Spawned, FirstProgress, Exited time.Time // FirstProgress is zero if no progress block came
@@ -86,7 +70,7 @@ func Run(ctx context.Context, spec Spec) Result {
 
 	p, err := openPipes()
 	if err != nil {
-		return Result{Class: ClassSpawnError, ExitCode: -1, Err: err, Exited: time.Now()}
+		return Result{Class: schema.ClassSpawnError, ExitCode: -1, Err: err, Exited: time.Now()}
 	}
 	var stopped atomic.Bool
 	cmd := command(ctx, spec.FFmpeg, spec.Args, grace, p, &stopped)
@@ -98,7 +82,7 @@ func Run(ctx context.Context, spec Spec) Result {
 		p.outR.Close()
 		p.errR.Close()
 		return Result{
-			Class: ClassSpawnError, ExitCode: -1, Stopped: ctx.Err() != nil, Exited: time.Now(),
+			Class: schema.ClassSpawnError, ExitCode: -1, Stopped: ctx.Err() != nil, Exited: time.Now(),
 			Err:     fmt.Errorf("starting %s: %w", spec.FFmpeg, err),
 			Outputs: unopened(spec.Outputs),
 		}
@@ -245,13 +229,13 @@ func (res *Result) setExit(ps *os.ProcessState, stopped bool) {
 func classify(ws syscall.WaitStatus, stopped bool) schema.ExitClass {
 	switch {
 	case stopped && ws.Signaled() && ws.Signal() == syscall.SIGKILL:
-		return ClassKilled
+		return schema.ClassKilled
 	case stopped && (ws.Exited() && (ws.ExitStatus() == 255 || ws.ExitStatus() == 0) ||
 		ws.Signaled() && ws.Signal() == syscall.SIGINT):
-		return ClassStopped
+		return schema.ClassStopped
 	case ws.Exited() && ws.ExitStatus() == 0:
-		return ClassExited
+		return schema.ClassExited
 	default:
-		return ClassFailed
+		return schema.ClassFailed
 	}
 }

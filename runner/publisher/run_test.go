@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // runFake runs the test binary as a fake ffmpeg in the given mode.
@@ -47,7 +49,7 @@ func requireGroupGone(t *testing.T, pid int) {
 
 func TestRunFailsWithIOError(t *testing.T) {
 	res := runFake(t, t.Context(), "ioerror", Spec{})
-	if res.Class != ClassFailed || res.ExitCode != 1 || res.Stopped || res.Killed || res.Signal != "" {
+	if res.Class != schema.ClassFailed || res.ExitCode != 1 || res.Stopped || res.Killed || res.Signal != "" {
 		t.Errorf("got class %q exit %d stopped %v killed %v signal %q, want failed, 1, false, false, \"\"",
 			res.Class, res.ExitCode, res.Stopped, res.Killed, res.Signal)
 	}
@@ -76,7 +78,7 @@ func TestRunStoppedPublisher(t *testing.T) {
 			cancel()
 		}
 	}})
-	if res.Class != ClassStopped || res.ExitCode != 255 || !res.Stopped || res.Killed {
+	if res.Class != schema.ClassStopped || res.ExitCode != 255 || !res.Stopped || res.Killed {
 		t.Errorf("got class %q exit %d stopped %v killed %v, want stopped, 255, true, false",
 			res.Class, res.ExitCode, res.Stopped, res.Killed)
 	}
@@ -113,7 +115,7 @@ func cancelOnProgress(t *testing.T) (context.Context, Spec, *time.Time) {
 func TestRunKilledAfterGrace(t *testing.T) {
 	ctx, spec, canceled := cancelOnProgress(t)
 	res := runFake(t, ctx, "hang", spec)
-	if res.Class != ClassKilled || !res.Killed || !res.Stopped || res.ExitCode != -1 || res.Signal != "killed" {
+	if res.Class != schema.ClassKilled || !res.Killed || !res.Stopped || res.ExitCode != -1 || res.Signal != "killed" {
 		t.Errorf("got class %q killed %v stopped %v exit %d signal %q, want killed, true, true, -1, \"killed\"",
 			res.Class, res.Killed, res.Stopped, res.ExitCode, res.Signal)
 	}
@@ -127,7 +129,7 @@ func TestRunKillsGrandchildren(t *testing.T) {
 	ctx, spec, _ := cancelOnProgress(t)
 	start := time.Now()
 	res := runFake(t, ctx, "child", spec)
-	if res.Class != ClassKilled {
+	if res.Class != schema.ClassKilled {
 		t.Errorf("Class = %q, want killed", res.Class)
 	}
 	// The grandchild holds stderr open; Run must not wait for it to end on its own.
@@ -140,7 +142,7 @@ func TestRunKillsGrandchildren(t *testing.T) {
 func TestRunOrphanedGrandchild(t *testing.T) {
 	start := time.Now()
 	res := runFake(t, t.Context(), "orphan", Spec{})
-	if res.Class != ClassExited || res.ExitCode != 0 || res.Stopped {
+	if res.Class != schema.ClassExited || res.ExitCode != 0 || res.Stopped {
 		t.Errorf("got class %q exit %d stopped %v, want exited, 0, false", res.Class, res.ExitCode, res.Stopped)
 	}
 	if took := time.Since(start); took > 5*time.Second {
@@ -158,7 +160,7 @@ func TestRunFloodKeepsBoundedTail(t *testing.T) {
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
 		t.Errorf("allocated %d bytes while reading 50 MB of stderr", alloc)
 	}
-	if res.Class != ClassFailed || res.Message != "rtmp://x/live/a: Input/output error" {
+	if res.Class != schema.ClassFailed || res.Message != "rtmp://x/live/a: Input/output error" {
 		t.Errorf("got class %q message %q", res.Class, res.Message)
 	}
 	if len(res.StderrTail) != 101 {
@@ -174,7 +176,7 @@ func TestRunFloodKeepsBoundedTail(t *testing.T) {
 
 func TestRunSpawnError(t *testing.T) {
 	res := Run(t.Context(), Spec{FFmpeg: filepath.Join(t.TempDir(), "no-ffmpeg")})
-	if res.Class != ClassSpawnError || res.Err == nil || res.PID != 0 {
+	if res.Class != schema.ClassSpawnError || res.Err == nil || res.PID != 0 {
 		t.Errorf("got class %q err %v pid %d, want spawn_error with an error", res.Class, res.Err, res.PID)
 	}
 	// Its exit is dated: a results line must not say 0001-01-01.
@@ -245,7 +247,7 @@ func TestRealFFmpegConnectionRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	res := Run(ctx, Spec{FFmpeg: ff, Args: Args(clip, "rtmp://"+addr+"/live/cam01?rtmpload=t-1")})
-	if res.Class != ClassFailed || res.ExitCode != 1 || !strings.Contains(res.Message, "Connection refused") {
+	if res.Class != schema.ClassFailed || res.ExitCode != 1 || !strings.Contains(res.Message, "Connection refused") {
 		t.Errorf("got class %q exit %d message %q err %v, want failed, 1, Connection refused\ntail: %q",
 			res.Class, res.ExitCode, res.Message, res.Err, res.StderrTail)
 	}
@@ -264,7 +266,7 @@ func TestRealFFmpegStopped(t *testing.T) {
 				cancel()
 			}
 		}})
-	if res.Class != ClassStopped || res.ExitCode != 255 || res.Err != nil {
+	if res.Class != schema.ClassStopped || res.ExitCode != 255 || res.Err != nil {
 		t.Errorf("got class %q exit %d err %v, want stopped, 255\ntail: %q", res.Class, res.ExitCode, res.Err, res.StderrTail)
 	}
 	if last := res.LastProgress; res.FirstProgress.IsZero() || last.Frame == 0 || last.TotalSize == 0 || last.OutTimeUS == 0 {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 func TestTeeSpecSplitsBackIntoTheURLs(t *testing.T) {
@@ -153,7 +155,7 @@ func TestRunTeeOutputs(t *testing.T) {
 			}
 		},
 	})
-	if res.Class != ClassStopped {
+	if res.Class != schema.ClassStopped {
 		t.Errorf("class %q, want stopped", res.Class)
 	}
 	if len(res.Outputs) != len(urls) {

@@ -42,8 +42,8 @@ type client struct {
 	takenOver bool // closed by the server for a newer publisher (Takeover)
 	videoMsgs uint64
 	audioMsgs uint64
-	video     *VideoInfo
-	audio     *AudioInfo
+	video     *srs.Video
+	audio     *srs.Audio
 	rate      rateWindow
 }
 

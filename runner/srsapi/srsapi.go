@@ -18,23 +18,6 @@ import (
 	"github.com/rtmpload/rtmpload/srs"
 )
 
-// The API's shapes are package srs's, which the embedded server serves too:
-// one definition for both ends of SRS's API.
-type (
-	// Deprecated alias: use srs.Stream.
-	Stream = srs.Stream
-	// Deprecated alias: use srs.Kbps.
-	Kbps = srs.Kbps
-	// Deprecated alias: use srs.Publish.
-	Publish = srs.Publish
-	// Deprecated alias: use srs.Video.
-	Video = srs.Video
-	// Deprecated alias: use srs.Audio.
-	Audio = srs.Audio
-	// Deprecated alias: use srs.Client.
-	ClientInfo = srs.Client
-)
-
 // Client talks to SRS's HTTP API.
 type Client struct {
 	Base string       // e.g. "http://127.0.0.1:1985"
