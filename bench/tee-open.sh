@@ -6,7 +6,7 @@
 # second. The first output waits for media until the last one is open: that wait must stay far
 # below SRS's publish { firstpkt_timeout } (20 s).
 #   RTMPLOAD=bin/rtmpload SERVER=embedded K=50 RUNS=2 bench/tee-open.sh
-#   RTMPLOAD=bin/rtmpload SERVER=srs SRS=$(../shared/srs/install.sh) K=50 bench/tee-open.sh
+#   RTMPLOAD=bin/rtmpload SERVER=srs SRS=$RTMPLOAD_SRS K=50 bench/tee-open.sh
 set -euo pipefail
 RTMPLOAD=${RTMPLOAD:-bin/rtmpload}; SERVER=${SERVER:-embedded}; K=${K:-50}; RUNS=${RUNS:-2}
 PORT=${PORT:-19461}; API=${API:-19462}; HOOK=${HOOK:-19463}
