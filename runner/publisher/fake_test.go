@@ -37,6 +37,11 @@ func progressBlock(frame int, end bool) string {
 
 func fakeFFmpeg(mode string) int {
 	switch mode {
+	case "burn":
+		// At least 150 ms of CPU, then a clean exit.
+		for start := time.Now(); time.Since(start) < 150*time.Millisecond; {
+		}
+		return 0
 	case "ioerror":
 		for i := range 40 {
 			fmt.Fprintf(os.Stderr, "filler %d\n", i)

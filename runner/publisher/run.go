@@ -214,9 +214,14 @@ func (o *outputReader) finish(res *Result) {
 	}
 }
 
-// setExit puts how the process ended into res and classifies it.
+// setExit puts how the process ended, and what it cost, into res and
+// classifies it.
 func (res *Result) setExit(ps *os.ProcessState, stopped bool) {
 	res.Stopped = stopped
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		res.MaxRSS = ru.Maxrss << 10 // Linux reports KiB
+	}
 	ws := ps.Sys().(syscall.WaitStatus)
 	res.ExitCode = ps.ExitCode()
 	if ws.Signaled() {

@@ -69,6 +69,19 @@ func TestRunFailsWithIOError(t *testing.T) {
 	requireGroupGone(t, res.PID)
 }
 
+// TestRunCountsItsOwnUsage: a process's CPU and max RSS come from its own
+// wait status, so that a run's "its ffmpegs: cpu" line adds up what they
+// cost (it said 0.0 s when the split of Run dropped them).
+func TestRunCountsItsOwnUsage(t *testing.T) {
+	res := runFake(t, t.Context(), "burn", Spec{})
+	if res.Class != schema.ClassExited {
+		t.Fatalf("class %q, want exited", res.Class)
+	}
+	if res.CPU < 100*time.Millisecond || res.MaxRSS <= 0 {
+		t.Errorf("CPU %v, MaxRSS %d: want the 150 ms the process burned and its RSS", res.CPU, res.MaxRSS)
+	}
+}
+
 func TestRunStoppedPublisher(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
