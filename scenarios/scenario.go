@@ -233,6 +233,19 @@ func Load(path string) (*Scenario, error) {
 	return Parse(path, data)
 }
 
+// decodeNode decodes the scenario's YAML node strictly. go-yaml v1.19.2
+// panics on some malformed input (a tagged scalar where a list belongs:
+// `publishers: ! 0`, found by FuzzParse); a scenario file is outside input,
+// so that panic becomes an error at the document, not a crash.
+func decodeNode(body ast.Node, raw *fileScenario) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &nodeError{tok: body.GetToken(), msg: fmt.Sprintf("the YAML cannot be read as a scenario (%v)", p)}
+		}
+	}()
+	return yaml.NodeToValue(body, raw, yaml.Strict())
+}
+
 // Parse parses a scenario strictly: unknown keys, malformed values and inconsistent settings are
 // all errors, returned as *ParseError naming source, line and column. A missing name defaults to
 // the source's base name without extension; media and hook settings have defaults.
@@ -246,7 +259,7 @@ func Parse(source string, data []byte) (*Scenario, error) {
 	}
 	body := file.Docs[0].Body
 	var raw fileScenario
-	if err := yaml.NodeToValue(body, &raw, yaml.Strict()); err != nil {
+	if err := decodeNode(body, &raw); err != nil {
 		return nil, positioned(source, err)
 	}
 	s := raw.scenario(source)
