@@ -92,10 +92,14 @@ func tableHeader(w io.Writer, s *Summary) {
 		fmt.Fprintf(w, "ANOMALY %s\n", a)
 	}
 	if f := s.Fanout; f != nil {
-		fmt.Fprintf(w, "fan-out: %d publishers as outputs of %d ffmpeg processes (up to %d each); tee opens them in turn and sends media once all are open",
-			f.Outputs, f.Processes, f.MaxOutputs)
+		how := "tee opens them in turn and sends media once all are open"
+		if f.Parallel {
+			how = "each opens at once and is fed from its own queue"
+		}
+		fmt.Fprintf(w, "fan-out: %d publishers as outputs of %d ffmpeg processes (up to %d each); %s",
+			f.Outputs, f.Processes, f.MaxOutputs, how)
 		if f.Waits > 0 {
-			fmt.Fprintf(w, ": an accepted output waited p50 %s ms, max %s ms for media (SRS drops at 20 s)", ms(f.MediaWaitP50Ms), ms(f.MediaWaitMaxMs))
+			fmt.Fprintf(w, ": an accepted output waited p50 %s ms, max %s ms for media", ms(f.MediaWaitP50Ms), ms(f.MediaWaitMaxMs))
 		}
 		fmt.Fprintln(w)
 	}

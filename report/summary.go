@@ -367,7 +367,7 @@ func (b *Builder) Summary() *Summary {
 	if s.Availability == nil {
 		s.Availability = []TimedState{}
 	}
-	s.Fanout = fanoutSummary(attempts)
+	s.Fanout = fanoutSummary(attempts, b.header.Options["fanout_open"])
 	taken := takeovers(byStream)
 	b.classifyAll(attempts, byStream, taken)
 	s.addAttempts(b.header.Scenario.Groups, attempts, hists)
@@ -892,23 +892,27 @@ func sideText(side string) string {
 }
 
 // FanoutSummary is what fan-out changed: outputs of one ffmpeg (tee) start
-// together and are opened one after another, and tee sends media to none of
+// together. Parallel outputs open at once, each fed from its own queue; in
+// turn, they are opened one after another and tee sends media to none of
 // them until all are open, so an accepted output waits for the ones after
-// it. SRS drops a publisher that sends no media for 20 s.
+// it, and SRS drops one that sent only its headers at its second look
+// (docs/srs-behaviour.md, "Publish timeouts").
 type FanoutSummary struct {
-	Processes  int `json:"processes"`   // ffmpeg processes with several outputs
-	Outputs    int `json:"outputs"`     // attempts that were one of their outputs
-	MaxOutputs int `json:"max_outputs"` // the most outputs of one process
+	Parallel   bool `json:"parallel"`
+	Processes  int  `json:"processes"`   // ffmpeg processes with several outputs
+	Outputs    int  `json:"outputs"`     // attempts that were one of their outputs
+	MaxOutputs int  `json:"max_outputs"` // the most outputs of one process
 	// MediaWait is, per output, from the server's acceptance of its publish
-	// (the wire's Publish.Start) to its process's first media; Waits is how
-	// many outputs had both.
+	// (the wire's Publish.Start) to its first media: on its own connection
+	// when Parallel, else its process's first progress; Waits is how many
+	// outputs had both.
 	Waits          int     `json:"waits"`
 	MediaWaitP50Ms float64 `json:"media_wait_p50_ms"`
 	MediaWaitMaxMs float64 `json:"media_wait_max_ms"`
 }
 
-func fanoutSummary(attempts []*Attempt) *FanoutSummary {
-	var f FanoutSummary
+func fanoutSummary(attempts []*Attempt, open string) *FanoutSummary {
+	f := FanoutSummary{Parallel: open == schema.FanoutParallel}
 	procs := make(map[string]bool)
 	var waits []time.Duration
 	for _, a := range attempts {
@@ -918,8 +922,15 @@ func fanoutSummary(attempts []*Attempt) *FanoutSummary {
 		f.Outputs++
 		procs[a.Process] = true
 		f.MaxOutputs = max(f.MaxOutputs, a.Outputs)
-		if t, ok := a.Wire.PublishStarted(); ok && !a.Publishing.IsZero() {
-			waits = append(waits, max(a.Publishing.Sub(t), 0))
+		t, ok := a.Wire.PublishStarted()
+		media := a.Publishing
+		if f.Parallel {
+			// Each output is fed as soon as it opens: its own first media
+			// on the wire. (In turn, tee sends the headers at each open.)
+			media, _ = a.Wire.FirstMedia()
+		}
+		if ok && !media.IsZero() {
+			waits = append(waits, max(media.Sub(t), 0))
 		}
 	}
 	if f.Outputs == 0 {

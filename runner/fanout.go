@@ -72,8 +72,31 @@ func (r *run) teeAttempt(ctx context.Context, members []scenarios.Slot, k int,
 		tp.outs[j] = &teeOutput{slot: slot, id: id, url: r.urlOf(slot, id)}
 		spec[j] = SpawnOutput{Attempt: id, URL: tp.outs[j].url}
 	}
-	res := r.spawn(ctx, SpawnSpec{Outputs: spec, OnStart: tp.onStart, OnOutput: tp.onOutput, OnProgress: tp.onProgress})
+	// Parallel outputs open at once, and the wire (the tap, or the embedded
+	// server in this process) says when each did; in turn, tee says so
+	// itself.
+	parallel := r.p.o.FanoutParallel
+	if parallel {
+		for j, o := range tp.outs {
+			r.teeOpens.Store(o.id, func(at time.Time) { tp.onOutput(publisher.Output{Index: j, Opened: at}) })
+		}
+		defer func() {
+			for _, o := range tp.outs {
+				r.teeOpens.Delete(o.id)
+			}
+		}()
+	}
+	res := r.spawn(ctx, SpawnSpec{Outputs: spec, OnStart: tp.onStart, OnOutput: tp.onOutput, OnProgress: tp.onProgress, Parallel: parallel})
 	return tp.ended(res)
+}
+
+// wireOpened tells a parallel fan-out output that the server accepted its
+// publish (the tap saw NetStream.Publish.Start, or the embedded server
+// accepted it).
+func (r *run) wireOpened(attempt string, at time.Time) {
+	if fn, ok := r.teeOpens.Load(attempt); ok {
+		fn.(func(time.Time))(at)
+	}
 }
 
 // teeProcess is one fan-out process's outputs, as its callbacks and its end

@@ -56,9 +56,21 @@ func attemptsOf(evs []schema.Event) map[string]map[string]*schema.AttemptEvent {
 // server refuses that output alone. The other two publish on; the refused
 // one has its own outcome (stream_busy), message and hook call, and
 // reconnects as its own ffmpeg once the name is free.
+//
+// Both ways of opening the outputs are run: in turn (tee's own), and
+// parallel (each behind its own queue, its open seen on the wire).
 func TestFanoutRefusedOutputReconnectsAlone(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
+	for _, parallel := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in-turn", true: "parallel"}[parallel], func(t *testing.T) {
+			t.Parallel()
+			testFanoutRefused(t, parallel)
+		})
+	}
+}
+
+func testFanoutRefused(t *testing.T, parallel bool) {
 	sc := scenario(t, `
 name: fanout-refused
 duration: 22s
@@ -72,8 +84,11 @@ publishers:
     fanout: 3
     reconnect: {delay: 5s, max: 2}
 `)
-	res := runScenario(t, sc, Options{})
+	res := runScenario(t, sc, Options{FanoutParallel: parallel})
 	evs := readEvents(t, res.ResultsPath)
+	if open := evs[0].Run.Options["fanout_open"]; open != fanoutOpen(parallel) {
+		t.Errorf("run header says fan-out opens %q, want %q", open, fanoutOpen(parallel))
+	}
 	atts := attemptsOf(evs)
 	var fleet []string // the fleet's first attempts, in slot order
 	for id, a := range atts {
@@ -257,5 +272,32 @@ publishers:
 	}
 	if again[schema.PhasePublishing] == nil {
 		t.Errorf("the reconnect of %s did not publish", dropped)
+	}
+}
+
+// TestFanoutParallelNeedsAView: parallel outputs learn that they opened
+// from the wire; with neither the tap nor the embedded server in this
+// process, the run is refused before it starts.
+func TestFanoutParallelNeedsAView(t *testing.T) {
+	sc := scenario(t, `
+name: p
+duration: 5s
+publishers:
+  - {group: g, count: 2, name: "g-{i}", fanout: 2}
+`)
+	for _, c := range []struct {
+		o  Options
+		ok bool
+	}{
+		{Options{FanoutParallel: true}, true},
+		{Options{FanoutParallel: true, NoTap: true}, true}, // the embedded server sees each
+		{Options{FanoutParallel: true, NoTap: true, Target: "rtmp://127.0.0.1:1935/live"}, false},
+		{Options{FanoutParallel: false, NoTap: true, Target: "rtmp://127.0.0.1:1935/live"}, true},
+	} {
+		c.o.Scenario, c.o.RunID, c.o.CacheDir = sc, "r", t.TempDir()
+		_, err := prepare(c.o, time.Now())
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "--tap=false")) {
+			t.Errorf("parallel %v, no tap %v, target %q: err %v, want ok %v", c.o.FanoutParallel, c.o.NoTap, c.o.Target, err, c.ok)
+		}
 	}
 }

@@ -88,8 +88,16 @@ type Options struct {
 	// Fanout is how many publishers of a group share one ffmpeg process
 	// (tee muxer) when the group sets no fanout of its own; 0 or 1: one each.
 	Fanout int
-	Live   *Live // optional counters for progress display
-	Logger *slog.Logger
+	// FanoutParallel opens a fan-out process's outputs at once, each fed
+	// from its own queue (tee's use_fifo), instead of one after another
+	// with media to none until all are open: no output waits for the
+	// others, and one that stalls holds up no other. It costs about 2.4
+	// times the ffmpeg CPU per output (docs/benchmarks.md, "Fan-out").
+	// It needs a view of each connection, to learn that an output opened:
+	// the tap, or the embedded server in this process.
+	FanoutParallel bool
+	Live           *Live // optional counters for progress display
+	Logger         *slog.Logger
 	// ServerLogger receives the embedded server's log (every publish); nil
 	// discards it.
 	ServerLogger *slog.Logger
@@ -142,6 +150,9 @@ type run struct {
 	clipRate float64  // the clip's bytes per second: a fan-out output's real-time rate
 	tap      *tap.Tap // nil without the tap
 	conns    conns    // fan-out outputs judged by their own connection
+	// teeOpens holds, per attempt id, how to tell a parallel fan-out output
+	// that it opened (wireOpened).
+	teeOpens sync.Map
 	// connBytes calls fn with each live connection's attempt and the bytes
 	// its publisher sent: the tap's count, or without the tap the embedded
 	// server's (nil: neither, fan-out outputs are judged by their process).
@@ -243,6 +254,7 @@ func (r *run) header(g *rig, start time.Time) schema.Event {
 			"hook_url":     hookURL(g.hk),
 			"tap":          strconv.FormatBool(!o.NoTap),
 			"fanout":       strconv.Itoa(max(o.Fanout, 1)),
+			"fanout_open":  fanoutOpen(o.FanoutParallel),
 		},
 		Versions: map[string]string{
 			"rtmpload": Version,
@@ -376,6 +388,9 @@ func (r *run) onMark(c *tap.Conn, m tap.Mark) {
 	if m.Phase != tap.OnStatus {
 		return
 	}
+	if m.Detail == "NetStream.Publish.Start" {
+		r.wireOpened(c.Attempt, m.At)
+	}
 	r.s.emit(event{attempt: c.Attempt, onStatus: c.Record()})
 }
 
@@ -391,6 +406,15 @@ func (r *run) state(source string, c hook.StateChange) {
 
 func (r *run) onSnapshot(s srsapi.Snapshot) {
 	r.s.write(schema.Event{Type: schema.TypeSnap, Time: s.At, Snapshot: s.Record()})
+}
+
+// fanoutOpen says in the run header how a fan-out process opens its
+// outputs (see teeAttempt).
+func fanoutOpen(parallel bool) string {
+	if parallel {
+		return schema.FanoutParallel
+	}
+	return schema.FanoutInTurn
 }
 
 // hookDesc says in the run header how the callback was handled.
@@ -413,7 +437,9 @@ func hookURL(hk *hook.Server) string {
 
 func (r *run) onServerEvent(e server.Event) {
 	switch e.Kind {
-	case "reject", "accept", "unpublish":
+	case "accept":
+		r.wireOpened(hook.AttemptFromParam(e.Param), e.Time)
+	case "reject", "unpublish":
 	default:
 		return
 	}

@@ -39,8 +39,11 @@ type SpawnSpec struct {
 	// process, in order; its outputs share them.
 	OnProgress func(publisher.Progress)
 	// OnOutput, if set and there are several outputs, is called when one of
-	// them opens or fails.
+	// them opens (never with Parallel) or fails.
 	OnOutput func(publisher.Output)
+	// Parallel opens several outputs at once, each with its own queue
+	// (publisher.TeeArgs): the caller learns from the wire that one opened.
+	Parallel bool
 }
 
 // SpawnOutput is one attempt of a spawn: where it publishes.
@@ -61,7 +64,8 @@ func ffmpegSpawner(ffmpeg, clip string, grace time.Duration) Spawner {
 		for _, o := range spec.Outputs {
 			ps.Outputs = append(ps.Outputs, o.URL)
 		}
-		ps.Args, ps.OnOutput = publisher.TeeArgs(clip, ps.Outputs), spec.OnOutput
+		ps.Args, ps.OnOutput = publisher.TeeArgs(clip, ps.Outputs, spec.Parallel), spec.OnOutput
+		ps.Parallel = spec.Parallel
 		return publisher.Run(ctx, ps)
 	}
 }

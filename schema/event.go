@@ -400,3 +400,11 @@ func Read(r io.Reader, fn func(Event) error) error {
 		}
 	}
 }
+
+// How a fan-out process opens its outputs, in the run header's options
+// ("fanout_open"): all at once, each behind its own queue, or one after
+// another with media to none until all are open.
+const (
+	FanoutParallel = "parallel"
+	FanoutInTurn   = "in turn"
+)

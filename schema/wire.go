@@ -105,13 +105,18 @@ func (w *WireConn) Durations(spawn time.Time, yield func(metric string, d time.D
 		return
 	}
 	yield(MetricPublish, start.Sub(pub))
+	if first, ok := w.FirstMedia(); ok && !first.Before(start) {
+		yield(MetricFirstMedia, first.Sub(start))
+	}
+}
+
+// FirstMedia is the publisher's first audio or video message, if it sent one.
+func (w *WireConn) FirstMedia() (time.Time, bool) {
 	first := time.Time{}
 	for _, p := range []string{WireFirstAudio, WireFirstVideo} {
 		if t, _, ok := w.Mark(p); ok && (first.IsZero() || t.Before(first)) {
 			first = t
 		}
 	}
-	if !first.IsZero() && !first.Before(start) {
-		yield(MetricFirstMedia, first.Sub(start))
-	}
+	return first, !first.IsZero()
 }

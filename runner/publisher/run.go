@@ -27,10 +27,12 @@ type Spec struct {
 	// OnProgress, if set, is called for each -progress block, in order, from a goroutine of Run.
 	OnProgress func(Progress)
 	// Outputs, if set, are the URLs of a tee process (TeeArgs), in order: Run then tells its
-	// stderr apart per output (TeeParser) and fills Result.Outputs.
-	Outputs []string
-	// OnOutput, if set, is called when one of Outputs opens or fails, in order, from a goroutine
-	// of Run.
+	// stderr apart per output (TeeParser) and fills Result.Outputs. Parallel says Args were
+	// built with parallel outputs.
+	Outputs  []string
+	Parallel bool
+	// OnOutput, if set, is called when one of Outputs opens (never with Parallel) or fails, in
+	// order, from a goroutine of Run.
 	OnOutput func(Output)
 }
 
@@ -165,7 +167,7 @@ type outputReader struct {
 func readOutput(p *pipes, spec Spec, nlines int) *outputReader {
 	o := &outputReader{p: p, stderr: tail{n: nlines}}
 	if len(spec.Outputs) > 0 {
-		o.tee = NewTeeParser(spec.Outputs, nlines)
+		o.tee = NewTeeParser(spec.Outputs, nlines, spec.Parallel)
 		o.tee.OnChange = spec.OnOutput
 	}
 	o.wg.Go(func() {

@@ -14,18 +14,34 @@ import (
 // while the others go on (the default would end the whole process with it).
 const teeSlaveOptions = "[f=flv:onfail=ignore]"
 
+// fifoOptions are each parallel output's fifo muxer's: a full queue (60 packets, about 1.4 s of the
+// clip) drops that output's packets instead of blocking the process, and a failed output is not
+// reopened (its publisher reconnects as its own process, as its group allows).
+const fifoOptions = "drop_pkts_on_overflow=1"
+
 // TeeArgs is the command line (without the program name) of one ffmpeg that publishes the clip to
 // every URL at once through ffmpeg's tee muxer: the clip is read and demuxed once, and each URL is
 // ffmpeg's own RTMP connection (its own handshake, publish and media), as a separate ffmpeg's
-// would be. Outputs are opened one after another, in order; media flows once all are open or
-// have failed (docs/benchmarks.md, "Fan-out").
+// would be.
+//
+// With parallel, each output sits behind its own fifo muxer (tee's use_fifo): a thread per output
+// opens it (all at once) and writes its media from a queue, which drops packets for that output
+// alone when it falls behind, so one slow or stalled output does not hold up the others. ffmpeg
+// then never says that an output opened (tee's "filename:" line comes at once for all): the
+// caller learns it from the wire. Without parallel, tee opens its outputs one after another, in
+// order, says when each opened, and sends media to none until all are open or have failed: the
+// first one waits for the last (docs/benchmarks.md, "Fan-out").
 //
 // The log level is verbose with level tags: tee says which output each of its lines is about
 // only at that level (an output that opened shows as "filename:'URL'"), and TeeParser needs that
 // to keep one message and one stderr tail per output.
-func TeeArgs(clip string, urls []string) []string {
+func TeeArgs(clip string, urls []string, parallel bool) []string {
+	out := ffmpeg.KwArgs{"map": "0", "c": "copy", "f": "tee"}
+	if parallel {
+		out["use_fifo"], out["fifo_options"] = "1", fifoOptions
+	}
 	return ffmpeg.Input(clip, ffmpeg.KwArgs{"re": "", "stream_loop": "-1"}).
-		Output(TeeSpec(urls), ffmpeg.KwArgs{"map": "0", "c": "copy", "f": "tee"}).
+		Output(TeeSpec(urls), out).
 		GlobalArgs("-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+verbose",
 			"-progress", "pipe:1", "-stats_period", ProgressPeriod).
 		GetArgs()
@@ -87,12 +103,14 @@ type Output struct {
 //	[tee @ 0x..] [error] Slave '[f=flv:onfail=ignore]rtmp://...': error opening: Connection refused
 //	[tee @ 0x..] [error] Slave muxer #1 failed: Broken pipe, continuing with 2/3 slaves.
 //	[tcp @ 0x..] [error] Connection to tcp://127.0.0.1:19999?tcp_nodelay=0 failed: Connection refused
+//	[fifo @ 0x..] [error] Error opening rtmp://...: Input/output error      (parallel: use_fifo)
 var (
 	logPrefix     = regexp.MustCompile(`^\[([A-Za-z0-9_]+) @ (0x[0-9a-f]+)\] (?:\[([a-z]+)\] )?`)
 	levelOnly     = regexp.MustCompile(`^\[([a-z]+)\] `)
 	teeOpened     = regexp.MustCompile(`^filename:'(.*)' format:`)
 	teeSlaveErr   = regexp.MustCompile(`^Slave '(.*)': (.*)$`)
 	teeMuxerFail  = regexp.MustCompile(`^Slave muxer #(\d+) failed: (.*?)(?:, continuing with \d+/\d+ slaves\.)?$`)
+	fifoOpenErr   = "Error opening "
 	outputContext = map[string]bool{"tcp": true, "rtmp": true, "rtmps": true, "rtmpt": true, "rtmpe": true, "tls": true, "flv": true}
 )
 
@@ -101,22 +119,30 @@ var (
 // the network layers ([tcp @ ...], [rtmp @ ...]) are about the output being opened; later, a
 // line of a context seen while an output was opened is about that output. Lines it cannot
 // place stay in the process's own tail only.
+//
+// Parallel outputs (TeeArgs with parallel) open at once, each in a thread of its own: no line
+// says that one opened, and the network layers' lines cannot be placed. An output's failure is
+// still its own: its fifo's "Error opening URL: ..." and tee's "Slave muxer #i failed".
 type TeeParser struct {
-	outs    []Output
-	nlines  int
-	cur     int            // the output being opened; len(outs) once all are resolved
-	started bool           // a network layer has spoken: the outputs' opening has begun
-	ctxOut  map[string]int // "rtmp@0x..." -> output, learnt while outputs were opened
+	outs     []Output
+	nlines   int
+	parallel bool
+	cur      int            // the output being opened; len(outs) once all are resolved
+	started  bool           // a network layer has spoken: the outputs' opening has begun
+	ctxOut   map[string]int // "rtmp@0x..." -> output, learnt while outputs were opened
 	// OnChange, if set, is called when an output opens or fails, with a copy of it.
 	OnChange func(Output)
 }
 
-// NewTeeParser follows the outputs urls (in the order given to TeeArgs), keeping up to nlines
-// lines per output.
-func NewTeeParser(urls []string, nlines int) *TeeParser {
-	p := &TeeParser{outs: make([]Output, len(urls)), nlines: nlines, ctxOut: make(map[string]int)}
+// NewTeeParser follows the outputs urls (in the order given to TeeArgs, with the same parallel),
+// keeping up to nlines lines per output.
+func NewTeeParser(urls []string, nlines int, parallel bool) *TeeParser {
+	p := &TeeParser{outs: make([]Output, len(urls)), nlines: nlines, parallel: parallel, ctxOut: make(map[string]int)}
 	for i, u := range urls {
 		p.outs[i] = Output{Index: i, URL: u}
+	}
+	if parallel {
+		p.cur = len(urls) // no output is opened in turn
 	}
 	return p
 }
@@ -146,6 +172,10 @@ func (p *TeeParser) Line(at time.Time, line []byte) {
 		p.teeLine(at, s, msg)
 		return
 	}
+	if ctx == "fifo" {
+		p.fifoLine(at, s, ctx+"@"+ptr, msg)
+		return
+	}
 	if !outputContext[ctx] {
 		return
 	}
@@ -169,6 +199,24 @@ func levelOnlyPrefix(s string) string {
 	return ""
 }
 
+// fifoLine places a line of a parallel output's fifo muxer: the first that names the output's
+// URL ties the fifo to it.
+func (p *TeeParser) fifoLine(at time.Time, line, key, msg string) {
+	if rest, ok := strings.CutPrefix(msg, fifoOpenErr); ok {
+		for i, o := range p.outs {
+			if strings.HasPrefix(rest, o.URL+": ") {
+				p.ctxOut[key] = i
+				p.add(i, line)
+				p.fail(i, at, msg)
+				return
+			}
+		}
+	}
+	if i, ok := p.ctxOut[key]; ok {
+		p.add(i, line)
+	}
+}
+
 func (p *TeeParser) teeLine(at time.Time, line, msg string) {
 	if m := teeOpened.FindStringSubmatch(msg); m != nil {
 		i := p.find(m[1])
@@ -176,6 +224,9 @@ func (p *TeeParser) teeLine(at time.Time, line, msg string) {
 			return
 		}
 		p.add(i, line)
+		if p.parallel {
+			return // the output is set up, not open: its fifo opens it
+		}
 		if p.outs[i].Opened.IsZero() && p.outs[i].Failed.IsZero() {
 			p.outs[i].Opened = at
 			p.changed(i)

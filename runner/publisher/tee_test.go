@@ -35,7 +35,7 @@ func TestTeeSpecSplitsBackIntoTheURLs(t *testing.T) {
 }
 
 func TestTeeArgs(t *testing.T) {
-	args := TeeArgs("clip.flv", []string{"rtmp://h/live/a", "rtmp://h/live/b"})
+	args := TeeArgs("clip.flv", []string{"rtmp://h/live/a", "rtmp://h/live/b"}, false)
 	line := strings.Join(args, " ")
 	for _, want := range []string{
 		"-re -stream_loop -1 -i clip.flv", "-map 0", "-c copy", "-f tee",
@@ -83,7 +83,7 @@ func TestTeeParserPlacesRealLines(t *testing.T) {
 		"rtmp://127.0.0.1:19401/live/a?rtmpload=r-1", "rtmp://127.0.0.1:19402/live/b?rtmpload=r-2",
 		"rtmp://127.0.0.1:19401/live/a?rtmpload=r-3", "rtmp://127.0.0.1:19999/live/a?rtmpload=r-4",
 	}
-	p := NewTeeParser(urls, 20)
+	p := NewTeeParser(urls, 20, false)
 	var changes []string
 	p.OnChange = func(o Output) {
 		state := "opened"
@@ -142,7 +142,7 @@ func TestRunTeeOutputs(t *testing.T) {
 	var events []Output
 	frames := 0
 	res := runFake(t, ctx, "tee", Spec{
-		Args:    TeeArgs("clip.flv", urls),
+		Args:    TeeArgs("clip.flv", urls, false),
 		Outputs: urls,
 		OnOutput: func(o Output) {
 			mu.Lock()
@@ -217,6 +217,81 @@ func TestTeeEscapingWithRealFFmpeg(t *testing.T) {
 	for _, p := range outs {
 		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
 			t.Errorf("output %q: %v", p, err)
+		}
+	}
+}
+
+// realFifoTeeLog is ffmpeg 5.1.9's stderr for four parallel outputs (use_fifo) against
+// `rtmpload serve`: r-1 was refused (its name was busy), r-2 published, r-3's port was closed,
+// and r-4 was dropped by the server while publishing.
+const realFifoTeeLog = `[h264 @ 0x55b866c8cc00] [verbose] Reinit context to 1280x720, pix_fmt: yuv420p
+[tee @ 0x55b866cae800] [verbose] filename:'rtmp://127.0.0.1:19561/live/a?rtmpload=r-1' format:fifo
+[tee @ 0x55b866cae800] [verbose]     stream:0 codec:h264 type:video bsfs: null
+[tee @ 0x55b866cae800] [verbose] filename:'rtmp://127.0.0.1:19561/live/a?rtmpload=r-2' format:fifo
+[tee @ 0x55b866cae800] [verbose] filename:'rtmp://127.0.0.1:19999/live/c?rtmpload=r-3' format:fifo
+[tee @ 0x55b866cae800] [verbose] filename:'rtmp://127.0.0.1:19561/live/d?rtmpload=r-4' format:fifo
+[info] Output #0, tee, to '[f=flv:onfail=ignore]rtmp://127.0.0.1:19561/live/a?rtmpload=r-1|...':
+[tcp @ 0x7fddbc001700] [verbose] Starting connection attempt to 127.0.0.1 port 19561
+[tcp @ 0x7fddc0001700] [verbose] Starting connection attempt to 127.0.0.1 port 19561
+[tcp @ 0x7fddc0001700] [verbose] Successfully connected to 127.0.0.1 port 19561
+[tcp @ 0x7fddb4001700] [verbose] Starting connection attempt to 127.0.0.1 port 19999
+[tcp @ 0x7fddbc001700] [verbose] Successfully connected to 127.0.0.1 port 19561
+[tcp @ 0x7fddb4001700] [verbose] Connection attempt to 127.0.0.1 port 19999 failed: Connection refused
+[tcp @ 0x7fddb4001700] [error] Connection to tcp://127.0.0.1:19999?tcp_nodelay=0 failed: Connection refused
+[rtmp @ 0x7fddb4000d80] [error] Cannot open connection tcp://127.0.0.1:19999?tcp_nodelay=0
+[fifo @ 0x55b866d0c140] [error] Error opening rtmp://127.0.0.1:19999/live/c?rtmpload=r-3: Connection refused
+[tee @ 0x55b866cae800] [error] Slave muxer #2 failed: Connection refused, continuing with 3/4 slaves.
+[fifo @ 0x55b866cb4dc0] [error] Error opening rtmp://127.0.0.1:19561/live/a?rtmpload=r-1: Input/output error
+[tee @ 0x55b866cae800] [error] Slave muxer #0 failed: Input/output error, continuing with 2/4 slaves.
+[tee @ 0x5642ee046800] [error] Slave muxer #3 failed: Connection reset by peer, continuing with 1/4 slaves.
+[flv @ 0x5642ee049a40] [warning] Failed to update header with correct duration.
+`
+
+func TestTeeParserParallel(t *testing.T) {
+	urls := []string{
+		"rtmp://127.0.0.1:19561/live/a?rtmpload=r-1",
+		"rtmp://127.0.0.1:19561/live/a?rtmpload=r-2",
+		"rtmp://127.0.0.1:19999/live/c?rtmpload=r-3",
+		"rtmp://127.0.0.1:19561/live/d?rtmpload=r-4",
+	}
+	p := NewTeeParser(urls, 20, true)
+	var changes []Output
+	p.OnChange = func(o Output) { changes = append(changes, o) }
+	at := time.Unix(1, 0)
+	for line := range strings.SplitSeq(realFifoTeeLog, "\n") {
+		at = at.Add(time.Millisecond)
+		p.Line(at, []byte(line))
+	}
+	wants := []string{
+		"Error opening rtmp://127.0.0.1:19561/live/a?rtmpload=r-1: Input/output error",
+		"",
+		"Error opening rtmp://127.0.0.1:19999/live/c?rtmpload=r-3: Connection refused",
+		"Slave muxer #3 failed: Connection reset by peer, continuing with 1/4 slaves.",
+	}
+	for i, o := range p.Outputs() {
+		if !o.Opened.IsZero() {
+			t.Errorf("output %d opened at %v: a parallel output's open is not in ffmpeg's log", i, o.Opened)
+		}
+		if o.Message != wants[i] || o.Failed.IsZero() != (wants[i] == "") {
+			t.Errorf("output %d: failed %v, message %q; want %q", i, !o.Failed.IsZero(), o.Message, wants[i])
+		}
+	}
+	if len(changes) != 3 {
+		t.Errorf("%d changes, want the 3 failures", len(changes))
+	}
+	// The network layers' lines cannot be placed: no output holds another's.
+	for _, line := range p.Outputs()[1].StderrTail {
+		if strings.Contains(line, "19999") {
+			t.Errorf("output 1 holds output 2's line %q", line)
+		}
+	}
+}
+
+func TestTeeArgsParallel(t *testing.T) {
+	line := strings.Join(TeeArgs("clip.flv", []string{"rtmp://h/live/a", "rtmp://h/live/b"}, true), " ")
+	for _, want := range []string{"-use_fifo 1", "-fifo_options drop_pkts_on_overflow=1", "-f tee"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("args %q lack %q", line, want)
 		}
 	}
 }

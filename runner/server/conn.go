@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -285,13 +286,20 @@ func (s *Server) reject(c *client, nc net.Conn, reason string, hook *hookResult)
 	s.emit(ev)
 }
 
-// readMedia counts media until the publisher ends. Deadlines follow SRS's
-// publish.firstpkt_timeout and publish.normal_timeout.
+// readMedia counts media until the publisher ends. Its timeouts are SRS's
+// (docs/srs-behaviour.md, "Publish timeouts"): SRS does not time each gap
+// between messages; it looks at fixed points, publish.firstpkt_timeout
+// after the publish started and then every publish.normal_timeout, and
+// drops the publisher if no message at all (metadata and sequence headers
+// count) came since the last look. A publisher that sent its headers and
+// then waited 8 s for media lives on SRS; one that sends nothing for a
+// whole window does not.
 func (s *Server) readMedia(c *client, nc *mergedConn) (string, error) {
-	timeout := s.cfg.FirstPacketTimeout
+	var msgs atomic.Int64
+	watch := s.watchPublish(nc, &msgs)
+	defer watch.Stop()
 	decodeErrs := 0
 	for {
-		nc.SetDeadline(time.Now().Add(timeout))
 		msg, err := c.sc.Read()
 		if err != nil {
 			if reason, final := endReason(err); final {
@@ -304,12 +312,45 @@ func (s *Server) readMedia(c *client, nc *mergedConn) (string, error) {
 			continue
 		}
 		decodeErrs = 0
-		timeout = s.cfg.NormalTimeout
+		msgs.Add(1)
 		if nc.delay > 0 {
 			nc.on.Store(true) // media flows: let it gather between reads
 		}
 		c.count(msg, time.Now())
 	}
+}
+
+// watchPublish looks at msgs at SRS's points (see readMedia) and, when none
+// came since the last look, ends the publisher's reads with a deadline in
+// the past: its Read then fails as a timeout. Stop ends the watch.
+func (s *Server) watchPublish(nc net.Conn, msgs *atomic.Int64) *publishWatch {
+	w := &publishWatch{}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.t = time.AfterFunc(s.cfg.FirstPacketTimeout, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		n := msgs.Load()
+		if n <= w.seen {
+			nc.SetReadDeadline(time.Now())
+			return
+		}
+		w.seen = n
+		w.t.Reset(s.cfg.NormalTimeout)
+	})
+	return w
+}
+
+type publishWatch struct {
+	mu   sync.Mutex
+	t    *time.Timer
+	seen int64 // msgs at the last look
+}
+
+func (w *publishWatch) Stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.t.Stop()
 }
 
 // endReason tells connection-ending errors from per-message decode errors.

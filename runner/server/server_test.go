@@ -436,6 +436,44 @@ func TestPublishTimeouts(t *testing.T) {
 	}
 }
 
+// TestPublishTimeoutsAreSRSWindows: SRS looks at a publisher's messages at
+// fixed points (firstpkt_timeout after the publish, then every
+// normal_timeout), not after each message: headers followed by a gap longer
+// than normal_timeout live on if media comes before the next look, and a
+// publisher silent after its headers is dropped at the second look, not one
+// normal_timeout after its last message. Seen on SRS 7.0.18: a tee output
+// that sent its headers and waited 8.6 s for media lived; one that waited
+// longer was dropped 25 s after its publish ("publish timeout 5000ms,
+// nb_msgs=3").
+func TestPublishTimeoutsAreSRSWindows(t *testing.T) {
+	rec := &recorder{}
+	s := startServer(t, Config{FirstPacketTimeout: time.Second, NormalTimeout: time.Second}, rec)
+	start := time.Now()
+	late, err := publish(t, s, "live/late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	headers, err := publish(t, s, "live/headers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendMedia(t, late, 1, 0)
+	sendMedia(t, headers, 1, 0)
+	time.Sleep(1300 * time.Millisecond) // past the first look, which saw a message
+	for range 11 {
+		sendMedia(t, late, 1, 0)
+		time.Sleep(200 * time.Millisecond)
+	}
+	waitFor(t, 5*time.Second, "the silent publisher dropped", func() bool { return len(rec.eventsOf(EventUnpublish)) >= 1 })
+	ends := rec.eventsOf(EventUnpublish)
+	if len(ends) != 1 || ends[0].Stream != "headers" || ends[0].Reason != EndTimeout {
+		t.Fatalf("ended: %+v; want only the silent publisher, by timeout", ends)
+	}
+	if d := time.Since(start); d < 1900*time.Millisecond {
+		t.Errorf("the silent publisher was dropped %v after the start: before the second look (2 s)", d)
+	}
+}
+
 func getJSON(t *testing.T, s *Server, path string) map[string]any {
 	t.Helper()
 	resp, err := http.Get("http://" + s.APIAddr() + path)
