@@ -244,6 +244,8 @@ func mergeEnds(streams []*shardStream, n int) *schema.Event {
 			end.Usage.ChildCPU += u.ChildCPU
 			end.Usage.SelfMaxRSS = max(end.Usage.SelfMaxRSS, u.SelfMaxRSS)
 			end.Usage.ChildMaxRSS = max(end.Usage.ChildMaxRSS, u.ChildMaxRSS)
+			end.Usage.ServerCPU += u.ServerCPU
+			end.Usage.ServerMaxRSS = max(end.Usage.ServerMaxRSS, u.ServerMaxRSS)
 		}
 	}
 	for i := range n {

@@ -87,6 +87,10 @@ func tableHeader(w io.Writer, s *Summary) {
 		fmt.Fprintf(w, "rtmpload itself: cpu %.1fs (%.1f%% of one core), max rss %.1f MiB; its ffmpegs: cpu %.1fs (%.1f%% of one core)\n",
 			u.SelfCPU.Seconds(), 100*u.SelfCPU.Seconds()/wall, float64(u.SelfMaxRSS)/(1<<20),
 			u.ChildCPU.Seconds(), 100*u.ChildCPU.Seconds()/wall)
+		if u.ServerCPU > 0 {
+			fmt.Fprintf(w, "the server's process: cpu %.1fs (%.1f%% of one core), max rss %.1f MiB\n",
+				u.ServerCPU.Seconds(), 100*u.ServerCPU.Seconds()/wall, float64(u.ServerMaxRSS)/(1<<20))
+		}
 	}
 	for _, a := range s.Anomalies {
 		fmt.Fprintf(w, "ANOMALY %s\n", a)

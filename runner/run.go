@@ -165,6 +165,10 @@ type run struct {
 	clock     clock
 	spawn     Spawner
 	kids      kidsUsage // what the ffmpegs spawned used
+	// serverCPU and serverRSS are the server process's once the publishers
+	// are done (zero: no process of its own).
+	serverCPU time.Duration
+	serverRSS int64
 }
 
 // outcome is how the publish stage ended.
@@ -210,6 +214,7 @@ func (r *run) publish(ctx context.Context, g *rig) outcome {
 	}
 	out := r.schedule(runCtx, start)
 	out.interrupted = ctx.Err() != nil
+	r.serverCPU, r.serverRSS = serverUsage(r.serverPID)
 	stopWatch()
 	watchers.Wait()
 	return out
@@ -271,6 +276,9 @@ func (r *run) header(g *rig, start time.Time) schema.Event {
 // from them: report.json and report.html.
 func (r *run) finish(g *rig, out outcome) (*Result, error) {
 	end := schema.Event{Type: schema.TypeEnd, Time: time.Now(), Reason: schema.EndNormal, Usage: r.kids.usage()}
+	if end.Usage != nil {
+		end.Usage.ServerCPU, end.Usage.ServerMaxRSS = r.serverCPU, r.serverRSS
+	}
 	switch {
 	case out.interrupted:
 		end.Reason = schema.EndInterrupted

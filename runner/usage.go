@@ -2,6 +2,9 @@ package runner
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -46,4 +49,26 @@ func (k *kidsUsage) usage() *schema.Usage {
 		SelfCPU: time.Duration(self.Utime.Nano() + self.Stime.Nano()), SelfMaxRSS: self.Maxrss << 10, // Linux reports KiB
 		ChildCPU: k.cpu, ChildMaxRSS: k.maxRSS,
 	}
+}
+
+// serverUsage is a server process's CPU (with its reaped children) and peak
+// RSS so far, from /proc; zero if pid is 0 or gone.
+func serverUsage(pid int) (cpu time.Duration, maxRSS int64) {
+	if pid <= 0 {
+		return 0, 0
+	}
+	if st, ok := procStat(pid); ok {
+		cpu = st.cpu + st.kidsCPU
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return cpu, 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return cpu, kb << 10
+		}
+	}
+	return cpu, 0
 }

@@ -6,12 +6,14 @@ import "time"
 // them through ffmpeg's tee muxer (each output is still its own RTMP connection).
 const (
 	// MaxFanout is the most publishers one process may carry. tee opens its outputs one after
-	// another and sends media only once all are open, so the first output waits for the others.
-	// Measured against SRS 7.0.18 on loopback: 0.27 s per open (3.6 opens/s; the embedded
-	// server: 0.14 s), so 16 outputs keep the first one's wait near 4 s, a fifth of SRS's
-	// publish { firstpkt_timeout 20000 } after which it drops a publisher that sent no media
-	// (docs/benchmarks.md, "Fan-out: how fast tee opens its outputs").
-	MaxFanout = 16
+	// another and sends media only once all are open, so the first output waits for the others
+	// with only its headers sent. SRS drops such a publisher at its second look, 25 s after its
+	// publish (docs/srs-behaviour.md, "Publish timeouts"). Measured on loopback: 0.27 s per
+	// open against SRS 7.0.18 (3.6 opens/s), 0.14 s against the embedded server, so 32 outputs
+	// keep the first one's wait near 9 s against SRS on a quiet machine, room for a machine
+	// twice as slow; per output, 32 cost a quarter less ffmpeg CPU than 16 (docs/benchmarks.md,
+	// "Fan-out"). Parallel outputs (--fanout-parallel) do not wait, but cost 2.4 times as much.
+	MaxFanout = 32
 	// FanoutWindow bounds how far apart the scheduled starts of the publishers that share a
 	// process may lie: the process starts at the first one's time, and the others open in
 	// turn after it, so a later publisher starts at most this much early.

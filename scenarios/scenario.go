@@ -509,7 +509,7 @@ func (s *Scenario) checkGroup(path string, g Group) *problem {
 		}
 	}
 	if g.Fanout < 0 || g.Fanout > MaxFanout {
-		return problemAt(path, "fanout", "group %q: fanout must be from 1 to %d publishers per ffmpeg process (tee opens its outputs one after another; more would keep the first waiting for media near SRS's 20 s limit), got %d", g.Group, MaxFanout, g.Fanout)
+		return problemAt(path, "fanout", "group %q: fanout must be from 1 to %d publishers per ffmpeg process (tee opens its outputs one after another; more would keep the first waiting for media near SRS's 25 s limit), got %d", g.Group, MaxFanout, g.Fanout)
 	}
 	if rc := g.Reconnect; rc.Max < 0 || rc.Delay < 0 || (rc.Backoff != 0 && (rc.Backoff < 1 || rc.Backoff > 10)) {
 		return problemAt(path+".reconnect", "", "group %q: reconnect wants max >= 0, delay >= 0 and backoff from 1 to 10", g.Group)

@@ -173,7 +173,7 @@ func TestCapacitySchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Mode != ModeCapacity || s.Duration != 25*time.Minute || s.Capacity.Steps(2400) != 50 || s.Publishers[0].Fanout != 8 {
+	if s.Mode != ModeCapacity || s.Duration != 25*time.Minute || s.Capacity.Steps(2400) != 50 || s.Publishers[0].Fanout != 24 {
 		t.Fatalf("capacity built-in: mode %q duration %v steps %d fanout %d", s.Mode, s.Duration, s.Capacity.Steps(2400), s.Publishers[0].Fanout)
 	}
 	if s.Capacity.Ramp != 7500*time.Millisecond || s.Capacity.Stop.P95Publish != time.Second {

@@ -87,6 +87,12 @@ type Usage struct {
 	SelfMaxRSS  int64         `json:"self_max_rss_bytes"`
 	ChildCPU    time.Duration `json:"children_cpu_ns"`
 	ChildMaxRSS int64         `json:"children_max_rss_bytes"` // the largest single child
+	// ServerCPU and ServerMaxRSS are the server's, when it is a process of
+	// its own (a managed SRS or nginx, or `rtmpload serve`): read when the
+	// publishers are done, so the generator and the server of one run can
+	// be compared side by side.
+	ServerCPU    time.Duration `json:"server_cpu_ns,omitempty"`
+	ServerMaxRSS int64         `json:"server_max_rss_bytes,omitempty"`
 }
 
 // RunHeader describes a run so that its report explains itself.

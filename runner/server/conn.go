@@ -323,23 +323,39 @@ func (s *Server) readMedia(c *client, nc *mergedConn) (string, error) {
 // watchPublish looks at msgs at SRS's points (see readMedia) and, when none
 // came since the last look, ends the publisher's reads with a deadline in
 // the past: its Read then fails as a timeout. Stop ends the watch.
+//
+// A look that finds nothing looks again lookAgain later before it drops:
+// this server shares its process with the tap and its machine with the
+// generator, and if the whole process was paused, the look can run before
+// the reads of what waits in the socket. SRS's scheduler runs the reads
+// first.
 func (s *Server) watchPublish(nc net.Conn, msgs *atomic.Int64) *publishWatch {
 	w := &publishWatch{}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	due := time.Now().Add(s.cfg.FirstPacketTimeout) // the next look
+	again := false
 	w.t = time.AfterFunc(s.cfg.FirstPacketTimeout, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		n := msgs.Load()
-		if n <= w.seen {
+		switch n := msgs.Load(); {
+		case n > w.seen:
+			w.seen, again = n, false
+			due = due.Add(s.cfg.NormalTimeout)
+			w.t.Reset(max(time.Until(due), 0))
+		case !again:
+			again = true
+			w.t.Reset(lookAgain)
+		default:
 			nc.SetReadDeadline(time.Now())
-			return
 		}
-		w.seen = n
-		w.t.Reset(s.cfg.NormalTimeout)
 	})
 	return w
 }
+
+// lookAgain is how long a look that found no message waits for the reads
+// to catch up before it drops the publisher (see watchPublish).
+const lookAgain = 500 * time.Millisecond
 
 type publishWatch struct {
 	mu   sync.Mutex
