@@ -4,7 +4,8 @@
 # answering on_publish. Prints, per run, the time from ffmpeg's start to each output's open (read
 # from tee's "filename:" lines at -loglevel verbose, stamped as they arrive) and the opens per
 # second. The first output waits for media until the last one is open: that wait must stay far
-# below SRS's publish { firstpkt_timeout } (20 s).
+# below SRS's drop of a publisher that sent only its headers, 25 s after its publish
+# (docs/srs-behaviour.md, "Publish timeouts").
 #   RTMPLOAD=bin/rtmpload SERVER=embedded K=50 RUNS=2 bench/tee-open.sh
 #   RTMPLOAD=bin/rtmpload SERVER=srs SRS=$RTMPLOAD_SRS K=50 bench/tee-open.sh
 set -euo pipefail

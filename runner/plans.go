@@ -14,10 +14,13 @@ const (
 	ServerEmbedded ServerKind = "embedded"   // rtmpload's own SRS imitation
 	ServerNginx    ServerKind = "nginx-rtmp" // Debian's nginx with the RTMP module
 	ServerSRS      ServerKind = "srs"        // the user's SRS binary
+	// ServerServe is the embedded server as a process of its own (`rtmpload
+	// serve`): its CPU and memory are then apart from the generator's.
+	ServerServe ServerKind = "serve"
 )
 
 // ServerSpec is the server a run starts: its zero value is the embedded one.
-// Its text form is "embedded", "nginx-rtmp" or "srs=PATH".
+// Its text form is "embedded", "serve", "nginx-rtmp" or "srs=PATH".
 type ServerSpec struct {
 	Kind   ServerKind // "" is ServerEmbedded
 	Binary string     // ServerSRS: the path of SRS's binary
@@ -31,12 +34,14 @@ func ParseServerSpec(s string) (ServerSpec, error) {
 		return ServerSpec{}, nil
 	case s == string(ServerNginx):
 		return ServerSpec{Kind: ServerNginx}, nil
+	case s == string(ServerServe):
+		return ServerSpec{Kind: ServerServe}, nil
 	case kind == string(ServerSRS) && hasArg && arg != "":
 		return ServerSpec{Kind: ServerSRS, Binary: arg}, nil
 	case kind == string(ServerSRS):
 		return ServerSpec{}, fmt.Errorf("srs needs the path of your SRS binary: srs=PATH")
 	}
-	return ServerSpec{}, fmt.Errorf("unknown server: want embedded, nginx-rtmp or srs=PATH")
+	return ServerSpec{}, fmt.Errorf("unknown server: want embedded, serve, nginx-rtmp or srs=PATH")
 }
 
 // Embedded reports whether the spec is the embedded server.

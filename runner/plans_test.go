@@ -4,7 +4,7 @@ import "testing"
 
 // The text forms round-trip, and the zero values are the defaults.
 func TestParseServerSpecAndHookPlan(t *testing.T) {
-	for _, s := range []string{"embedded", "nginx-rtmp", "srs=/opt/srs/objs/srs", "srs=a=b"} {
+	for _, s := range []string{"embedded", "serve", "nginx-rtmp", "srs=/opt/srs/objs/srs", "srs=a=b"} {
 		spec, err := ParseServerSpec(s)
 		if err != nil || spec.String() != s {
 			t.Errorf("ParseServerSpec(%q) = %+v, %v", s, spec, err)

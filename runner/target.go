@@ -56,8 +56,12 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 		return r.startNginx(ctx, pub, unpub)
 	case r.p.server.Kind == ServerSRS:
 		return r.startSRS(ctx, pub, unpub)
+	case r.p.server.Kind == ServerServe && o.ServeBinary == "":
+		return nil, fmt.Errorf("server serve runs rtmpload's own binary, which this run was not given")
+	case r.p.server.Kind == ServerServe:
+		return r.startServe(ctx, pub, unpub)
 	case !r.p.server.Embedded():
-		return nil, fmt.Errorf("server %q: want embedded, nginx-rtmp or srs=PATH", r.p.server)
+		return nil, fmt.Errorf("server %q: want embedded, serve, nginx-rtmp or srs=PATH", r.p.server)
 	case o.ServeBinary != "" && r.p.sc.Mode == scenarios.ModeCapacity && !o.DuplicateRace:
 		return r.startServe(ctx, pub, unpub)
 	}

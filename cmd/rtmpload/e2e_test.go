@@ -442,3 +442,35 @@ func TestScenariosAndVersion(t *testing.T) {
 		t.Errorf("version: exit %d %q", code, stdout)
 	}
 }
+
+// TestE2EServeApart: `--server serve` runs the embedded server as a process
+// of its own (`rtmpload serve`): the run publishes to it, its log is in the
+// results directory, the usage line gives its CPU and memory apart from
+// rtmpload's, and it is gone when the run ends.
+func TestE2EServeApart(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(rtmploadBinary(t), "run", "smoke", "--server", "serve", "--out", dir, "--progress", "none", "--cache-dir", cacheDir(t))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	s := readReport(t, dir)
+	if s.Outcomes[schema.OutcomeOK] != 5 {
+		t.Errorf("outcomes %v, want 5 ok", s.Outcomes)
+	}
+	if !strings.Contains(string(out), "the server's process: cpu") {
+		t.Errorf("no usage line for the server's own process:\n%s", out)
+	}
+	evs := readEvents(t, filepath.Join(dir, "results.jsonl"))
+	if !strings.Contains(evs[0].Run.Target, "rtmpload serve") {
+		t.Errorf("target %q, want the embedded server as its own process", evs[0].Run.Target)
+	}
+	if u := evs[len(evs)-1].Usage; u == nil || u.ServerCPU <= 0 || u.ServerMaxRSS <= 0 {
+		t.Errorf("end usage %+v: want the server's CPU and RSS", u)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "serve")); err != nil {
+		t.Errorf("the server's log directory: %v", err)
+	}
+}

@@ -14,7 +14,7 @@ func TestRunRejectsBadServerAndHook(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--server", "apache"}, `invalid argument "apache" for "--server" flag: unknown server: want embedded, nginx-rtmp or srs=PATH`},
+		{[]string{"--server", "apache"}, `invalid argument "apache" for "--server" flag: unknown server: want embedded, serve, nginx-rtmp or srs=PATH`},
 		{[]string{"--server", "srs"}, `invalid argument "srs" for "--server" flag: srs needs the path of your SRS binary: srs=PATH`},
 		{[]string{"--server=srs="}, `invalid argument "srs=" for "--server" flag: srs needs the path`},
 		{[]string{"--hook", "proxy"}, `invalid argument "proxy" for "--hook" flag: unknown hook plan: want serve, proxy=URL or external`},

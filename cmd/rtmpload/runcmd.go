@@ -80,7 +80,7 @@ func runFlags(stderr io.Writer) (*pflag.FlagSet, *runArgs) {
 	a := &runArgs{}
 	fs.StringVar(&a.target, "target", "", "publish to a server rtmpload does not start: rtmp://host:port[/app] (default: the embedded server)")
 	fs.StringVar(&a.api, "api", "", "that server's SRS HTTP API, read about once a second for ground truth: http://host:1985")
-	fs.Var(&a.server, "server", "start a real server for the run: embedded, nginx-rtmp, or srs=PATH-TO-SRS")
+	fs.Var(&a.server, "server", "start a real server for the run: embedded, serve (the embedded one as a process of its own, its CPU and memory apart), nginx-rtmp, or srs=PATH-TO-SRS")
 	fs.Var(&a.hook, "hook", "the on_publish callback: serve (built-in), proxy=URL (built-in in front of your service), external")
 	fs.StringVar(&a.hookProbe, "hook-probe", "", "with --hook external: the callback URL to watch (TCP connect every second)")
 	fs.StringVar(&a.hookProbeMethod, "hook-probe-method", "tcp", "how --hook-probe probes: tcp (connect), get (HTTP GET), publish (an SRS-shaped on_publish for a probe stream: only if your service tolerates it)")
