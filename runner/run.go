@@ -396,7 +396,7 @@ func (r *run) onMark(c *tap.Conn, m tap.Mark) {
 	if m.Phase != tap.OnStatus {
 		return
 	}
-	if m.Detail == "NetStream.Publish.Start" {
+	if m.Detail == schema.PublishStartCode {
 		r.wireOpened(c.Attempt, m.At)
 	}
 	r.s.emit(event{attempt: c.Attempt, onStatus: c.Record()})

@@ -44,6 +44,10 @@ type schedule struct {
 	epoch time.Time
 	state schema.CallbackState
 	fault string
+	// applied is the fault of the state applied last (nil: none, or the up
+	// half of a flap): what shapes a call, so that a call and the state
+	// reported at its arrival agree even when a timer applies an edge late.
+	applied *scenarios.Fault
 }
 
 func newSchedule(faults []scenarios.Fault, onState func(StateChange)) (*schedule, error) {
@@ -130,8 +134,23 @@ func (sc *schedule) next(d time.Duration) (time.Duration, bool) {
 }
 
 // faultNow is the fault that shapes a call arriving now, nil if none (not
-// armed, no window, or the up half of a flap).
+// armed, no window, or the up half of a flap): the fault of the state last
+// applied, not the schedule's at this instant. A window's edge takes effect
+// when its timer applies it (for down, when the listener closed), and that
+// is the time the reported state change carries.
 func (sc *schedule) faultNow() *scenarios.Fault {
+	sc.cur.Lock()
+	defer sc.cur.Unlock()
+	if !sc.armed {
+		return nil
+	}
+	return sc.applied
+}
+
+// faultScheduled is the fault the schedule puts at this instant, nil if
+// none: what cut a call in flight at a down edge, which the timer applying
+// the edge reports only once the listener is closed.
+func (sc *schedule) faultScheduled() *scenarios.Fault {
 	sc.cur.Lock()
 	armed, epoch := sc.armed, sc.epoch
 	sc.cur.Unlock()
@@ -248,7 +267,10 @@ func (s *Server) apply(d time.Duration, at time.Time, force bool) {
 		return
 	}
 	sc.cur.Lock()
-	sc.state, sc.fault = change.State, change.Fault
+	sc.state, sc.fault, sc.applied = change.State, change.Fault, nil
+	if i >= 0 && st != schema.StateUp {
+		sc.applied = &sc.faults[i]
+	}
 	sc.cur.Unlock()
 	if sc.onState != nil {
 		sc.onState(change)

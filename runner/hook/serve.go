@@ -370,7 +370,7 @@ func (s *Server) cancelReason(arrived time.Time) string {
 	if s.closing.Err() != nil {
 		return "hook server closed before answering"
 	}
-	if f := s.sched.faultNow(); f != nil && (f.Kind == scenarios.FaultDown || f.Kind == scenarios.FaultFlap) {
+	if f := s.sched.faultScheduled(); f != nil && (f.Kind == scenarios.FaultDown || f.Kind == scenarios.FaultFlap) {
 		return "connection cut by fault " + f.Spec
 	}
 	return fmt.Sprintf("caller went away after %s", s.now().Sub(arrived).Round(time.Millisecond))
