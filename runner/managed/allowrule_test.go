@@ -27,13 +27,7 @@ import (
 // when the rule says allow, and SRS's log gives each refusal the rule's
 // error code.
 func TestAllowRuleOnSRS(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real SRS: skipped with -short")
-	}
-	bin := os.Getenv("RTMPLOAD_SRS")
-	if bin == "" {
-		t.Skip("real SRS: set RTMPLOAD_SRS to an SRS 7 binary (scripts/test.sh sets it when one is installed)")
-	}
+	bin := needSRS(t)
 	edges := []struct {
 		status int
 		body   string
@@ -150,4 +144,18 @@ func accepts(ctx context.Context, t *testing.T, addr, stream string) bool {
 	}
 	c.Close()
 	return true
+}
+
+// needSRS is the SRS binary the tests run against ($RTMPLOAD_SRS); without
+// one, or with -short, the test is skipped and says why.
+func needSRS(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("real SRS: skipped with -short")
+	}
+	bin := os.Getenv("RTMPLOAD_SRS")
+	if bin == "" {
+		t.Skip("real SRS: set RTMPLOAD_SRS to an SRS 7 binary (scripts/test.sh sets it when one is installed)")
+	}
+	return bin
 }

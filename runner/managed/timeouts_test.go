@@ -29,13 +29,7 @@ import (
 // one message and then nothing is dropped at the second look, 25 s after its
 // publish, not 5 s after its message.
 func TestPublishTimeoutsOnSRS(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real SRS, 30 s: skipped with -short")
-	}
-	bin := os.Getenv("RTMPLOAD_SRS")
-	if bin == "" {
-		t.Skip("real SRS: set RTMPLOAD_SRS to an SRS 7 binary (scripts/test.sh sets it when one is installed)")
-	}
+	bin := needSRS(t)
 	t.Parallel()
 	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "0") }))
 	defer svc.Close()
