@@ -55,16 +55,7 @@ func TestAllowRuleOnSRS(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	real, err := StartSRS(ctx, SRSConfig{Dir: t.TempDir(), Binary: bin, OnPublish: svc.URL + "/on_publish", OnUnpublish: svc.URL + "/on_unpublish"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer real.Stop(context.Background())
-	emb, err := server.Start(ctx, server.Config{OnPublish: []string{svc.URL + "/on_publish"}, HookTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	real, emb := startBoth(ctx, t, bin, svc.URL, server.Config{HookTimeout: 2 * time.Second})
 
 	servers := []struct {
 		name, addr string
@@ -158,4 +149,23 @@ func needSRS(t *testing.T) string {
 		t.Skip("real SRS: set RTMPLOAD_SRS to an SRS 7 binary (scripts/test.sh sets it when one is installed)")
 	}
 	return bin
+}
+
+// startBoth starts SRS (bin) and the embedded server (cfg), both calling
+// the callback at hookBase: /on_publish (and SRS /on_unpublish too). The
+// test's end stops them.
+func startBoth(ctx context.Context, t *testing.T, bin, hookBase string, cfg server.Config) (*SRS, *server.Server) {
+	t.Helper()
+	real, err := StartSRS(ctx, SRSConfig{Dir: t.TempDir(), Binary: bin, OnPublish: hookBase + "/on_publish", OnUnpublish: hookBase + "/on_unpublish"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { real.Stop(context.Background()) })
+	cfg.OnPublish = []string{hookBase + "/on_publish"}
+	emb, err := server.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	return real, emb
 }

@@ -35,16 +35,7 @@ func TestPublishTimeoutsOnSRS(t *testing.T) {
 	defer svc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	real, err := StartSRS(ctx, SRSConfig{Dir: t.TempDir(), Binary: bin, OnPublish: svc.URL + "/on_publish", OnUnpublish: svc.URL + "/on_unpublish"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer real.Stop(context.Background())
-	emb, err := server.Start(ctx, server.Config{OnPublish: []string{svc.URL + "/on_publish"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	real, emb := startBoth(ctx, t, bin, svc.URL, server.Config{})
 
 	var wg sync.WaitGroup
 	for _, s := range []struct{ name, addr string }{{"SRS", real.RTMPAddr()}, {"embedded", emb.RTMPAddr()}} {
