@@ -128,7 +128,7 @@ func mdLatency(ew *errWriter, rows []LatencyRow) {
 func mdContests(ew *errWriter, contests []Contest) {
 	ew.printf("## Duplicate-name contests\n\n| stream | winner | attempts (start order): id group hook → outcome |\n|---|---|---|\n")
 	for _, c := range contests {
-		ew.printf("| %s | %s | %s |\n", mdEscape(c.Stream), mdEscape(contestWinner(c)), mdEscape(contestAttempts(c)))
+		ew.printf("| %s | %s | %s |\n", mdEscape(c.Stream), mdEscape(contestWinner(c)), mdEscape(contestAttempts(c, "→")))
 	}
 	ew.printf("\n")
 }
@@ -243,14 +243,17 @@ func takenOver(e ContestEntry) string {
 	return " (taken over by " + shortID(e.TakenOverBy) + ")"
 }
 
-func contestAttempts(c Contest) string {
+// contestAttempts lists a contest's attempts in start order, each as "id
+// group hook ARROW outcome"; the table and markdown reports differ only in
+// the arrow.
+func contestAttempts(c Contest, arrow string) string {
 	var parts []string
 	for _, e := range c.Attempts {
 		hv := e.HookVerdict
 		if hv == "" {
 			hv = "no-call"
 		}
-		parts = append(parts, fmt.Sprintf("%s %s %s → %s%s", shortID(e.ID), e.Group, hv, e.Outcome, takenOver(e)))
+		parts = append(parts, fmt.Sprintf("%s %s %s %s %s%s", shortID(e.ID), e.Group, hv, arrow, e.Outcome, takenOver(e)))
 	}
 	return strings.Join(parts, "; ")
 }

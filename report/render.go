@@ -187,19 +187,11 @@ func contestsTable(w io.Writer, contests []Contest) error {
 	fmt.Fprintln(w, "\nDuplicate-name contests (attempts in start order)")
 	t := newTable(w, "stream", "winner", "attempts: id group hook -> outcome")
 	for _, c := range contests {
-		var parts []string
-		for _, e := range c.Attempts {
-			hv := e.HookVerdict
-			if hv == "" {
-				hv = "no-call"
-			}
-			parts = append(parts, fmt.Sprintf("%s %s %s -> %s%s", shortID(e.ID), e.Group, hv, e.Outcome, takenOver(e)))
-		}
 		winner := contestWinner(c)
 		if c.ServerMax > 0 {
 			winner += fmt.Sprintf(" [server listed at most %d]", c.ServerMax)
 		}
-		if err := t.Append([]string{c.Stream, winner, strings.Join(parts, "; ")}); err != nil {
+		if err := t.Append([]string{c.Stream, winner, contestAttempts(c, "->")}); err != nil {
 			return err
 		}
 	}
