@@ -55,7 +55,7 @@ func prepare(o Options, now time.Time) (*plan, error) {
 	if o.Fanout < 0 || o.Fanout > scenarios.MaxFanout {
 		return nil, fmt.Errorf("fanout %d: want 1 to %d publishers per ffmpeg process", o.Fanout, scenarios.MaxFanout)
 	}
-	if o.FanoutParallel && o.NoTap && (o.Target != "" || !o.Server.Embedded() || (o.ServeBinary != "" && sc.Mode == scenarios.ModeCapacity)) {
+	if o.FanoutParallel && o.NoTap && !serverInProcess(o, sc) {
 		return nil, fmt.Errorf("--fanout-parallel learns that each output opened from the tap or the embedded server in this process: drop --tap=false")
 	}
 	p := &plan{o: o, sc: sc, id: o.RunID, mode: mode, server: o.Server, hook: o.Hook, cacheDir: o.CacheDir}

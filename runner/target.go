@@ -62,10 +62,22 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 		return r.startServe(ctx, pub, unpub)
 	case !r.p.server.Embedded():
 		return nil, fmt.Errorf("server %q: want embedded, serve, nginx-rtmp or srs=PATH", r.p.server)
-	case o.ServeBinary != "" && r.p.sc.Mode == scenarios.ModeCapacity && !o.DuplicateRace:
+	case !serverInProcess(o, r.p.sc):
 		return r.startServe(ctx, pub, unpub)
 	}
 	return r.startEmbedded(ctx, pub, unpub)
+}
+
+// serverInProcess says whether the run's embedded server runs in rtmpload's
+// own process: the default, unless it was asked for as a process of its own
+// (--server serve) or a capacity run puts it there to measure its CPU apart
+// (not with --duplicate-race, which only the in-process server imitates).
+// With --target or another server, there is none.
+func serverInProcess(o Options, sc *scenarios.Scenario) bool {
+	if o.Target != "" || !o.Server.Embedded() {
+		return false
+	}
+	return o.ServeBinary == "" || sc.Mode != scenarios.ModeCapacity || o.DuplicateRace
 }
 
 // startNginx starts a managed nginx-rtmp calling pub and unpub.
