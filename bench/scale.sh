@@ -22,7 +22,7 @@ STEPS=${STEPS:-10 50 100 200 300}
 DURATION=${DURATION:-60s}
 CLIP=${CLIP:-testsrc-720p}
 BITRATE=${BITRATE:-500k}
-FPS=25 # runner/media encodes every clip at 25 fps
+FPS=25 # media encodes every clip at 25 fps
 
 cd "$(dirname "$0")/.."
 work=$(mktemp -d "${TMPDIR:-/tmp}/scale.XXXXXX")

@@ -18,7 +18,7 @@ type PhaseMark struct {
 	Detail string  `json:"detail,omitempty"`
 }
 
-// Phases of an attempt that are not the tap's (runner/tap names those).
+// Phases of an attempt that are not the tap's (tap names those).
 const (
 	PhaseMarkSpawn         = "spawn"
 	PhaseMarkHookArrived   = "hook_arrived"

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/managed"
-	"github.com/rtmpload/rtmpload/runner/media"
-	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/managed"
+	"github.com/rtmpload/rtmpload/media"
+	"github.com/rtmpload/rtmpload/server"
 	"github.com/rtmpload/rtmpload/srs"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/rtmpload/rtmpload/schema"
 
-	"github.com/rtmpload/rtmpload/runner/media"
-	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/media"
+	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/scenarios"
 )
 

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report/threshold"
-	"github.com/rtmpload/rtmpload/runner/hook"
+	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/runner/limits"
-	"github.com/rtmpload/rtmpload/runner/media"
+	"github.com/rtmpload/rtmpload/media"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )

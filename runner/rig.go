@@ -11,10 +11,10 @@ import (
 
 	"github.com/rtmpload/rtmpload/schema"
 
-	"github.com/rtmpload/rtmpload/runner/hook"
-	"github.com/rtmpload/rtmpload/runner/media"
+	"github.com/rtmpload/rtmpload/hook"
+	"github.com/rtmpload/rtmpload/media"
 	"github.com/rtmpload/rtmpload/runner/metrics"
-	"github.com/rtmpload/rtmpload/runner/tap"
+	"github.com/rtmpload/rtmpload/tap"
 )
 
 // rig is what a run opened: the metrics server, the hook, the server it

@@ -26,11 +26,11 @@ import (
 
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/report/threshold"
-	"github.com/rtmpload/rtmpload/runner/hook"
-	"github.com/rtmpload/rtmpload/runner/publisher"
-	"github.com/rtmpload/rtmpload/runner/server"
-	"github.com/rtmpload/rtmpload/runner/srsapi"
-	"github.com/rtmpload/rtmpload/runner/tap"
+	"github.com/rtmpload/rtmpload/hook"
+	"github.com/rtmpload/rtmpload/publisher"
+	"github.com/rtmpload/rtmpload/server"
+	"github.com/rtmpload/rtmpload/srsapi"
+	"github.com/rtmpload/rtmpload/tap"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
-	"github.com/rtmpload/rtmpload/runner/managed"
-	"github.com/rtmpload/rtmpload/runner/media"
+	"github.com/rtmpload/rtmpload/managed"
+	"github.com/rtmpload/rtmpload/media"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )

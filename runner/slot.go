@@ -9,7 +9,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/schema"
 
-	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/scenarios"
 )
 

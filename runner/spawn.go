@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/publisher"
 )
 
 // Spawner is the seam between a run's scheduling and the processes that

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/report"
-	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/schema"
 )
 

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/hook"
-	"github.com/rtmpload/rtmpload/runner/managed"
-	"github.com/rtmpload/rtmpload/runner/server"
-	"github.com/rtmpload/rtmpload/runner/srsapi"
+	"github.com/rtmpload/rtmpload/hook"
+	"github.com/rtmpload/rtmpload/managed"
+	"github.com/rtmpload/rtmpload/server"
+	"github.com/rtmpload/rtmpload/srsapi"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rtmpload/rtmpload/runner/hook"
+	"github.com/rtmpload/rtmpload/hook"
 )
 
 // A --target's userinfo and query reach every publish URL, before

@@ -11,7 +11,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/schema"
 
-	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/publisher"
 )
 
 // kidsUsage adds up the usage of the ffmpegs a run spawned, from each one's

@@ -2,7 +2,7 @@ package schema
 
 import "time"
 
-// Wire phases as the tap names them (runner/tap). Readers know them by
+// Wire phases as the tap names them (tap). Readers know them by
 // name, so that they need no socket code.
 const (
 	WireTCPConnect    = "tcp_connect"

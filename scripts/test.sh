@@ -32,4 +32,4 @@ go test -race -count=1 -p 1 -timeout 30m ./...
 # each): the scenario parser, the results reader, the hook's request parsing.
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./scenarios
 go test -run '^$' -fuzz '^FuzzRead$' -fuzztime 10s ./report
-go test -run '^$' -fuzz '^FuzzReadRequest$' -fuzztime 10s ./runner/hook
+go test -run '^$' -fuzz '^FuzzReadRequest$' -fuzztime 10s ./hook

@@ -4,7 +4,7 @@
 //
 //	duprace -srs PATH [-delays 0,10ms,...] [-hooks 0,1s,...] [-trials 8] [-parallel 2]
 //
-// It starts SRS (runner/managed) with an on_publish hook served here that
+// It starts SRS (managed) with an on_publish hook served here that
 // answers {"code":0} after a latency taken from the stream's name, then, per
 // cell (hook latency, rival delay) and trial, publishes a fresh name twice,
 // the rival the delay after the owner, with a bare RTMP client (no ffmpeg, so
@@ -40,7 +40,7 @@ import (
 
 	"github.com/bluenviron/gortmplib"
 
-	"github.com/rtmpload/rtmpload/runner/managed"
+	"github.com/rtmpload/rtmpload/managed"
 )
 
 // cleanupPeriod is SRS's source-manager tick (SrsLiveSourceManager's timer,

@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"os"
 
-	"github.com/rtmpload/rtmpload/runner/diagnose"
+	"github.com/rtmpload/rtmpload/diagnose"
 )
 
 func diagnoseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {

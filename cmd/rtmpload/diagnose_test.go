@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/hook"
-	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/hook"
+	"github.com/rtmpload/rtmpload/server"
 	"github.com/rtmpload/rtmpload/schema"
 )
 

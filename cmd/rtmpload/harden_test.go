@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/hook"
+	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/schema"
 )
 

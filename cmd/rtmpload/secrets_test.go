@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/managed"
+	"github.com/rtmpload/rtmpload/managed"
 	"github.com/rtmpload/rtmpload/schema"
 )
 

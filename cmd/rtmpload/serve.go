@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/server"
 )
 
 // serveCmd runs the embedded SRS-like server alone, for runs that publish

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/publisher"
 )
 
 const (

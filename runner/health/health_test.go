@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/publisher"
 )
 
 // step is one block (or, with check set, one Check call) at t0+at, and what must follow.

@@ -17,7 +17,7 @@ import (
 
 	"github.com/bluenviron/gortmplib"
 
-	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/server"
 	"github.com/rtmpload/rtmpload/srs"
 )
 

@@ -18,7 +18,7 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/amf0"
 	"github.com/bluenviron/gortmplib/pkg/message"
 
-	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/server"
 )
 
 // TestPublishTimeoutsOnSRS: SRS's publish timeouts are looks at fixed

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/netbuf"
+	"github.com/rtmpload/rtmpload/internal/netbuf"
 )
 
 // side is the peer a direction's bytes come from.
@@ -35,7 +35,7 @@ func (d side) closePhase() Phase {
 }
 
 // readBufs are the buffers both directions of every connection read into, one
-// per read in flight (runner/netbuf): a connection that waits for its peer holds
+// per read in flight (internal/netbuf): a connection that waits for its peer holds
 // none. One read takes a whole gather (mediaGather) of a publisher up to
 // ~700 kb/s; a full read is read again at once, so the size bounds nothing but
 // the syscalls per gather.

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/schema"
 )
 

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/server"
-	"github.com/rtmpload/rtmpload/runner/srsapi"
+	"github.com/rtmpload/rtmpload/server"
+	"github.com/rtmpload/rtmpload/srsapi"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortmplib"
-	"github.com/rtmpload/rtmpload/runner/server"
+	"github.com/rtmpload/rtmpload/server"
 	"github.com/rtmpload/rtmpload/srs"
 )
 

@@ -24,12 +24,12 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/bytecounter"
 	"github.com/bluenviron/gortmplib/pkg/message"
 
-	"github.com/rtmpload/rtmpload/runner/server"
-	"github.com/rtmpload/rtmpload/runner/tap"
+	"github.com/rtmpload/rtmpload/server"
+	"github.com/rtmpload/rtmpload/tap"
 )
 
 // publishers is how many connections BenchmarkPublishers holds; the 1,000 of a
-// capacity run: go test -run '^$' -bench Publishers ./runner/tap -args -publishers 1000
+// capacity run: go test -run '^$' -bench Publishers ./tap -args -publishers 1000
 var publishers = flag.Int("publishers", 200, "publishers held by BenchmarkPublishers")
 
 // heapProfile, if set, is where BenchmarkPublishers writes a heap profile of

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/media"
+	"github.com/rtmpload/rtmpload/media"
 	"github.com/rtmpload/rtmpload/schema"
 )
 

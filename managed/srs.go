@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/rtmpload/rtmpload/runner/srsapi"
+	"github.com/rtmpload/rtmpload/srsapi"
 )
 
 // SRSConfig configures StartSRS. Zero values take the defaults shown.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/srsapi"
+	"github.com/rtmpload/rtmpload/srsapi"
 )
 
 // checkAPI asks SRS's HTTP API for its version, then its streams and

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/publisher"
+	"github.com/rtmpload/rtmpload/publisher"
 )
 
 // ffmpegNeeds are what rtmpload uses: libx264 and aac encode the clip
-// (runner/media), the flv muxer carries RTMP.
+// (media), the flv muxer carries RTMP.
 var ffmpegNeeds = []struct{ list, name string }{
 	{"-encoders", "libx264"},
 	{"-encoders", "aac"},

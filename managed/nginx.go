@@ -10,7 +10,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/rtmpload/rtmpload/runner/srsapi"
+	"github.com/rtmpload/rtmpload/srsapi"
 )
 
 // DefaultApp is the RTMP application both managed servers publish to.

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/srsapi"
+	"github.com/rtmpload/rtmpload/srsapi"
 )
 
 // needNginx skips unless nginx, the RTMP module and ffmpeg are installed

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/netbuf"
+	"github.com/rtmpload/rtmpload/internal/netbuf"
 )
 
 // DefaultMergedRead is how long a publisher's socket is left to fill before
@@ -17,7 +17,7 @@ import (
 const DefaultMergedRead = 350 * time.Millisecond
 
 // readBufs are the buffers merged reads take from the socket, one per read
-// being consumed (runner/netbuf): a publisher waiting between gathers holds
+// being consumed (internal/netbuf): a publisher waiting between gathers holds
 // none. One read takes 350 ms of a ~700 kb/s publisher, so merged reads are one
 // syscall each; a faster one fills it and is read again at once.
 var readBufs = netbuf.NewPool(32 << 10)

@@ -7,9 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/media"
-	"github.com/rtmpload/rtmpload/runner/publisher"
-	"github.com/rtmpload/rtmpload/runner/tap"
+	"github.com/rtmpload/rtmpload/media"
+	"github.com/rtmpload/rtmpload/publisher"
+	"github.com/rtmpload/rtmpload/tap"
 	"github.com/rtmpload/rtmpload/schema"
 )
 

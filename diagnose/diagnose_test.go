@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/runner/hook"
-	"github.com/rtmpload/rtmpload/runner/media"
-	"github.com/rtmpload/rtmpload/runner/publisher"
-	"github.com/rtmpload/rtmpload/runner/server"
-	"github.com/rtmpload/rtmpload/runner/tap"
+	"github.com/rtmpload/rtmpload/hook"
+	"github.com/rtmpload/rtmpload/media"
+	"github.com/rtmpload/rtmpload/publisher"
+	"github.com/rtmpload/rtmpload/server"
+	"github.com/rtmpload/rtmpload/tap"
 	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
