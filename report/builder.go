@@ -85,7 +85,7 @@ func (b *Builder) Add(ev schema.Event) error {
 		if se == nil || se.Attempt == "" {
 			return nil
 		}
-		if se.Kind == "reject" || se.Kind == "accept" {
+		if se.Kind == schema.ServerReject || se.Kind == schema.ServerAccept {
 			s := *se
 			b.attempt(se.Attempt).Server = &s
 		}
@@ -222,7 +222,7 @@ func (us *UpstreamSummary) add(h *schema.HookCall, hists *histograms) {
 		us.Statuses[strconv.Itoa(u.Status)]++
 		hists.record(MetricUpstreamLatency, "callback", "all", u.Latency)
 	}
-	if h.Verdict == "allow" && h.Fault == "" {
+	if recordedAllow(h) && h.Fault == "" {
 		us.Allowed++
 	}
 	if h.Fault == "" && u.Status != 0 && callVerdict(h) == srs.BadAnswer {

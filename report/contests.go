@@ -35,7 +35,7 @@ func (b *Builder) addContests(s *Summary, byStream map[string][]*Attempt, taken 
 func (b *Builder) hookAnswered() func(stream, client string) (time.Time, bool) {
 	allowed := make(map[[2]string]time.Time)
 	for _, h := range b.hooks {
-		if h.ClientID != "" && h.Verdict == "allow" && !h.Canceled && !h.Answered.IsZero() {
+		if h.ClientID != "" && recordedAllow(h) && !h.Canceled && !h.Answered.IsZero() {
 			allowed[[2]string{h.Stream, h.ClientID}] = h.Answered
 		}
 	}

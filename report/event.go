@@ -19,8 +19,12 @@ var HookVerdicts = []string{string(srs.Allow), string(srs.Deny), string(srs.BadA
 // record and the report cannot disagree; else the verdict recorded (nginx
 // calls, cut bodies, older streams, calls not answered).
 func callVerdict(h *schema.HookCall) srs.Verdict {
-	if h.Body != nil && h.Dialect != "nginx" && h.Status != 0 && !h.Canceled && len(*h.Body) == h.BodyBytes {
+	if h.Body != nil && h.Dialect != schema.DialectNginx && h.Status != 0 && !h.Canceled && len(*h.Body) == h.BodyBytes {
 		return srs.JudgeAnswer(h.Status, []byte(*h.Body)).Verdict
 	}
 	return srs.Verdict(h.Verdict)
 }
+
+// recordedAllow reports whether the hook recorded the call as allowed (its
+// verdict is srs.Verdict's word), whatever SRS's rule says of the answer.
+func recordedAllow(h *schema.HookCall) bool { return srs.Verdict(h.Verdict) == srs.Allow }

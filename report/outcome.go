@@ -131,7 +131,7 @@ func (a *Attempt) liveInterval() (from, to time.Time, ok bool) {
 		return time.Time{}, time.Time{}, false
 	}
 	from = a.publishedAt()
-	if a.Hook != nil && a.Hook.Verdict == "allow" && a.Hook.Answered.Before(from) {
+	if a.Hook != nil && recordedAllow(a.Hook) && a.Hook.Answered.Before(from) {
 		from = a.Hook.Answered
 	}
 	to = a.Exit
@@ -195,7 +195,7 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 		}
 		return schema.OutcomeRejectedUnknown, "stopped by rtmpload before its publish started" + ev
 	}
-	if a.Server != nil && a.Server.Kind == "reject" {
+	if a.Server != nil && a.Server.Kind == schema.ServerReject {
 		if o := serverOutcome(a.Server); o == schema.OutcomeHookBadAnswer {
 			var body *string
 			if a.Server.HookStatus != 0 {
@@ -282,11 +282,11 @@ func serverOutcome(e *schema.ServerEvent) schema.Outcome {
 }
 
 // hookVerdict is how SRS took the attempt's hook answer. A stream older
-// than the body on record has "deny" for every refusing 2xx; the embedded
+// than the body on record has srs.Deny for every refusing 2xx; the embedded
 // server's own reject reason tells a bad answer there.
 func hookVerdict(a *Attempt) srs.Verdict {
 	v := callVerdict(a.Hook)
-	if v == srs.Deny && a.Hook.Body == nil && a.Server != nil && a.Server.Kind == "reject" &&
+	if v == srs.Deny && a.Hook.Body == nil && a.Server != nil && a.Server.Kind == schema.ServerReject &&
 		serverOutcome(a.Server) == schema.OutcomeHookBadAnswer {
 		return srs.BadAnswer
 	}

@@ -24,15 +24,15 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
-	"github.com/rtmpload/rtmpload/report/threshold"
 	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/publisher"
+	"github.com/rtmpload/rtmpload/report"
+	"github.com/rtmpload/rtmpload/report/threshold"
+	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/server"
 	"github.com/rtmpload/rtmpload/srsapi"
 	"github.com/rtmpload/rtmpload/tap"
-	"github.com/rtmpload/rtmpload/scenarios"
-	"github.com/rtmpload/rtmpload/schema"
 )
 
 // Version is rtmpload's version, set by cmd at build time.
@@ -445,9 +445,9 @@ func hookURL(hk *hook.Server) string {
 
 func (r *run) onServerEvent(e server.Event) {
 	switch e.Kind {
-	case "accept":
+	case server.EventAccept:
 		r.wireOpened(hook.AttemptFromParam(e.Param), e.Time)
-	case "reject", "unpublish":
+	case server.EventReject, server.EventUnpublish:
 	default:
 		return
 	}

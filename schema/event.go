@@ -164,10 +164,10 @@ type HookCall struct {
 	Arrived  time.Time  `json:"arrived"`
 	Answered time.Time  `json:"answered"`
 	Status   int        `json:"status"`
-	Verdict  string     `json:"verdict"` // allow | deny | bad_answer | error
+	Verdict  string     `json:"verdict"` // srs.Verdict's words: allow | deny | bad_answer | error
 	Reason   string     `json:"reason,omitempty"`
-	// Dialect is the calling server's ("srs" or "nginx"; "" in older
-	// streams, taken as srs).
+	// Dialect is the calling server's (DialectSRS or DialectNginx; "" in
+	// older streams, taken as srs).
 	Dialect string `json:"dialect,omitempty"`
 	// Body is the answer the calling server got, cut at MaxHookBody bytes;
 	// BodyBytes is its full length. Nil in older streams.
@@ -179,6 +179,12 @@ type HookCall struct {
 	// hook proxies it (--hook proxy=URL).
 	Upstream *Upstream `json:"upstream,omitempty"`
 }
+
+// Dialects of a hook call (HookCall.Dialect): how the calling server asks.
+const (
+	DialectSRS   = "srs"   // SRS's JSON body
+	DialectNginx = "nginx" // nginx-rtmp's form-encoded fields
+)
 
 // Upstream is what a proxied callback service answered one call.
 type Upstream struct {
@@ -206,18 +212,18 @@ func HookBody(body string) (*string, int) {
 
 // ServerEvent is the embedded server's view of a publish, like SRS's log.
 type ServerEvent struct {
-	Kind        string `json:"kind"`
-	Attempt     string `json:"attempt,omitempty"`
-	ClientID    string `json:"client_id,omitempty"`
-	Stream      string `json:"stream,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-	HookStatus  int    `json:"hook_status,omitempty"`
-	HookErr     string `json:"hook_err,omitempty"`
-	HookBody    string `json:"hook_body,omitempty"` // the refusing answer, cut at 512 bytes
-	HookLatency int64  `json:"hook_latency_ns,omitempty"`
-	BytesIn     uint64 `json:"bytes_in,omitempty"`
-	VideoMsgs   uint64 `json:"video_msgs,omitempty"`
-	AudioMsgs   uint64 `json:"audio_msgs,omitempty"`
+	Kind        ServerKind `json:"kind"`
+	Attempt     string     `json:"attempt,omitempty"`
+	ClientID    string     `json:"client_id,omitempty"`
+	Stream      string     `json:"stream,omitempty"`
+	Reason      string     `json:"reason,omitempty"` // reject: an Outcome's word (or server_closed); unpublish: how it ended
+	HookStatus  int        `json:"hook_status,omitempty"`
+	HookErr     string     `json:"hook_err,omitempty"`
+	HookBody    string     `json:"hook_body,omitempty"` // the refusing answer, cut at 512 bytes
+	HookLatency int64      `json:"hook_latency_ns,omitempty"`
+	BytesIn     uint64     `json:"bytes_in,omitempty"`
+	VideoMsgs   uint64     `json:"video_msgs,omitempty"`
+	AudioMsgs   uint64     `json:"audio_msgs,omitempty"`
 }
 
 // StateChange is a change of the callback's availability: the built-in

@@ -88,6 +88,20 @@ const (
 	ActionUnpublish HookAction = "on_unpublish"
 )
 
+// ServerKind is what one event of the embedded server records
+// (ServerEvent.Kind): the server writes these words and the report reads
+// them back.
+type ServerKind string
+
+// Server event kinds. A results stream holds accept, reject and unpublish.
+const (
+	ServerPublishRequest ServerKind = "publish_request" // a client asked to publish
+	ServerHook           ServerKind = "hook"            // an HTTP callback answered or failed
+	ServerReject         ServerKind = "reject"          // the server refused a publish; the reason says why
+	ServerAccept         ServerKind = "accept"          // the server accepted a publish
+	ServerUnpublish      ServerKind = "unpublish"       // an accepted publisher ended; the reason says how
+)
+
 // HookMode is how the built-in hook judges an on_publish call.
 type HookMode string
 

@@ -205,7 +205,7 @@ func (s *Server) runOnPublish(c *client) hookResult {
 	req := s.hookRequest(c, schema.ActionPublish)
 	for _, u := range s.cfg.OnPublish {
 		r := s.callHook(s.ctx, u, req)
-		s.emitHook(c, req.Action, u, r)
+		s.emitHook(c, schema.ActionPublish, u, r)
 		if r.reason != "" {
 			return r
 		}
@@ -213,7 +213,7 @@ func (s *Server) runOnPublish(c *client) hookResult {
 	return hookResult{}
 }
 
-func (s *Server) emitHook(c *client, action, u string, r hookResult) {
+func (s *Server) emitHook(c *client, action schema.HookAction, u string, r hookResult) {
 	ev := Event{
 		Kind: EventHook, ClientID: c.id, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param,
 		HookAction: action, HookURL: u, HookStatus: r.status, HookLatency: r.latency,
@@ -416,7 +416,7 @@ func (s *Server) endPublish(c *client, reason string) {
 		}
 		for _, u := range s.cfg.OnUnpublish {
 			r := s.callHook(s.unpubCtx, u, req)
-			s.emitHook(c, req.Action, u, r)
+			s.emitHook(c, schema.ActionUnpublish, u, r)
 		}
 	}()
 }

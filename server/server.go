@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
@@ -82,27 +83,30 @@ type Config struct {
 	cleanupEvery time.Duration
 }
 
-// Event kinds.
+// Event kinds: the results stream's words (schema.ServerKind), which the
+// report reads back.
 const (
-	EventPublishRequest = "publish_request"
-	EventHook           = "hook"
-	EventReject         = "reject"
-	EventAccept         = "accept"
-	EventUnpublish      = "unpublish"
+	EventPublishRequest = schema.ServerPublishRequest
+	EventHook           = schema.ServerHook
+	EventReject         = schema.ServerReject
+	EventAccept         = schema.ServerAccept
+	EventUnpublish      = schema.ServerUnpublish
 )
 
-// Reject reasons (Event.Reason for Kind "reject").
+// Reject reasons (Event.Reason for Kind EventReject). Each is the outcome
+// the refused attempt has in a report, which reads the reason back as a
+// schema.Outcome; only ReasonServerClosed is none.
 const (
-	ReasonHookDenied      = "hook_denied"       // HTTP 200/201 naming a non-zero code
-	ReasonHookBadAnswer   = "hook_bad_answer"   // HTTP 200/201 in another format: neither 0 nor {"code":0} nor a code
-	ReasonHookErrorStatus = "hook_error_status" // any other HTTP status
-	ReasonHookUnreachable = "hook_unreachable"  // connect failed or no HTTP answer
-	ReasonHookTimeout     = "hook_timeout"
-	ReasonStreamBusy      = "stream_busy"
-	ReasonServerClosed    = "server_closed" // Close interrupted the hook call
+	ReasonHookDenied      = string(schema.OutcomeHookDenied)      // HTTP 200/201 naming a non-zero code
+	ReasonHookBadAnswer   = string(schema.OutcomeHookBadAnswer)   // HTTP 200/201 in another format: neither 0 nor {"code":0} nor a code
+	ReasonHookErrorStatus = string(schema.OutcomeHookErrorStatus) // any other HTTP status
+	ReasonHookUnreachable = string(schema.OutcomeHookUnreachable) // connect failed or no HTTP answer
+	ReasonHookTimeout     = string(schema.OutcomeHookTimeout)
+	ReasonStreamBusy      = string(schema.OutcomeStreamBusy)
+	ReasonServerClosed    = "server_closed" // Close interrupted the hook call: the run was ending
 )
 
-// Unpublish reasons (Event.Reason for Kind "unpublish").
+// Unpublish reasons (Event.Reason for Kind EventUnpublish).
 const (
 	EndClosed  = "closed"
 	EndTimeout = "timeout"
@@ -116,24 +120,23 @@ const (
 // (or error) came, so the call started at Time - HookLatency.
 type Event struct {
 	Time                   time.Time
-	Kind                   string
+	Kind                   schema.ServerKind
 	ClientID               string
 	IP, App, Stream, Param string
 
-	// Kind "hook", and "reject" by a hook (its refusing call; no
-	// HookAction or HookURL). HookAction is "on_publish" or "on_unpublish".
-	// HookBody is cut at 512 bytes.
-	HookAction  string
+	// Kind EventHook, and EventReject by a hook (its refusing call; no
+	// HookAction or HookURL). HookBody is cut at 512 bytes.
+	HookAction  schema.HookAction
 	HookURL     string
 	HookStatus  int
 	HookBody    string
 	HookLatency time.Duration
 	HookErr     string
 
-	// Kind "reject" and "unpublish".
+	// Kind EventReject and EventUnpublish.
 	Reason string
 
-	// Kind "unpublish" only.
+	// Kind EventUnpublish only.
 	BytesIn              uint64
 	VideoMsgs, AudioMsgs uint64
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/message"
 
+	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
@@ -46,7 +47,7 @@ func (r *recorder) onEvent(ev Event) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) eventsOf(kind string) []Event {
+func (r *recorder) eventsOf(kind schema.ServerKind) []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []Event
