@@ -205,9 +205,9 @@ func shardInfo(streams []*shardStream, n int) *ShardInfo {
 }
 
 // mergeEnds is the end line of the whole run. A single stream keeps its own,
-// so a run of one process reports exactly as before. Shards: the last end,
-// usage added up (the largest RSS kept), and a reason that is normal only
-// when every shard is there and ended normally.
+// so a run of one process reports exactly as it does unmerged. Shards: the
+// last end, usage added up (the largest RSS kept), and a reason that is
+// normal only when every shard is there and ended normally.
 func mergeEnds(streams []*shardStream, n int) *schema.Event {
 	if n == 1 {
 		return streams[0].end

@@ -275,7 +275,7 @@ func serverOutcome(e *schema.ServerEvent) schema.Outcome {
 		return reason
 	case schema.OutcomeHookUnreachable, schema.OutcomeHookTimeout, schema.OutcomeStreamBusy:
 		return reason
-	case "hook_invalid": // before hook_bad_answer: a 200 whose body was not JSON
+	case "hook_invalid": // older streams' reason for a 200 whose body was not JSON
 		return schema.OutcomeHookBadAnswer
 	}
 	return ""

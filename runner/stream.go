@@ -4,8 +4,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/publisher"
+	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -13,7 +13,7 @@ import (
 // call, wire connection, callback state, server view and server event goes
 // to the run's stream as one of these, and the stream hands it to every
 // sink in turn (vegeta's one results channel, fanned out by its caller).
-// The embedded report.Event is what results.jsonl keeps; the other fields
+// The embedded schema.Event is what results.jsonl keeps; the other fields
 // are for the live sinks only and are never written.
 type event struct {
 	schema.Event // Type "": a live-only event

@@ -1,4 +1,5 @@
-// Package metrics serves a run's live figures as Prometheus metrics (issue 8: --metrics).
+// Package metrics serves a run's live figures as Prometheus metrics, on the
+// address a run is given (Options.Metrics).
 //
 // Everything lives in the package's own registry, not the global default one, so that two runs
 // in one process (tests) do not collide and nothing registered elsewhere leaks into the scrape.

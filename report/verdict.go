@@ -1,8 +1,3 @@
-// Package report defines the results stream of a run (versioned JSON lines),
-// turns it into a bounded summary and renders that summary. It imports no
-// process, socket or terminal code: a run's own report and `rtmpload report`
-// are the same code on the same stream. The stream's event types are package
-// schema's.
 package report
 
 import (
