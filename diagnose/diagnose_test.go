@@ -19,10 +19,10 @@ import (
 	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/media"
 	"github.com/rtmpload/rtmpload/publisher"
-	"github.com/rtmpload/rtmpload/server"
-	"github.com/rtmpload/rtmpload/tap"
 	"github.com/rtmpload/rtmpload/schema"
+	"github.com/rtmpload/rtmpload/server"
 	"github.com/rtmpload/rtmpload/srs"
+	"github.com/rtmpload/rtmpload/tap"
 )
 
 // env is an embedded SRS-like server with the built-in hook as its callback.

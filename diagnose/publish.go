@@ -9,8 +9,8 @@ import (
 
 	"github.com/rtmpload/rtmpload/media"
 	"github.com/rtmpload/rtmpload/publisher"
-	"github.com/rtmpload/rtmpload/tap"
 	"github.com/rtmpload/rtmpload/schema"
+	"github.com/rtmpload/rtmpload/tap"
 )
 
 // checkPublish publishes the cached clip with ffmpeg for PublishFor through a

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report/threshold"
 	"github.com/rtmpload/rtmpload/hook"
-	"github.com/rtmpload/rtmpload/runner/limits"
 	"github.com/rtmpload/rtmpload/media"
+	"github.com/rtmpload/rtmpload/report/threshold"
+	"github.com/rtmpload/rtmpload/runner/limits"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/managed"
 	"github.com/rtmpload/rtmpload/media"
+	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )

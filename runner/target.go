@@ -12,10 +12,10 @@ import (
 
 	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/managed"
-	"github.com/rtmpload/rtmpload/server"
-	"github.com/rtmpload/rtmpload/srsapi"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
+	"github.com/rtmpload/rtmpload/server"
+	"github.com/rtmpload/rtmpload/srsapi"
 )
 
 // target is the RTMP server a run publishes to, however it came to be.

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/hook"
-	"github.com/rtmpload/rtmpload/server"
 	"github.com/rtmpload/rtmpload/schema"
+	"github.com/rtmpload/rtmpload/server"
 )
 
 // diagnoseEnv starts the embedded server with the built-in hook as its

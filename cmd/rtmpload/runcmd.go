@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner"
-	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 	"github.com/spf13/pflag"
