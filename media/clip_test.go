@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/internal/testkit"
 )
 
 // tinyFLV builds an FLV file of the given tags (type, first data byte).
@@ -52,15 +54,6 @@ func TestCheckFLV(t *testing.T) {
 	}
 }
 
-func fakeFFmpeg(t *testing.T, script string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "ffmpeg")
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // An ffmpeg that exits 0 and writes nothing (--ffmpeg /bin/true) must not
 // leave a clip in the cache for every later run to trust.
 func TestEnsureRefusesAnEmptyEncoding(t *testing.T) {
@@ -87,7 +80,7 @@ func TestEnsureReencodesABadCachedClip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The output is the last argument.
-	ff := fakeFFmpeg(t, `for a; do out=$a; done; cp '`+src+`' "$out"`+"\n")
+	ff := testkit.FakeFFmpeg(t, `for a; do out=$a; done; cp '`+src+`' "$out"`+"\n")
 	var log bytes.Buffer
 	got, err := Ensure(t.Context(), ff, cache, Params{}, slog.New(slog.NewTextHandler(&log, nil)))
 	if err != nil || got != path {
@@ -104,7 +97,7 @@ func TestEnsureReencodesABadCachedClip(t *testing.T) {
 // An ffmpeg that hangs while encoding is stopped after the timeout, with a
 // message that says what to do; it is not reported as an interrupt.
 func TestEnsureStopsAHungEncoding(t *testing.T) {
-	ff := fakeFFmpeg(t, "exec sleep 60\n")
+	ff := testkit.FakeFFmpeg(t, "exec sleep 60\n")
 	cache := t.TempDir()
 	_, err := ensure(t.Context(), ff, cache, Params{}, nil, 300*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "hangs") || !strings.Contains(err.Error(), "--ffmpeg") {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -55,11 +56,7 @@ func TestEnsureWithoutFFmpegSaysWhatToDo(t *testing.T) {
 
 func TestEnsureReportsFFmpegFailure(t *testing.T) {
 	dir := t.TempDir()
-	fake := filepath.Join(dir, "ffmpeg")
-	script := "#!/bin/sh\necho \"Unknown encoder 'libx264'\" >&2\nexit 1\n"
-	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	fake := testkit.FakeFFmpeg(t, "echo \"Unknown encoder 'libx264'\" >&2\nexit 1\n")
 	cache := filepath.Join(dir, "cache")
 	_, err := Ensure(t.Context(), fake, cache, Params{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "Unknown encoder 'libx264'") || !strings.Contains(err.Error(), "needs libx264") {
@@ -95,13 +92,7 @@ type probe struct {
 }
 
 func TestEnsureEncodesOnceAndCaches(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real ffmpeg: skipped with -short")
-	}
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	ff := testkit.FFmpeg(t)
 	dir := t.TempDir()
 	// 3 s: long enough for a second keyframe at 2 s.
 	p := Params{Clip: "testsrc-360p", BitrateBps: 500_000, Seconds: 3}
@@ -211,18 +202,12 @@ func checkClip(t *testing.T, ffprobe, path string, p Params) {
 }
 
 func TestEnsureCanceled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real ffmpeg: skipped with -short")
-	}
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	ff := testkit.FFmpeg(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	// An hour of 720p cannot finish before the deadline.
-	_, err = Ensure(ctx, ff, dir, Params{Clip: "testsrc-720p", Seconds: 3600}, nil)
+	_, err := Ensure(ctx, ff, dir, Params{Clip: "testsrc-720p", Seconds: 3600}, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error = %v, want the deadline", err)
 	}

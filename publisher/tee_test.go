@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -195,13 +196,7 @@ func TestRunTeeOutputs(t *testing.T) {
 // TestTeeEscapingWithRealFFmpeg has a real ffmpeg write tee outputs whose names hold every
 // character tee treats specially: each file must come out under its own name.
 func TestTeeEscapingWithRealFFmpeg(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ffmpeg")
-	}
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("no ffmpeg on PATH")
-	}
+	ff := testkit.FFmpeg(t)
 	dir := t.TempDir()
 	names := []string{"a|b.flv", "c'd [x]:y.flv", `e\f.flv`, "g h.flv"}
 	var outs []string

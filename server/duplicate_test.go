@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/internal/testkit"
 )
 
 // slowAllow answers {"code":0} after d.
@@ -58,7 +60,7 @@ func TestDuplicateRaceNeedsATickInTheHook(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // ticks pass; the owner's source is published, not dead
 	_, err := publish(t, s, "live/race")
 	assertClosedWithoutStatus(t, err)
-	waitFor(t, 2*time.Second, "reject event", func() bool { return len(rec.eventsOf(EventReject)) == 1 })
+	testkit.WaitFor(t, 2*time.Second, "reject event", func() bool { return len(rec.eventsOf(EventReject)) == 1 })
 	if r := rec.eventsOf(EventReject)[0]; r.Reason != ReasonStreamBusy {
 		t.Errorf("reject = %+v", r)
 	}
@@ -80,7 +82,7 @@ func TestTakeover(t *testing.T) {
 	if _, err := old.Read(); err == nil {
 		t.Error("the old publisher's connection is still open")
 	}
-	waitFor(t, 2*time.Second, "the old one's unpublish", func() bool { return len(rec.eventsOf(EventUnpublish)) == 1 })
+	testkit.WaitFor(t, 2*time.Second, "the old one's unpublish", func() bool { return len(rec.eventsOf(EventUnpublish)) == 1 })
 	if u := rec.eventsOf(EventUnpublish)[0]; u.Reason != EndTakenOver || u.Param != "" {
 		t.Errorf("unpublish = %+v, want the old one's, reason %s", u, EndTakenOver)
 	}

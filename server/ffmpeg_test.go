@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/srs"
 )
 
@@ -15,13 +16,7 @@ import (
 // and returns ffmpeg's stderr and exit error.
 func runFFmpeg(t *testing.T, target string) (string, error) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("real ffmpeg: skipped with -short")
-	}
-	bin, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	bin := testkit.FFmpeg(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-nostdin", "-hide_banner", "-loglevel", "error",
@@ -32,7 +27,7 @@ func runFFmpeg(t *testing.T, target string) (string, error) {
 	cmd.WaitDelay = 2 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	return stderr.String(), err
 }
 
@@ -84,7 +79,7 @@ func TestFFmpegAllowedPublishes(t *testing.T) {
 		a == nil || a.Codec != "AAC" || a.SampleRate != 44100 || a.Profile != "LC" {
 		t.Errorf("stream while publishing = %+v video=%+v audio=%+v", seen, seen.Video, seen.Audio)
 	}
-	waitFor(t, 5*time.Second, "unpublish", func() bool { return len(rec.eventsOf(EventUnpublish)) == 1 })
+	testkit.WaitFor(t, 5*time.Second, "unpublish", func() bool { return len(rec.eventsOf(EventUnpublish)) == 1 })
 	end := rec.eventsOf(EventUnpublish)[0]
 	if end.Reason != EndClosed || end.VideoMsgs < 40 || end.AudioMsgs < 40 {
 		t.Errorf("unpublish = %+v", end)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/message"
+	"github.com/rtmpload/rtmpload/internal/testkit"
 
 	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
@@ -69,18 +70,6 @@ func (r *recorder) callsOf(action string) []hookCall {
 		}
 	}
 	return out
-}
-
-// waitFor polls cond for at most d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // hookServer answers every call with answer(path) after recording it.
@@ -190,7 +179,7 @@ func TestAcceptCountsMediaAndSendsUnpublish(t *testing.T) {
 		t.Fatalf("accept events = %d, want 1", len(rec.eventsOf(EventAccept)))
 	}
 	sendMedia(t, c, 5, 3)
-	waitFor(t, 5*time.Second, "5 frames in Streams()", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "5 frames in Streams()", func() bool {
 		st := s.Streams()
 		return len(st) == 1 && st[0].Frames == 5
 	})
@@ -210,7 +199,7 @@ func TestAcceptCountsMediaAndSendsUnpublish(t *testing.T) {
 	}
 
 	c.Close()
-	waitFor(t, 5*time.Second, "on_unpublish", func() bool { return len(rec.callsOf("on_unpublish")) == 1 })
+	testkit.WaitFor(t, 5*time.Second, "on_unpublish", func() bool { return len(rec.callsOf("on_unpublish")) == 1 })
 	ends := rec.eventsOf(EventUnpublish)
 	if len(ends) != 1 {
 		t.Fatalf("unpublish events = %d", len(ends))
@@ -226,7 +215,7 @@ func TestAcceptCountsMediaAndSendsUnpublish(t *testing.T) {
 	if p := rec.callsOf("on_unpublish")[0].path; p != "/on_unpublish" {
 		t.Errorf("on_unpublish path = %q", p)
 	}
-	waitFor(t, 2*time.Second, "stream removed", func() bool { return len(s.Streams()) == 0 && len(s.Clients()) == 0 })
+	testkit.WaitFor(t, 2*time.Second, "stream removed", func() bool { return len(s.Streams()) == 0 && len(s.Clients()) == 0 })
 }
 
 func closedPortURL(t *testing.T) string {
@@ -284,7 +273,7 @@ func TestRejections(t *testing.T) {
 			if tc.reason == ReasonHookTimeout && elapsed < 300*time.Millisecond {
 				t.Errorf("timeout rejection after %v, before HookTimeout", elapsed)
 			}
-			waitFor(t, 2*time.Second, "reject event", func() bool { return len(rec.eventsOf(EventReject)) == 1 })
+			testkit.WaitFor(t, 2*time.Second, "reject event", func() bool { return len(rec.eventsOf(EventReject)) == 1 })
 			rej := rec.eventsOf(EventReject)[0]
 			if rej.Reason != tc.reason || rej.Param != "?rtmpload=r1-1" || rej.Stream != "cam01" {
 				t.Errorf("reject event = %+v, want reason %s", rej, tc.reason)
@@ -363,7 +352,7 @@ func TestHookCalledBeforeBusyCheck(t *testing.T) {
 	if n := len(rec.callsOf("on_publish")); n != 2 {
 		t.Fatalf("hook saw %d on_publish, want 2 (the duplicate too)", n)
 	}
-	waitFor(t, 2*time.Second, "reject event", func() bool { return len(rec.eventsOf(EventReject)) == 1 })
+	testkit.WaitFor(t, 2*time.Second, "reject event", func() bool { return len(rec.eventsOf(EventReject)) == 1 })
 	if r := rec.eventsOf(EventReject)[0]; r.Reason != ReasonStreamBusy || r.Param != "?dup=1" {
 		t.Errorf("reject = %+v", r)
 	}
@@ -372,7 +361,7 @@ func TestHookCalledBeforeBusyCheck(t *testing.T) {
 	if _, err := publish(t, s, "live/cam02"); err != nil {
 		t.Fatalf("other name: %v", err)
 	}
-	waitFor(t, 2*time.Second, "two live streams", func() bool {
+	testkit.WaitFor(t, 2*time.Second, "two live streams", func() bool {
 		st := s.Streams()
 		return len(st) == 2 && st[0].Publish.Active && st[0].Frames == 1 && st[1].Publish.Active
 	})
@@ -416,7 +405,7 @@ func TestPublishTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	sendMedia(t, stalled, 2, 0)
-	waitFor(t, 5*time.Second, "both dropped", func() bool { return len(rec.eventsOf(EventUnpublish)) == 2 })
+	testkit.WaitFor(t, 5*time.Second, "both dropped", func() bool { return len(rec.eventsOf(EventUnpublish)) == 2 })
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Errorf("dropped after %v, before the timeouts", d)
 	}
@@ -465,7 +454,7 @@ func TestPublishTimeoutsAreSRSWindows(t *testing.T) {
 		sendMedia(t, late, 1, 0)
 		time.Sleep(200 * time.Millisecond)
 	}
-	waitFor(t, 5*time.Second, "the silent publisher dropped", func() bool { return len(rec.eventsOf(EventUnpublish)) >= 1 })
+	testkit.WaitFor(t, 5*time.Second, "the silent publisher dropped", func() bool { return len(rec.eventsOf(EventUnpublish)) >= 1 })
 	ends := rec.eventsOf(EventUnpublish)
 	if len(ends) != 1 || ends[0].Stream != "headers" || ends[0].Reason != EndTimeout {
 		t.Fatalf("ended: %+v; want only the silent publisher, by timeout", ends)
@@ -611,7 +600,7 @@ func TestCloseEndsEverythingBounded(t *testing.T) {
 		_, err := publish(t, s, "live/waiting")
 		waiting <- err
 	}()
-	waitFor(t, 5*time.Second, "hook call of the waiting publisher", func() bool { return len(rec.callsOf("on_publish")) == 2 })
+	testkit.WaitFor(t, 5*time.Second, "hook call of the waiting publisher", func() bool { return len(rec.callsOf("on_publish")) == 2 })
 
 	start := time.Now()
 	if err := s.Close(); err != nil {
@@ -671,7 +660,7 @@ func TestStartContextCancelCloses(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	waitFor(t, 5*time.Second, "listener closed", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "listener closed", func() bool {
 		c, err := net.DialTimeout("tcp", s.APIAddr(), 200*time.Millisecond)
 		if err == nil {
 			c.Close()
@@ -779,7 +768,7 @@ func TestEachLive(t *testing.T) {
 		t.Fatalf("EachLive = %v, want ?rtmpload=r-1 with its handshake's bytes", seen())
 	}
 	sendMedia(t, c, 10, 10)
-	waitFor(t, 5*time.Second, "bytes to grow", func() bool { return seen()["?rtmpload=r-1"] > first })
+	testkit.WaitFor(t, 5*time.Second, "bytes to grow", func() bool { return seen()["?rtmpload=r-1"] > first })
 	c.Close()
-	waitFor(t, 5*time.Second, "the publisher to leave", func() bool { return len(seen()) == 0 })
+	testkit.WaitFor(t, 5*time.Second, "the publisher to leave", func() bool { return len(seen()) == 0 })
 }

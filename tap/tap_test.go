@@ -21,6 +21,7 @@ import (
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/rtmpload/rtmpload/internal/testkit"
 )
 
 const waitLimit = 10 * time.Second
@@ -416,13 +417,7 @@ func TestCloseIsBounded(t *testing.T) {
 }
 
 func TestFFmpegPublish(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real ffmpeg: skipped with -short")
-	}
-	ffmpeg, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	ffmpeg := testkit.FFmpeg(t)
 	sent := make(chan uint64, 1)
 	tp, rec := startTap(t, startServer(t, rtmpServer(sent)))
 
