@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortmplib"
+	"github.com/rtmpload/rtmpload/internal/testkit"
 
 	"github.com/rtmpload/rtmpload/server"
 	"github.com/rtmpload/rtmpload/srs"
@@ -27,7 +28,7 @@ import (
 // when the rule says allow, and SRS's log gives each refusal the rule's
 // error code.
 func TestAllowRuleOnSRS(t *testing.T) {
-	bin := needSRS(t)
+	bin := testkit.SRS(t)
 	edges := []struct {
 		status int
 		body   string
@@ -135,20 +136,6 @@ func accepts(ctx context.Context, t *testing.T, addr, stream string) bool {
 	}
 	c.Close()
 	return true
-}
-
-// needSRS is the SRS binary the tests run against ($RTMPLOAD_SRS); without
-// one, or with -short, the test is skipped and says why.
-func needSRS(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("real SRS: skipped with -short")
-	}
-	bin := os.Getenv("RTMPLOAD_SRS")
-	if bin == "" {
-		t.Skip("real SRS: set RTMPLOAD_SRS to an SRS 7 binary (scripts/test.sh sets it when one is installed)")
-	}
-	return bin
 }
 
 // startBoth starts SRS (bin) and the embedded server (cfg), both calling

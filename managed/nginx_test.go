@@ -18,25 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/srsapi"
 )
-
-// needNginx skips unless nginx, the RTMP module and ffmpeg are installed
-// (scripts/deps.sh --test installs them on CI).
-func needNginx(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end with nginx-rtmp and ffmpeg: not with -short")
-	}
-	for _, b := range []string{"nginx", "ffmpeg"} {
-		if _, err := exec.LookPath(b); err != nil {
-			t.Skipf("%s not installed", b)
-		}
-	}
-	if _, err := FindModule(); err != nil {
-		t.Skip(err)
-	}
-}
 
 // nginxHook is a callback service speaking nginx-rtmp's dialect: form
 // fields in, status out.
@@ -141,7 +125,8 @@ func fileState(dir string) map[string]string {
 // TestNginxSmokeAndDuplicate publishes with ffmpeg through an allowing hook,
 // then sends a second publisher of the same name while the first runs.
 func TestNginxSmokeAndDuplicate(t *testing.T) {
-	needNginx(t)
+	testkit.FFmpeg(t)
+	testkit.Nginx(t, FindModule)
 	varLog, runBefore := fileState("/var/log/nginx"), fileState("/run")
 	hook := newNginxHook(t, http.StatusOK)
 	n := startTestNginx(t, hook.srv.URL+"/hook")
@@ -252,7 +237,8 @@ func sameState(a, b map[string]string) bool {
 // TestNginxRefusals: a denying hook and a hook that is down both refuse
 // the publisher with ffmpeg's Input/output error.
 func TestNginxRefusals(t *testing.T) {
-	needNginx(t)
+	testkit.FFmpeg(t)
+	testkit.Nginx(t, FindModule)
 	deny := newNginxHook(t, http.StatusForbidden)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -294,7 +280,7 @@ func TestNginxRefusals(t *testing.T) {
 }
 
 func TestNginxBusyPortAndBadModule(t *testing.T) {
-	needNginx(t)
+	testkit.Nginx(t, FindModule)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

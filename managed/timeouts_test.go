@@ -17,6 +17,7 @@ import (
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/amf0"
 	"github.com/bluenviron/gortmplib/pkg/message"
+	"github.com/rtmpload/rtmpload/internal/testkit"
 
 	"github.com/rtmpload/rtmpload/server"
 )
@@ -29,7 +30,7 @@ import (
 // one message and then nothing is dropped at the second look, 25 s after its
 // publish, not 5 s after its message.
 func TestPublishTimeoutsOnSRS(t *testing.T) {
-	bin := needSRS(t)
+	bin := testkit.SRS(t)
 	t.Parallel()
 	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "0") }))
 	defer svc.Close()

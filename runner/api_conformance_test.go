@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/managed"
 	"github.com/rtmpload/rtmpload/media"
 	"github.com/rtmpload/rtmpload/server"
@@ -31,8 +32,8 @@ const apiPublishers = 12
 // that differ by nature (ids, byte counts, rates and times) are listed in
 // docs/servers.md, "The HTTP API: embedded server and SRS".
 func TestAPIConformance(t *testing.T) {
-	bin := needSRS(t)
-	ff := needFFmpeg(t)
+	ff := testkit.FFmpeg(t)
+	bin := testkit.SRS(t)
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -24,16 +25,13 @@ func TestBadAnswerEmbedded(t *testing.T) {
 }
 
 func TestBadAnswerSRS(t *testing.T) {
-	needFFmpeg(t)
-	bin := os.Getenv("RTMPLOAD_SRS")
-	if bin == "" {
-		t.Skip("real SRS: set RTMPLOAD_SRS to an SRS 7 binary (scripts/test.sh sets it when one is installed)")
-	}
+	testkit.FFmpeg(t)
+	bin := testkit.SRS(t)
 	checkBadAnswer(t, ServerSpec{Kind: ServerSRS, Binary: bin})
 }
 
 func checkBadAnswer(t *testing.T, server ServerSpec) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	t.Run("garbage", func(t *testing.T) {
 		sc := scenario(t, `
@@ -73,7 +71,7 @@ publishers:
 			t.Errorf("proxy summary %+v, want 2 bad answers with the body", u)
 		}
 		calls := 0
-		for _, ev := range readResults(t, res) {
+		for _, ev := range testkit.Events(t, res.ResultsPath) {
 			if h := ev.Hook; ev.Type == schema.TypeHook && h.Action == "on_publish" {
 				calls++
 				if h.Verdict != "bad_answer" || h.Upstream == nil || h.Upstream.Body != `{"status":"ok"}` ||
@@ -129,18 +127,4 @@ func srsLogHas(t *testing.T, res *Result, server ServerSpec, want string) {
 		}
 	}
 	t.Errorf("SRS's log (%v) has no %q", logs, want)
-}
-
-func readResults(t *testing.T, res *Result) []schema.Event {
-	t.Helper()
-	f, err := os.Open(res.ResultsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var evs []schema.Event
-	if err := schema.Read(f, func(ev schema.Event) error { evs = append(evs, ev); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return evs
 }

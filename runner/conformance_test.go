@@ -12,35 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )
-
-// srsEnv names the SRS binary the SRS tests run against. scripts/test.sh
-// sets it when it finds one; without it those tests skip.
-const srsEnv = "RTMPLOAD_SRS"
-
-// srsBinary returns the SRS binary to test against, or "" with the reason
-// the SRS half of a test is skipped.
-func srsBinary() (path, skip string) {
-	if p := os.Getenv(srsEnv); p != "" {
-		return p, ""
-	}
-	return "", srsEnv + " is unset: set it to the path of an SRS 7 binary (one built from ossrs/srs, " +
-		"RTMP and the HTTP API and hooks in) to run this against SRS too"
-}
-
-// needSRS skips a test that needs SRS when no binary is given.
-func needSRS(t *testing.T) string {
-	t.Helper()
-	needFFmpeg(t)
-	p, skip := srsBinary()
-	if p == "" {
-		t.Skip(skip)
-	}
-	return p
-}
 
 // conformCase is one built-in scenario, scaled down so that every case fits
 // in well under a minute, with the outcome mix it must give on any server
@@ -262,9 +238,9 @@ func groupOf(s *report.Summary, id string) string {
 // stopped before the server saw them (rejected_unknown) and the outcome mix
 // was the machine's, not the server's.
 func TestConformance(t *testing.T) {
-	ff := needFFmpeg(t)
+	ff := testkit.FFmpeg(t)
 	t.Parallel()
-	srs, skip := srsBinary()
+	srs, skip := testkit.SRSBinary()
 	cache := testCache(t)
 	for _, c := range conformCases() {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,23 +1,12 @@
 package runner
 
 import (
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/schema"
 )
-
-// srsForDuplicates is the real SRS binary from RTMPLOAD_SRS, or a skip.
-func srsForDuplicates(t *testing.T) string {
-	t.Helper()
-	needFFmpeg(t)
-	bin := os.Getenv("RTMPLOAD_SRS")
-	if bin == "" {
-		t.Skip("no SRS binary: set RTMPLOAD_SRS to the path of an SRS 7.0.x binary (scripts/test.sh sets it when one is installed)")
-	}
-	return bin
-}
 
 // TestSRSDuplicateRefusedIsNoAnomaly: two publishers of one name 0.5 s apart
 // with a 2 s hook against real SRS. SRS lists the rival in its API for as
@@ -29,7 +18,8 @@ func srsForDuplicates(t *testing.T) string {
 // first half second (about one try in six, docs/srs-behaviour.md, "Duplicate
 // names"); such a try must raise duplicate_accepted, and the test tries again.
 func TestSRSDuplicateRefusedIsNoAnomaly(t *testing.T) {
-	bin := srsForDuplicates(t)
+	testkit.FFmpeg(t)
+	bin := testkit.SRS(t)
 	t.Parallel()
 	sc := scenario(t, `
 name: srs-duplicate

@@ -1,41 +1,18 @@
 package runner
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/schema"
 )
-
-// readEvents reads a run's results.jsonl.
-func readEvents(t *testing.T, path string) []schema.Event {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var evs []schema.Event
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var ev schema.Event
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		evs = append(evs, ev)
-	}
-	return evs
-}
 
 // attemptsOf gives each attempt's events by phase.
 func attemptsOf(evs []schema.Event) map[string]map[string]*schema.AttemptEvent {
@@ -60,7 +37,7 @@ func attemptsOf(evs []schema.Event) map[string]map[string]*schema.AttemptEvent {
 // Both ways of opening the outputs are run: in turn (tee's own), and
 // parallel (each behind its own queue, its open seen on the wire).
 func TestFanoutRefusedOutputReconnectsAlone(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	for _, parallel := range []bool{false, true} {
 		t.Run(map[bool]string{false: "in-turn", true: "parallel"}[parallel], func(t *testing.T) {
@@ -85,7 +62,7 @@ publishers:
     reconnect: {delay: 5s, max: 2}
 `)
 	res := runScenario(t, sc, Options{FanoutParallel: parallel})
-	evs := readEvents(t, res.ResultsPath)
+	evs := testkit.Events(t, res.ResultsPath)
 	if open := evs[0].Run.Options["fanout_open"]; open != fanoutOpen(parallel) {
 		t.Errorf("run header says fan-out opens %q, want %q", open, fanoutOpen(parallel))
 	}
@@ -157,7 +134,7 @@ publishers:
 // TestFanoutInterrupted: canceling a run while a fan-out process publishes
 // stops it, records every output's end, and leaves no process behind.
 func TestFanoutInterrupted(t *testing.T) {
-	ff := needFFmpeg(t)
+	ff := testkit.FFmpeg(t)
 	t.Parallel()
 	sc := scenario(t, `
 name: fanout-interrupt
@@ -188,7 +165,7 @@ publishers:
 	if !res.Interrupted {
 		t.Fatal("the run was not interrupted: its outputs never all published")
 	}
-	atts := attemptsOf(readEvents(t, res.ResultsPath))
+	atts := attemptsOf(testkit.Events(t, res.ResultsPath))
 	pids := make(map[int]bool)
 	for id, a := range atts {
 		if a[schema.PhaseSpawn] == nil || a[schema.PhaseExit] == nil {
@@ -219,7 +196,7 @@ publishers:
 // other two publish on in the same process, and the dropped one reconnects
 // as its own ffmpeg (and takes its name back).
 func TestFanoutDroppedOutputReconnectsAlone(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	sc := scenario(t, `
 name: fanout-dropped
@@ -234,7 +211,7 @@ publishers:
   - {group: rival, count: 1, name: "d-1", start: 7s, hold: 2s}
 `)
 	res := runScenario(t, sc, Options{Takeover: true})
-	atts := attemptsOf(readEvents(t, res.ResultsPath))
+	atts := attemptsOf(testkit.Events(t, res.ResultsPath))
 	byID := make(map[string]report.Failure)
 	for _, f := range res.Summary.Failures {
 		byID[f.ID] = f

@@ -6,31 +6,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/managed"
 	"github.com/rtmpload/rtmpload/media"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )
-
-func needFFmpeg(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped with -short")
-	}
-	p, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not on PATH: run scripts/deps.sh")
-	}
-	return p
-}
 
 // testCache is the clip cache every test shares (and the tests of
 // cmd/rtmpload too), so that each clip is encoded once.
@@ -69,7 +57,7 @@ func runScenario(t *testing.T, sc *scenarios.Scenario, o Options) *Result {
 	ctx, cancel := context.WithTimeout(context.Background(), sc.Duration+90*time.Second)
 	defer cancel()
 	o.Scenario = sc
-	o.FFmpeg = needFFmpeg(t)
+	o.FFmpeg = testkit.FFmpeg(t)
 	o.ResultsDir = filepath.Join(t.TempDir(), "out")
 	o.CacheDir = testCache(t)
 	if err := ensureClip(o.FFmpeg, o.CacheDir, sc); err != nil {
@@ -98,7 +86,7 @@ func latency(s *report.Summary, metric string) *report.LatencyRow {
 // wire phase shows up in order, and a 200 ms hook shows in hook_latency and
 // hook_wait but not in the handshake.
 func TestTapPhasesAndHookLatency(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	sc := scenario(t, `
 name: tap
@@ -131,15 +119,10 @@ publishers:
 	// Every attempt's wire marks come in the order of a publish.
 	order := []string{schema.WireTCPConnect, schema.WireC0C1, schema.WireS0S1S2, schema.WireConnect,
 		schema.WireConnectResult, schema.WirePublish, schema.WireOnStatus}
-	f, err := os.Open(res.ResultsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	wires := 0
-	err = schema.Read(f, func(ev schema.Event) error {
+	for _, ev := range testkit.Events(t, res.ResultsPath) {
 		if ev.Type != schema.TypeWire {
-			return nil
+			continue
 		}
 		wires++
 		w := ev.Wire
@@ -162,10 +145,6 @@ publishers:
 			}
 			prev = at
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if wires != 3 {
 		t.Errorf("wire records: %d, want 3", wires)
@@ -174,7 +153,7 @@ publishers:
 
 // TestNoTap publishes straight to the server: same outcomes, no wire figures.
 func TestNoTap(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	sc := scenario(t, `
 name: notap
@@ -206,7 +185,7 @@ publishers:
 // 1.5 s, ffmpegs that took longer were stopped before they reached the
 // server (rejected_unknown, no hook call).
 func TestHookFaults(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	sc := scenario(t, `
 name: faults
@@ -262,7 +241,7 @@ publishers:
 // the second is accepted too; rtmpload must raise duplicate_accepted from
 // its own timeline and from the server's API.
 func TestDuplicateRaceDetected(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	sc := scenario(t, `
 name: race
@@ -294,23 +273,11 @@ publishers:
 	}
 }
 
-func needNginx(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("nginx"); err != nil {
-		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
-			t.Skip("nginx not installed: run scripts/deps.sh --test")
-		}
-	}
-	if _, err := managed.FindModule(); err != nil {
-		t.Skip("libnginx-mod-rtmp not installed: run scripts/deps.sh --test")
-	}
-}
-
 // TestNginxRTMP runs scenarios against a real nginx-rtmp started for the
 // run, with the built-in hook speaking nginx's form-encoded dialect.
 func TestNginxRTMP(t *testing.T) {
-	needFFmpeg(t)
-	needNginx(t)
+	testkit.FFmpeg(t)
+	testkit.Nginx(t, managed.FindModule)
 	t.Parallel()
 	cases := []struct {
 		name, yaml string
@@ -392,7 +359,7 @@ publishers:
 // attempt that was started appears in the results with an exit and an
 // outcome.
 func TestShortSoak(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	sc := scenario(t, `
 name: short-soak
@@ -412,13 +379,8 @@ publishers:
 `)
 	res := runScenario(t, sc, Options{})
 	s := res.Summary
-	f, err := os.Open(res.ResultsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	spawned, exited := map[string]bool{}, map[string]bool{}
-	err = schema.Read(f, func(ev schema.Event) error {
+	for _, ev := range testkit.Events(t, res.ResultsPath) {
 		if ev.Type == schema.TypeAttempt {
 			switch ev.Attempt.Phase {
 			case schema.PhaseSpawn:
@@ -427,10 +389,6 @@ publishers:
 				exited[ev.Attempt.ID] = true
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	reconnected := 0
 	for id := range spawned {
@@ -473,7 +431,7 @@ publishers:
 // the hook answers after 1.5 s, so the step's p95 publish latency breaks the
 // 1 s rule: the knee is the first step, and the run stops there.
 func TestCapacityKnee(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	sc := scenario(t, `
 name: cap
 mode: capacity
@@ -521,7 +479,7 @@ publishers:
 // service: the service decides, and the report shows its latency and
 // answers.
 func TestHookProxy(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	var mu sync.Mutex
 	calls := 0

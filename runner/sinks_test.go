@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner/metrics"
 	"github.com/rtmpload/rtmpload/schema"
@@ -48,19 +48,10 @@ publishers:
 	s, m := newStream(), metrics.New()
 	steps := newStepsSink(p, s.derive, func() {})
 	s.run(newHealthSink(s.derive), resultsSink(schema.NewWriter(&results)), p.o.Live, steps, promSink{m: m, groupOf: p.groupOf})
-	f, err := os.Open(stoppedRun)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	err = schema.Read(f, func(ev schema.Event) error {
+	for _, ev := range testkit.Events(t, stoppedRun) {
 		if ev.Type == schema.TypeRun || ev.Type == schema.TypeEnd || keep(ev) {
 			s.emit(event{Event: ev})
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	s.close()
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -13,7 +14,7 @@ import (
 // duplicate_accepted is raised (before, the handover's instant of overlap
 // was reported as two live publishers).
 func TestTakeoverNotDuplicate(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	sc := scenario(t, `
 name: takeover
