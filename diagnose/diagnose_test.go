@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/hook"
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/media"
 	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/schema"
@@ -64,44 +64,10 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-// needFFmpeg returns the ffmpeg to check: a stand-in with -short.
-func needFFmpeg(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		return stubFFmpeg(t)
-	}
-	p, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not on PATH: run scripts/deps.sh")
-	}
-	return p
-}
-
-// stubFFmpeg writes a stand-in for ffmpeg that answers -version, -encoders
-// and -muxers as Debian's does: the quick tier (-short) starts no ffmpeg.
-func stubFFmpeg(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "ffmpeg")
-	script := `#!/bin/sh
-for a in "$@"; do
-	case "$a" in
-	-version) echo "ffmpeg version 5.1-stub Copyright (c) 2000-2022 the FFmpeg developers"; exit 0 ;;
-	-encoders) printf ' V....D libx264              libx264 H.264 / AVC\n A....D aac                  AAC (Advanced Audio Coding)\n'; exit 0 ;;
-	-muxers) printf '  E flv             FLV (Flash Video)\n'; exit 0 ;;
-	esac
-done
-exit 1
-`
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func run(t *testing.T, cfg Config) *Result {
 	t.Helper()
 	if cfg.FFmpeg == "" && testing.Short() {
-		cfg.FFmpeg = stubFFmpeg(t)
+		cfg.FFmpeg = testkit.StubFFmpeg(t)
 	}
 	cfg.Timeout = 2 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
@@ -152,7 +118,7 @@ func wantVerdict(t *testing.T, res *Result, parts ...string) {
 }
 
 func TestAllOK(t *testing.T) {
-	ff := needFFmpeg(t)
+	ff := testkit.FFmpegOrStub(t)
 	e := startEnv(t, schema.HookAllow)
 	res := run(t, Config{
 		RTMP: e.rtmp(), API: e.api(), Hooks: []string{e.hook.OnPublishURL()},
@@ -413,7 +379,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestNothingAskedSkips(t *testing.T) {
-	res := run(t, Config{FFmpeg: needFFmpeg(t)})
+	res := run(t, Config{FFmpeg: testkit.FFmpegOrStub(t)})
 	for _, name := range []string{"RTMP", "SRS API", "callback", "test publish"} {
 		wantStatus(t, find(t, res, name), Skip)
 	}
@@ -521,7 +487,7 @@ func TestPublish(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ffmpeg publish: skipped with -short")
 	}
-	ff := needFFmpeg(t)
+	ff := testkit.FFmpegOrStub(t)
 	cache := clipCache(t)
 	t.Run("allowed", func(t *testing.T) {
 		e := startEnv(t, schema.HookAllow)

@@ -10,24 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/schema"
 )
-
-// readEvents reads a results file into memory; the fixtures are small.
-func readEvents(t *testing.T, path string) []schema.Event {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var evs []schema.Event
-	if err := schema.Read(f, func(ev schema.Event) error { evs = append(evs, ev); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return evs
-}
 
 // splitShards cuts a one-process run into the n streams its shards would
 // have written: each attempt's events (its hook calls and server events
@@ -142,7 +128,7 @@ func TestMergeShardsEqualsOneRun(t *testing.T) {
 		t.Fatalf("fixture has no contests: %+v", whole.Outcomes)
 	}
 	for _, n := range []int{2, 3, 4, 7} {
-		runs, err := report.Merge(sources(t, splitShards(t, readEvents(t, "testdata/dup.jsonl"), n, nil)), nil)
+		runs, err := report.Merge(sources(t, splitShards(t, testkit.Events(t, "testdata/dup.jsonl"), n, nil)), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +180,7 @@ func TestMergeJoinsHookLog(t *testing.T) {
 	// tell a refused rival (the hook allowed it, its owner was live) from an
 	// unexplained refusal.
 	var evs []schema.Event
-	for _, ev := range readEvents(t, "testdata/dup.jsonl") {
+	for _, ev := range testkit.Events(t, "testdata/dup.jsonl") {
 		if ev.Type != schema.TypeServer {
 			evs = append(evs, ev)
 		}
@@ -250,7 +236,7 @@ func TestReadHookLogRejectsReadableOutput(t *testing.T) {
 }
 
 func TestMergeNamesMissingAndUnfinishedShards(t *testing.T) {
-	streams := splitShards(t, readEvents(t, "testdata/dup.jsonl"), 4, nil)
+	streams := splitShards(t, testkit.Events(t, "testdata/dup.jsonl"), 4, nil)
 	streams[1] = streams[1][:len(streams[1])-1] // killed: no end line
 	kept := 0
 	for _, ev := range streams[2] {
@@ -284,8 +270,8 @@ func TestMergeNamesMissingAndUnfinishedShards(t *testing.T) {
 }
 
 func TestMergeSeparatesRunsAndRefusesDoubles(t *testing.T) {
-	evs := readEvents(t, "testdata/dup.jsonl")
-	other := readEvents(t, "testdata/smoke.jsonl")
+	evs := testkit.Events(t, "testdata/dup.jsonl")
+	other := testkit.Events(t, "testdata/smoke.jsonl")
 	shards := sources(t, splitShards(t, evs, 2, nil))
 	runs, err := report.Merge([]report.Source{shards[0], sources(t, [][]schema.Event{other})[0], shards[1]}, nil)
 	if err != nil {
@@ -319,7 +305,7 @@ func TestMergeSeparatesRunsAndRefusesDoubles(t *testing.T) {
 // claims a billion shards is refused, and a run of many shards with one
 // present names the missing ones as ranges, not one by one.
 func TestMergeBoundsClaimedShards(t *testing.T) {
-	evs := readEvents(t, "testdata/smoke.jsonl")
+	evs := testkit.Events(t, "testdata/smoke.jsonl")
 	claim := func(shards int) report.Source {
 		h := *evs[0].Run
 		h.Shards = shards

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rtmpload/rtmpload/hook"
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/server"
 )
@@ -40,34 +40,9 @@ func diagnoseEnv(t *testing.T, mode schema.HookMode) (rtmp, api, conf string, h 
 	return "rtmp://" + s.RTMPAddr() + "/live", "http://" + s.APIAddr(), conf, h
 }
 
-// stubFFmpeg writes a stand-in for ffmpeg that answers -version, -encoders
-// and -muxers as Debian's does: the quick tier (-short) starts no ffmpeg.
-func stubFFmpeg(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "ffmpeg")
-	script := `#!/bin/sh
-for a in "$@"; do
-	case "$a" in
-	-version) echo "ffmpeg version 5.1-stub Copyright (c) 2000-2022 the FFmpeg developers"; exit 0 ;;
-	-encoders) printf ' V....D libx264              libx264 H.264 / AVC\n A....D aac                  AAC (Advanced Audio Coding)\n'; exit 0 ;;
-	-muxers) printf '  E flv             FLV (Flash Video)\n'; exit 0 ;;
-	esac
-done
-exit 1
-`
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestDiagnoseAllOKJSON(t *testing.T) {
-	ff := "ffmpeg"
-	if testing.Short() {
-		ff = stubFFmpeg(t)
-	} else if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not on PATH")
-	}
+	// The stand-in with -short: diagnose only asks ffmpeg what it can do.
+	ff := testkit.FFmpegOrStub(t)
 	rtmp, api, conf, h := diagnoseEnv(t, schema.HookAllow)
 	code, stdout, stderr := runInProcess(t, 20*time.Second, "diagnose", "--rtmp", rtmp, "--api", api,
 		"--srs-config", conf, "--probe-hook", "--json", "--ffmpeg", ff)

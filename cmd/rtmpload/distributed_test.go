@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -108,7 +109,7 @@ func contestShape(cs []report.Contest) map[string]string {
 // The issue's acceptance test: one scenario as 4 shard processes sharing one
 // server and one hook, merged, against the same scenario in one process.
 func TestDistributedShardsMergeLikeOneProcess(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	oneBurst(t)
 	tmp := t.TempDir()
@@ -123,14 +124,14 @@ func TestDistributedShardsMergeLikeOneProcess(t *testing.T) {
 	}
 	defer hookFile.Close()
 	hk := startChild(t, ctx, hookFile, bin, "hook", "--listen", "127.0.0.1:0", "--mode", "allow", "--json")
-	hookURL := waitFor(t, &hk.stderr, `\(on_publish (http://\S+)\)`)[1]
+	hookURL := waitOutput(t, &hk.stderr, `\(on_publish (http://\S+)\)`)[1]
 	unpubURL := strings.Replace(hookURL, "on_publish", "on_unpublish", 1)
 
 	var serveOut syncBuffer
 	srv := startChild(t, ctx, &serveOut, bin, "serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
 		"--on-publish", hookURL, "--on-unpublish", unpubURL)
-	rtmpURL := waitFor(t, &serveOut, `rtmp (rtmp://\S+)\n`)[1]
-	apiURL := waitFor(t, &serveOut, `api (http://\S+)\n`)[1]
+	rtmpURL := waitOutput(t, &serveOut, `rtmp (rtmp://\S+)\n`)[1]
+	apiURL := waitOutput(t, &serveOut, `api (http://\S+)\n`)[1]
 
 	runArgs := func(id, out string) []string {
 		return []string{"run", "duplicate-contest", "--target", rtmpURL, "--api", apiURL, "--hook", "external",
@@ -202,9 +203,9 @@ func TestDistributedShardsMergeLikeOneProcess(t *testing.T) {
 	// Every ffmpeg of every process is gone.
 	var pids []int
 	for i := range 4 {
-		pids = append(pids, spawnPIDs(readEvents(t, filepath.Join(shardDir, fmt.Sprint(i), "results.jsonl")))...)
+		pids = append(pids, spawnPIDs(testkit.Events(t, filepath.Join(shardDir, fmt.Sprint(i), "results.jsonl")))...)
 	}
-	pids = append(pids, spawnPIDs(readEvents(t, filepath.Join(oneDir, "results.jsonl")))...)
+	pids = append(pids, spawnPIDs(testkit.Events(t, filepath.Join(oneDir, "results.jsonl")))...)
 	if len(pids) != 50 {
 		t.Errorf("%d ffmpeg spawned, want 50", len(pids))
 	}

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
+	"github.com/rtmpload/rtmpload/managed"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -24,16 +26,6 @@ import (
 // End-to-end tests: real ffmpeg publishers, the embedded server, the
 // built-in hook. They need ffmpeg (scripts/deps.sh installs it) and skip
 // with -short.
-
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped with -short")
-	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not on PATH: run scripts/deps.sh")
-	}
-}
 
 // burst is held by the tests that start 25 ffmpegs within a few seconds
 // (duplicate-contest runs): ffmpeg's start costs 0.25-0.4 s of CPU, so two
@@ -81,21 +73,6 @@ func readReport(t *testing.T, dir string) *report.Summary {
 		t.Fatal(err)
 	}
 	return &s
-}
-
-// readEvents returns every event of a results file.
-func readEvents(t *testing.T, path string) []schema.Event {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var evs []schema.Event
-	if err := schema.Read(f, func(ev schema.Event) error { evs = append(evs, ev); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return evs
 }
 
 // groupAlive reports whether any process of process group pgid still runs.
@@ -151,7 +128,7 @@ func spawnPIDs(evs []schema.Event) []int {
 }
 
 func TestE2ESmoke(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "out")
 	code, stdout, stderr := runInProcess(t, 2*time.Minute, "run", "smoke", "--out", dir, "--progress", "none", "--cache-dir", cacheDir(t))
@@ -173,7 +150,7 @@ func TestE2ESmoke(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	evs := readEvents(t, filepath.Join(dir, "results.jsonl"))
+	evs := testkit.Events(t, filepath.Join(dir, "results.jsonl"))
 	if evs[0].Type != schema.TypeRun || evs[0].Run.Schema != schema.Schema || evs[len(evs)-1].Type != schema.TypeEnd {
 		t.Errorf("results stream must start with the run header and end with the end line")
 	}
@@ -197,7 +174,7 @@ func TestE2ESmoke(t *testing.T) {
 // hold, so they never reached the server (stopped, rejected_unknown). For
 // the same reason it does not run beside the distributed test (oneBurst).
 func TestE2EDuplicateContest(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	oneBurst(t)
 	for _, tc := range []struct {
@@ -263,7 +240,7 @@ func TestE2EDuplicateContest(t *testing.T) {
 // second Ctrl-C ends it at once; SIGKILL gives it no say at all. In every case
 // no ffmpeg outlives it.
 func TestE2ESignals(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	bin := rtmploadBinary(t)
 	cases := []struct {
@@ -287,9 +264,7 @@ func TestE2ESignals(t *testing.T) {
 			t.Parallel()
 			args := []string{"run", "smoke", "--progress", "log", "--cache-dir", cacheDir(t)}
 			if tc.nginx {
-				if _, err := exec.LookPath("nginx"); err != nil {
-					t.Skip("nginx not on PATH: run scripts/deps.sh --test")
-				}
+				testkit.Nginx(t, managed.FindModule)
 				args = append(args, "--server", "nginx-rtmp")
 			}
 			dir := filepath.Join(t.TempDir(), "out")
@@ -327,7 +302,7 @@ func TestE2ESignals(t *testing.T) {
 				t.Fatalf("exit: %v, want code %d\nstderr:\n%s", err, tc.code, stderr.String())
 			}
 			// Whatever happened, what was written reads back.
-			evs := readEvents(t, results)
+			evs := testkit.Events(t, results)
 			pids := spawnPIDs(evs)
 			if len(pids) == 0 {
 				t.Fatal("no ffmpeg was spawned")
@@ -405,7 +380,7 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.ffm {
-				needFFmpeg(t)
+				testkit.FFmpeg(t)
 			}
 			out := filepath.Join(t.TempDir(), "out")
 			args := append(tc.args, "--out", out, "--progress", "none", "--cache-dir", cacheDir(t))
@@ -448,7 +423,7 @@ func TestScenariosAndVersion(t *testing.T) {
 // results directory, the usage line gives its CPU and memory apart from
 // rtmpload's, and it is gone when the run ends.
 func TestE2EServeApart(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "out")
 	cmd := exec.Command(rtmploadBinary(t), "run", "smoke", "--server", "serve", "--out", dir, "--progress", "none", "--cache-dir", cacheDir(t))
@@ -463,7 +438,7 @@ func TestE2EServeApart(t *testing.T) {
 	if !strings.Contains(string(out), "the server's process: cpu") {
 		t.Errorf("no usage line for the server's own process:\n%s", out)
 	}
-	evs := readEvents(t, filepath.Join(dir, "results.jsonl"))
+	evs := testkit.Events(t, filepath.Join(dir, "results.jsonl"))
 	if !strings.Contains(evs[0].Run.Target, "rtmpload serve") {
 		t.Errorf("target %q, want the embedded server as its own process", evs[0].Run.Target)
 	}

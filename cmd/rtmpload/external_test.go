@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -21,7 +22,7 @@ import (
 // surely falls in the owner's hook and the later publisher is accepted too
 // (docs/srs-behaviour.md, "Duplicate names").
 func TestExternalTargetRaceDetected(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	tmp := t.TempDir()
 	bin := rtmploadBinary(t)
@@ -29,12 +30,12 @@ func TestExternalTargetRaceDetected(t *testing.T) {
 	defer cancel()
 
 	hk := startChild(t, ctx, io.Discard, bin, "hook", "--listen", "127.0.0.1:0", "--mode", "allow", "--latency", "3500ms", "--json")
-	hookURL := waitFor(t, &hk.stderr, `\(on_publish (http://\S+)\)`)[1]
+	hookURL := waitOutput(t, &hk.stderr, `\(on_publish (http://\S+)\)`)[1]
 	var serveOut syncBuffer
 	startChild(t, ctx, &serveOut, bin, "serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
 		"--on-publish", hookURL, "--duplicate-race")
-	rtmpURL := waitFor(t, &serveOut, `rtmp (rtmp://\S+)\n`)[1]
-	apiURL := waitFor(t, &serveOut, `api (http://\S+)\n`)[1]
+	rtmpURL := waitOutput(t, &serveOut, `rtmp (rtmp://\S+)\n`)[1]
+	apiURL := waitOutput(t, &serveOut, `api (http://\S+)\n`)[1]
 
 	scenario := filepath.Join(tmp, "race.yaml")
 	if err := os.WriteFile(scenario, []byte(`name: race

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/hook"
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -28,23 +29,15 @@ func smallScenario(t *testing.T, extra string) string {
 	return p
 }
 
-// fakeFFmpeg writes a script standing in for ffmpeg: it answers -version and
-// runs body otherwise.
-func fakeFFmpeg(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "ffmpeg")
-	script := "#!/bin/sh\ncase \"$1\" in -version) echo 'ffmpeg version fake'; exit 0;; esac\n" + body
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+// answerVersion starts the body of a testkit.FakeFFmpeg that answers
+// -version and runs the rest otherwise.
+const answerVersion = "case \"$1\" in -version) echo 'ffmpeg version fake'; exit 0;; esac\n"
 
 // Ctrl-C while an ffmpeg hangs encoding the clip is an interrupt: exit 2,
 // not a setup error with "context canceled".
 func TestInterruptDuringClipEncodeExits2(t *testing.T) {
 	started := filepath.Join(t.TempDir(), "started")
-	ff := fakeFFmpeg(t, "touch '"+started+"'\nexec sleep 60\n")
+	ff := testkit.FakeFFmpeg(t, answerVersion+"touch '"+started+"'\nexec sleep 60\n")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan int, 1)
@@ -78,7 +71,7 @@ func TestInterruptDuringClipEncodeExits2(t *testing.T) {
 // only after the whole run) fail before the run with exit 1, and leave no
 // --out directory behind.
 func TestRefusedBeforeTheRun(t *testing.T) {
-	ff := fakeFFmpeg(t, "exit 1\n")
+	ff := testkit.FakeFFmpeg(t, answerVersion+"exit 1\n")
 	sc := smallScenario(t, "")
 	c15 := filepath.Join(t.TempDir(), "c15.yaml")
 	if err := os.WriteFile(c15, []byte("name: x\nduration: 6s\npublishers:\n  - group: g\n    count: 1.5\n    name: s\n"), 0o644); err != nil {
@@ -155,7 +148,7 @@ func TestEverySpawnFailing(t *testing.T) {
 		t.Errorf("exit %d, want %d\n%s", code, exitSetup, stderr)
 	}
 	exits := 0
-	for _, ev := range readEvents(t, filepath.Join(out, "results.jsonl")) {
+	for _, ev := range testkit.Events(t, filepath.Join(out, "results.jsonl")) {
 		if ev.Type == schema.TypeAttempt && ev.Attempt.Phase == schema.PhaseExit {
 			exits++
 			if ev.Time.Year() < 2000 {
@@ -204,7 +197,7 @@ func TestChildCPUIsOnlyOurFFmpegs(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "out")
 	runInProcess(t, time.Minute, "run", smallScenario(t, ""), "--ffmpeg", ff, "--cache-dir", cache, "--out", out, "--progress", "none")
-	for _, ev := range readEvents(t, filepath.Join(out, "results.jsonl")) {
+	for _, ev := range testkit.Events(t, filepath.Join(out, "results.jsonl")) {
 		if ev.Type == schema.TypeEnd {
 			if ev.Usage == nil || ev.Usage.ChildCPU >= burned {
 				t.Errorf("children's CPU %v: it counts the %v burned before the run, by no ffmpeg of it", ev.Usage, burned)

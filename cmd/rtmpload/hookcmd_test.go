@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/internal/testkit"
 )
 
 // syncBuffer is written by the command's goroutines and read by the test.
@@ -35,20 +37,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// waitFor polls (bounded) until buf matches re and returns the submatches.
-func waitFor(t *testing.T, buf *syncBuffer, re string) []string {
+// waitOutput waits (5 s at most) until buf matches re and returns the
+// submatches; when it does not, it fails the test and shows buf.
+func waitOutput(t *testing.T, buf *syncBuffer, re string) []string {
 	t.Helper()
 	rx := regexp.MustCompile(re)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if m := rx.FindStringSubmatch(buf.String()); m != nil {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q within 5s in:\n%s", re, buf.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	var m []string
+	if !testkit.Poll(5*time.Second, func() bool { m = rx.FindStringSubmatch(buf.String()); return m != nil }) {
+		t.Fatalf("no %q within 5s in:\n%s", re, buf.String())
 	}
+	return m
 }
 
 type hookRun struct {
@@ -66,7 +64,7 @@ func startHookCmd(t *testing.T, args ...string) *hookRun {
 		h.code <- run(ctx, append([]string{"hook", "--listen", "127.0.0.1:0"}, args...), strings.NewReader(""), &h.stdout, &h.stderr)
 	}()
 	t.Cleanup(func() { h.stop(t) })
-	h.addr = waitFor(t, &h.stderr, `on (127\.0\.0\.1:\d+) `)[1]
+	h.addr = waitOutput(t, &h.stderr, `on (127\.0\.0\.1:\d+) `)[1]
 	return h
 }
 
@@ -105,11 +103,11 @@ func TestHookCmdLogsCallsFaultsAndSummary(t *testing.T) {
 	if got := srsPublish(t, h.addr, "2", "cam01"); !strings.Contains(got, `"code":1`) {
 		t.Fatalf("duplicate answered %q", got)
 	}
-	waitFor(t, &h.stdout, `"state":"denying"`)
+	waitOutput(t, &h.stdout, `"state":"denying"`)
 	if got := srsPublish(t, h.addr, "3", "cam02"); got != `{"code":1,"msg":"fault deny"}` {
 		t.Fatalf("publish in the deny window answered %q", got)
 	}
-	waitFor(t, &h.stdout, `"attempt":"t1-3"`)
+	waitOutput(t, &h.stdout, `"attempt":"t1-3"`)
 	if code := h.stop(t); code != exitOK {
 		t.Fatalf("exit code %d after Ctrl-C, want 0", code)
 	}
@@ -164,7 +162,7 @@ func TestHookCmdScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := startHookCmd(t, "--scenario", path, "--mode", "allow", "--json")
-	waitFor(t, &h.stdout, `"state":"erroring","fault":"status:503"`)
+	waitOutput(t, &h.stdout, `"state":"erroring","fault":"status:503"`)
 	resp, err := http.Post("http://"+h.addr+"/x", "application/json", strings.NewReader(`{"action":"on_publish","stream":"a","app":"live"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +255,7 @@ func TestHookCmdProxyBadAnswer(t *testing.T) {
 	if got := srsPublish(t, h.addr, "1", "cam01"); got != `{"status":"ok"}` {
 		t.Fatalf("relayed %q", got)
 	}
-	line := waitFor(t, &h.stdout, `\{"type":"call".*\}`)[0]
+	line := waitOutput(t, &h.stdout, `\{"type":"call".*\}`)[0]
 	var c struct {
 		Verdict  string `json:"verdict"`
 		Reason   string `json:"reason"`

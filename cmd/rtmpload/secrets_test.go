@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/managed"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -121,7 +122,7 @@ func assertNoSecretInDir(t *testing.T, dir string) int {
 // appears in any file of the results directory, any report format, or the
 // terminal of run, report, hook and diagnose.
 func TestSecretsReachServerNotOutputs(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
 	t.Run("embedded", func(t *testing.T) {
 		testSecrets(t, func(t *testing.T, ctx context.Context, onPublish, onUnpublish string) (rtmpAddr, apiBase string) {
@@ -137,16 +138,13 @@ func TestSecretsReachServerNotOutputs(t *testing.T) {
 				<-done
 				assertNoSecret(t, "serve's terminal", out.String())
 			})
-			rtmp := waitFor(t, &out, `rtmp rtmp://(\S+)/live\n`)[1]
-			api := waitFor(t, &out, `api (http://\S+)\n`)[1]
+			rtmp := waitOutput(t, &out, `rtmp rtmp://(\S+)/live\n`)[1]
+			api := waitOutput(t, &out, `api (http://\S+)\n`)[1]
 			return rtmp, api
 		})
 	})
 	t.Run("srs", func(t *testing.T) {
-		bin := os.Getenv("RTMPLOAD_SRS")
-		if bin == "" {
-			t.Skip("real SRS: set RTMPLOAD_SRS to an SRS 7 binary (scripts/test.sh sets it when one is installed)")
-		}
+		bin := testkit.SRS(t)
 		testSecrets(t, func(t *testing.T, ctx context.Context, onPublish, onUnpublish string) (rtmpAddr, apiBase string) {
 			s, err := managed.StartSRS(ctx, managed.SRSConfig{Dir: t.TempDir(), Binary: bin, OnPublish: onPublish, OnUnpublish: onUnpublish})
 			if err != nil {
@@ -165,12 +163,9 @@ func TestSecretsReachServerNotOutputs(t *testing.T) {
 // A server the run starts (--server srs=PATH) logs every publish's param
 // in the results directory: the run redacts those logs once it stopped it.
 func TestSecretsManagedSRSLog(t *testing.T) {
-	needFFmpeg(t)
+	testkit.FFmpeg(t)
 	t.Parallel()
-	bin := os.Getenv("RTMPLOAD_SRS")
-	if bin == "" {
-		t.Skip("real SRS: set RTMPLOAD_SRS to an SRS 7 binary (scripts/test.sh sets it when one is installed)")
-	}
+	bin := testkit.SRS(t)
 	cb := &tokenCallback{}
 	up := httptest.NewServer(cb)
 	defer up.Close()
@@ -265,7 +260,7 @@ publishers:
 	}
 	// The results keep the token's name, not its value.
 	var sawParam, sawTail bool
-	for _, ev := range readEvents(t, filepath.Join(out, "results.jsonl")) {
+	for _, ev := range testkit.Events(t, filepath.Join(out, "results.jsonl")) {
 		if h := ev.Hook; h != nil && strings.Contains(h.Param, "token=***") && strings.Contains(h.Param, "rtmpload=") {
 			sawParam = true
 		}
