@@ -9,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
-func fault(t *testing.T, at, dur time.Duration, spec string) scenarios.Fault {
+func fault(t *testing.T, at, dur time.Duration, spec string) Fault {
 	t.Helper()
-	f, err := scenarios.ParseFault(spec)
+	f, err := ParseFault(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +51,7 @@ func TestFaultEffects(t *testing.T) {
 		{spec: "delay:300ms", status: 200, body: `{"code":0,"msg":null}`, verdict: VerdictAllow, allowed: true, minWait: 300 * time.Millisecond},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
-			s := start(t, Config{Faults: []scenarios.Fault{fault(t, 0, time.Hour, tc.spec)}})
+			s := start(t, Config{Faults: []Fault{fault(t, 0, time.Hour, tc.spec)}})
 			// Before Arm no fault applies.
 			if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "before", "")); !srsAllows(r) {
 				t.Fatalf("unarmed fault answered %d %q", r.status, r.body)
@@ -92,7 +91,7 @@ func btoi(b bool) int {
 
 // status:N answers an error status, which the report tells from a deny.
 func TestFaultVerdicts(t *testing.T) {
-	s := start(t, Config{Faults: []scenarios.Fault{
+	s := start(t, Config{Faults: []Fault{
 		fault(t, 0, 200*time.Millisecond, "status:503"),
 		fault(t, 0, time.Hour, "deny"), // overlapped: the first in the list wins while both apply
 	}})
@@ -111,7 +110,7 @@ func TestFaultVerdicts(t *testing.T) {
 // A delay past the caller's patience ends as a canceled call, not live.
 func TestFaultDelayCanceled(t *testing.T) {
 	calls := make(chan Call, 1)
-	s := start(t, Config{Faults: []scenarios.Fault{fault(t, 0, time.Hour, "delay:35s")}, OnCall: func(c Call) { calls <- c }})
+	s := start(t, Config{Faults: []Fault{fault(t, 0, time.Hour, "delay:35s")}, OnCall: func(c Call) { calls <- c }})
 	s.Arm(time.Now())
 	c := &http.Client{Timeout: 200 * time.Millisecond}
 	if resp, err := c.Post(s.OnPublishURL(), "application/json", strings.NewReader(srsCall("on_publish", "1", "cam01", ""))); err == nil {
@@ -163,7 +162,7 @@ func (l stateLog) expect(t *testing.T, epoch time.Time, offset time.Duration, st
 // Down closes the port and reopens it; changes come at the window edges, in order.
 func TestDownAndStateEdges(t *testing.T) {
 	log := make(stateLog, 16)
-	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []scenarios.Fault{
+	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []Fault{
 		fault(t, 100*time.Millisecond, 200*time.Millisecond, "down"),
 		fault(t, 400*time.Millisecond, 100*time.Millisecond, "status:500"),
 	}})
@@ -217,7 +216,7 @@ func TestDownAndStateEdges(t *testing.T) {
 // said no, the answer is in the wrong format.
 func TestGarbageState(t *testing.T) {
 	log := make(stateLog, 16)
-	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []scenarios.Fault{
+	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []Fault{
 		fault(t, 100*time.Millisecond, 100*time.Millisecond, "garbage"),
 	}})
 	epoch := time.Now()
@@ -234,7 +233,7 @@ func TestGarbageState(t *testing.T) {
 
 func TestFlap(t *testing.T) {
 	log := make(stateLog, 16)
-	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []scenarios.Fault{
+	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []Fault{
 		fault(t, 0, 400*time.Millisecond, "flap:100ms"),
 	}})
 	epoch := time.Now()
@@ -260,7 +259,7 @@ func TestFlap(t *testing.T) {
 // Live bookkeeping under faults: only an answer the server takes as
 // allow makes a stream live; an on_unpublish always frees its owner's.
 func TestLiveUnderFaults(t *testing.T) {
-	s := start(t, Config{Mode: schema.HookConflict, Faults: []scenarios.Fault{
+	s := start(t, Config{Mode: schema.HookConflict, Faults: []Fault{
 		fault(t, 0, 150*time.Millisecond, "deny"),
 		fault(t, 150*time.Millisecond, 150*time.Millisecond, "garbage"),
 	}})
@@ -295,13 +294,13 @@ func TestLiveUnderFaults(t *testing.T) {
 }
 
 func TestBadFaults(t *testing.T) {
-	for _, f := range []scenarios.Fault{
+	for _, f := range []Fault{
 		{Kind: "down"},
 		{Kind: "explode", For: time.Second},
 		{Kind: "flap", For: time.Second},
 		{Kind: "status", Status: 42, For: time.Second},
 	} {
-		if _, err := Start(Config{Faults: []scenarios.Fault{f}}); err == nil {
+		if _, err := Start(Config{Faults: []Fault{f}}); err == nil {
 			t.Errorf("fault %+v accepted", f)
 		}
 	}
@@ -310,7 +309,7 @@ func TestBadFaults(t *testing.T) {
 // Close stops the schedule: no change is reported after it returns.
 func TestCloseDisarms(t *testing.T) {
 	log := make(stateLog, 16)
-	s, err := Start(Config{OnState: func(c StateChange) { log <- c }, Faults: []scenarios.Fault{
+	s, err := Start(Config{OnState: func(c StateChange) { log <- c }, Faults: []Fault{
 		fault(t, 50*time.Millisecond, time.Second, "down"),
 	}})
 	if err != nil {
@@ -335,7 +334,7 @@ func TestCloseDisarms(t *testing.T) {
 func TestDownCutsCallsInFlight(t *testing.T) {
 	calls := make(chan Call, 1)
 	s := start(t, Config{Latency: 2 * time.Second, OnCall: func(c Call) { calls <- c },
-		Faults: []scenarios.Fault{fault(t, 100*time.Millisecond, time.Hour, "down")}})
+		Faults: []Fault{fault(t, 100*time.Millisecond, time.Hour, "down")}})
 	s.Arm(time.Now())
 	t0 := time.Now()
 	if resp, err := client.Post(s.OnPublishURL(), "application/json", strings.NewReader(srsCall("on_publish", "1", "cam01", ""))); err == nil {

@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
@@ -66,7 +65,7 @@ type Config struct {
 
 	// Faults is a schedule over the time since Arm; before Arm no fault
 	// applies. Where windows overlap the first in the list wins.
-	Faults []scenarios.Fault
+	Faults []Fault
 
 	// OnState, if set, is told the callback's availability at Arm and at
 	// every change. Changes are reported one at a time, in order.

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -60,7 +59,7 @@ func TestProbeTCP(t *testing.T) {
 }
 
 func TestProbePublishJudgedBySRSRule(t *testing.T) {
-	s := start(t, Config{Mode: schema.HookConflict, Faults: []scenarios.Fault{
+	s := start(t, Config{Mode: schema.HookConflict, Faults: []Fault{
 		fault(t, 150*time.Millisecond, 150*time.Millisecond, "deny"),
 		fault(t, 300*time.Millisecond, 150*time.Millisecond, "status:500"),
 		fault(t, 450*time.Millisecond, 150*time.Millisecond, "garbage"),

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -134,7 +133,7 @@ func TestProxyUpstreamDown(t *testing.T) {
 
 func TestProxyFaultOverrides(t *testing.T) {
 	up, got := upstream(t, 0, 200, "application/json", "0")
-	s := start(t, Config{Upstream: up.URL, Faults: []scenarios.Fault{fault(t, 0, time.Hour, "status:503")}})
+	s := start(t, Config{Upstream: up.URL, Faults: []Fault{fault(t, 0, time.Hour, "status:503")}})
 	s.Arm(time.Now())
 	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", "")); r.status != 503 {
 		t.Fatalf("answer %d, want the fault's 503", r.status)

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
@@ -220,19 +219,19 @@ func (s *Server) abort(c *Call, reason string) {
 
 // hold keeps the caller waiting for the hook's latency, or the delay fault f
 // (nil when none is on), and aborts the call if it cannot be answered.
-func (s *Server) hold(ctx context.Context, c *Call, f *scenarios.Fault, readErr error) {
+func (s *Server) hold(ctx context.Context, c *Call, f *Fault, readErr error) {
 	var tooLarge *http.MaxBytesError
 	if readErr != nil && !errors.As(readErr, &tooLarge) {
 		// Cut off (the body timeout) or gone: no answer can reach it.
 		s.abort(c, "body not read: "+readErr.Error())
 	}
-	if f != nil && f.Kind == scenarios.FaultDown {
+	if f != nil && f.Kind == FaultDown {
 		// Accepted in the instant before the down window closed the
 		// listener: drop it as the closing would have.
 		s.abort(c, "connection dropped by fault "+f.Spec)
 	}
 	wait := s.latency
-	if f != nil && f.Kind == scenarios.FaultDelay {
+	if f != nil && f.Kind == FaultDelay {
 		wait = f.Delay
 	}
 	if err := sleep(ctx, wait); err != nil {
@@ -243,10 +242,10 @@ func (s *Server) hold(ctx context.Context, c *Call, f *scenarios.Fault, readErr 
 // decide is the answer to req: the fault f's (nil when none is on), the
 // upstream's when the hook proxies, or the hook's own. A well-formed call
 // that is answered is booked: an allow makes its stream live.
-func (s *Server) decide(w http.ResponseWriter, r *http.Request, c *Call, f *scenarios.Fault, req request, rerr *requestError, body []byte) answer {
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, c *Call, f *Fault, req request, rerr *requestError, body []byte) answer {
 	var ans answer
 	switch {
-	case f != nil && f.Kind != scenarios.FaultDelay:
+	case f != nil && f.Kind != FaultDelay:
 		ans = *faultAnswer(c.Dialect, *f)
 	case s.upstream != "":
 		ans = s.askUpstream(r, c, body)
@@ -292,21 +291,21 @@ func dialectOf(r *http.Request) string {
 // the upstream's. The upstream is not asked at all: a real service that
 // saw an on_publish we then refused would count a stream that never went
 // live.
-func faultAnswer(dialect string, f scenarios.Fault) *answer {
+func faultAnswer(dialect string, f Fault) *answer {
 	const text = "text/plain; charset=utf-8"
 	var a answer
 	switch f.Kind {
-	case scenarios.FaultStatus:
+	case FaultStatus:
 		a = answer{status: f.Status, ctype: text, body: "rtmpload hook fault " + f.Spec + "\n"}
-	case scenarios.FaultDeny:
+	case FaultDeny:
 		a = deny(dialect, "", "fault deny")
-	case scenarios.FaultGarbage:
+	case FaultGarbage:
 		a = answer{status: http.StatusOK, ctype: text, body: "OK"}
 	}
 	a.verdict = verdictOf(dialect, a.status, a.body)
 	a.reason = "fault " + f.Spec
 	switch {
-	case f.Kind == scenarios.FaultGarbage && a.verdict == VerdictAllow:
+	case f.Kind == FaultGarbage && a.verdict == VerdictAllow:
 		a.reason += ": a 200 with junk, which nginx-rtmp takes as allow"
 	case a.verdict == VerdictBadAnswer:
 		a.reason += ": " + refusal(a.verdict, a.status, a.body)
@@ -370,7 +369,7 @@ func (s *Server) cancelReason(arrived time.Time) string {
 	if s.closing.Err() != nil {
 		return "hook server closed before answering"
 	}
-	if f := s.sched.faultScheduled(); f != nil && (f.Kind == scenarios.FaultDown || f.Kind == scenarios.FaultFlap) {
+	if f := s.sched.faultScheduled(); f != nil && (f.Kind == FaultDown || f.Kind == FaultFlap) {
 		return "connection cut by fault " + f.Spec
 	}
 	return fmt.Sprintf("caller went away after %s", s.now().Sub(arrived).Round(time.Millisecond))

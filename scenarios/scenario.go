@@ -19,6 +19,7 @@ import (
 	"github.com/goccy/go-yaml/printer"
 	"github.com/goccy/go-yaml/token"
 
+	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/report/threshold"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -60,7 +61,7 @@ type Media struct {
 type Hook struct {
 	Mode    schema.HookMode
 	Latency time.Duration
-	Faults  []Fault // windows over the run's elapsed time, in file order
+	Faults  []hook.Fault // windows over the run's elapsed time, in file order
 }
 
 // Group is a set of publishers that share a name pattern and a start schedule.
@@ -295,7 +296,7 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 	s.Churn.Share, _ = parseShare(raw.Churn.Share)
 	for _, f := range raw.Hook.Faults {
 		// A bad kind is reported by check with its position; keep what was written.
-		pf, _ := ParseFault(f.Kind)
+		pf, _ := hook.ParseFault(f.Kind)
 		pf.Spec, pf.At, pf.For = f.Kind, time.Duration(f.At), time.Duration(f.For)
 		s.Hook.Faults = append(s.Hook.Faults, pf)
 	}
@@ -439,7 +440,7 @@ func (s *Scenario) checkHook() *problem {
 	}
 	for i, f := range s.Hook.Faults {
 		path := fmt.Sprintf("$.hook.faults[%d]", i)
-		if _, err := ParseFault(f.Spec); err != nil {
+		if _, err := hook.ParseFault(f.Spec); err != nil {
 			return problemAt(path, "kind", "%v", err)
 		}
 		if f.At < 0 || f.At >= s.Duration {

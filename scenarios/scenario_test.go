@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -204,11 +205,11 @@ func TestHookFaultsAndExpect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Fault{
-		{At: 20 * time.Second, For: 10 * time.Second, Kind: FaultDown, Spec: "down"},
-		{At: 30 * time.Second, For: 5 * time.Second, Kind: FaultStatus, Status: 500, Spec: "status:500"},
-		{At: 40 * time.Second, For: 5 * time.Second, Kind: FaultDelay, Delay: 35 * time.Second, Spec: "delay:35s"},
-		{At: 45 * time.Second, For: 10 * time.Second, Kind: FaultFlap, Period: 2 * time.Second, Spec: "flap:2s"},
+	want := []hook.Fault{
+		{At: 20 * time.Second, For: 10 * time.Second, Kind: hook.FaultDown, Spec: "down"},
+		{At: 30 * time.Second, For: 5 * time.Second, Kind: hook.FaultStatus, Status: 500, Spec: "status:500"},
+		{At: 40 * time.Second, For: 5 * time.Second, Kind: hook.FaultDelay, Delay: 35 * time.Second, Spec: "delay:35s"},
+		{At: 45 * time.Second, For: 10 * time.Second, Kind: hook.FaultFlap, Period: 2 * time.Second, Spec: "flap:2s"},
 	}
 	if len(s.Hook.Faults) != len(want) {
 		t.Fatalf("faults %+v", s.Hook.Faults)

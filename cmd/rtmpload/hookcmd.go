@@ -59,7 +59,7 @@ func hookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
-	var faults []scenarios.Fault
+	var faults []hook.Fault
 	if *scenario != "" {
 		sc, err := scenarios.Resolve(*scenario)
 		if err != nil {
@@ -106,9 +106,9 @@ func hookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // parseFaultFlag reads "at=20s,for=10s,kind=down".
-func parseFaultFlag(spec string) (scenarios.Fault, error) {
-	bad := func(why string) (scenarios.Fault, error) {
-		return scenarios.Fault{}, fmt.Errorf("--fault %q: %s (want at=20s,for=10s,kind=down)", spec, why)
+func parseFaultFlag(spec string) (hook.Fault, error) {
+	bad := func(why string) (hook.Fault, error) {
+		return hook.Fault{}, fmt.Errorf("--fault %q: %s (want at=20s,for=10s,kind=down)", spec, why)
 	}
 	var at, dur, kind string
 	for part := range strings.SplitSeq(spec, ",") {
@@ -130,7 +130,7 @@ func parseFaultFlag(spec string) (scenarios.Fault, error) {
 	if kind == "" || dur == "" {
 		return bad("kind and for are required")
 	}
-	f, err := scenarios.ParseFault(kind)
+	f, err := hook.ParseFault(kind)
 	if err != nil {
 		return bad(err.Error())
 	}

@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -29,7 +28,7 @@ const (
 
 // schedule is the fault schedule of one Server.
 type schedule struct {
-	faults  []scenarios.Fault
+	faults  []Fault
 	onState func(StateChange)
 
 	// mu serializes Arm, window edges and disarm, so changes are applied
@@ -47,11 +46,11 @@ type schedule struct {
 	// applied is the fault of the state applied last (nil: none, or the up
 	// half of a flap): what shapes a call, so that a call and the state
 	// reported at its arrival agree even when a timer applies an edge late.
-	applied *scenarios.Fault
+	applied *Fault
 }
 
-func newSchedule(faults []scenarios.Fault, onState func(StateChange)) (*schedule, error) {
-	fs := make([]scenarios.Fault, len(faults))
+func newSchedule(faults []Fault, onState func(StateChange)) (*schedule, error) {
+	fs := make([]Fault, len(faults))
 	for i, f := range faults {
 		if err := checkFault(f); err != nil {
 			return nil, fmt.Errorf("hook: fault %d (%s): %w", i+1, f.Spec, err)
@@ -64,25 +63,6 @@ func newSchedule(faults []scenarios.Fault, onState func(StateChange)) (*schedule
 	return &schedule{faults: fs, onState: onState, state: schema.StateUp}, nil
 }
 
-func checkFault(f scenarios.Fault) error {
-	switch {
-	case f.At < 0 || f.For <= 0:
-		return errors.New("want at >= 0 and for > 0")
-	case f.Kind == scenarios.FaultStatus && (f.Status < 100 || f.Status > 599):
-		return fmt.Errorf("status %d is not an HTTP status", f.Status)
-	case f.Kind == scenarios.FaultDelay && f.Delay <= 0:
-		return errors.New("delay must be greater than 0")
-	case f.Kind == scenarios.FaultFlap && f.Period <= 0:
-		return errors.New("flap period must be greater than 0")
-	}
-	switch f.Kind {
-	case scenarios.FaultDown, scenarios.FaultStatus, scenarios.FaultDeny, scenarios.FaultDelay,
-		scenarios.FaultGarbage, scenarios.FaultFlap:
-		return nil
-	}
-	return fmt.Errorf("unknown kind %q", f.Kind)
-}
-
 // at returns the window in effect d after the epoch (-1 if none) and the
 // state it puts the callback in.
 func (sc *schedule) at(d time.Duration) (int, schema.CallbackState) {
@@ -91,18 +71,18 @@ func (sc *schedule) at(d time.Duration) (int, schema.CallbackState) {
 			continue
 		}
 		switch f.Kind {
-		case scenarios.FaultDown:
+		case FaultDown:
 			return i, schema.StateDown
-		case scenarios.FaultFlap:
+		case FaultFlap:
 			if (d-f.At)/f.Period%2 == 0 {
 				return i, schema.StateDown
 			}
 			return i, schema.StateUp
-		case scenarios.FaultDelay:
+		case FaultDelay:
 			return i, schema.StateSlow
-		case scenarios.FaultDeny:
+		case FaultDeny:
 			return i, schema.StateDenying
-		case scenarios.FaultGarbage:
+		case FaultGarbage:
 			return i, schema.StateMisanswering
 		default: // status
 			return i, schema.StateErroring
@@ -124,7 +104,7 @@ func (sc *schedule) next(d time.Duration) (time.Duration, bool) {
 		end := f.At + f.For
 		consider(f.At)
 		consider(end)
-		if f.Kind == scenarios.FaultFlap && d >= f.At && d < end {
+		if f.Kind == FaultFlap && d >= f.At && d < end {
 			if turn := f.At + ((d-f.At)/f.Period+1)*f.Period; turn < end {
 				consider(turn)
 			}
@@ -138,7 +118,7 @@ func (sc *schedule) next(d time.Duration) (time.Duration, bool) {
 // applied, not the schedule's at this instant. A window's edge takes effect
 // when its timer applies it (for down, when the listener closed), and that
 // is the time the reported state change carries.
-func (sc *schedule) faultNow() *scenarios.Fault {
+func (sc *schedule) faultNow() *Fault {
 	sc.cur.Lock()
 	defer sc.cur.Unlock()
 	if !sc.armed {
@@ -150,7 +130,7 @@ func (sc *schedule) faultNow() *scenarios.Fault {
 // faultScheduled is the fault the schedule puts at this instant, nil if
 // none: what cut a call in flight at a down edge, which the timer applying
 // the edge reports only once the listener is closed.
-func (sc *schedule) faultScheduled() *scenarios.Fault {
+func (sc *schedule) faultScheduled() *Fault {
 	sc.cur.Lock()
 	armed, epoch := sc.armed, sc.epoch
 	sc.cur.Unlock()
@@ -275,24 +255,6 @@ func (s *Server) apply(d time.Duration, at time.Time, force bool) {
 	if sc.onState != nil {
 		sc.onState(change)
 	}
-}
-
-func describe(f scenarios.Fault, st schema.CallbackState) string {
-	switch {
-	case st == schema.StateDown:
-		return "listener closed: connections refused"
-	case f.Kind == scenarios.FaultFlap:
-		return "flap: up for " + f.Period.String()
-	case f.Kind == scenarios.FaultStatus:
-		return fmt.Sprintf("answering HTTP %d", f.Status)
-	case f.Kind == scenarios.FaultGarbage:
-		return "answering 200 with a body that is not SRS's allow"
-	case f.Kind == scenarios.FaultDelay:
-		return "answering after " + f.Delay.String()
-	case f.Kind == scenarios.FaultDeny:
-		return "denying every publish"
-	}
-	return ""
 }
 
 // goDown closes the listener and every connection, in-flight calls
