@@ -26,6 +26,11 @@ func Builtin(name string) (*Scenario, error) {
 	return Parse(builtinPrefix+name, data)
 }
 
+// Info describes a built-in scenario.
+type Info struct {
+	Name, Description string
+}
+
 // Builtins lists the built-in scenarios sorted by name.
 func Builtins() []Info {
 	var infos []Info
