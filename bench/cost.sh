@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# rtmpload's own cost per publisher (issue 16: RSS at most 64 MiB + 64 KiB per
-# publisher at 1,000): N publishers (default 200) on the embedded server, FANOUT
-# (default 16) per ffmpeg process so that ffmpeg costs little, tap on unless
+# rtmpload's own cost per publisher (its target, docs/benchmarks.md: RSS at
+# most 64 MiB + 64 KiB per publisher at 1,000): N publishers (default 200) on
+# the embedded server, FANOUT (default 16) per ffmpeg process so that ffmpeg
+# costs little, tap on unless
 # TAP=false. Between WARM (default 60 s) and WARM+WINDOW (default 60 s) it reads
 # /proc for rtmpload's CPU and RSS (sampled every 5 s) and its ffmpegs' CPU, and
 # takes rtmpload's goroutine count and a heap profile from --metrics' /debug/pprof;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How rtmpload's own cost grows with the number of publishers (issue 8): runs
+# How rtmpload's own cost grows with the number of publishers: runs
 # one scenario per step (default 10, 50, 100, 200, 300 publishers, 60 s each,
 # testsrc-720p at 500k, ramp n/50 s so that 100 publishers start within 2 s)
 # on the embedded server and prints one table from each run's report.json and

@@ -115,10 +115,10 @@ func assertNoSecretInDir(t *testing.T, dir string) int {
 	return n
 }
 
-// TestSecretsReachServerNotOutputs is issue 15's acceptance test: a run
-// against a server rtmpload did not start, with a publish token and a
-// password in --target, a password in --api and in --hook proxy=URL, and
-// a token in a group's param. The tokens reach the callback; no secret
+// TestSecretsReachServerNotOutputs checks end to end that secrets reach the
+// server and nowhere else: a run against a server rtmpload did not start,
+// with a publish token and a password in --target, a password in --api and
+// in --hook proxy=URL, and a token in a group's param. The tokens reach the callback; no secret
 // appears in any file of the results directory, any report format, or the
 // terminal of run, report, hook and diagnose.
 func TestSecretsReachServerNotOutputs(t *testing.T) {
