@@ -2,11 +2,11 @@
 # rtmpload's own cost per publisher (its target, docs/benchmarks.md: RSS at
 # most 64 MiB + 64 KiB per publisher at 1,000): N publishers (default 200) on
 # the embedded server, FANOUT (default 16) per ffmpeg process so that ffmpeg
-# costs little, tap on unless
-# TAP=false. Between WARM (default 60 s) and WARM+WINDOW (default 60 s) it reads
-# /proc for rtmpload's CPU and RSS (sampled every 5 s) and its ffmpegs' CPU, and
-# takes rtmpload's goroutine count and a heap profile from --metrics' /debug/pprof;
-# then it stops the run with Ctrl-C (SIGINT).
+# costs little, tap on unless TAP=false. Between WARM (default 60 s) and
+# WARM+WINDOW (default 60 s) it reads /proc for rtmpload's CPU and RSS
+# (sampled every 5 s) and its ffmpegs' CPU, and takes rtmpload's goroutine
+# count and a heap profile from --metrics' /debug/pprof; then it stops the run
+# with Ctrl-C (SIGINT).
 # Usage: bench/cost.sh [PUBLISHERS]    FANOUT=16 RAMP=30s WARM=60 WINDOW=60 TAP=true RTMPLOAD=bin/rtmpload
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,10 +2,9 @@
 # rtmpload's own CPU against its ffmpegs' once every publisher runs (its
 # target, docs/benchmarks.md: "at most 10 % of the CPU its ffmpegs use"),
 # without the start-up burst that a whole-run figure (the run's end line,
-# bench/scale.sh) includes: N
-# publishers (default 100) on the embedded server, tap and hook on, and the
-# CPU of rtmpload and of each of its ffmpegs read from /proc between WARM
-# (default 40 s) and WARM+WINDOW (default 60 s).
+# bench/scale.sh) includes: N publishers (default 100) on the embedded
+# server, tap and hook on, and the CPU of rtmpload and of each of its ffmpegs
+# read from /proc between WARM (default 40 s) and WARM+WINDOW (default 60 s).
 # Usage: bench/steady.sh [PUBLISHERS]    WARM=40 WINDOW=60 RTMPLOAD=bin/rtmpload
 set -euo pipefail
 cd "$(dirname "$0")/.."
