@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/option"
 	"github.com/rtmpload/rtmpload/media"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -121,7 +122,9 @@ func (t rtmpTarget) addr() string { return net.JoinHostPort(t.host, t.port) }
 func parseRTMP(s string) (rtmpTarget, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "rtmp" || u.Hostname() == "" {
-		return rtmpTarget{}, fmt.Errorf("--rtmp %q: want rtmp://host[:port]/app, e.g. %s", schema.URL(s), DefaultRTMP)
+		return rtmpTarget{}, option.New("Config.RTMP", func(name string) string {
+			return fmt.Sprintf("%s %q: want rtmp://host[:port]/app, e.g. %s", name, schema.URL(s), DefaultRTMP)
+		})
 	}
 	t := rtmpTarget{raw: s, host: u.Hostname(), port: cmp.Or(u.Port(), "1935"), query: u.RawQuery}
 	if u.User != nil {
@@ -151,11 +154,15 @@ func (c Config) validate() error {
 	}
 	if c.API != "" {
 		if u, err := url.Parse(c.API); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--api %q: want http://host:port, e.g. http://127.0.0.1:1985", c.API)
+			return option.New("Config.API", func(name string) string {
+				return fmt.Sprintf("%s %q: want http://host:port, e.g. http://127.0.0.1:1985", name, c.API)
+			})
 		}
 	}
 	if c.Publish && c.RTMP == "" {
-		return fmt.Errorf("--publish needs --rtmp: where to publish")
+		return &option.Error{Fields: []string{"Config.Publish", "Config.RTMP"}, Text: func(n ...string) string {
+			return fmt.Sprintf("%s needs %s: where to publish", n[0], n[1])
+		}}
 	}
 	return nil
 }

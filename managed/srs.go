@@ -39,7 +39,7 @@ func StartSRS(ctx context.Context, cfg SRSConfig) (*SRS, error) {
 		return nil, errors.New("srs: SRSConfig.Dir is required")
 	}
 	if cfg.Binary == "" {
-		return nil, errors.New("srs: SRSConfig.Binary is required: --server srs=PATH names your SRS binary")
+		return nil, errors.New("srs: SRSConfig.Binary is required: the path of the SRS binary to start")
 	}
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {

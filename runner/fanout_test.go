@@ -273,7 +273,7 @@ publishers:
 	} {
 		c.o.Scenario, c.o.RunID, c.o.CacheDir = sc, "r", t.TempDir()
 		_, err := prepare(c.o, time.Now())
-		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "--tap=false")) {
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "drop Options.NoTap")) {
 			t.Errorf("parallel %v, no tap %v, target %q: err %v, want ok %v", c.o.FanoutParallel, c.o.NoTap, c.o.Target, err, c.ok)
 		}
 	}

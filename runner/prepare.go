@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/hook"
+	"github.com/rtmpload/rtmpload/internal/option"
 	"github.com/rtmpload/rtmpload/media"
 	"github.com/rtmpload/rtmpload/report/threshold"
 	"github.com/rtmpload/rtmpload/runner/limits"
@@ -36,6 +37,10 @@ type plan struct {
 	planned    map[string]int   // this shard's publishers per group
 }
 
+// ErrNoBaseline follows a threshold relative to a baseline among a run's:
+// a run has none, so such a threshold is for its results afterwards.
+var ErrNoBaseline = errors.New("a run has none; evaluate it on the run's results afterwards")
+
 // prepare checks o and makes the run's plan. Everything that can fail on bad
 // input fails here, before a port is bound or a file written. now names the
 // run when o does not.
@@ -56,7 +61,9 @@ func prepare(o Options, now time.Time) (*plan, error) {
 		return nil, fmt.Errorf("fanout %d: want 1 to %d publishers per ffmpeg process", o.Fanout, scenarios.MaxFanout)
 	}
 	if o.FanoutParallel && o.NoTap && !serverInProcess(o, sc) {
-		return nil, fmt.Errorf("--fanout-parallel learns that each output opened from the tap or the embedded server in this process: drop --tap=false")
+		return nil, &option.Error{Fields: []string{"Options.FanoutParallel", "Options.NoTap"}, Text: func(n ...string) string {
+			return fmt.Sprintf("%s learns that each output opened from the tap or the embedded server in this process: drop %s", n[0], n[1])
+		}}
 	}
 	p := &plan{o: o, sc: sc, id: o.RunID, mode: mode, server: o.Server, hook: o.Hook, cacheDir: o.CacheDir}
 	if p.id == "" {
@@ -68,7 +75,7 @@ func prepare(o Options, now time.Time) (*plan, error) {
 		return nil, err
 	}
 	if err := threshold.NeedBaseline(p.thresholds); err != nil {
-		return nil, fmt.Errorf("%w: a run has none; evaluate it afterwards with 'rtmpload report RESULTS --baseline EARLIER --expect ...'", err)
+		return nil, fmt.Errorf("%w: %w", err, ErrNoBaseline)
 	}
 	p.schedule = sc.Schedule()
 	p.slots = scenarios.Shard(p.schedule, o.Shard, o.Shards)

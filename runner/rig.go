@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/rtmpload/rtmpload/internal/option"
 	"github.com/rtmpload/rtmpload/schema"
 
 	"github.com/rtmpload/rtmpload/hook"
@@ -142,7 +143,11 @@ func (r *run) openResults(g *rig) error {
 	g.resultsPath = filepath.Join(dir, "results.jsonl")
 	f, err := os.OpenFile(g.resultsPath, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("create results file: %w (pass a new --out directory)", err)
+		oe := option.New("Options.ResultsDir", func(name string) string {
+			return fmt.Sprintf("create results file: %v (pass a new %s)", err, name)
+		})
+		oe.Err = err
+		return oe
 	}
 	g.w = schema.NewWriter(f)
 	var once sync.Once

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/hook"
+	"github.com/rtmpload/rtmpload/internal/option"
 	"github.com/rtmpload/rtmpload/managed"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
@@ -209,10 +210,14 @@ func joinQuery(a, b string) string {
 func externalTarget(raw, api string) (*target, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "rtmp" || u.Host == "" {
-		return nil, fmt.Errorf("--target %q: want rtmp://host:port[/app][?query] (credentials as user:password@ before the host)", schema.URL(raw))
+		return nil, option.New("Options.Target", func(name string) string {
+			return fmt.Sprintf("%s %q: want rtmp://host:port[/app][?query] (credentials as user:password@ before the host)", name, schema.URL(raw))
+		})
 	}
 	if q, err := url.ParseQuery(u.RawQuery); err != nil || q.Has("rtmpload") || u.Fragment != "" {
-		return nil, fmt.Errorf("--target %q: its query must be name=value pairs joined by '&' (rtmpload= is rtmpload's own)", schema.URL(raw))
+		return nil, option.New("Options.Target", func(name string) string {
+			return fmt.Sprintf("%s %q: its query must be name=value pairs joined by '&' (rtmpload= is rtmpload's own)", name, schema.URL(raw))
+		})
 	}
 	host := u.Host
 	if u.Port() == "" {
@@ -226,7 +231,9 @@ func externalTarget(raw, api string) (*target, error) {
 	// publisher's "Connection refused".
 	c, err := net.DialTimeout("tcp", host, 5*time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("--target %s: cannot connect (%v): is the server running and its RTMP port open?", schema.URL(raw), err)
+		return nil, option.New("Options.Target", func(name string) string {
+			return fmt.Sprintf("%s %s: cannot connect (%v): is the server running and its RTMP port open?", name, schema.URL(raw), err)
+		})
 	}
 	c.Close()
 	t := &target{addr: host, app: app, query: u.RawQuery, desc: "external rtmp://" + host + "/" + app, stop: func() {}}
@@ -239,7 +246,9 @@ func externalTarget(raw, api string) (*target, error) {
 		defer cancel()
 		v, err := cl.Version(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("--api %s: %v: check the SRS http_api address (default port 1985)", schema.URL(api), err)
+			return nil, option.New("Options.API", func(name string) string {
+				return fmt.Sprintf("%s %s: %v: check the SRS http_api address (default port 1985)", name, schema.URL(api), err)
+			})
 		}
 		t.version = "SRS " + v
 		t.desc += " api " + schema.URL(api).String()

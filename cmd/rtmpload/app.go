@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/rtmpload/rtmpload/internal/option"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -98,6 +99,7 @@ func fail(stderr io.Writer, err error) int {
 	if errors.Is(err, pflag.ErrHelp) {
 		return exitOK
 	}
+	err = option.Rename(err, flagNames)
 	fmt.Fprintf(stderr, "rtmpload: %s\n", strings.TrimRight(err.Error(), "\n"))
 	// A scenario error also shows where: the source lines with a caret.
 	var pe *scenarios.ParseError
@@ -105,6 +107,19 @@ func fail(stderr io.Writer, err error) int {
 		fmt.Fprintln(stderr, strings.TrimRight(pe.Excerpt, "\n"))
 	}
 	return exitSetup
+}
+
+// flagNames are the flags that set the options the libraries' errors name
+// by field (package option): the message the user sees names the flag.
+var flagNames = map[string]string{
+	"Options.Target":         "--target",
+	"Options.API":            "--api",
+	"Options.ResultsDir":     "--out directory",
+	"Options.FanoutParallel": "--fanout-parallel",
+	"Options.NoTap":          "--tap=false",
+	"Config.RTMP":            "--rtmp",
+	"Config.API":             "--api",
+	"Config.Publish":         "--publish",
 }
 
 // newFlags returns a flag set that reports errors instead of exiting.

@@ -89,7 +89,11 @@ func TestRefusedBeforeTheRun(t *testing.T) {
 		{"progress", []string{"--progress", "sideways"}, "sideways"},
 		{"grace", []string{"--grace", "-5s"}, "negative"},
 		{"latency metric", []string{"--expect", "p95(nonsense) < 1s"}, "nonsense"},
-		{"baseline", []string{"--expect", "rate(ok) >= baseline*1.2"}, "baseline"},
+		{"baseline", []string{"--expect", "rate(ok) >= baseline*1.2"}, "afterwards, with 'rtmpload report RESULTS --baseline EARLIER"},
+		// The library names the option; the message names the flag.
+		{"target not rtmp", []string{"--target", "http://127.0.0.1:1/live"}, `rtmpload: --target "http://127.0.0.1:1/live": want rtmp://`},
+		{"target refused", []string{"--target", "rtmp://127.0.0.1:1/live"}, "rtmpload: --target rtmp://127.0.0.1:1/live: cannot connect"},
+		{"parallel without a view", []string{"--fanout-parallel", "--tap=false", "--target", "rtmp://127.0.0.1:1/live"}, "rtmpload: --fanout-parallel learns that each output opened from the tap or the embedded server in this process: drop --tap=false"},
 		{"server fails", []string{"--server", "srs=/nonexistent/srs"}, "nonexistent"},
 	}
 	for _, c := range cases {

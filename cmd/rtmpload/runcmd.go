@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/option"
 	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner"
@@ -212,6 +213,9 @@ func finishRun(ctx context.Context, res *runner.Result, err error, jsonOut bool,
 		fmt.Fprintln(stderr, "rtmpload: interrupted before any publisher started: nothing was run")
 		return exitAborted
 	}
+	if errors.Is(err, runner.ErrNoBaseline) {
+		err = fmt.Errorf("%w, with 'rtmpload report RESULTS --baseline EARLIER --expect ...'", err)
+	}
 	var setup *runner.SetupError
 	if errors.As(err, &setup) {
 		return fail(stderr, err)
@@ -237,7 +241,7 @@ func printRunReport(stdout io.Writer, res *runner.Result, jsonOut bool) error {
 // precedence: an error, nothing started, an interrupt, failed thresholds.
 func runExitCode(res *runner.Result, err error, stderr io.Writer) int {
 	if err != nil {
-		fmt.Fprintf(stderr, "rtmpload: %v\n", err)
+		fmt.Fprintf(stderr, "rtmpload: %v\n", option.Rename(err, flagNames))
 		if res != nil {
 			fmt.Fprintf(stderr, "rtmpload: what was measured is in %s\n", res.ResultsPath)
 		}
