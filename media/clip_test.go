@@ -59,8 +59,8 @@ func TestCheckFLV(t *testing.T) {
 func TestEnsureRefusesAnEmptyEncoding(t *testing.T) {
 	cache := t.TempDir()
 	_, err := Ensure(t.Context(), "/bin/true", cache, Params{}, nil)
-	if err == nil || !strings.Contains(err.Error(), "unusable") || !strings.Contains(err.Error(), "--ffmpeg") {
-		t.Errorf("error = %v, want one that says the output is unusable and names --ffmpeg", err)
+	if err == nil || !strings.Contains(err.Error(), "unusable") || !strings.Contains(err.Error(), "pass FFmpeg with") {
+		t.Errorf("error = %v, want one that says the output is unusable and names the option FFmpeg", err)
 	}
 	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
 		t.Errorf("cache holds %v after an empty encoding", entries)
@@ -100,8 +100,8 @@ func TestEnsureStopsAHungEncoding(t *testing.T) {
 	ff := testkit.FakeFFmpeg(t, "exec sleep 60\n")
 	cache := t.TempDir()
 	_, err := ensure(t.Context(), ff, cache, Params{}, nil, 300*time.Millisecond)
-	if err == nil || !strings.Contains(err.Error(), "hangs") || !strings.Contains(err.Error(), "--ffmpeg") {
-		t.Errorf("error = %v, want one that says it hangs and names --ffmpeg", err)
+	if err == nil || !strings.Contains(err.Error(), "hangs") || !strings.Contains(err.Error(), "pass FFmpeg with") {
+		t.Errorf("error = %v, want one that says it hangs and names the option FFmpeg", err)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("a timeout reads as an interrupt: %v", err)

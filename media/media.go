@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/option"
 	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -166,8 +167,10 @@ func ensure(ctx context.Context, ffmpeg, cacheDir string, p Params, log *slog.Lo
 	case ctx.Err() != nil:
 		return "", fmt.Errorf("encoding clip %s: %w", p.fileName(), context.Cause(ctx))
 	case ectx.Err() != nil:
-		return "", fmt.Errorf("encoding clip %s with %s: no result after %v, so it was stopped: this ffmpeg hangs; check that `%s -version` returns, or pass --ffmpeg with one that works",
-			p.fileName(), ff, timeout, ff)
+		return "", option.New("FFmpeg", func(name string) string {
+			return fmt.Sprintf("encoding clip %s with %s: no result after %v, so it was stopped: this ffmpeg hangs; check that `%s -version` returns, or pass %s with one that works",
+				p.fileName(), ff, timeout, ff, name)
+		})
 	case res.Err != nil:
 		return "", fmt.Errorf("encoding clip %s: %w", p.fileName(), res.Err)
 	case res.Class != schema.ClassExited:
@@ -176,8 +179,10 @@ func ensure(ctx context.Context, ffmpeg, cacheDir string, p Params, log *slog.Lo
 			p.fileName(), ff, why)
 	}
 	if err := CheckClip(tmp.Name()); err != nil {
-		return "", fmt.Errorf("encoding clip %s: %s exited 0 but its output is unusable (%v): it is not an ffmpeg that can encode; pass --ffmpeg with one that has libx264, aac and lavfi",
-			p.fileName(), ff, err)
+		return "", option.New("FFmpeg", func(name string) string {
+			return fmt.Sprintf("encoding clip %s: %s exited 0 but its output is unusable (%v): it is not an ffmpeg that can encode; pass %s with one that has libx264, aac and lavfi",
+				p.fileName(), ff, err, name)
+		})
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", fmt.Errorf("clip cache: %w", err)

@@ -49,8 +49,8 @@ func TestEnsureRejectsBadParams(t *testing.T) {
 
 func TestEnsureWithoutFFmpegSaysWhatToDo(t *testing.T) {
 	_, err := Ensure(t.Context(), filepath.Join(t.TempDir(), "no-ffmpeg"), t.TempDir(), Params{}, nil)
-	if err == nil || !strings.Contains(err.Error(), "--ffmpeg") {
-		t.Errorf("error = %v, want one that names --ffmpeg", err)
+	if err == nil || !strings.Contains(err.Error(), "pass FFmpeg with") {
+		t.Errorf("error = %v, want one that names the option FFmpeg", err)
 	}
 }
 

@@ -3,26 +3,32 @@
 package publisher
 
 import (
-	"errors"
 	"fmt"
 	"os/exec"
 
 	ffmpeg "github.com/u2takey/ffmpeg-go"
+
+	"github.com/rtmpload/rtmpload/internal/option"
 )
 
 // FindFFmpeg resolves the ffmpeg binary: path as given (a bare name is looked up on PATH), or
-// "ffmpeg" on PATH when path is empty.
+// "ffmpeg" on PATH when path is empty. Its errors name path as the option "FFmpeg"
+// (internal/option), so that a command can name its flag instead.
 func FindFFmpeg(path string) (string, error) {
 	if path == "" {
 		p, err := exec.LookPath("ffmpeg")
 		if err != nil {
-			return "", errors.New("ffmpeg not found on PATH: install it (apt-get install ffmpeg) or pass --ffmpeg PATH")
+			return "", option.New("FFmpeg", func(name string) string {
+				return "ffmpeg not found on PATH: install it (apt-get install ffmpeg) or pass its path as " + name
+			})
 		}
 		return p, nil
 	}
 	p, err := exec.LookPath(path)
 	if err != nil {
-		return "", fmt.Errorf("ffmpeg %q is not an executable file (%v): pass --ffmpeg with the path of an ffmpeg binary", path, err)
+		return "", option.New("FFmpeg", func(name string) string {
+			return fmt.Sprintf("ffmpeg %q is not an executable file (%v): pass %s with the path of an ffmpeg binary", path, err, name)
+		})
 	}
 	return p, nil
 }

@@ -201,15 +201,15 @@ func TestRunSpawnError(t *testing.T) {
 func TestFindFFmpeg(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	_, err := FindFFmpeg("")
-	if want := "ffmpeg not found on PATH: install it (apt-get install ffmpeg) or pass --ffmpeg PATH"; err == nil || err.Error() != want {
+	if want := "ffmpeg not found on PATH: install it (apt-get install ffmpeg) or pass its path as FFmpeg"; err == nil || err.Error() != want {
 		t.Errorf("FindFFmpeg(\"\") error = %v, want %q", err, want)
 	}
 	notExec := filepath.Join(t.TempDir(), "ffmpeg")
 	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := FindFFmpeg(notExec); err == nil || !strings.Contains(err.Error(), "--ffmpeg") {
-		t.Errorf("FindFFmpeg(non-executable) error = %v, want one naming --ffmpeg", err)
+	if _, err := FindFFmpeg(notExec); err == nil || !strings.Contains(err.Error(), "pass FFmpeg with") {
+		t.Errorf("FindFFmpeg(non-executable) error = %v, want one naming the option FFmpeg", err)
 	}
 	if err := os.Chmod(notExec, 0o755); err != nil {
 		t.Fatal(err)

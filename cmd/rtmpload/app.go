@@ -112,6 +112,7 @@ func fail(stderr io.Writer, err error) int {
 // flagNames are the flags that set the options the libraries' errors name
 // by field (package option): the message the user sees names the flag.
 var flagNames = map[string]string{
+	"FFmpeg":                 "--ffmpeg",
 	"Options.Target":         "--target",
 	"Options.API":            "--api",
 	"Options.ResultsDir":     "--out directory",
