@@ -30,7 +30,7 @@ const fifoOptions = "drop_pkts_on_overflow=1"
 // then never says that an output opened (tee's "filename:" line comes at once for all): the
 // caller learns it from the wire. Without parallel, tee opens its outputs one after another, in
 // order, says when each opened, and sends media to none until all are open or have failed: the
-// first one waits for the last (docs/benchmarks.md, "Fan-out").
+// first one waits for the last (docs/benchmarks-history.md, "fan-out").
 //
 // The log level is verbose with level tags: tee says which output each of its lines is about
 // only at that level (an output that opened shows as "filename:'URL'"), and TeeParser needs that

@@ -92,7 +92,7 @@ type Options struct {
 	// from its own queue (tee's use_fifo), instead of one after another
 	// with media to none until all are open: no output waits for the
 	// others, and one that stalls holds up no other. It costs about 2.4
-	// times the ffmpeg CPU per output (docs/benchmarks.md, "Fan-out").
+	// times the ffmpeg CPU per output (docs/benchmarks-history.md, "fan-out").
 	// It needs a view of each connection, to learn that an output opened:
 	// the tap, or the embedded server in this process.
 	FanoutParallel bool

@@ -11,7 +11,7 @@ const (
 	// publish (docs/srs-behaviour.md, "Publish timeouts"). Measured on loopback: 0.27 s per
 	// open against SRS 7.0.18 (3.6 opens/s), 0.14 s against the embedded server, so 32 outputs
 	// keep the first one's wait near 9 s against SRS on a quiet machine, room for a machine
-	// twice as slow; per output, 32 cost a quarter less ffmpeg CPU than 16 (docs/benchmarks.md,
+	// twice as slow; per output, 32 cost a quarter less ffmpeg CPU than 16 (docs/benchmarks-history.md,
 	// "Fan-out"). Parallel outputs (--fanout-parallel) do not wait, but cost 2.4 times as much.
 	MaxFanout = 32
 	// FanoutWindow bounds how far apart the scheduled starts of the publishers that share a
