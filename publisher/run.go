@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/pgroup"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -75,7 +76,7 @@ func Run(ctx context.Context, spec Spec) Result {
 		return Result{Class: schema.ClassSpawnError, ExitCode: -1, Err: err, Exited: time.Now()}
 	}
 	var stopped atomic.Bool
-	cmd := command(ctx, spec.FFmpeg, spec.Args, grace, p, &stopped)
+	cmd := command(spec.FFmpeg, spec.Args, p)
 	err = cmd.Start()
 	// The child holds its own copies; ours must go so that reads end when the child's do.
 	p.outW.Close()
@@ -90,6 +91,15 @@ func Run(ctx context.Context, spec Spec) Result {
 		}
 	}
 	res := Result{Spawned: time.Now(), PID: cmd.Process.Pid}
+	// A second Ctrl-C kills the group at once (pgroup.Killer).
+	untrack := pgroup.Track(ctx, res.PID)
+	defer untrack()
+	exited := make(chan struct{})
+	supervised := make(chan struct{})
+	go func() {
+		defer close(supervised)
+		supervise(ctx, res.PID, grace, exited, &stopped)
+	}()
 	if spec.OnStart != nil {
 		spec.OnStart(res.Spawned, res.PID)
 	}
@@ -97,15 +107,17 @@ func Run(ctx context.Context, spec Spec) Result {
 
 	waitErr := cmd.Wait()
 	res.Exited = time.Now()
-	// Whatever ffmpeg left behind in its group goes too; ESRCH means nothing did.
-	if err := syscall.Kill(-res.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+	close(exited)
+	<-supervised
+	// Whatever ffmpeg left behind in its group goes too.
+	if err := pgroup.Signal(res.PID, syscall.SIGKILL); err != nil {
 		res.Err = fmt.Errorf("killing process group %d: %w", res.PID, err)
 	}
 	out.finish(&res)
 	res.setExit(cmd.ProcessState, stopped.Load())
 
 	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, ctx.Err()) && res.Err == nil {
+	if waitErr != nil && !errors.As(waitErr, &exitErr) && res.Err == nil {
 		res.Err = waitErr
 	}
 	return res
@@ -132,27 +144,38 @@ func openPipes() (*pipes, error) {
 	return &pipes{outR: outR, outW: outW, errR: errR, errW: errW}, nil
 }
 
-// command is ffmpeg in a process group of its own, writing to p, which canceling ctx stops
-// (stopped then tells that we asked) and which is killed grace after that.
-func command(ctx context.Context, ffmpeg string, args []string, grace time.Duration, p *pipes, stopped *atomic.Bool) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, ffmpeg, args...)
+// command is ffmpeg, writing to p, in a process group of its own: a group
+// keeps a terminal's Ctrl-C away from ffmpeg (stopping is ours to decide)
+// and lets us end anything it started.
+func command(ffmpeg string, args []string, p *pipes) *exec.Cmd {
+	cmd := exec.Command(ffmpeg, args...)
 	cmd.Stdout, cmd.Stderr = p.outW, p.errW
-	// A group of its own keeps a terminal's Ctrl-C away from ffmpeg (stopping is ours to decide)
-	// and lets us end anything it started. Pdeathsig ends it if rtmpload itself is killed; it is
-	// tied to the forking OS thread, which the Go runtime does not retire while we run.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error {
-		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
-		if errors.Is(err, syscall.ESRCH) {
-			return os.ErrProcessDone
-		}
-		if err == nil {
-			stopped.Store(true)
-		}
-		return err
-	}
-	cmd.WaitDelay = grace
+	pgroup.Prepare(cmd)
 	return cmd
+}
+
+// supervise stops the group led by pid once ctx ends: SIGINT (stopped then
+// tells that we asked), and SIGKILL if it still runs grace after that. It
+// returns when the leader has exited (exited is closed). Both signals go to
+// the whole group: a leader that ignores SIGINT may have children that do
+// too, and only the group's SIGKILL reaches them.
+func supervise(ctx context.Context, pid int, grace time.Duration, exited <-chan struct{}, stopped *atomic.Bool) {
+	select {
+	case <-exited:
+		return
+	case <-ctx.Done():
+	}
+	// Not pgroup.Signal: a group already gone (ESRCH) was not stopped by us.
+	if syscall.Kill(-pid, syscall.SIGINT) == nil {
+		stopped.Store(true)
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-exited:
+	case <-t.C:
+		_ = pgroup.Signal(pid, syscall.SIGKILL)
+	}
 }
 
 // outputReader reads a running ffmpeg's stderr and progress, each in a goroutine of its own.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/pgroup"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -148,6 +149,30 @@ func TestRunKillsGrandchildren(t *testing.T) {
 	// The grandchild holds stderr open; Run must not wait for it to end on its own.
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("Run took %v", took)
+	}
+	requireGroupGone(t, res.PID)
+}
+
+// A second Ctrl-C (the run's pgroup.Killer fires) kills a stopped ffmpeg
+// that ignores SIGINT, and its grandchild, at once, not after the grace.
+func TestRunKilledAtOnceByTheKiller(t *testing.T) {
+	k := pgroup.NewKiller()
+	ctx, cancel := context.WithCancel(pgroup.WithKiller(t.Context(), k))
+	defer cancel()
+	var canceled time.Time
+	spec := Spec{Grace: time.Minute, OnProgress: func(Progress) {
+		if canceled.IsZero() {
+			canceled = time.Now()
+			cancel()
+			k.KillAll()
+		}
+	}}
+	res := runFake(t, ctx, "child", spec)
+	if res.Class != schema.ClassKilled || !res.Stopped {
+		t.Errorf("class %q stopped %v, want killed, true", res.Class, res.Stopped)
+	}
+	if took := res.Exited.Sub(canceled); took > 10*time.Second {
+		t.Errorf("exited %v after the kill, want at once (the grace is %v)", took, spec.Grace)
 	}
 	requireGroupGone(t, res.PID)
 }
