@@ -2,12 +2,14 @@ package diagnose
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/pgroup"
 	"github.com/rtmpload/rtmpload/publisher"
 )
 
@@ -70,11 +72,15 @@ func checkFFmpeg(ctx context.Context, cfg Config) (Check, string) {
 	return c, path
 }
 
+// ffmpegOutput runs `ffmpeg -hide_banner arg` in a process group of its
+// own, killed with the group when ctx ends or after the step's timeout (a
+// working ffmpeg answers within a second): a hanging ffmpeg (or a script
+// standing in for one) leaves nothing running behind it.
 func ffmpegOutput(ctx context.Context, cfg Config, path string, arg string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*cfg.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, "-hide_banner", arg)
-	cmd.WaitDelay = time.Second
-	out, err := cmd.Output()
+	timeout := cfg.Timeout
+	out, err := pgroup.Output(ctx, timeout, exec.Command(path, "-hide_banner", arg))
+	if errors.Is(err, pgroup.ErrTimedOut) {
+		return "", fmt.Errorf("no answer within %v, so it was killed", timeout)
+	}
 	return string(out), err
 }

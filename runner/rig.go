@@ -103,7 +103,9 @@ func (r *run) start(ctx context.Context) (g *rig, err error) {
 		g.rtmpBase = g.tg.base(g.tap.Addr())
 	}
 	// The clip last: the ports above fail fast, an encode takes seconds.
-	g.ffVersion = ffmpegVersion(ctx, o.FFmpeg)
+	if g.ffVersion, err = ffmpegVersion(ctx, o.FFmpeg, versionTimeout); err != nil {
+		return g, err
+	}
 	sc := r.p.sc
 	if g.clip, err = media.Ensure(ctx, o.FFmpeg, r.p.cacheDir, media.Params{Clip: sc.Media.Clip, BitrateBps: sc.Media.BitrateBps}, o.Logger); err != nil {
 		return g, err

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,10 +22,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rtmpload/rtmpload/hook"
+	"github.com/rtmpload/rtmpload/internal/pgroup"
 	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/report/threshold"
@@ -465,18 +466,24 @@ func newRunID(t time.Time) string {
 	return t.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
 }
 
+// versionTimeout bounds `ffmpeg -version`: a working ffmpeg answers in
+// well under a second, even on a loaded machine.
+const versionTimeout = 5 * time.Second
+
 // ffmpegVersion returns the first line of `ffmpeg -version`, for the run
-// header. It is a short-lived child, killed with its group if it hangs.
-func ffmpegVersion(ctx context.Context, ffmpeg string) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-version")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = time.Second
-	out, err := cmd.Output()
-	if err != nil {
-		return "unknown (" + err.Error() + ")"
+// header. It is a short-lived child in a process group of its own, killed
+// with the group when it hangs past timeout (an error that says so) or when
+// ctx ends. A -version that fails otherwise gives "unknown (why)".
+func ffmpegVersion(ctx context.Context, ffmpeg string, timeout time.Duration) (string, error) {
+	out, err := pgroup.Output(ctx, timeout, exec.Command(ffmpeg, "-hide_banner", "-version"))
+	switch {
+	case ctx.Err() != nil:
+		return "", fmt.Errorf("checking %s -version: %w", ffmpeg, context.Cause(ctx))
+	case errors.Is(err, pgroup.ErrTimedOut):
+		return "", fmt.Errorf("ffmpeg at %s did not answer -version within %v, so it was killed: pass --ffmpeg with a working ffmpeg", ffmpeg, timeout)
+	case err != nil:
+		return "unknown (" + err.Error() + ")", nil
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
-	return strings.TrimSpace(line)
+	return strings.TrimSpace(line), nil
 }

@@ -150,13 +150,14 @@ func Output(ctx context.Context, timeout time.Duration, cmd *exec.Cmd) ([]byte, 
 	untrack := Track(ctx, pid)
 	defer untrack()
 	exited := make(chan struct{})
-	killed := make(chan struct{})
+	killed := make(chan bool, 1)
 	go func() {
 		select {
 		case <-exited:
+			killed <- false
 		case <-ctx.Done():
 			_ = Signal(pid, syscall.SIGKILL)
-			close(killed)
+			killed <- true
 		}
 	}()
 	err = cmd.Wait()
@@ -166,10 +167,8 @@ func Output(ctx context.Context, timeout time.Duration, cmd *exec.Cmd) ([]byte, 
 	// a moment only.
 	_ = r.SetReadDeadline(time.Now().Add(time.Second))
 	<-read
-	select {
-	case <-killed:
+	if <-killed {
 		return out.Bytes(), context.Cause(ctx)
-	default:
 	}
 	return out.Bytes(), err
 }
