@@ -94,11 +94,18 @@ func prepare(o Options, now time.Time) (*plan, error) {
 	return p, nil
 }
 
+// MaxGrace bounds Options.Grace: a run stopped with Ctrl-C, or at its end,
+// waits that long at most for an ffmpeg that ignores SIGINT.
+const MaxGrace = 5 * time.Minute
+
 // checkOptions refuses options that would otherwise be ignored or misread
 // without a word.
 func checkOptions(o Options) error {
 	if o.Grace < 0 {
 		return fmt.Errorf("grace %v is negative: it is how long a stopped ffmpeg may take to exit", o.Grace)
+	}
+	if o.Grace > MaxGrace {
+		return fmt.Errorf("grace %v is more than %v: it is how long a stopped ffmpeg may take to exit before SIGKILL, and a working one takes a second at most", o.Grace, MaxGrace)
 	}
 	if o.HookProbe == "" {
 		if o.HookProbeMethod != "" && o.HookProbeMethod != hook.ProbeTCP {

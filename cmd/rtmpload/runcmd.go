@@ -98,7 +98,7 @@ func runFlags(stderr io.Writer) (*pflag.FlagSet, *runArgs) {
 	fs.Var(&a.hookMode, "hook-mode", "override the scenario's hook.mode: allow, deny or conflict")
 	fs.StringVar(&a.ffmpeg, "ffmpeg", "", "ffmpeg binary (default: ffmpeg on PATH)")
 	fs.StringVar(&a.cacheDir, "cache-dir", "", "clip cache directory (default: the user cache directory)")
-	fs.DurationVar(&a.grace, "grace", 5*time.Second, "how long a stopped ffmpeg may take to exit before SIGKILL")
+	fs.DurationVar(&a.grace, "grace", 5*time.Second, fmt.Sprintf("how long a stopped ffmpeg may take to exit before SIGKILL to its process group (at most %v)", runner.MaxGrace))
 	fs.IntVar(&a.fanout, "fanout", 0, fmt.Sprintf("publishers per ffmpeg process (tee muxer, 1..%d) for groups that set no fanout of their own (default 1)", scenarios.MaxFanout))
 	fs.BoolVar(&a.fanoutParallel, "fanout-parallel", false, "open a fan-out process's outputs at once, each fed from its own queue, instead of one after another (no output waits for the others or is held up by one that stalls; about 2.4 times the ffmpeg CPU per output)")
 	fs.BoolVar(&a.tap, "tap", true, "measure each publish on the wire with the RTMP-aware tap (--tap=false publishes straight to the server)")
