@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rtmpload/rtmpload/internal/pgroup"
 )
 
 // Server is a running managed server.
@@ -120,10 +122,13 @@ func startProcOut(ctx context.Context, name string, first syscall.Signal, workDi
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	p.pgid = cmd.Process.Pid // Setpgid with Pgid 0: the group is the leader's pid
+	// A second Ctrl-C kills the group at once (pgroup.Killer).
+	untrack := pgroup.Track(ctx, p.pgid)
 	go func() {
 		p.waitErr = cmd.Wait()
 		// WaitDelay kills only the leader: take the rest of the group too.
 		p.signal(syscall.SIGKILL)
+		untrack()
 		close(p.done)
 	}()
 	return p, nil
