@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -58,10 +59,11 @@ func builtinNames() []string {
 }
 
 // Resolve finds a scenario by command-line argument: an existing file, else a built-in name
-// (also accepted as "builtin:<name>", the form recorded in Scenario.Source).
-func Resolve(arg string) (*Scenario, error) {
+// (also accepted as "builtin:<name>", the form recorded in Scenario.Source). Ending ctx ends
+// the reading of a file (Load).
+func Resolve(ctx context.Context, arg string) (*Scenario, error) {
 	if _, err := os.Stat(arg); err == nil {
-		return Load(arg)
+		return Load(ctx, arg)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}

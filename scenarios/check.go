@@ -148,6 +148,7 @@ func (s *Scenario) checkGroups() *problem {
 		return problemAt("$", "publishers", "publishers: at least one group is required")
 	}
 	seen := make(map[string]bool)
+	total := 0
 	for i, g := range s.Publishers {
 		path := fmt.Sprintf("$.publishers[%d]", i)
 		if seen[g.Group] {
@@ -157,6 +158,9 @@ func (s *Scenario) checkGroups() *problem {
 			return p
 		}
 		seen[g.Group] = true
+		if total += g.Count; total > MaxPublishers {
+			return problemAt(path, "count", "group %q: count %d brings the publishers of all groups to %d: at most %d in all", g.Group, g.Count, total, MaxPublishers)
+		}
 	}
 	return nil
 }

@@ -1,15 +1,19 @@
 package scenarios
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/rtmpload/rtmpload/hook"
@@ -87,13 +91,68 @@ type fileGroup struct {
 	Fanout    whole         `yaml:"fanout"`
 }
 
-// Load reads and parses a scenario file.
-func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+// Load reads and parses a scenario file of at most MaxFileBytes. Ending
+// ctx (Ctrl-C) ends the read: a FIFO or a terminal may never send its end.
+func Load(ctx context.Context, path string) (*Scenario, error) {
+	data, err := readFile(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, data)
+}
+
+// readFile reads at most MaxFileBytes of path, and fails beyond: /dev/zero
+// or a 50 MB log passed by mistake ends in a moment with an error, not in a
+// read of everything. It gives up when ctx ends, closing the file under a
+// read that waits (a FIFO, a terminal); an open that waits (a FIFO without
+// a writer) is left to finish on its own.
+func readFile(ctx context.Context, path string) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	var (
+		mu       sync.Mutex
+		open     *os.File // the file while it is read
+		canceled bool
+	)
+	go func() {
+		f, err := os.Open(path)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer f.Close()
+		mu.Lock()
+		open = f
+		gone := canceled
+		mu.Unlock()
+		if gone {
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+		done <- result{data, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		mu.Lock()
+		canceled = true
+		if open != nil {
+			open.Close() // ends a read that waits; the goroutine's own Close then does nothing
+		}
+		mu.Unlock()
+		return nil, fmt.Errorf("reading scenario %s: %w", path, context.Cause(ctx))
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("reading scenario %s: %w", path, r.err)
+	}
+	if len(r.data) > MaxFileBytes {
+		return nil, fmt.Errorf("scenario %s is larger than %d bytes (1 MiB), the most a scenario file may have: is it the right file?", path, MaxFileBytes)
+	}
+	return r.data, nil
 }
 
 // decodeNode decodes the scenario's YAML node strictly. go-yaml v1.19.2
@@ -113,9 +172,19 @@ func decodeNode(body ast.Node, raw *fileScenario) (err error) {
 // all errors, returned as *ParseError naming source, line and column. A missing name defaults to
 // the source's base name without extension; media and hook settings have defaults.
 func Parse(source string, data []byte) (*Scenario, error) {
-	file, err := parser.ParseBytes(data, 0)
+	if len(data) > MaxFileBytes {
+		return nil, &ParseError{Source: source, Line: 1, Column: 1,
+			Message: fmt.Sprintf("the scenario has %d bytes: at most %d (1 MiB)", len(data), MaxFileBytes)}
+	}
+	// The tokens are what parser.ParseBytes would make; checked first, they
+	// keep a crafted file from costing the parser gigabytes.
+	tokens := lexer.Tokenize(string(data))
+	if tok, msg := checkTokens(tokens); tok != nil {
+		return nil, &ParseError{Source: source, Line: tok.Position.Line, Column: tok.Position.Column, Message: msg, Excerpt: excerpt(data, tok)}
+	}
+	file, err := parser.Parse(tokens, 0)
 	if err != nil {
-		return nil, positioned(source, err)
+		return nil, positioned(source, data, err)
 	}
 	if len(file.Docs) != 1 || file.Docs[0].Body == nil {
 		return nil, &ParseError{Source: source, Line: 1, Column: 1, Message: "want exactly one YAML document with the scenario"}
@@ -123,12 +192,12 @@ func Parse(source string, data []byte) (*Scenario, error) {
 	body := file.Docs[0].Body
 	var raw fileScenario
 	if err := decodeNode(body, &raw); err != nil {
-		return nil, positioned(source, err)
+		return nil, positioned(source, data, err)
 	}
 	s := raw.scenario(source)
 	if p := s.check(); p != nil {
 		tok := p.token(file)
-		return nil, &ParseError{Source: source, Line: tok.Position.Line, Column: tok.Position.Column, Message: p.msg, Excerpt: excerpt(tok)}
+		return nil, &ParseError{Source: source, Line: tok.Position.Line, Column: tok.Position.Column, Message: p.msg, Excerpt: excerpt(data, tok)}
 	}
 	return s, nil
 }

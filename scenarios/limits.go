@@ -3,7 +3,58 @@ package scenarios
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/goccy/go-yaml/token"
 )
+
+// Limits of a scenario file as a whole: a crafted file of a few hundred KB
+// must end in an error, not in gigabytes of memory.
+const (
+	// MaxFileBytes bounds a scenario file; the built-ins have about 1 KB
+	// each, and a file of 2,000 groups about 110 KB.
+	MaxFileBytes = 1 << 20
+	// MaxPublishers bounds the publishers of all groups together, as
+	// MaxGroupCount bounds one: each is an ffmpeg process (or a share of
+	// one, with fan-out), and the schedule holds each.
+	MaxPublishers = 100000
+	// MaxFlowDepth bounds how deep flow collections ([...] and {...}) nest.
+	// The YAML parser (goccy/go-yaml) takes time and memory that grow with
+	// the square of that depth: 4,000 levels cost 8 MB, 100,000 several GB.
+	// Block collections nest by indentation, which MaxFileBytes bounds to
+	// about 1,400 levels, cheap to parse.
+	MaxFlowDepth = 64
+	// MaxAliases bounds the aliases (*name): a scenario needs a few at
+	// most, and alias bombs expand a small file into a large value.
+	MaxAliases = 1000
+	// MaxTokens bounds the YAML tokens (keys, values, brackets, dashes): the
+	// parser holds a node of a few hundred bytes for each, and takes about a
+	// second for 100,000. 2,000 groups of six keys are about 40,000.
+	MaxTokens = 100000
+)
+
+// checkTokens finds the first token beyond the limits above, with what is
+// wrong, or nil.
+func checkTokens(tokens token.Tokens) (*token.Token, string) {
+	depth, aliases := 0, 0
+	for _, tok := range tokens {
+		switch tok.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			if depth++; depth > MaxFlowDepth {
+				return tok, fmt.Sprintf("[ ] and { } nest more than %d deep here: at most %d", MaxFlowDepth, MaxFlowDepth)
+			}
+		case token.SequenceEndType, token.MappingEndType:
+			depth = max(depth-1, 0)
+		case token.AliasType:
+			if aliases++; aliases > MaxAliases {
+				return tok, fmt.Sprintf("more than %d aliases (*name): at most %d", MaxAliases, MaxAliases)
+			}
+		}
+	}
+	if len(tokens) > MaxTokens {
+		return tokens[MaxTokens], fmt.Sprintf("the scenario has more than %d YAML tokens (keys, values, brackets): it cannot be one a person wrote; shorten it", MaxTokens)
+	}
+	return nil, ""
+}
 
 // Length limits of what a scenario puts into a publish URL.
 const (

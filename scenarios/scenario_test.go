@@ -15,7 +15,7 @@ import (
 )
 
 func TestLoadValid(t *testing.T) {
-	s, err := Load("testdata/valid.yaml")
+	s, err := Load(t.Context(), "testdata/valid.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestParseErrorsCarryPosition(t *testing.T) {
 	}
 	for _, tt := range tests {
 		path := filepath.Join("testdata", tt.file)
-		_, err := Load(path)
+		_, err := Load(t.Context(), path)
 		var pe *ParseError
 		if !errors.As(err, &pe) {
 			t.Errorf("%s: got %v, want a *ParseError", tt.file, err)
@@ -168,12 +168,12 @@ func TestValidate(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
-	s, err := Resolve("testdata/valid.yaml")
+	s, err := Resolve(t.Context(), "testdata/valid.yaml")
 	if err != nil || s.Name != "valid-example" {
 		t.Errorf("Resolve(file) = %v, %v", s, err)
 	}
 	for _, arg := range []string{"smoke", "builtin:smoke"} {
-		s, err := Resolve(arg)
+		s, err := Resolve(t.Context(), arg)
 		if err != nil || s.Source != "builtin:smoke" {
 			t.Errorf("Resolve(%q) = %v, %v", arg, s, err)
 		}
@@ -184,17 +184,17 @@ func TestResolve(t *testing.T) {
 	if err := os.WriteFile(local, []byte("name: mine\nduration: 3s\npublishers:\n  - {group: g, count: 1, name: n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := Resolve(local); err != nil || s.Name != "mine" {
+	if s, err := Resolve(t.Context(), local); err != nil || s.Name != "mine" {
 		t.Errorf("Resolve(local file) = %v, %v", s, err)
 	}
-	_, err = Resolve("no-such-scenario")
+	_, err = Resolve(t.Context(), "no-such-scenario")
 	if err == nil || !strings.Contains(err.Error(), "duplicate-contest, hook-500") || !strings.Contains(err.Error(), "smoke)") {
 		t.Errorf("Resolve(unknown) = %v; want an error listing the built-ins", err)
 	}
-	if _, err := Resolve("testdata/broken-missing.yaml"); err == nil {
+	if _, err := Resolve(t.Context(), "testdata/broken-missing.yaml"); err == nil {
 		t.Error("Resolve of a missing file succeeded")
 	}
-	if _, err := Resolve("testdata/unknown-top.yaml"); err == nil || !strings.HasPrefix(err.Error(), "testdata/unknown-top.yaml:7:1:") {
+	if _, err := Resolve(t.Context(), "testdata/unknown-top.yaml"); err == nil || !strings.HasPrefix(err.Error(), "testdata/unknown-top.yaml:7:1:") {
 		t.Errorf("Resolve(broken file) = %v; want its parse error", err)
 	}
 }

@@ -61,7 +61,11 @@ func hookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var faults []hook.Fault
 	if *scenario != "" {
-		sc, err := scenarios.Resolve(*scenario)
+		sc, err := scenarios.Resolve(ctx, *scenario)
+		if err != nil && ctx.Err() != nil {
+			fmt.Fprintf(stderr, "rtmpload: %v: the hook was not started\n", err)
+			return exitAborted
+		}
 		if err != nil {
 			return fail(stderr, err)
 		}

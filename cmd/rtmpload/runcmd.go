@@ -41,7 +41,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitSetup
 	}
-	opts, err := a.options(fs.Arg(0))
+	opts, err := a.options(ctx, fs.Arg(0))
+	if err != nil && ctx.Err() != nil {
+		return finishRun(ctx, nil, err, a.json, stdout, stderr) // interrupted while reading the scenario
+	}
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -131,7 +134,7 @@ func startCPUProfile(path string) (stop func(), err error) {
 // (the scenario, the shard, ffmpeg, the results directory), so that a
 // mistake ends the command before anything starts. The logging and live
 // fields are left to runWithProgress.
-func (a *runArgs) options(scenario string) (runner.Options, error) {
+func (a *runArgs) options(ctx context.Context, scenario string) (runner.Options, error) {
 	switch a.progress {
 	case "auto", "bars", "log", "none":
 	default:
@@ -140,7 +143,7 @@ func (a *runArgs) options(scenario string) (runner.Options, error) {
 	if a.target != "" && !a.server.Embedded() {
 		return runner.Options{}, errors.New("--target and --server both name the server: use one")
 	}
-	sc, err := scenarios.Resolve(scenario)
+	sc, err := scenarios.Resolve(ctx, scenario)
 	if err != nil {
 		return runner.Options{}, err
 	}
