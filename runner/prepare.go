@@ -102,10 +102,14 @@ const MaxGrace = 5 * time.Minute
 // without a word.
 func checkOptions(o Options) error {
 	if o.Grace < 0 {
-		return fmt.Errorf("grace %v is negative: it is how long a stopped ffmpeg may take to exit", o.Grace)
+		return option.New("Options.Grace", func(name string) string {
+			return fmt.Sprintf("%s %v is negative: it is how long a stopped ffmpeg may take to exit", name, o.Grace)
+		})
 	}
 	if o.Grace > MaxGrace {
-		return fmt.Errorf("grace %v is more than %v: it is how long a stopped ffmpeg may take to exit before SIGKILL, and a working one takes a second at most", o.Grace, MaxGrace)
+		return option.New("Options.Grace", func(name string) string {
+			return fmt.Sprintf("%s %v is more than %v: it is how long a stopped ffmpeg may take to exit before SIGKILL, and a working one takes a second at most", name, o.Grace, MaxGrace)
+		})
 	}
 	if o.HookProbe == "" {
 		if o.HookProbeMethod != "" && o.HookProbeMethod != hook.ProbeTCP {

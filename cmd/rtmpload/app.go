@@ -118,6 +118,7 @@ var flagNames = map[string]string{
 	"Options.ResultsDir":     "--out directory",
 	"Options.FanoutParallel": "--fanout-parallel",
 	"Options.NoTap":          "--tap=false",
+	"Options.Grace":          "--grace",
 	"Config.RTMP":            "--rtmp",
 	"Config.API":             "--api",
 	"Config.Publish":         "--publish",

@@ -87,8 +87,8 @@ func TestRefusedBeforeTheRun(t *testing.T) {
 		{"probe method", []string{"--hook-probe-method", "bogus"}, "bogus"},
 		{"probe method with url", []string{"--hook", "external", "--target", "rtmp://127.0.0.1:1/live", "--hook-probe", "http://127.0.0.1:9/hook", "--hook-probe-method", "bogus"}, "bogus"},
 		{"progress", []string{"--progress", "sideways"}, "sideways"},
-		{"grace", []string{"--grace", "-5s"}, "negative"},
-		{"grace too long", []string{"--grace", "1000000h"}, "grace 1000000h0m0s is more than 5m0s"},
+		{"grace", []string{"--grace", "-5s"}, "--grace -5s is negative"},
+		{"grace too long", []string{"--grace", "1000000h"}, "--grace 1000000h0m0s is more than 5m0s"},
 		{"latency metric", []string{"--expect", "p95(nonsense) < 1s"}, "nonsense"},
 		{"baseline", []string{"--expect", "rate(ok) >= baseline*1.2"}, "afterwards, with 'rtmpload report RESULTS --baseline EARLIER"},
 		// The library names the option; the message names the flag.
