@@ -66,7 +66,8 @@ type Result struct {
 }
 
 // Run starts ffmpeg and blocks until it and every process of its group are gone. Canceling ctx
-// stops it: SIGINT to its process group, SIGKILL after spec.Grace.
+// stops it: SIGINT to its process group, SIGKILL to the group after spec.Grace; the
+// pgroup.Killer that ctx carries, if any, kills the group at once when it fires.
 func Run(ctx context.Context, spec Spec) Result {
 	grace := cmp.Or(spec.Grace, DefaultGrace)
 	nlines := cmp.Or(spec.StderrLines, DefaultStderrLines)
