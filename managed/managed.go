@@ -112,9 +112,9 @@ func startProcOut(ctx context.Context, name string, first syscall.Signal, workDi
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = workDir
 	cmd.Stdout, cmd.Stderr = out, errOut
-	// Pdeathsig: if rtmpload dies without stopping the server, the kernel
-	// kills the leader, whose workers then exit with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Pdeathsig (pgroup.Prepare): if rtmpload dies without stopping the
+	// server, the kernel kills the leader, whose workers then exit with it.
+	pgroup.Prepare(cmd)
 	p := &proc{name: name, cmd: cmd, logPath: logPath, first: first, done: make(chan struct{})}
 	cmd.Cancel = func() error { return p.signal(first) }
 	cmd.WaitDelay = stopGrace
