@@ -87,7 +87,8 @@ func (b *Builder) Add(ev schema.Event) error {
 		}
 		if se.Kind == schema.ServerReject || se.Kind == schema.ServerAccept {
 			s := *se
-			b.attempt(se.Attempt).Server = &s
+			a := b.attempt(se.Attempt)
+			a.Server, a.ServerAt = &s, ev.Time
 		}
 	case schema.TypeStep:
 		if ev.Step != nil {
@@ -263,8 +264,7 @@ func (b *Builder) classifyAll(attempts []*Attempt, byStream map[string][]*Attemp
 		return nil
 	}
 	for _, a := range attempts {
-		a.HookState = stateAt(b.states, a.decisiveTime())
-		a.Outcome, a.Evidence = classify(a, liveOther)
+		judgeAndClassify(a, b.states, liveOther)
 		if by := taken[a]; by != nil && a.Outcome != schema.OutcomeOK {
 			a.Evidence = takeoverEvidence(a, by) + a.Evidence
 		}
@@ -302,6 +302,7 @@ func (s *Summary) addAttempts(scenarioGroups []schema.GroupInfo, attempts []*Att
 		if a.Outcome != schema.OutcomeOK {
 			s.Failures = append(s.Failures, Failure{
 				ID: a.ID, Group: a.Group, Stream: a.Stream, Outcome: a.Outcome, State: a.HookState,
+				StateFrom: a.StateFrom, StateTo: a.StateTo,
 				Message: a.Message, Hook: hookSaw(a), Evidence: a.Evidence, Timeline: a.phases(false),
 			})
 		}

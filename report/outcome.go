@@ -71,32 +71,19 @@ type Attempt struct {
 	Hook      *schema.HookCall    `json:"hook,omitempty"`       // its on_publish call, when the hook saw one
 	HookCalls int                 `json:"hook_calls,omitempty"` // on_publish calls seen for it
 	Server    *schema.ServerEvent `json:"server,omitempty"`     // the server's verdict (embedded server)
+	ServerAt  time.Time           `json:"server_at,omitzero"`   // when the server gave it
 	Wire      *schema.WireConn    `json:"wire,omitempty"`
 
 	Starved   bool                 `json:"starved,omitempty"`        // fell below real time at some point
-	HookState schema.CallbackState `json:"callback_state,omitempty"` // the callback's state at the decisive moment
-	Outcome   schema.Outcome       `json:"outcome"`
-	Evidence  string               `json:"evidence,omitempty"`
-}
-
-// decisiveTime is the moment the callback's state mattered for this attempt:
-// when its hook call arrived, else when it sent the publish command, else
-// when ffmpeg gave up.
-func (a *Attempt) decisiveTime() time.Time {
-	if a.Hook != nil {
-		if droppedByDown(a.Hook) {
-			// Arrived as the down window began: the drop is what decided.
-			return a.Hook.Answered
-		}
-		return a.Hook.Arrived
-	}
-	if t, _, ok := a.Wire.Mark(schema.WirePublish); ok {
-		return t
-	}
-	if !a.Exit.IsZero() {
-		return a.Exit
-	}
-	return a.Spawn
+	HookState schema.CallbackState `json:"callback_state,omitempty"` // the callback's state over the decisive interval
+	// StateFrom and StateTo are the interval HookState was judged over
+	// (equal: the hook's own record of the call); StateNote says what in it
+	// explains the outcome, or that nothing does.
+	StateFrom time.Time      `json:"callback_from,omitzero"`
+	StateTo   time.Time      `json:"callback_to,omitzero"`
+	StateNote string         `json:"callback_note,omitempty"`
+	Outcome   schema.Outcome `json:"outcome"`
+	Evidence  string         `json:"evidence,omitempty"`
 }
 
 // published reports whether the server accepted the publish: the wire saw
@@ -319,6 +306,9 @@ func evidence(a *Attempt) string {
 	}
 	if a.HookState != "" && a.HookState != schema.StateUnknown {
 		parts = append(parts, "callback "+string(a.HookState))
+	}
+	if a.StateNote != "" {
+		parts = append(parts, a.StateNote)
 	}
 	if a.Server != nil && a.Server.Reason != "" {
 		parts = append(parts, "server: "+a.Server.Reason)

@@ -144,14 +144,18 @@ type ContestEntry struct {
 
 // Failure is one attempt that did not end ok, with its evidence.
 type Failure struct {
-	ID       string               `json:"id"`
-	Group    string               `json:"group"`
-	Stream   string               `json:"stream"`
-	Outcome  schema.Outcome       `json:"outcome"`
-	State    schema.CallbackState `json:"callback_state"` // the callback's state at that moment
-	Message  string               `json:"message"`        // ffmpeg's own words
-	Hook     string               `json:"hook"`           // what the hook saw
-	Evidence string               `json:"evidence"`
+	ID      string               `json:"id"`
+	Group   string               `json:"group"`
+	Stream  string               `json:"stream"`
+	Outcome schema.Outcome       `json:"outcome"`
+	State   schema.CallbackState `json:"callback_state"` // the callback's state over the decisive interval
+	// StateFrom and StateTo are that interval: from the publish command to
+	// the server's decision (equal: the hook's call, at its arrival).
+	StateFrom time.Time `json:"callback_from,omitzero"`
+	StateTo   time.Time `json:"callback_to,omitzero"`
+	Message   string    `json:"message"` // ffmpeg's own words
+	Hook      string    `json:"hook"`    // what the hook saw
+	Evidence  string    `json:"evidence"`
 	// Timeline is the attempt's phases, from its spawn to its exit.
 	Timeline []PhaseMark `json:"timeline,omitempty"`
 }
