@@ -224,9 +224,9 @@ func groupOf(s *report.Summary, id string) string {
 // TestConformance runs every built-in but capacity (scaled down) on the
 // embedded server and, with RTMPLOAD_SRS set, on SRS at the same time, and
 // holds the embedded server to SRS: each run gives its scenario's outcome
-// mix; the same attempt has the same outcome on both servers unless it was
-// decided within a second of a change of the callback's state (either side
-// of the edge is right then); contests have the same winners; and both
+// mix; the same attempt has the same outcome on both servers unless the
+// report judged it within edgeTolerance of a change of the callback's state
+// (either side of the edge is right then); contests have the same winners; and both
 // servers keep SRS's timings: a refusal comes after the publish command,
 // hook_timeout about 30 s after it, on_unpublish only for accepted
 // publishers, after they stop.
@@ -310,9 +310,12 @@ type conformRun struct {
 }
 
 type conformAttempt struct {
-	key, group     string
-	outcome        schema.Outcome
-	decided        time.Time // hook call, else publish command, else exit
+	key, group string
+	outcome    schema.Outcome
+	// judged is the interval the report judged the callback's state over
+	// (from the publish command to the server's decision; one instant, the
+	// hook's call): zero for an attempt that ended ok.
+	judged         [2]time.Time
 	publish, close time.Time // the wire's publish command and the server's close
 	exit           time.Time
 	unpublish      []time.Time // on_unpublish calls for it
@@ -357,7 +360,6 @@ func (r *conformRun) read(path string) error {
 		}
 		return a
 	}
-	var hookAt = map[string]time.Time{}
 	err = schema.Read(f, func(ev schema.Event) error {
 		switch {
 		case ev.Type == schema.TypeAttempt && ev.Attempt.Phase == schema.PhaseSpawn:
@@ -365,12 +367,7 @@ func (r *conformRun) read(path string) error {
 		case ev.Type == schema.TypeAttempt && ev.Attempt.Phase == schema.PhaseExit:
 			get(ev.Attempt.ID).exit = ev.Time
 		case ev.Type == schema.TypeHook && ev.Hook.Attempt != "":
-			switch ev.Hook.Action {
-			case "on_publish":
-				if _, ok := hookAt[ev.Hook.Attempt]; !ok {
-					hookAt[ev.Hook.Attempt] = ev.Hook.Arrived
-				}
-			case "on_unpublish":
+			if ev.Hook.Action == schema.ActionUnpublish {
 				a := get(ev.Hook.Attempt)
 				a.unpublish = append(a.unpublish, ev.Hook.Arrived)
 			}
@@ -390,22 +387,14 @@ func (r *conformRun) read(path string) error {
 	if err != nil {
 		return err
 	}
-	failed := map[string]schema.Outcome{}
+	failed := map[string]report.Failure{}
 	for _, f := range r.sum.Failures {
-		failed[strings.TrimPrefix(f.ID, prefix)] = f.Outcome
+		failed[strings.TrimPrefix(f.ID, prefix)] = f
 	}
 	for k, a := range r.attempts {
 		a.outcome = schema.OutcomeOK
-		if o, ok := failed[k]; ok {
-			a.outcome = o
-		}
-		switch {
-		case !hookAt[prefix+k].IsZero():
-			a.decided = hookAt[prefix+k]
-		case !a.publish.IsZero():
-			a.decided = a.publish
-		default:
-			a.decided = a.exit
+		if f, ok := failed[k]; ok {
+			a.outcome, a.judged = f.Outcome, [2]time.Time{f.StateFrom, f.StateTo}
 		}
 	}
 	for i, st := range r.sum.Availability {
@@ -433,11 +422,22 @@ func (r *conformRun) unreachableNear(at time.Time) bool {
 	return false
 }
 
-// nearEdge reports whether a was decided within a second of a change of the
-// callback's state.
+// edgeTolerance is how close to a change of the callback's state an attempt
+// may be judged for either side of the change to be right: the two servers
+// run at once, each with its own callback and schedule, and an ffmpeg that
+// starts later on one of them meets the edge on the other side.
+const edgeTolerance = time.Second
+
+// nearEdge reports whether the report judged a (a failure: its interval
+// from the publish command to the server's decision) within edgeTolerance
+// of a change of the callback's state. The side that ended ok is judged by
+// the other's: the attempt flips at an edge of the run that failed it.
 func (r *conformRun) nearEdge(a *conformAttempt) bool {
+	if a.judged[0].IsZero() {
+		return false
+	}
 	for _, e := range r.edges {
-		if d := a.decided.Sub(e); d > -time.Second && d < time.Second {
+		if !e.Before(a.judged[0].Add(-edgeTolerance)) && !e.After(a.judged[1].Add(edgeTolerance)) {
 			return true
 		}
 	}
@@ -509,7 +509,7 @@ func compareRuns(t *testing.T, emb, srs *conformRun) {
 			continue
 		}
 		if emb.nearEdge(a) || srs.nearEdge(b) {
-			t.Logf("%s: %s on the embedded server, %s on SRS: decided at a change of the callback's state", a.key, a.outcome, b.outcome)
+			t.Logf("%s: %s on the embedded server, %s on SRS: judged within %s of a change of the callback's state", a.key, a.outcome, b.outcome, edgeTolerance)
 			continue
 		}
 		t.Errorf("%s (%s): %s on the embedded server, %s on SRS", a.key, a.group, a.outcome, b.outcome)
