@@ -160,12 +160,12 @@ func (b *Builder) Summary() *Summary {
 		s.Availability = []TimedState{}
 	}
 	s.Fanout = fanoutSummary(attempts, b.header.Options["fanout_open"])
-	taken := takeovers(byStream)
-	b.classifyAll(attempts, byStream, taken)
+	h := b.view.handovers(byStream)
+	b.classifyAll(attempts, byStream, h.taken)
 	s.addAttempts(b.header.Scenario.Groups, attempts, hists)
 	s.Latency = hists.rows()
 	s.Capacity = capacity(b.steps)
-	b.addContests(s, byStream, taken)
+	b.addContests(s, byStream, h)
 	if s.Failures == nil {
 		s.Failures = []Failure{}
 	}

@@ -12,8 +12,8 @@ import (
 
 // addContests adds the contests for each stream name and what the server's
 // own view (its API) says about them.
-func (b *Builder) addContests(s *Summary, byStream map[string][]*Attempt, taken map[*Attempt]*Attempt) {
-	s.Contests, s.Anomalies = contests(byStream, taken)
+func (b *Builder) addContests(s *Summary, byStream map[string][]*Attempt, h handovers) {
+	s.Contests, s.Anomalies = contests(byStream, h)
 	var apiDups map[string]bool
 	if s.Server, apiDups = b.view.check(byStream, b.hookAnswered(), len(b.hooks) > 0); s.Server != nil {
 		for _, d := range s.Server.Duplicates {
@@ -45,21 +45,32 @@ func (b *Builder) hookAnswered() func(stream, client string) (time.Time, bool) {
 	}
 }
 
-// takeoverMargin is how close to a new publisher's acceptance the old one's
-// connection must end for the handover to count as a takeover (the server
-// closed the old one as it accepted the new one, as MediaMTX does) and not
-// two live publishers. ffmpeg notices a closed connection at its next
-// write, a frame later; two publishers the server really let in stay
-// together until one of them stops.
-const takeoverMargin = time.Second
-
 // ended is when the attempt's connection ended: the server's close as the
 // tap saw it, else ffmpeg's exit.
 func (a *Attempt) ended() time.Time {
-	if t, _, ok := a.Wire.Mark(schema.WireServerClose); ok {
+	if t, ok := a.closedByServer(); ok {
 		return t
 	}
 	return a.Exit
+}
+
+// closedByServer is when the server closed the attempt's connection, if it
+// did: the tap's mark of the server's close (unless the publisher had closed
+// its side first), or, without the tap, ffmpeg's own failing exit (not
+// stopped by rtmpload), which comes a frame or more after the close: ffmpeg
+// notices it at its next write.
+func (a *Attempt) closedByServer() (time.Time, bool) {
+	if a.Wire != nil && len(a.Wire.Marks) > 0 {
+		t, _, ok := a.Wire.Mark(schema.WireServerClose)
+		if c, _, client := a.Wire.Mark(schema.WireClientClose); ok && client && c.Before(t) {
+			return time.Time{}, false
+		}
+		return t, ok
+	}
+	if !a.Exit.IsZero() && a.Class == schema.ClassFailed && !a.Stopped {
+		return a.Exit, true
+	}
+	return time.Time{}, false
 }
 
 // acceptedOnWire reports whether the server's acceptance is known from the
@@ -73,57 +84,110 @@ func (a *Attempt) acceptedOnWire() bool {
 	return a.published()
 }
 
-// liveTogether says how two attempts at one name shared it: overlap when
-// both were accepted and live at once; old and by are set (old taken over by
-// by) when that overlap was a handover: the server closed old as it
-// accepted by.
-func liveTogether(x, y *Attempt) (overlap bool, old, by *Attempt) {
-	xf, xt, ok1 := x.liveInterval()
-	yf, yt, ok2 := y.liveInterval()
+// clientID is the server's id of the attempt's connection, as the hook or
+// the embedded server recorded it ("": not known, as with a callback
+// rtmpload does not serve on a server it did not start).
+func (a *Attempt) clientID() string {
+	switch {
+	case a.Hook != nil && a.Hook.ClientID != "":
+		return a.Hook.ClientID
+	case a.Server != nil:
+		return a.Server.ClientID
+	}
+	return ""
+}
+
+// sharing is how two attempts at one name shared it.
+type sharing int
+
+const (
+	shareApart    sharing = iota // never both accepted and live at once
+	shareTakeover                // the server closed the older after accepting the newer
+	shareTwoLive                 // the server held both as publishers
+	// shareOverlapped: both accepted and live at once, neither taken over nor
+	// shown together: the server closed the newer while the older lived on.
+	shareOverlapped
+)
+
+// share judges how x and y shared their name, and which was the older. The
+// rule (docs/servers.md, "Takeovers"): a takeover when the server closed the
+// older connection after the newer one was accepted and no API snapshot
+// taken after both were accepted, while both were open, lists both; two
+// live only when such a snapshot exists, or when both stayed live until one
+// of them ended by its publisher's side (rtmpload stopped it). The delay
+// between the newer's acceptance and the older's close does not matter:
+// MediaMTX reads about 2 s of the newer's media before it closes the older.
+// others are the name's other attempts.
+func (v *serverView) share(x, y *Attempt, others []*Attempt) (how sharing, old, by *Attempt) {
+	xf, _, ok1 := x.liveInterval()
+	yf, _, ok2 := y.liveInterval()
 	if !ok1 || !ok2 || !x.acceptedOnWire() || !y.acceptedOnWire() {
-		return false, nil, nil
+		return shareApart, nil, nil
+	}
+	old, by, accepted := x, y, yf
+	if yf.Before(xf) {
+		old, by, accepted = y, x, xf
+	}
+	forever := time.Unix(1<<40, 0)
+	oldEnd, byEnd := old.ended(), by.ended()
+	if oldEnd.IsZero() {
+		oldEnd = forever
+	}
+	if byEnd.IsZero() {
+		byEnd = forever
 	}
 	// A connection the server closed was not live after that, whenever
 	// ffmpeg noticed.
-	if e := x.ended(); !e.IsZero() && e.Before(xt) {
-		xt = e
+	if !accepted.Before(oldEnd) {
+		return shareApart, nil, nil
 	}
-	if e := y.ended(); !e.IsZero() && e.Before(yt) {
-		yt = e
+	end := oldEnd
+	if byEnd.Before(end) {
+		end = byEnd
 	}
-	if !xf.Before(yt) || !yf.Before(xt) {
-		return false, nil, nil
+	if v.listedTogether(old, by, accepted, end, others) {
+		return shareTwoLive, old, by
 	}
-	old, by, from := x, y, yf
-	if yf.Before(xf) {
-		old, by, from = y, x, xf
+	if t, ok := old.closedByServer(); ok && !t.Before(accepted) && !byEnd.Before(t) {
+		return shareTakeover, old, by
 	}
-	// The old one ended on its own (not stopped by rtmpload) within the
-	// margin of the new one's acceptance.
-	end := old.ended()
-	if !old.Stopped && old.Class != schema.ClassStopped && !end.IsZero() && end.Sub(from) <= takeoverMargin {
-		return true, old, by
+	first := old
+	if byEnd.Before(oldEnd) {
+		first = by
 	}
-	return true, nil, nil
+	if _, closed := first.closedByServer(); !closed {
+		return shareTwoLive, old, by
+	}
+	return shareOverlapped, old, by
 }
 
-// takeovers maps each attempt that a later publisher of its name took over
-// to that publisher.
-func takeovers(byStream map[string][]*Attempt) map[*Attempt]*Attempt {
-	out := make(map[*Attempt]*Attempt)
-	for _, as := range byStream {
+// handovers is how every pair of a name's publishers shared it.
+type handovers struct {
+	taken   map[*Attempt]*Attempt // the older -> the newer that took it over
+	twoLive map[string]bool       // names two publishers held at once
+}
+
+// handovers judges every pair of attempts of each name by different
+// publishers (one publisher's reconnects do not contest its own name).
+func (v *serverView) handovers(byStream map[string][]*Attempt) handovers {
+	h := handovers{taken: make(map[*Attempt]*Attempt), twoLive: make(map[string]bool)}
+	for stream, as := range byStream {
 		for i, a := range as {
 			for _, o := range as[i+1:] {
 				if o.Slot == a.Slot {
 					continue
 				}
-				if _, old, by := liveTogether(a, o); old != nil {
-					out[old] = by
+				others := slices.DeleteFunc(slices.Clone(as), func(x *Attempt) bool { return x == a || x == o })
+				switch how, old, by := v.share(a, o, others); how {
+				case shareTakeover:
+					h.taken[old] = by
+				case shareTwoLive:
+					h.twoLive[stream] = true
 				}
 			}
 		}
 	}
-	return out
+	return h
 }
 
 // takeoverEvidence names the attempt that took a over, for its failure.
@@ -137,7 +201,7 @@ func takeoverEvidence(a, by *Attempt) string {
 // duplicate_accepted when two attempts held a name at once. A takeover (the
 // old publisher closed as the new one was accepted) is named in the contest
 // and is no anomaly.
-func contests(byStream map[string][]*Attempt, taken map[*Attempt]*Attempt) ([]Contest, []string) {
+func contests(byStream map[string][]*Attempt, h handovers) ([]Contest, []string) {
 	var out []Contest
 	var anomalies []string
 	for stream, as := range byStream {
@@ -158,7 +222,7 @@ func contests(byStream map[string][]*Attempt, taken map[*Attempt]*Attempt) ([]Co
 			if a.Hook != nil {
 				e.HookVerdict, e.HookReason = a.Hook.Verdict, a.Hook.Reason
 			}
-			if by := taken[a]; by != nil {
+			if by := h.taken[a]; by != nil {
 				e.TakenOverBy = by.ID
 				c.Takeover = true
 			}
@@ -167,16 +231,7 @@ func contests(byStream map[string][]*Attempt, taken map[*Attempt]*Attempt) ([]Co
 			}
 			c.Attempts = append(c.Attempts, e)
 		}
-		for i, a := range as {
-			for _, o := range as[i+1:] {
-				if o.Slot == a.Slot {
-					continue
-				}
-				if overlap, old, _ := liveTogether(a, o); overlap && old == nil {
-					c.TwoLive = true
-				}
-			}
-		}
+		c.TwoLive = h.twoLive[stream]
 		if c.TwoLive {
 			anomalies = append(anomalies, string(schema.OutcomeDuplicateAccepted)+": "+stream+" had two live publishers ("+strings.Join(c.Winners, ", ")+")")
 		}

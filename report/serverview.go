@@ -66,13 +66,27 @@ type serverView struct {
 	dups     map[string][]*dupSet // stream -> the sets of two or more publishers listed
 	maxPubs  map[string]int       // stream -> most publishers seen at once
 	lastSnap time.Time
+	// multi is, per stream, the snapshots that listed two or more
+	// publishers of it, at most maxMulti each: what tells a takeover from
+	// two live publishers (listedTogether).
+	multi map[string][]listing
 }
+
+// listing is one snapshot's publishers of a stream, two or more.
+type listing struct {
+	at  time.Time
+	ids []string // sorted
+}
+
+// maxMulti bounds the listings of two or more publishers kept per stream.
+const maxMulti = 256
 
 func (v *serverView) add(at time.Time, s *schema.Snapshot) {
 	if v.seen == nil {
 		v.seen = make(map[string][]span)
 		v.dups = make(map[string][]*dupSet)
 		v.maxPubs = make(map[string]int)
+		v.multi = make(map[string][]listing)
 	}
 	v.n++
 	if s.Err != "" {
@@ -104,6 +118,9 @@ func (v *serverView) add(at time.Time, s *schema.Snapshot) {
 			key := strings.Join(ids, ",")
 			dup[st.Name] = key
 			v.noteDup(st.Name, ids, at, v.prevDup[st.Name] == key)
+			if len(v.multi[st.Name]) < maxMulti {
+				v.multi[st.Name] = append(v.multi[st.Name], listing{at: at, ids: ids})
+			}
 		}
 	}
 	v.prevDup = dup
@@ -210,4 +227,34 @@ func (v *serverView) check(byStream map[string][]*Attempt, answered func(stream,
 	slices.Sort(out.Duplicates)
 	slices.Sort(out.NotSeen)
 	return out, dups
+}
+
+// listedTogether reports whether a snapshot taken within [from, to] (both
+// accepted, neither closed yet) listed both x and y as publishers of their
+// name: by their client ids when both are known, else by a count of two
+// more than the name's other attempts whose connection was open then (a
+// contender is listed while its hook runs).
+func (v *serverView) listedTogether(x, y *Attempt, from, to time.Time, others []*Attempt) bool {
+	xid, yid := x.clientID(), y.clientID()
+	for _, l := range v.multi[x.Stream] {
+		if l.at.Before(from) || l.at.After(to) {
+			continue
+		}
+		if xid != "" && yid != "" {
+			if slices.Contains(l.ids, xid) && slices.Contains(l.ids, yid) {
+				return true
+			}
+			continue
+		}
+		open := 0
+		for _, o := range others {
+			if !o.Spawn.After(l.at) && (o.Exit.IsZero() || !o.Exit.Before(l.at)) {
+				open++
+			}
+		}
+		if len(l.ids) >= 2+open {
+			return true
+		}
+	}
+	return false
 }
