@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -9,10 +10,12 @@ import (
 )
 
 // TestTakeoverNotDuplicate: the embedded server in takeover mode (MediaMTX's
-// way) closes the owner as the rival is accepted. The owner is dropped with
-// evidence naming the rival, the contest is a takeover, and no
-// duplicate_accepted is raised (before, the handover's instant of overlap
-// was reported as two live publishers).
+// way) accepts the rival at once and closes the owner after the rival's
+// first 2 s of media, its API listing the owner alone meanwhile. The owner
+// is dropped with evidence naming the rival, the contest is a takeover, and
+// no duplicate_accepted is raised (a rule that allowed 1 s between the
+// rival's acceptance and the owner's close called MediaMTX's 2.2 s two live
+// publishers).
 func TestTakeoverNotDuplicate(t *testing.T) {
 	testkit.FFmpeg(t)
 	t.Parallel()
@@ -39,6 +42,10 @@ publishers:
 		t.Errorf("owner %+v should be taken over by %s", c.Attempts[0], c.Attempts[1].ID)
 	}
 	if len(s.Failures) != 1 || !strings.Contains(s.Failures[0].Evidence, "taken over by "+c.Attempts[1].ID) {
-		t.Errorf("the dropped owner's evidence should name the rival: %+v", s.Failures)
+		t.Fatalf("the dropped owner's evidence should name the rival: %+v", s.Failures)
+	}
+	var ms int
+	if _, err := fmt.Sscanf(s.Failures[0].Evidence[strings.Index(s.Failures[0].Evidence, "closed this one "):], "closed this one %d ms later", &ms); err != nil || ms < 2000 {
+		t.Errorf("the owner was closed %d ms after the rival's acceptance (%v), want after the rival's first 2 s of media: %s", ms, err, s.Failures[0].Evidence)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/message"
 
 	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
@@ -41,6 +42,10 @@ type client struct {
 	mu        sync.Mutex
 	active    bool // accepted: Publish.Start sent
 	takenOver bool // closed by the server for a newer publisher (Takeover)
+	// learning: accepted with Takeover while the name had a publisher,
+	// and reading its first media before it takes the name over (guarded
+	// by Server.mu, as the API reads it).
+	learning  bool
 	videoMsgs uint64
 	audioMsgs uint64
 	video     *srs.Video
@@ -96,7 +101,8 @@ func (s *Server) handleConn(nc net.Conn) {
 		log.Info("publish rejected", args...)
 		return
 	}
-	if !s.claim(c) {
+	claimed, learn := s.claim(c)
+	if !claimed {
 		s.reject(c, nc, ReasonStreamBusy, nil)
 		log.Info("publish rejected", "reason", ReasonStreamBusy)
 		return
@@ -113,7 +119,14 @@ func (s *Server) handleConn(nc net.Conn) {
 	}
 	log.Info("publish accepted")
 
-	reason, err := s.readMedia(c, mc)
+	var reason string
+	var err error
+	if learn {
+		reason, err = s.learnTracks(c)
+	}
+	if reason == "" {
+		reason, err = s.readMedia(c, mc)
+	}
 	nc.Close()
 	c.mu.Lock()
 	if c.takenOver {
@@ -227,27 +240,101 @@ func (s *Server) emitHook(c *client, action schema.HookAction, u string, r hookR
 
 // claim makes c the publisher of the source it looked up unless that has
 // one (SrsRtmpConn::acquire_publish). Check and set happen under one lock.
-// With Takeover the live publisher's connection is closed instead and c
-// takes its place, as MediaMTX does.
-func (s *Server) claim(c *client) bool {
+// With Takeover, c is accepted anyway and learns its tracks first (learn):
+// it takes the name over afterwards (takeOver), as MediaMTX does.
+func (s *Server) claim(c *client) (claimed, learn bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := c.src.publisher; old != nil {
+	if c.src.publisher != nil {
 		if !s.cfg.Takeover {
-			return false
+			return false, false
 		}
+		c.learning = true
+		return true, true
+	}
+	s.publishLocked(c)
+	return true, false
+}
+
+// takeOver makes c the publisher of its name once it has learnt its
+// tracks, closing the publisher it replaces (MediaMTX's log words: "closing
+// existing publisher"). That one is no longer listed by the API from then.
+func (s *Server) takeOver(c *client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.learning = false
+	if old := c.src.publisher; old != nil && old != c {
 		old.mu.Lock()
 		old.takenOver = true
 		old.mu.Unlock()
 		old.nc.Close()
 		s.log.Info("closing existing publisher", "stream", c.streamURL, "old", old.id, "new", c.id)
 	}
+	s.publishLocked(c)
+}
+
+// takeoverMedia is how much of a newer publisher's media (by its time
+// stamps) the server reads before it takes the name over: MediaMTX reads
+// that much to learn the tracks (gortmplib's reader, its analyze period)
+// and only then closes the older publisher. Seen on MediaMTX: the older
+// closed 2.15-2.31 s after the newer's Publish.Start.
+const takeoverMedia = 2 * time.Second
+
+// learnTracks reads c's first takeoverMedia of media, counting it, then
+// takes the name over. A publisher that ends first, or sends no message
+// within the first-packet timeout, ends with that reason and never takes
+// the name (its older one lives on).
+func (s *Server) learnTracks(c *client) (string, error) {
+	c.nc.SetReadDeadline(time.Now().Add(s.cfg.FirstPacketTimeout))
+	defer c.nc.SetReadDeadline(time.Time{})
+	var first, last time.Duration
+	seen := false
+	for {
+		msg, err := c.sc.Read()
+		if err != nil {
+			if reason, final := endReason(err); final {
+				return reason, err
+			}
+			continue
+		}
+		c.count(msg, time.Now())
+		dts, ok := mediaDTS(msg)
+		if !ok {
+			continue
+		}
+		if !seen {
+			first, seen = dts, true
+		}
+		last = dts
+		if last-first >= takeoverMedia {
+			s.takeOver(c)
+			return "", nil
+		}
+	}
+}
+
+// mediaDTS is a media message's decoding time stamp.
+func mediaDTS(msg message.Message) (time.Duration, bool) {
+	switch m := msg.(type) {
+	case *message.Video:
+		return m.DTS, true
+	case *message.Audio:
+		return m.DTS, true
+	case *message.VideoExCodedFrames:
+		return m.DTS, true
+	case *message.VideoExFramesX:
+		return m.DTS, true
+	}
+	return 0, false
+}
+
+// publishLocked makes c its source's publisher; s.mu is held.
+func (s *Server) publishLocked(c *client) {
 	c.src.publisher = c
 	s.live[c.streamURL] = c
 	c.mu.Lock()
 	c.active = true
 	c.mu.Unlock()
-	return true
 }
 
 func (s *Server) release(c *client) {

@@ -1,9 +1,15 @@
 package server
 
 import (
+	"errors"
 	"net/http"
+	"os"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/message"
 
 	"github.com/rtmpload/rtmpload/internal/testkit"
 )
@@ -66,8 +72,11 @@ func TestDuplicateRaceNeedsATickInTheHook(t *testing.T) {
 	}
 }
 
-// TestTakeover: the newest publisher takes the name over; the old one's
-// connection is closed as the new one is accepted, and its unpublish says why.
+// TestTakeover: the newest publisher takes the name over as MediaMTX does.
+// It is accepted at once; the old one is closed only once the newer sent
+// 2 s of media (by its time stamps: MediaMTX reads that much to learn the
+// tracks), and until then the API lists the old one alone. The old one's
+// unpublish says why.
 func TestTakeover(t *testing.T) {
 	rec := &recorder{}
 	s := startServer(t, Config{Takeover: true}, rec)
@@ -75,24 +84,105 @@ func TestTakeover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := publish(t, s, "live/cam?new=1"); err != nil {
+	newer, err := publish(t, s, "live/cam?new=1")
+	if err != nil {
 		t.Fatalf("newer publisher: %v, want accepted", err)
 	}
+	if n := len(rec.eventsOf(EventAccept)); n != 2 {
+		t.Errorf("%d accepts, want 2: the newer is accepted at once", n)
+	}
+	// 1.96 s of media: the newer still learns its tracks.
+	sendVideo(t, newer, 0, 50)
+	testkit.WaitFor(t, 5*time.Second, "the newer's 50 frames read", func() bool { return videoRead(s, "2") == 50 })
+	if ids := publisherIDs(s, "cam"); !slices.Equal(ids, []string{"1"}) {
+		t.Errorf("the API lists %v while the newer learns its tracks, want the old one alone", ids)
+	}
+	old.NetConn().SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := old.Read(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the old publisher's connection: %v, want it still open", err)
+	}
+	// 2 s of media: it takes the name over.
+	sendVideo(t, newer, 50, 1)
 	old.NetConn().SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := old.Read(); err == nil {
-		t.Error("the old publisher's connection is still open")
+	if _, err := old.Read(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the old publisher's connection: %v, want it closed", err)
 	}
 	testkit.WaitFor(t, 2*time.Second, "the old one's unpublish", func() bool { return len(rec.eventsOf(EventUnpublish)) == 1 })
 	if u := rec.eventsOf(EventUnpublish)[0]; u.Reason != EndTakenOver || u.Param != "" {
 		t.Errorf("unpublish = %+v, want the old one's, reason %s", u, EndTakenOver)
 	}
-	if st := s.Streams(); len(st) != 1 || !st[0].Publish.Active {
-		t.Errorf("streams %+v", st)
+	if st := s.Streams(); len(st) != 1 || !st[0].Publish.Active || st[0].Publish.CID != "2" {
+		t.Errorf("streams %+v, want the newer publishing", st)
 	}
-	if n := publishers(s, "cam"); n != 1 {
-		t.Errorf("API lists %d publishers, want 1", n)
+	if ids := publisherIDs(s, "cam"); !slices.Equal(ids, []string{"2"}) {
+		t.Errorf("the API lists %v after the takeover, want the newer alone", ids)
 	}
-	if n := len(rec.eventsOf(EventAccept)); n != 2 {
-		t.Errorf("%d accepts, want 2", n)
+}
+
+// A newer publisher that leaves while it learns its tracks never takes the
+// name: the old one lives on.
+func TestTakeoverAbandoned(t *testing.T) {
+	rec := &recorder{}
+	s := startServer(t, Config{Takeover: true}, rec)
+	old, err := publish(t, s, "live/cam")
+	if err != nil {
+		t.Fatal(err)
 	}
+	newer, err := publish(t, s, "live/cam?new=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendVideo(t, newer, 0, 10)
+	newer.NetConn().Close()
+	testkit.WaitFor(t, 5*time.Second, "the newer's unpublish", func() bool { return len(rec.eventsOf(EventUnpublish)) == 1 })
+	if u := rec.eventsOf(EventUnpublish)[0]; u.Param != "?new=1" || u.Reason != EndClosed {
+		t.Errorf("unpublish = %+v, want the newer's, closed", u)
+	}
+	old.NetConn().SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := old.Read(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the old publisher's connection: %v, want it still open", err)
+	}
+	if ids := publisherIDs(s, "cam"); !slices.Equal(ids, []string{"1"}) {
+		t.Errorf("the API lists %v, want the old one", ids)
+	}
+}
+
+// sendVideo writes n video frames 40 ms apart by their time stamps, the
+// first at frame number from.
+func sendVideo(t *testing.T, c *gortmplib.Client, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		err := c.Write(&message.Video{
+			ChunkStreamID: 6, MessageStreamID: 0x1000000, Codec: message.CodecH264,
+			IsKeyFrame: i == 0, Type: message.VideoTypeAU, DTS: time.Duration(i) * 40 * time.Millisecond,
+			AU: []byte{0, 0, 0, 2, 0x09, 0xf0},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// videoRead is how many video messages the server read from a client.
+func videoRead(s *Server, cid string) uint64 {
+	s.mu.Lock()
+	c := s.clients[cid]
+	s.mu.Unlock()
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.videoMsgs
+}
+
+// publisherIDs are the client ids the API lists as publishing a stream.
+func publisherIDs(s *Server, stream string) []string {
+	var ids []string
+	for _, c := range s.Clients() {
+		if c.Publishing() && c.Name == stream {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
 }

@@ -223,6 +223,15 @@ func (s *Server) Clients() []srs.Client {
 	defer s.mu.Unlock()
 	out := make([]srs.Client, 0, len(s.clients))
 	for _, c := range s.clients {
+		c.mu.Lock()
+		closed := c.takenOver
+		c.mu.Unlock()
+		if c.learning || closed {
+			// With Takeover (MediaMTX's way) the API lists a name's
+			// publisher alone: not the newer one while it learns its
+			// tracks, nor the older once it was closed for it.
+			continue
+		}
 		info := srs.Client{
 			ID: c.id, Vhost: s.vhostID, IP: c.ip, TcURL: c.tcURL, URL: c.streamURL, Name: c.stream,
 			// ffmpeg and OBS send releaseStream/FCPublish, which SRS calls FMLE;
