@@ -62,7 +62,8 @@ type Options struct {
 	// duplicate-accept race (docs/srs-behaviour.md, "Duplicate names").
 	DuplicateRace bool
 	// Takeover makes the embedded server let the newest publisher of a name
-	// take it over, closing the old one (MediaMTX's behaviour).
+	// take it over, closing the old one after the new one's first 2 s of
+	// media (MediaMTX's behaviour).
 	Takeover bool
 	// Hook is how the callback is handled (default: the built-in hook);
 	// HookProbe is a callback URL to watch when the hook is external.

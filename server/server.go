@@ -65,8 +65,9 @@ type Config struct {
 	// tick, gets a new source and is accepted too. Off by default.
 	DuplicateRace bool
 	// Takeover lets the newest publisher of a name take it over, as
-	// MediaMTX does by default: the live publisher's connection is closed as
-	// the new one is accepted (its unpublish reason is EndTakenOver). Off by
+	// MediaMTX does by default: the new one is accepted at once, and the
+	// live publisher's connection is closed after the new one's first
+	// takeoverMedia of media (its unpublish reason is EndTakenOver). Off by
 	// default: SRS refuses the newcomer with StreamBusy.
 	Takeover bool
 	// MergedRead lets a publishing socket fill this long between reads once

@@ -89,7 +89,7 @@ func runFlags(stderr io.Writer) (*pflag.FlagSet, *runArgs) {
 	fs.StringVar(&a.hookProbe, "hook-probe", "", "with --hook external: the callback URL to watch (TCP connect every second)")
 	fs.StringVar(&a.hookProbeMethod, "hook-probe-method", "tcp", "how --hook-probe probes: tcp (connect), get (HTTP GET), publish (an SRS-shaped on_publish for a probe stream: only if your service tolerates it)")
 	fs.BoolVar(&a.duplicateRace, "duplicate-race", false, "make the embedded server reproduce SRS 7.0.18's duplicate-accept race (a source cleanup during the owner's hook lets a later publisher in too)")
-	fs.BoolVar(&a.takeover, "takeover", false, "make the embedded server let the newest publisher of a name take it over, closing the old one (as MediaMTX does)")
+	fs.BoolVar(&a.takeover, "takeover", false, "make the embedded server let the newest publisher of a name take it over, closing the old one after the new one's first 2 s of media (as MediaMTX does)")
 	fs.StringVar(&a.runID, "run-id", "", "name of the run (shards of one run share it; default: time and random)")
 	fs.StringVar(&a.shard, "shard", "", "run slice i of n of the scenario: i/n (default: $JOB_COMPLETION_INDEX of $JOB_COMPLETIONS or --shards)")
 	fs.IntVar(&a.shards, "shards", 0, "shard count when the index comes from $JOB_COMPLETION_INDEX")

@@ -23,7 +23,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	onPublish := fs.StringArray("on-publish", nil, "on_publish hook URL (repeatable: called in order, all must allow; none: allow every publish)")
 	onUnpublish := fs.StringArray("on-unpublish", nil, "on_unpublish hook URL (repeatable)")
 	race := fs.Bool("duplicate-race", false, "reproduce SRS 7.0.18's duplicate-accept race (a source cleanup during the owner's hook lets a later publisher in too)")
-	takeover := fs.Bool("takeover", false, "let the newest publisher of a name take it over, closing the old one (as MediaMTX does)")
+	takeover := fs.Bool("takeover", false, "let the newest publisher of a name take it over, closing the old one after the new one's first 2 s of media (as MediaMTX does)")
 	hookTimeout := fs.Duration("hook-timeout", server.DefaultHookTimeout, "how long a hook call may take, connect and answer (SRS: 30s)")
 	secrets := secretFlags(fs)
 	if err := fs.Parse(args); err != nil {
