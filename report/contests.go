@@ -110,7 +110,7 @@ const (
 )
 
 // share judges how x and y shared their name, and which was the older. The
-// rule (docs/servers.md, "Takeovers"): a takeover when the server closed the
+// rule (docs/servers.md, "Takeovers (MediaMTX)"): a takeover when the server closed the
 // older connection after the newer one was accepted and no API snapshot
 // taken after both were accepted, while both were open, lists both; two
 // live only when such a snapshot exists, or when both stayed live until one
@@ -199,7 +199,7 @@ func takeoverEvidence(a, by *Attempt) string {
 
 // contests lists every name with more than one attempt, and raises
 // duplicate_accepted when two attempts held a name at once. A takeover (the
-// old publisher closed as the new one was accepted) is named in the contest
+// old publisher closed after the new one was accepted) is named in the contest
 // and is no anomaly.
 func contests(byStream map[string][]*Attempt, h handovers) ([]Contest, []string) {
 	var out []Contest

@@ -122,7 +122,7 @@ type Contest struct {
 	// TwoLive is set when two attempts held the name at the same time.
 	TwoLive bool `json:"two_live,omitempty"`
 	// Takeover is set when a publisher took the name over: the server
-	// closed the old one as it accepted the new one (MediaMTX's way).
+	// closed the old one after it accepted the new one (MediaMTX's way).
 	Takeover bool `json:"takeover,omitempty"`
 	// ServerMax is the most publishing clients the server's API ever listed
 	// for the name (0: no API was read).
