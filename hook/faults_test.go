@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -91,16 +92,17 @@ func btoi(b bool) int {
 
 // status:N answers an error status, which the report tells from a deny.
 func TestFaultVerdicts(t *testing.T) {
-	s := start(t, Config{Faults: []Fault{
+	s, clk, _ := startFake(t, Config{Faults: []Fault{
 		fault(t, 0, 200*time.Millisecond, "status:503"),
 		fault(t, 0, time.Hour, "deny"), // overlapped: the first in the list wins while both apply
 	}})
-	s.Arm(time.Now())
+	epoch := clk.Now()
+	s.Arm(epoch)
 	post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", ""))
 	if c := call(t, s, 1); c.Verdict != "error" || c.Fault != "status:503" {
 		t.Fatalf("status fault recorded as %+v", c)
 	}
-	time.Sleep(250 * time.Millisecond)
+	clk.advance(epoch.Add(250 * time.Millisecond))
 	post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", ""))
 	if c := call(t, s, 2); c.Verdict != "deny" || c.Fault != "deny" {
 		t.Fatalf("deny fault recorded as %+v", c)
@@ -132,6 +134,8 @@ func TestFaultDelayCanceled(t *testing.T) {
 
 type stateLog chan StateChange
 
+// next is the next change reported. The fake clock runs a schedule's timers
+// in the goroutine that advances it, so a change is reported by then.
 func (l stateLog) next(t *testing.T) StateChange {
 	t.Helper()
 	select {
@@ -143,26 +147,118 @@ func (l stateLog) next(t *testing.T) StateChange {
 	}
 }
 
-func (l stateLog) expect(t *testing.T, epoch time.Time, offset time.Duration, state schema.CallbackState, fault string) {
+// expect takes the next change and holds it to state and fault, timed at.
+func (l stateLog) expect(t *testing.T, at time.Time, state schema.CallbackState, fault string) {
 	t.Helper()
-	c := l.next(t)
-	edge := epoch.Add(offset)
-	// A change that closes or opens the listener is timed when that really
-	// happened: at the edge or a little after it (a timer wakes up late);
-	// any other change is timed at the edge exactly.
-	listener := state == schema.StateDown || c.At.After(edge)
-	if c.State != state || c.Fault != fault || c.At.Before(edge) || (!listener && !c.At.Equal(edge)) || c.At.Sub(edge) > time.Second {
-		t.Fatalf("state change %+v, want %s (%q) at epoch+%s", c, state, fault, offset)
-	}
-	if time.Now().Before(c.At) {
-		t.Fatalf("state change %+v reported before its time", c)
+	if c := l.next(t); c.State != state || c.Fault != fault || !c.At.Equal(at) {
+		t.Fatalf("state change %+v, want %s (%q) at %s", c, state, fault, at.Format("15:04:05.000"))
 	}
 }
 
-// Down closes the port and reopens it; changes come at the window edges, in order.
-func TestDownAndStateEdges(t *testing.T) {
+// none fails if a change was reported.
+func (l stateLog) none(t *testing.T) {
+	t.Helper()
+	select {
+	case c := <-l:
+		t.Fatalf("unexpected change %+v", c)
+	default:
+	}
+}
+
+// fakeClock is a fault schedule's time that moves only when the test moves
+// it: the windows' edges hold whatever the machine's load, and take no real
+// time. A timer runs in the goroutine that moves the clock past it.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	at   time.Time
+	f    func()
+	done bool // fired or stopped
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tm := &fakeTimer{at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, tm)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !tm.done
+		tm.done = true
+		return was
+	}
+}
+
+// advance moves the clock to at, running each timer due by then at its own
+// time, in order.
+func (c *fakeClock) advance(at time.Time) { c.run(at, false) }
+
+// wakeLate moves the clock to at first, and then runs the timers due by
+// then: timers that woke up late, as on a loaded machine.
+func (c *fakeClock) wakeLate(at time.Time) { c.run(at, true) }
+
+func (c *fakeClock) run(at time.Time, late bool) {
+	c.mu.Lock()
+	if late && at.After(c.now) {
+		c.now = at
+	}
+	c.mu.Unlock()
+	for range 1000 { // each round fires one timer; a schedule has a few
+		c.mu.Lock()
+		var next *fakeTimer
+		for _, tm := range c.timers {
+			if !tm.done && !tm.at.After(at) && (next == nil || tm.at.Before(next.at)) {
+				next = tm
+			}
+		}
+		if next == nil {
+			if at.After(c.now) {
+				c.now = at
+			}
+			c.mu.Unlock()
+			return
+		}
+		next.done = true
+		if next.at.After(c.now) {
+			c.now = next.at
+		}
+		c.mu.Unlock()
+		next.f()
+	}
+	panic("fakeClock: a timer keeps setting timers that are due")
+}
+
+// startFake starts a hook whose fault schedule runs on a fake clock, with
+// its state changes in a log.
+func startFake(t *testing.T, cfg Config) (*Server, *fakeClock, stateLog) {
+	t.Helper()
+	clk := newFakeClock()
 	log := make(stateLog, 16)
-	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []Fault{
+	cfg.clock, cfg.OnState = clk, func(c StateChange) { log <- c }
+	return start(t, cfg), clk, log
+}
+
+// Down closes the port and reopens it; changes come at the window edges, in
+// order. A change that closes or opens the listener is timed when that
+// really happened (a timer that woke up late: after the edge); any other
+// change is timed at the edge exactly.
+func TestDownAndStateEdges(t *testing.T) {
+	s, clk, log := startFake(t, Config{Faults: []Fault{
 		fault(t, 100*time.Millisecond, 200*time.Millisecond, "down"),
 		fault(t, 400*time.Millisecond, 100*time.Millisecond, "status:500"),
 	}})
@@ -179,12 +275,12 @@ func TestDownAndStateEdges(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	epoch := time.Now()
+	epoch := clk.Now()
+	ms := func(n int) time.Time { return epoch.Add(time.Duration(n) * time.Millisecond) }
 	s.Arm(epoch)
-	if c := log.next(t); c.State != schema.StateUp || c.Fault != "" {
-		t.Fatalf("initial state %+v", c)
-	}
-	log.expect(t, epoch, 100*time.Millisecond, schema.StateDown, "down")
+	log.expect(t, epoch, schema.StateUp, "")
+	clk.wakeLate(ms(130))
+	log.expect(t, ms(130), schema.StateDown, "down")
 	if s.State() != schema.StateDown {
 		t.Fatalf("State() = %q in the down window", s.State())
 	}
@@ -195,17 +291,16 @@ func TestDownAndStateEdges(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("a kept-alive connection was answered in the down window")
 	}
-	log.expect(t, epoch, 300*time.Millisecond, schema.StateUp, "")
+	clk.advance(ms(300))
+	log.expect(t, ms(300), schema.StateUp, "")
 	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "3", "cam03", "")); !srsAllows(r) {
 		t.Fatalf("after the down window: %d %q", r.status, r.body)
 	}
-	log.expect(t, epoch, 400*time.Millisecond, schema.StateErroring, "status:500")
-	log.expect(t, epoch, 500*time.Millisecond, schema.StateUp, "")
-	select {
-	case c := <-log:
-		t.Fatalf("unexpected change %+v", c)
-	case <-time.After(100 * time.Millisecond):
-	}
+	clk.wakeLate(ms(450))
+	log.expect(t, ms(400), schema.StateErroring, "status:500")
+	clk.advance(ms(10000))
+	log.expect(t, ms(500), schema.StateUp, "")
+	log.none(t)
 	// The call before the window made cam01 live; cam02 never arrived.
 	if live := s.Live(); strings.Join(live, ",") != "__defaultVhost__/live/cam01,__defaultVhost__/live/cam03" {
 		t.Fatalf("Live() = %q", live)
@@ -215,60 +310,67 @@ func TestDownAndStateEdges(t *testing.T) {
 // A garbage window is "misanswering", not "erroring" or "denying": nobody
 // said no, the answer is in the wrong format.
 func TestGarbageState(t *testing.T) {
-	log := make(stateLog, 16)
-	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []Fault{
+	s, clk, log := startFake(t, Config{Faults: []Fault{
 		fault(t, 100*time.Millisecond, 100*time.Millisecond, "garbage"),
 	}})
-	epoch := time.Now()
+	epoch := clk.Now()
 	s.Arm(epoch)
-	if c := log.next(t); c.State != schema.StateUp {
-		t.Fatalf("initial state %+v", c)
-	}
+	log.expect(t, epoch, schema.StateUp, "")
+	clk.advance(epoch.Add(150 * time.Millisecond))
 	c := log.next(t)
 	if c.State != schema.StateMisanswering || c.Fault != "garbage" || !strings.Contains(c.Detail, "not SRS's allow") {
 		t.Fatalf("garbage window state %+v", c)
 	}
-	log.expect(t, epoch, 200*time.Millisecond, schema.StateUp, "")
+	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", "")); srsAllows(r) {
+		t.Fatalf("a garbage answer %d %q passed SRS's allow rule", r.status, r.body)
+	}
+	clk.advance(epoch.Add(time.Second))
+	log.expect(t, epoch.Add(200*time.Millisecond), schema.StateUp, "")
 }
 
 func TestFlap(t *testing.T) {
-	log := make(stateLog, 16)
-	s := start(t, Config{OnState: func(c StateChange) { log <- c }, Faults: []Fault{
+	s, clk, log := startFake(t, Config{Faults: []Fault{
 		fault(t, 0, 400*time.Millisecond, "flap:100ms"),
 	}})
-	epoch := time.Now()
+	epoch := clk.Now()
+	ms := func(n int) time.Time { return epoch.Add(time.Duration(n) * time.Millisecond) }
 	s.Arm(epoch)
-	if c := log.next(t); c.State != schema.StateDown || c.Fault != "flap:100ms" {
-		t.Fatalf("initial state %+v, want down (flap starts down)", c)
-	}
+	log.expect(t, epoch, schema.StateDown, "flap:100ms") // a flap starts down
 	if err := refused(s.Addr()); err != nil {
 		t.Fatalf("flap down half: %v", err)
 	}
-	log.expect(t, epoch, 100*time.Millisecond, schema.StateUp, "flap:100ms")
+	clk.advance(ms(150))
+	log.expect(t, ms(100), schema.StateUp, "flap:100ms")
 	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", "")); !srsAllows(r) {
 		t.Fatalf("flap up half: %d %q", r.status, r.body)
 	}
 	if c := call(t, s, 1); c.Fault != "" {
 		t.Fatalf("a call answered normally in the up half recorded fault %q", c.Fault)
 	}
-	log.expect(t, epoch, 200*time.Millisecond, schema.StateDown, "flap:100ms")
-	log.expect(t, epoch, 300*time.Millisecond, schema.StateUp, "flap:100ms")
-	log.expect(t, epoch, 400*time.Millisecond, schema.StateUp, "")
+	clk.advance(ms(250))
+	log.expect(t, ms(200), schema.StateDown, "flap:100ms")
+	if err := refused(s.Addr()); err != nil {
+		t.Fatalf("flap's second down half: %v", err)
+	}
+	clk.advance(ms(1000))
+	log.expect(t, ms(300), schema.StateUp, "flap:100ms")
+	log.expect(t, ms(400), schema.StateUp, "")
+	log.none(t)
 }
 
 // Live bookkeeping under faults: only an answer the server takes as
 // allow makes a stream live; an on_unpublish always frees its owner's.
 func TestLiveUnderFaults(t *testing.T) {
-	s := start(t, Config{Mode: schema.HookConflict, Faults: []Fault{
+	s, clk, _ := startFake(t, Config{Mode: schema.HookConflict, Faults: []Fault{
 		fault(t, 0, 150*time.Millisecond, "deny"),
 		fault(t, 150*time.Millisecond, 150*time.Millisecond, "garbage"),
 	}})
-	epoch := time.Now()
+	epoch := clk.Now()
 	s.Arm(epoch)
 	pub := s.OnPublishURL()
 	post(t, pub, srsCall("on_publish", "1", "cam01", ""))
 	post(t, pub, nginxCall("publish", "7", "cam09", ""))
-	time.Sleep(time.Until(epoch.Add(170 * time.Millisecond)))
+	clk.advance(epoch.Add(170 * time.Millisecond))
 	post(t, pub, srsCall("on_publish", "2", "cam01", ""))
 	r := postForm(t, pub, nginxCall("publish", "8", "cam09", ""))
 	if r.status != 200 || r.body != "OK" {
@@ -281,7 +383,7 @@ func TestLiveUnderFaults(t *testing.T) {
 	if live := s.Live(); len(live) != 1 || live[0] != "live/cam09" {
 		t.Fatalf("Live() = %q, want only the nginx stream garbage let through", live)
 	}
-	time.Sleep(time.Until(epoch.Add(320 * time.Millisecond)))
+	clk.advance(epoch.Add(320 * time.Millisecond))
 	// The owner's unpublish frees the name, and conflict mode works again.
 	postForm(t, pub, nginxCall("publish", "9", "cam09", ""))
 	if c := call(t, s, 5); c.Verdict != "deny" || c.LiveOwner != "8" {
@@ -308,23 +410,22 @@ func TestBadFaults(t *testing.T) {
 
 // Close stops the schedule: no change is reported after it returns.
 func TestCloseDisarms(t *testing.T) {
+	clk := newFakeClock()
 	log := make(stateLog, 16)
-	s, err := Start(Config{OnState: func(c StateChange) { log <- c }, Faults: []Fault{
+	s, err := Start(Config{clock: clk, OnState: func(c StateChange) { log <- c }, Faults: []Fault{
 		fault(t, 50*time.Millisecond, time.Second, "down"),
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Arm(time.Now())
+	epoch := clk.Now()
+	s.Arm(epoch)
 	log.next(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case c := <-log:
-		t.Fatalf("change %+v after Close", c)
-	case <-time.After(150 * time.Millisecond):
-	}
+	clk.advance(epoch.Add(2 * time.Second))
+	log.none(t)
 	if err := refused(s.Addr()); err != nil {
 		t.Fatalf("after Close: %v", err)
 	}

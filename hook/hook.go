@@ -76,6 +76,9 @@ type Config struct {
 	Upstream string
 
 	bodyTimeout time.Duration // 0: bodyTimeout; tests shorten it
+	// clock runs the fault schedule (nil: the wall clock); tests step a
+	// fake one through the windows' edges.
+	clock clock
 }
 
 // Call is the server's record of one hook call.
@@ -179,7 +182,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Latency < 0 {
 		return nil, fmt.Errorf("hook: negative latency %s", cfg.Latency)
 	}
-	sched, err := newSchedule(cfg.Faults, cfg.OnState)
+	sched, err := newSchedule(cfg.Faults, cfg.OnState, cfg.clock)
 	if err != nil {
 		return nil, err
 	}

@@ -26,16 +26,33 @@ const (
 	relistenPause = 25 * time.Millisecond
 )
 
+// clock is the time a fault schedule runs on: the wall clock, or in tests
+// a fake one that steps from edge to edge, so that a schedule's windows
+// hold on a loaded machine and take no real time.
+type clock interface {
+	Now() time.Time
+	// AfterFunc runs f in its own goroutine after d; stop cancels it.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+// wallClock is the real time.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+
 // schedule is the fault schedule of one Server.
 type schedule struct {
 	faults  []Fault
 	onState func(StateChange)
+	clk     clock
 
 	// mu serializes Arm, window edges and disarm, so changes are applied
 	// and reported one at a time and in order.
-	mu    sync.Mutex
-	gen   int // bumped by Arm and disarm: a timer of an older generation does nothing
-	timer *time.Timer
+	mu   sync.Mutex
+	gen  int         // bumped by Arm and disarm: a timer of an older generation does nothing
+	stop func() bool // stops the timer of the next edge; nil: none
 
 	// cur guards what calls and State read.
 	cur   sync.Mutex
@@ -49,7 +66,7 @@ type schedule struct {
 	applied *Fault
 }
 
-func newSchedule(faults []Fault, onState func(StateChange)) (*schedule, error) {
+func newSchedule(faults []Fault, onState func(StateChange), clk clock) (*schedule, error) {
 	fs := make([]Fault, len(faults))
 	for i, f := range faults {
 		if err := checkFault(f); err != nil {
@@ -60,7 +77,10 @@ func newSchedule(faults []Fault, onState func(StateChange)) (*schedule, error) {
 		}
 		fs[i] = f
 	}
-	return &schedule{faults: fs, onState: onState, state: schema.StateUp}, nil
+	if clk == nil {
+		clk = wallClock{}
+	}
+	return &schedule{faults: fs, onState: onState, clk: clk, state: schema.StateUp}, nil
 }
 
 // at returns the window in effect d after the epoch (-1 if none) and the
@@ -137,7 +157,7 @@ func (sc *schedule) faultScheduled() *Fault {
 	if !armed {
 		return nil
 	}
-	i, st := sc.at(time.Since(epoch))
+	i, st := sc.at(sc.clk.Now().Sub(epoch))
 	if i < 0 || st == schema.StateUp {
 		return nil
 	}
@@ -156,8 +176,8 @@ func (sc *schedule) disarm() {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.gen++
-	if sc.timer != nil {
-		sc.timer.Stop()
+	if sc.stop != nil {
+		sc.stop()
 	}
 }
 
@@ -176,13 +196,13 @@ func (s *Server) Arm(epoch time.Time) {
 		return
 	}
 	sc.gen++
-	if sc.timer != nil {
-		sc.timer.Stop()
+	if sc.stop != nil {
+		sc.stop()
 	}
 	sc.cur.Lock()
 	sc.armed, sc.epoch = true, epoch
 	sc.cur.Unlock()
-	now := time.Now()
+	now := sc.clk.Now()
 	d := now.Sub(epoch)
 	s.apply(d, now, true)
 	s.scheduleAfter(sc.gen, epoch, d)
@@ -201,7 +221,7 @@ func (s *Server) scheduleAfter(gen int, epoch time.Time, d time.Duration) {
 	if !ok {
 		return
 	}
-	sc.timer = time.AfterFunc(time.Until(epoch.Add(e)), func() {
+	sc.stop = sc.clk.AfterFunc(epoch.Add(e).Sub(sc.clk.Now()), func() {
 		sc.mu.Lock()
 		defer sc.mu.Unlock()
 		if sc.gen != gen {
@@ -240,7 +260,7 @@ func (s *Server) apply(d time.Duration, at time.Time, force bool) {
 		// Refusing or accepting connections starts when the listener
 		// really closed or opened, which a late timer puts after the
 		// edge: that is the time a refused caller's evidence must meet.
-		change.At = time.Now()
+		change.At = sc.clk.Now()
 	}
 	prevState, prevFault := sc.current()
 	if !force && change.State == prevState && change.Fault == prevFault {
