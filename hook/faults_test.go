@@ -5,11 +5,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -102,7 +102,7 @@ func TestFaultVerdicts(t *testing.T) {
 	if c := call(t, s, 1); c.Verdict != "error" || c.Fault != "status:503" {
 		t.Fatalf("status fault recorded as %+v", c)
 	}
-	clk.advance(epoch.Add(250 * time.Millisecond))
+	clk.Advance(epoch.Add(250 * time.Millisecond))
 	post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", ""))
 	if c := call(t, s, 2); c.Verdict != "deny" || c.Fault != "deny" {
 		t.Fatalf("deny fault recorded as %+v", c)
@@ -134,8 +134,9 @@ func TestFaultDelayCanceled(t *testing.T) {
 
 type stateLog chan StateChange
 
-// next is the next change reported. The fake clock runs a schedule's timers
-// in the goroutine that advances it, so a change is reported by then.
+// next is the next change reported. The fake clock (testkit.Clock) runs a
+// schedule's timers in the goroutine that moves it, so a change is
+// reported by then.
 func (l stateLog) next(t *testing.T) StateChange {
 	t.Helper()
 	select {
@@ -165,89 +166,11 @@ func (l stateLog) none(t *testing.T) {
 	}
 }
 
-// fakeClock is a fault schedule's time that moves only when the test moves
-// it: the windows' edges hold whatever the machine's load, and take no real
-// time. A timer runs in the goroutine that moves the clock past it.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	at   time.Time
-	f    func()
-	done bool // fired or stopped
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	tm := &fakeTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, tm)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !tm.done
-		tm.done = true
-		return was
-	}
-}
-
-// advance moves the clock to at, running each timer due by then at its own
-// time, in order.
-func (c *fakeClock) advance(at time.Time) { c.run(at, false) }
-
-// wakeLate moves the clock to at first, and then runs the timers due by
-// then: timers that woke up late, as on a loaded machine.
-func (c *fakeClock) wakeLate(at time.Time) { c.run(at, true) }
-
-func (c *fakeClock) run(at time.Time, late bool) {
-	c.mu.Lock()
-	if late && at.After(c.now) {
-		c.now = at
-	}
-	c.mu.Unlock()
-	for range 1000 { // each round fires one timer; a schedule has a few
-		c.mu.Lock()
-		var next *fakeTimer
-		for _, tm := range c.timers {
-			if !tm.done && !tm.at.After(at) && (next == nil || tm.at.Before(next.at)) {
-				next = tm
-			}
-		}
-		if next == nil {
-			if at.After(c.now) {
-				c.now = at
-			}
-			c.mu.Unlock()
-			return
-		}
-		next.done = true
-		if next.at.After(c.now) {
-			c.now = next.at
-		}
-		c.mu.Unlock()
-		next.f()
-	}
-	panic("fakeClock: a timer keeps setting timers that are due")
-}
-
 // startFake starts a hook whose fault schedule runs on a fake clock, with
 // its state changes in a log.
-func startFake(t *testing.T, cfg Config) (*Server, *fakeClock, stateLog) {
+func startFake(t *testing.T, cfg Config) (*Server, *testkit.Clock, stateLog) {
 	t.Helper()
-	clk := newFakeClock()
+	clk := testkit.NewClock()
 	log := make(stateLog, 16)
 	cfg.clock, cfg.OnState = clk, func(c StateChange) { log <- c }
 	return start(t, cfg), clk, log
@@ -279,7 +202,7 @@ func TestDownAndStateEdges(t *testing.T) {
 	ms := func(n int) time.Time { return epoch.Add(time.Duration(n) * time.Millisecond) }
 	s.Arm(epoch)
 	log.expect(t, epoch, schema.StateUp, "")
-	clk.wakeLate(ms(130))
+	clk.WakeLate(ms(130))
 	log.expect(t, ms(130), schema.StateDown, "down")
 	if s.State() != schema.StateDown {
 		t.Fatalf("State() = %q in the down window", s.State())
@@ -291,14 +214,14 @@ func TestDownAndStateEdges(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("a kept-alive connection was answered in the down window")
 	}
-	clk.advance(ms(300))
+	clk.Advance(ms(300))
 	log.expect(t, ms(300), schema.StateUp, "")
 	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "3", "cam03", "")); !srsAllows(r) {
 		t.Fatalf("after the down window: %d %q", r.status, r.body)
 	}
-	clk.wakeLate(ms(450))
+	clk.WakeLate(ms(450))
 	log.expect(t, ms(400), schema.StateErroring, "status:500")
-	clk.advance(ms(10000))
+	clk.Advance(ms(10000))
 	log.expect(t, ms(500), schema.StateUp, "")
 	log.none(t)
 	// The call before the window made cam01 live; cam02 never arrived.
@@ -316,7 +239,7 @@ func TestGarbageState(t *testing.T) {
 	epoch := clk.Now()
 	s.Arm(epoch)
 	log.expect(t, epoch, schema.StateUp, "")
-	clk.advance(epoch.Add(150 * time.Millisecond))
+	clk.Advance(epoch.Add(150 * time.Millisecond))
 	c := log.next(t)
 	if c.State != schema.StateMisanswering || c.Fault != "garbage" || !strings.Contains(c.Detail, "not SRS's allow") {
 		t.Fatalf("garbage window state %+v", c)
@@ -324,7 +247,7 @@ func TestGarbageState(t *testing.T) {
 	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", "")); srsAllows(r) {
 		t.Fatalf("a garbage answer %d %q passed SRS's allow rule", r.status, r.body)
 	}
-	clk.advance(epoch.Add(time.Second))
+	clk.Advance(epoch.Add(time.Second))
 	log.expect(t, epoch.Add(200*time.Millisecond), schema.StateUp, "")
 }
 
@@ -339,7 +262,7 @@ func TestFlap(t *testing.T) {
 	if err := refused(s.Addr()); err != nil {
 		t.Fatalf("flap down half: %v", err)
 	}
-	clk.advance(ms(150))
+	clk.Advance(ms(150))
 	log.expect(t, ms(100), schema.StateUp, "flap:100ms")
 	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", "")); !srsAllows(r) {
 		t.Fatalf("flap up half: %d %q", r.status, r.body)
@@ -347,12 +270,12 @@ func TestFlap(t *testing.T) {
 	if c := call(t, s, 1); c.Fault != "" {
 		t.Fatalf("a call answered normally in the up half recorded fault %q", c.Fault)
 	}
-	clk.advance(ms(250))
+	clk.Advance(ms(250))
 	log.expect(t, ms(200), schema.StateDown, "flap:100ms")
 	if err := refused(s.Addr()); err != nil {
 		t.Fatalf("flap's second down half: %v", err)
 	}
-	clk.advance(ms(1000))
+	clk.Advance(ms(1000))
 	log.expect(t, ms(300), schema.StateUp, "flap:100ms")
 	log.expect(t, ms(400), schema.StateUp, "")
 	log.none(t)
@@ -370,7 +293,7 @@ func TestLiveUnderFaults(t *testing.T) {
 	pub := s.OnPublishURL()
 	post(t, pub, srsCall("on_publish", "1", "cam01", ""))
 	post(t, pub, nginxCall("publish", "7", "cam09", ""))
-	clk.advance(epoch.Add(170 * time.Millisecond))
+	clk.Advance(epoch.Add(170 * time.Millisecond))
 	post(t, pub, srsCall("on_publish", "2", "cam01", ""))
 	r := postForm(t, pub, nginxCall("publish", "8", "cam09", ""))
 	if r.status != 200 || r.body != "OK" {
@@ -383,7 +306,7 @@ func TestLiveUnderFaults(t *testing.T) {
 	if live := s.Live(); len(live) != 1 || live[0] != "live/cam09" {
 		t.Fatalf("Live() = %q, want only the nginx stream garbage let through", live)
 	}
-	clk.advance(epoch.Add(320 * time.Millisecond))
+	clk.Advance(epoch.Add(320 * time.Millisecond))
 	// The owner's unpublish frees the name, and conflict mode works again.
 	postForm(t, pub, nginxCall("publish", "9", "cam09", ""))
 	if c := call(t, s, 5); c.Verdict != "deny" || c.LiveOwner != "8" {
@@ -410,7 +333,7 @@ func TestBadFaults(t *testing.T) {
 
 // Close stops the schedule: no change is reported after it returns.
 func TestCloseDisarms(t *testing.T) {
-	clk := newFakeClock()
+	clk := testkit.NewClock()
 	log := make(stateLog, 16)
 	s, err := Start(Config{clock: clk, OnState: func(c StateChange) { log <- c }, Faults: []Fault{
 		fault(t, 50*time.Millisecond, time.Second, "down"),
@@ -424,7 +347,7 @@ func TestCloseDisarms(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(epoch.Add(2 * time.Second))
+	clk.Advance(epoch.Add(2 * time.Second))
 	log.none(t)
 	if err := refused(s.Addr()); err != nil {
 		t.Fatalf("after Close: %v", err)

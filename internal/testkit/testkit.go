@@ -12,6 +12,8 @@
 //   - Events reads a results file with schema.Read, as every reader of
 //     results does.
 //   - Poll and WaitFor wait, bounded in time, for a condition.
+//   - Clock is a fake clock for code whose timers are injected (the
+//     callback's fault schedule, the embedded server's publish timeouts).
 //
 // It imports only the standard library and schema, so that the tests of
 // any other package can use it without an import cycle; what it would need

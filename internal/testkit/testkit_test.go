@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +70,36 @@ func TestPoll(t *testing.T) {
 	}
 	if time.Since(start) < 20*time.Millisecond {
 		t.Error("Poll gave up before its time")
+	}
+}
+
+// The fake clock runs timers in order, each at its own time (or late, when
+// woken late), runs a timer set by a timer when it is due, and skips
+// stopped ones.
+func TestClock(t *testing.T) {
+	c := NewClock()
+	t0 := c.Now()
+	var ran []time.Duration
+	record := func() { ran = append(ran, c.Now().Sub(t0)) }
+	c.AfterFunc(200*time.Millisecond, record)
+	c.AfterFunc(100*time.Millisecond, func() {
+		record()
+		c.AfterFunc(50*time.Millisecond, record) // due at 150 ms
+	})
+	stop := c.AfterFunc(120*time.Millisecond, record)
+	if !stop() || stop() {
+		t.Error("stop should report true once, then false")
+	}
+	c.AfterFunc(time.Second, record)
+	c.Advance(t0.Add(500 * time.Millisecond))
+	if want := []time.Duration{100 * time.Millisecond, 150 * time.Millisecond, 200 * time.Millisecond}; !slices.Equal(ran, want) {
+		t.Errorf("ran at %v, want %v", ran, want)
+	}
+	if p := c.Pending(); len(p) != 1 || !p[0].Equal(t0.Add(time.Second)) {
+		t.Errorf("pending %v, want the 1 s timer", p)
+	}
+	c.WakeLate(t0.Add(3 * time.Second))
+	if len(ran) != 4 || ran[3] != 3*time.Second {
+		t.Errorf("a late wake-up ran at %v, want the clock's new time (3 s)", ran)
 	}
 }
