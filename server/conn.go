@@ -417,26 +417,32 @@ func (s *Server) readMedia(c *client, nc *mergedConn) (string, error) {
 // the reads of what waits in the socket. SRS's scheduler runs the reads
 // first.
 func (s *Server) watchPublish(nc net.Conn, msgs *atomic.Int64) *publishWatch {
+	clk := s.cfg.clock
 	w := &publishWatch{}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	due := time.Now().Add(s.cfg.FirstPacketTimeout) // the next look
+	due := clk.Now().Add(s.cfg.FirstPacketTimeout) // the next look
 	again := false
-	w.t = time.AfterFunc(s.cfg.FirstPacketTimeout, func() {
+	var look func()
+	look = func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
+		if w.ended {
+			return
+		}
 		switch n := msgs.Load(); {
 		case n > w.seen:
 			w.seen, again = n, false
 			due = due.Add(s.cfg.NormalTimeout)
-			w.t.Reset(max(time.Until(due), 0))
+			w.stop = clk.AfterFunc(max(due.Sub(clk.Now()), 0), look)
 		case !again:
 			again = true
-			w.t.Reset(lookAgain)
+			w.stop = clk.AfterFunc(lookAgain, look)
 		default:
 			nc.SetReadDeadline(time.Now())
 		}
-	})
+	}
+	w.stop = clk.AfterFunc(s.cfg.FirstPacketTimeout, look)
 	return w
 }
 
@@ -445,15 +451,17 @@ func (s *Server) watchPublish(nc net.Conn, msgs *atomic.Int64) *publishWatch {
 const lookAgain = 500 * time.Millisecond
 
 type publishWatch struct {
-	mu   sync.Mutex
-	t    *time.Timer
-	seen int64 // msgs at the last look
+	mu    sync.Mutex
+	stop  func() bool // stops the next look
+	ended bool
+	seen  int64 // msgs at the last look
 }
 
 func (w *publishWatch) Stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.t.Stop()
+	w.ended = true
+	w.stop()
 }
 
 // endReason tells connection-ending errors from per-message decode errors.

@@ -82,6 +82,10 @@ type Config struct {
 	// cleanupEvery is SRS's source cleanup period (sourceCleanup); tests
 	// shorten it.
 	cleanupEvery time.Duration
+
+	// clock times the publish timeouts' looks (nil: the wall clock); tests
+	// step a fake one through them.
+	clock clock
 }
 
 // Event kinds: the results stream's words (schema.ServerKind), which the
@@ -271,6 +275,9 @@ func withDefaults(cfg Config) Config {
 	if cfg.ServiceID == "" {
 		cfg.ServiceID = randomID("", 8)
 	}
+	if cfg.clock == nil {
+		cfg.clock = wallClock{}
+	}
 	if cfg.cleanupEvery <= 0 {
 		cfg.cleanupEvery = sourceCleanup
 	}
@@ -448,3 +455,19 @@ func checkHookURLs(cfg Config) error {
 	}
 	return nil
 }
+
+// clock is the time the publish timeouts' looks run on: the wall clock, or
+// in tests a fake one (internal/testkit's Clock), so that the looks hold on
+// a loaded machine and take no real time.
+type clock interface {
+	Now() time.Time
+	// AfterFunc runs f after d; stop cancels it.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+// wallClock is the real time.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }

@@ -393,9 +393,10 @@ func TestHooksCalledInOrderAllMustAllow(t *testing.T) {
 
 func TestPublishTimeouts(t *testing.T) {
 	rec := &recorder{}
-	s := startServer(t, Config{FirstPacketTimeout: 200 * time.Millisecond, NormalTimeout: 300 * time.Millisecond}, rec)
+	clk := testkit.NewClock()
+	s := startServer(t, Config{FirstPacketTimeout: 200 * time.Millisecond, NormalTimeout: 300 * time.Millisecond, clock: clk}, rec)
 
-	start := time.Now()
+	t0 := clk.Now()
 	silent, err := publish(t, s, "live/silent")
 	if err != nil {
 		t.Fatal(err)
@@ -405,10 +406,15 @@ func TestPublishTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	sendMedia(t, stalled, 2, 0)
-	testkit.WaitFor(t, 5*time.Second, "both dropped", func() bool { return len(rec.eventsOf(EventUnpublish)) == 2 })
-	if d := time.Since(start); d < 200*time.Millisecond {
-		t.Errorf("dropped after %v, before the timeouts", d)
+	testkit.WaitFor(t, 5*time.Second, "the stalled one's messages read", func() bool { return videoRead(s, "2") == 2 })
+	// Looks: both at 200 ms; the silent one again at 700 ms (dropped), the
+	// stalled one at 500 ms (its messages) and 1000 ms (dropped).
+	clk.Advance(t0.Add(199 * time.Millisecond))
+	if len(clk.Pending()) != 2 {
+		t.Fatalf("looks due at %v before the first-packet timeout, want both still waiting", clk.Pending())
 	}
+	clk.Advance(t0.Add(time.Second))
+	testkit.WaitFor(t, 5*time.Second, "both dropped", func() bool { return len(rec.eventsOf(EventUnpublish)) == 2 })
 	for _, ev := range rec.eventsOf(EventUnpublish) {
 		if ev.Reason != EndTimeout {
 			t.Errorf("%s ended with %q, want timeout", ev.Stream, ev.Reason)
@@ -437,8 +443,9 @@ func TestPublishTimeouts(t *testing.T) {
 // nb_msgs=3").
 func TestPublishTimeoutsAreSRSWindows(t *testing.T) {
 	rec := &recorder{}
-	s := startServer(t, Config{FirstPacketTimeout: time.Second, NormalTimeout: time.Second}, rec)
-	start := time.Now()
+	clk := testkit.NewClock()
+	s := startServer(t, Config{FirstPacketTimeout: time.Second, NormalTimeout: time.Second, clock: clk}, rec)
+	t0 := clk.Now()
 	late, err := publish(t, s, "live/late")
 	if err != nil {
 		t.Fatal(err)
@@ -449,18 +456,29 @@ func TestPublishTimeoutsAreSRSWindows(t *testing.T) {
 	}
 	sendMedia(t, late, 1, 0)
 	sendMedia(t, headers, 1, 0)
-	time.Sleep(1300 * time.Millisecond) // past the first look, which saw a message
-	for range 11 {
-		sendMedia(t, late, 1, 0)
-		time.Sleep(200 * time.Millisecond)
+	testkit.WaitFor(t, 5*time.Second, "both first messages read", func() bool { return videoRead(s, "1") == 1 && videoRead(s, "2") == 1 })
+	clk.Advance(t0.Add(time.Second)) // the first look: both sent a message
+	if p := clk.Pending(); !slices.Equal(p, []time.Time{t0.Add(2 * time.Second), t0.Add(2 * time.Second)}) {
+		t.Fatalf("looks due at %v, want both at the second look (2 s)", p)
 	}
+	// late sends media after a gap longer than normal_timeout since its
+	// headers, but before the next look: it lives on.
+	sendMedia(t, late, 1, 0)
+	testkit.WaitFor(t, 5*time.Second, "late's media read", func() bool { return videoRead(s, "1") == 2 })
+	clk.Advance(t0.Add(2 * time.Second))
+	if p := clk.Pending(); !slices.Equal(p, []time.Time{t0.Add(2500 * time.Millisecond), t0.Add(3 * time.Second)}) {
+		t.Fatalf("looks due at %v, want the silent one looked at again (2.5 s) and late at its next look (3 s)", p)
+	}
+	if ends := rec.eventsOf(EventUnpublish); len(ends) != 0 {
+		t.Fatalf("ended before the look again: %+v", ends)
+	}
+	clk.Advance(t0.Add(2500 * time.Millisecond))
 	testkit.WaitFor(t, 5*time.Second, "the silent publisher dropped", func() bool { return len(rec.eventsOf(EventUnpublish)) >= 1 })
-	ends := rec.eventsOf(EventUnpublish)
-	if len(ends) != 1 || ends[0].Stream != "headers" || ends[0].Reason != EndTimeout {
+	if ends := rec.eventsOf(EventUnpublish); len(ends) != 1 || ends[0].Stream != "headers" || ends[0].Reason != EndTimeout {
 		t.Fatalf("ended: %+v; want only the silent publisher, by timeout", ends)
 	}
-	if d := time.Since(start); d < 1900*time.Millisecond {
-		t.Errorf("the silent publisher was dropped %v after the start: before the second look (2 s)", d)
+	if p := clk.Pending(); !slices.Equal(p, []time.Time{t0.Add(3 * time.Second)}) {
+		t.Fatalf("looks due at %v, want late's alone (3 s)", p)
 	}
 }
 
