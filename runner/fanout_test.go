@@ -192,7 +192,8 @@ publishers:
 
 // TestFanoutDroppedOutputReconnectsAlone: three publishers share one ffmpeg;
 // a rival takes one name over (the embedded server's takeover mode closes
-// the old publisher). That output alone is dropped, with tee's own line; the
+// the old publisher after the rival's first 2 s of media: the rival holds
+// 4 s). That output alone is dropped, with tee's own line; the
 // other two publish on in the same process, and the dropped one reconnects
 // as its own ffmpeg (and takes its name back).
 func TestFanoutDroppedOutputReconnectsAlone(t *testing.T) {
@@ -208,7 +209,7 @@ publishers:
     name: "d-{i}"
     fanout: 3
     reconnect: {delay: 2s, max: 2}
-  - {group: rival, count: 1, name: "d-1", start: 7s, hold: 2s}
+  - {group: rival, count: 1, name: "d-1", start: 7s, hold: 4s}
 `)
 	res := runScenario(t, sc, Options{Takeover: true})
 	atts := attemptsOf(testkit.Events(t, res.ResultsPath))
