@@ -128,3 +128,22 @@ func TestStateFromAProbe(t *testing.T) {
 		t.Errorf("r1-2: %s while %s (%s), want hook_unreachable while down, nothing about the probe's resolution", f.Outcome, f.State, f.Evidence)
 	}
 }
+
+// A call held by a delay when a down window began is cut by it: the
+// callback was unreachable, judged at the cut (down), not a timeout judged
+// at the call's arrival (up).
+func TestCallCutByDown(t *testing.T) {
+	var s stream
+	s.header(schema.GroupInfo{Name: "cams", Count: 1})
+	s.state(0, "hook", schema.StateSlow)
+	s.state(1000, "hook", schema.StateDown)
+	s.attempt("r1-1", "cams", "a", 100, -1, 1100, schema.ClassFailed, 1, ioError)
+	s.hook("r1-1", "a", 500, 1000, 0, "")
+	h := s.evs[len(s.evs)-1].Hook
+	h.Canceled, h.Reason, h.Fault = true, "connection cut by fault down", "delay:3s"
+	s.end(2000, schema.EndNormal)
+	f := failureOf(t, s.summary(t), "r1-1")
+	if f.Outcome != schema.OutcomeHookUnreachable || f.State != schema.StateDown || !f.StateFrom.Equal(at(1000)) {
+		t.Errorf("%s while %s at %s: %s; want hook_unreachable while down, at the cut", f.Outcome, f.State, f.StateFrom.Sub(t0), f.Evidence)
+	}
+}

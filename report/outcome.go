@@ -155,7 +155,7 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 		}
 		switch {
 		case droppedByDown(h):
-			return schema.OutcomeHookUnreachable, "the callback went down as the call arrived: " + h.Reason + ev
+			return schema.OutcomeHookUnreachable, "the callback went down before it answered the call: " + h.Reason + ev
 		case h.Canceled || h.Latency() >= SRSHookTimeout:
 			return schema.OutcomeHookTimeout, fmt.Sprintf("hook took %s (SRS gives up at %s)", h.Latency().Round(time.Millisecond), SRSHookTimeout) + ev
 		case h.Status != 200 && h.Status != 201:
@@ -208,12 +208,15 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 	return schema.OutcomeRejectedUnknown, "refused, cause not determined" + ev
 }
 
-// droppedByDown tells a call that the hook accepted in the instant its
-// down window began and then dropped, as the closing listener would have
-// (the hook server's reason "connection dropped by fault SPEC"): the
-// callback was unreachable, the caller did not give up.
+// droppedByDown tells a call that a down window ended without an answer:
+// one the hook accepted in the instant the window began and then dropped,
+// as the closing listener would have (the hook server's reason "connection
+// dropped by fault SPEC"), or one held (a latency, a delay) when the window
+// began, whose connection the window cut ("connection cut by fault SPEC").
+// The callback was unreachable; the caller did not give up.
 func droppedByDown(h *schema.HookCall) bool {
-	return h.Canceled && h.Status == 0 && strings.HasPrefix(h.Reason, "connection dropped by fault ")
+	return h.Canceled && h.Status == 0 &&
+		(strings.HasPrefix(h.Reason, "connection dropped by fault ") || strings.HasPrefix(h.Reason, "connection cut by fault "))
 }
 
 // handshakeStalled tells whether the tap saw ffmpeg's C0+C1 reach a server
