@@ -139,11 +139,12 @@ func accepts(ctx context.Context, t *testing.T, addr, stream string) bool {
 }
 
 // startBoth starts SRS (bin) and the embedded server (cfg), both calling
-// the callback at hookBase: /on_publish (and SRS /on_unpublish too). The
-// test's end stops them.
+// the callback at hookBase: /on_publish (and SRS /on_unpublish too), both
+// with cfg's publish timeouts. The test's end stops them.
 func startBoth(ctx context.Context, t *testing.T, bin, hookBase string, cfg server.Config) (*SRS, *server.Server) {
 	t.Helper()
-	real, err := StartSRS(ctx, SRSConfig{Dir: t.TempDir(), Binary: bin, OnPublish: hookBase + "/on_publish", OnUnpublish: hookBase + "/on_unpublish"})
+	real, err := StartSRS(ctx, SRSConfig{Dir: t.TempDir(), Binary: bin, OnPublish: hookBase + "/on_publish", OnUnpublish: hookBase + "/on_unpublish",
+		FirstPacketTimeout: cfg.FirstPacketTimeout, NormalTimeout: cfg.NormalTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package managed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/rtmpload/rtmpload/srsapi"
 )
@@ -20,6 +22,10 @@ type SRSConfig struct {
 	APIListen  string // SRS's HTTP API; default "127.0.0.1:0"
 	// Hook URLs; "" = none. SRS POSTs JSON and allows on 200 with code 0.
 	OnPublish, OnUnpublish string
+	// FirstPacketTimeout and NormalTimeout are the vhost's publish
+	// timeouts (publish.firstpkt_timeout and normal_timeout); default 20 s
+	// and 5 s, SRS's own. Tests shorten them to see their looks sooner.
+	FirstPacketTimeout, NormalTimeout time.Duration
 }
 
 // SRS is a running SRS. Create it with StartSRS.
@@ -145,11 +151,12 @@ http_api {
 
 vhost __defaultVhost__ {
     publish {
-        firstpkt_timeout 20000;
-        normal_timeout 5000;
+        firstpkt_timeout %[7]d;
+        normal_timeout %[8]d;
     }
     http_hooks {
 %[6]s    }
 }
-`, cfg.RTMPListen, in("srs.pid"), in("srs.log"), quote(cfg.Dir), cfg.APIListen, hooks)
+`, cfg.RTMPListen, in("srs.pid"), in("srs.log"), quote(cfg.Dir), cfg.APIListen, hooks,
+		cmp.Or(cfg.FirstPacketTimeout, 20*time.Second).Milliseconds(), cmp.Or(cfg.NormalTimeout, 5*time.Second).Milliseconds())
 }

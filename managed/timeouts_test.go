@@ -23,20 +23,26 @@ import (
 )
 
 // TestPublishTimeoutsOnSRS: SRS's publish timeouts are looks at fixed
-// points (20 s after the publish, then every 5 s), not a deadline after each
-// message (docs/srs-behaviour.md, "Publish timeouts"). On SRS 7.0.18 and on
-// the embedded server, with their default timeouts: a publisher that sends
-// one message and then nothing for 8 s before going on lives; one that sends
-// one message and then nothing is dropped at the second look, 25 s after its
-// publish, not 5 s after its message.
+// points (firstpkt_timeout after the publish, then every normal_timeout),
+// not a deadline after each message (docs/srs-behaviour.md, "Publish
+// timeouts"). On SRS 7.0.18 and on the embedded server, with the timeouts
+// shortened alike (4 s and 2 s instead of 20 s and 5 s, so that the test
+// takes 8 s, not half a minute): a publisher that sends one message and
+// then nothing for 2.6 s (more than normal_timeout) before going on lives;
+// one that sends one message and then nothing is dropped at the second
+// look, 6 s after its publish, not 2 s after its message.
 func TestPublishTimeoutsOnSRS(t *testing.T) {
 	bin := testkit.SRS(t)
 	t.Parallel()
+	const (
+		first  = 4 * time.Second
+		normal = 2 * time.Second
+	)
 	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "0") }))
 	defer svc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	real, emb := startBoth(ctx, t, bin, svc.URL, server.Config{})
+	real, emb := startBoth(ctx, t, bin, svc.URL, server.Config{FirstPacketTimeout: first, NormalTimeout: normal})
 
 	var wg sync.WaitGroup
 	for _, s := range []struct{ name, addr string }{{"SRS", real.RTMPAddr()}, {"embedded", emb.RTMPAddr()}} {
@@ -59,26 +65,26 @@ func TestPublishTimeoutsOnSRS(t *testing.T) {
 				_, _ = io.Copy(io.Discard, silent.NetConn()) // until the server closes it
 				dropped <- time.Since(published)
 			}()
-			time.Sleep(8 * time.Second)
-			for time.Since(published) < 28*time.Second {
+			time.Sleep(normal + 600*time.Millisecond)
+			for time.Since(published) < first+normal+2*time.Second {
 				if err := sendMeta(gap); err != nil {
-					t.Errorf("%s: the publisher that waited 8 s was dropped after %s: %v", s.name, time.Since(published), err)
+					t.Errorf("%s: the publisher that waited %s was dropped after %s: %v", s.name, normal+600*time.Millisecond, time.Since(published), err)
 					return
 				}
-				time.Sleep(500 * time.Millisecond)
+				time.Sleep(250 * time.Millisecond)
 			}
 			select {
 			case d := <-dropped:
-				if d < 23*time.Second {
-					t.Errorf("%s: the silent publisher was dropped %s after its publish, before the second look (25 s)", s.name, d)
+				if d < first+normal-400*time.Millisecond {
+					t.Errorf("%s: the silent publisher was dropped %s after its publish, before the second look (%s)", s.name, d, first+normal)
 				}
 			default:
-				t.Errorf("%s: the silent publisher still publishes 28 s after its publish; want it dropped at 25 s", s.name)
+				t.Errorf("%s: the silent publisher still publishes %s after its publish; want it dropped at %s", s.name, first+normal+2*time.Second, first+normal)
 			}
 			// The other one is still open: a read waits, it does not end.
 			_ = gap.NetConn().SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 			if _, err := gap.NetConn().Read(make([]byte, 4096)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Errorf("%s: the publisher that waited 8 s is closed: %v", s.name, err)
+				t.Errorf("%s: the publisher that waited is closed: %v", s.name, err)
 			}
 		})
 	}
@@ -87,7 +93,7 @@ func TestPublishTimeoutsOnSRS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(log), "publish timeout 5000ms, nb_msgs=1") {
+	if !strings.Contains(string(log), "publish timeout 2000ms, nb_msgs=1") {
 		t.Errorf("SRS's log lacks its publish timeout for the silent publisher (nb_msgs=1)")
 	}
 }
