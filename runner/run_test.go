@@ -470,8 +470,11 @@ publishers:
 	if s.EndReason != schema.EndKnee {
 		t.Errorf("end reason %q, want %q", s.EndReason, schema.EndKnee)
 	}
-	if d := time.Since(begin); d > 15*time.Second {
-		t.Errorf("the run took %v: it should stop at the knee (10 s), not run all 4 steps (20 s)", d)
+	// Stopped at the knee, as step 3 began (its first publisher may have
+	// started): counted, not timed, since a loaded machine makes the run
+	// longer, not its steps more.
+	if s.Attempts >= 12 {
+		t.Errorf("%d attempts (took %v): it should stop at the knee (2 steps of 4), not run on", s.Attempts, time.Since(begin).Round(time.Second))
 	}
 }
 
