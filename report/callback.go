@@ -9,11 +9,11 @@ import (
 	"github.com/rtmpload/rtmpload/schema"
 )
 
-// ProbeEvery is how often the probe of a callback rtmpload does not serve
+// probeEvery is how often the probe of a callback rtmpload does not serve
 // (--hook external) looks at it (hook.ProbeConfig's default): a state the
 // probe reports is known to within that, and a shorter stretch can pass
 // unseen.
-const ProbeEvery = time.Second
+const probeEvery = time.Second
 
 // judged is the callback's state over an attempt's decisive interval: from
 // its publish command to the server's decision, each end stamped by the
@@ -28,7 +28,7 @@ type judged struct {
 	states     []schema.CallbackState
 	stretches  []stretch // the states over [from, to], in order
 	probed     bool      // the states come from a probe, not the built-in hook
-	probeClose bool      // a probe's change lies within ProbeEvery of the interval
+	probeClose bool      // a probe's change lies within probeEvery of the interval
 }
 
 // stretch is one state held over [from, to] within an interval.
@@ -135,7 +135,7 @@ func judge(a *Attempt, states []TimedState) judged {
 			continue
 		}
 		j.probed = true
-		if !st.At.Before(j.from.Add(-ProbeEvery)) && !st.At.After(j.to.Add(ProbeEvery)) && !st.At.Equal(states[0].At) {
+		if !st.At.Before(j.from.Add(-probeEvery)) && !st.At.After(j.to.Add(probeEvery)) && !st.At.Equal(states[0].At) {
 			j.probeClose = true
 		}
 	}
@@ -207,7 +207,7 @@ func (j judged) state(o schema.Outcome) (schema.CallbackState, string) {
 	why := fmt.Sprintf("the callback was never %s from %s to %s (%s): %s", strings.Join(names, " or "),
 		j.fromWhat, j.toWhat, j.to.Sub(j.from).Round(time.Millisecond), j.describe())
 	if j.probed && note == "" {
-		note = fmt.Sprintf("the callback's state is a probe's, which looks every %s: a shorter stretch passes unseen", ProbeEvery)
+		note = fmt.Sprintf("the callback's state is a probe's, which looks every %s: a shorter stretch passes unseen", probeEvery)
 	}
 	note = joinNonEmpty("; ", why, note)
 	if len(j.stretches) == 1 {
@@ -243,7 +243,7 @@ func (j judged) probeNote() string {
 		return ""
 	}
 	if j.probeClose {
-		return fmt.Sprintf("the callback's state is a probe's, which looks every %s: it changed within that of this decision", ProbeEvery)
+		return fmt.Sprintf("the callback's state is a probe's, which looks every %s: it changed within that of this decision", probeEvery)
 	}
 	return ""
 }
