@@ -407,15 +407,15 @@ func (r *conformRun) read(path string) error {
 }
 
 // unreachableNear reports whether the callback was down or slow at some
-// moment within a second of at: an on_unpublish sent then never reached it
-// or was not answered before the run ended.
+// moment within edgeTolerance of at: an on_unpublish sent then never
+// reached it or was not answered before the run ended.
 func (r *conformRun) unreachableNear(at time.Time) bool {
 	for i, st := range r.states {
 		end := time.Unix(1<<40, 0)
 		if i+1 < len(r.states) {
 			end = r.states[i+1].At
 		}
-		if (st.State == schema.StateDown || st.State == schema.StateSlow) && st.At.Before(at.Add(time.Second)) && end.After(at.Add(-time.Second)) {
+		if (st.State == schema.StateDown || st.State == schema.StateSlow) && st.At.Before(at.Add(edgeTolerance)) && end.After(at.Add(-edgeTolerance)) {
 			return true
 		}
 	}
