@@ -37,7 +37,7 @@ var policy atomic.Pointer[RedactPolicy]
 func SetRedactPolicy(p RedactPolicy) {
 	p.Names = append([]string(nil), p.Names...)
 	for i, n := range p.Names {
-		p.Names[i] = strings.ToLower(n)
+		p.Names[i] = strings.ToLower(percentDecode(n))
 	}
 	policy.Store(&p)
 }
@@ -67,9 +67,11 @@ func (u URL) MarshalText() ([]byte, error) { return []byte(u.String()), nil }
 // IsSecretName reports whether a query parameter (or form field) of this
 // name carries a secret: publish tokens and signatures as SRS deployments
 // and CDNs name them (token, sign, txSecret, wsSecret, auth_key, ...),
-// credentials, plus the names the user added (RedactPolicy.Names).
+// credentials, plus the names the user added (RedactPolicy.Names). A name
+// is compared after percent-decoding, as the server decodes it: to%6Ben is
+// token.
 func IsSecretName(name string) bool {
-	n := strings.ToLower(name)
+	n := strings.ToLower(percentDecode(name))
 	for _, extra := range currentPolicy().Names {
 		if n == extra {
 			return true
@@ -108,6 +110,48 @@ var secretExact = map[string]bool{
 	"key": true, "sign": true, "sig": true, "auth": true, "pass": true, "pwd": true,
 	"jwt": true, "md5": true, "hmac": true, "otp": true,
 	"hdnts": true, "hdnea": true, "hdntl": true, // Akamai token auth
+	"hash": true, "t": true, // CDN signatures (secure links: ?t=EXPIRY-SIG, ?hash=HMAC)
+}
+
+// percentDecode decodes the %XX escapes of a query name, as a server's query
+// parser does, and again while one decoding leaves another (to%256Ben);
+// a '%' that starts no escape is kept.
+func percentDecode(s string) string {
+	for range 4 {
+		if !strings.Contains(s, "%") {
+			return s
+		}
+		var b strings.Builder
+		changed := false
+		for i := 0; i < len(s); i++ {
+			if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+				b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+				i += 2
+				changed = true
+				continue
+			}
+			b.WriteByte(s[i])
+		}
+		if !changed {
+			return s
+		}
+		s = b.String()
+	}
+	return s
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // Long names are secret wherever they occur: token, access_token,
@@ -134,8 +178,8 @@ var (
 	// muxer's "\'"), and at '?' or '=' (so "url=rtmp://h/a/b?token=T", a log
 	// field holding a URL, is two pairs).
 	// A name may follow a JSON-escaped '&' ("\u0026"): the escape is not
-	// part of it.
-	pairRE = regexp.MustCompile(`(\\u0026)?([A-Za-z0-9_.\-\[\]]+)=((?:[^\\&\s"'<>;,#)?=|]|\\[^u"])*)`)
+	// part of it. A name may be percent-encoded (to%6Ben is token).
+	pairRE = regexp.MustCompile(`(\\u0026)?([A-Za-z0-9_.%\-\[\]]+)=((?:[^\\&\s"'<>;,#)?=|]|\\[^u"])*)`)
 )
 
 // Redact replaces the secrets in s with Mask: the password of every URL's
@@ -157,11 +201,21 @@ func Redact(s string) string {
 	}
 	if strings.Contains(s, "=") {
 		s = replaceSubmatches(pairRE, s, func(m []string) string {
-			if m[3] == "" || m[3] == Mask || !IsSecretName(m[2]) {
+			if m[3] == "" || m[3] == Mask || !IsSecretName(pairName(m[2])) {
 				return m[0]
 			}
 			return m[1] + m[2] + "=" + Mask
 		})
+	}
+	return s
+}
+
+// pairName is the query name in what pairRE took for one: an opening '['
+// that no ']' closes is not part of a name (token[0]= and auth[key]= are
+// names; "--show-secrets[=true|false]", a flag's usage, holds none).
+func pairName(s string) string {
+	if i := strings.LastIndexByte(s, '['); i >= 0 && !strings.Contains(s[i:], "]") {
+		return s[i+1:]
 	}
 	return s
 }

@@ -34,6 +34,15 @@ func TestRedact(t *testing.T) {
 		// The tee muxer's outputs, escaped.
 		{`[f=flv]rtmp://h/live/a?token=it\'s\|x&rtmpload=1|[f=flv]rtmp://h/live/b?token=T2`, `[f=flv]rtmp://h/live/a?token=***&rtmpload=1|[f=flv]rtmp://h/live/b?token=***`},
 		{`{"body":"{\"u\":\"x?sign=S\"}"}`, `{"body":"{\"u\":\"x?sign=***\"}"}`},
+		// A percent-encoded name is the name the server decodes.
+		{"rtmp://h/live/c?to%6Ben=SECRET&rtmpload=1", "rtmp://h/live/c?to%6Ben=***&rtmpload=1"},
+		{"?%74oken=S&si%67n=S2&to%256Ben=S3", "?%74oken=***&si%67n=***&to%256Ben=***"},
+		// CDN signatures.
+		{"rtmp://h/live/c?t=1700000000-abcdef&hash=0f1e2d&e=9", "rtmp://h/live/c?t=***&hash=***&e=9"},
+		// A flag's usage and an error's wording are no query.
+		{"--show-secrets[=true|false]", "--show-secrets[=true|false]"},
+		{`--fault "x": "x" is not name=value`, `--fault "x": "x" is not name=value`},
+		{"?token[0]=S&access_token[]=S2", "?token[0]=***&access_token[]=***"},
 		// Nothing secret: unchanged.
 		{"rtmp://127.0.0.1:1935/live/cam-001?rtmpload=r-1", "rtmp://127.0.0.1:1935/live/cam-001?rtmpload=r-1"},
 		{"frame=10 fps=25 keyint=50 signal=2 bypass=", "frame=10 fps=25 keyint=50 signal=2 bypass="},
@@ -65,6 +74,16 @@ func TestRedactPolicy(t *testing.T) {
 	}
 	if URL(in).Raw() != in {
 		t.Error("Raw changed the URL")
+	}
+	// --redact takes a name as typed, encoded or not, and hides it in
+	// either spelling.
+	for _, name := range []string{"tenant", "te%6Eant", "TE%6EANT"} {
+		SetRedactPolicy(RedactPolicy{Names: []string{name}})
+		for _, q := range []string{"?tenant=acme", "?te%6eant=acme", "?%74enant=acme"} {
+			if got := Redact(q); strings.Contains(got, "acme") {
+				t.Errorf("--redact %s: %q shows %q", name, q, got)
+			}
+		}
 	}
 	SetRedactPolicy(RedactPolicy{Show: true})
 	if got := Redact(in); got != in {

@@ -118,7 +118,7 @@ func parseFaultFlag(spec string) (hook.Fault, error) {
 	for part := range strings.SplitSeq(spec, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
-			return bad(fmt.Sprintf("%q is not key=value", part))
+			return bad(fmt.Sprintf("%q is not name=value", part))
 		}
 		switch k {
 		case "at":

@@ -31,10 +31,11 @@ const (
 	hookPass   = "HOOKPASS3"  // --hook proxy=URL's userinfo
 	otherToken = "TENANTSEC2" // a name only --redact makes secret
 	authKey    = "AUTHKEY6"   // Aliyun's auth_key
+	encToken   = "ENCTOKEN1"  // to%6Ben=: token, percent-encoded
 	showSecret = "--show-secrets"
 )
 
-var allSecrets = []string{tokSecret, sigSecret, badSecret, rtmpPass, apiPass, hookPass, otherToken, authKey}
+var allSecrets = []string{tokSecret, sigSecret, badSecret, rtmpPass, apiPass, hookPass, otherToken, authKey, encToken}
 
 // tokenCallback is a callback service that checks publish tokens, as an
 // SRS deployment's on_publish does: it allows a publish only when the
@@ -363,13 +364,15 @@ func TestHookShowSecrets(t *testing.T) {
 		args       []string
 		show, hide []string
 	}{
-		{nil, []string{"token=***", "tenant=" + otherToken}, []string{tokSecret}},
-		{[]string{"--redact", "tenant"}, []string{"token=***", "tenant=***"}, []string{tokSecret, otherToken}},
-		{[]string{showSecret}, []string{"token=" + tokSecret, "tenant=" + otherToken}, nil},
+		{nil, []string{"token=***", "tenant=" + otherToken, "to%6Ben=***"}, []string{tokSecret, encToken}},
+		{[]string{"--redact", "tenant"}, []string{"token=***", "tenant=***"}, []string{tokSecret, otherToken, encToken}},
+		// --redact takes the name percent-encoded too, as a server decodes it.
+		{[]string{"--redact", "te%6Eant"}, []string{"token=***", "tenant=***"}, []string{tokSecret, otherToken, encToken}},
+		{[]string{showSecret}, []string{"token=" + tokSecret, "tenant=" + otherToken, "to%6Ben=" + encToken}, nil},
 	} {
 		h := startHookCmd(t, append([]string{"--json"}, c.args...)...)
 		body := `{"action":"on_publish","client_id":"c1","ip":"127.0.0.1","vhost":"__defaultVhost__","app":"live","stream":"s",` +
-			`"param":"?token=` + tokSecret + `&tenant=` + otherToken + `&rtmpload=r-1"}`
+			`"param":"?token=` + tokSecret + `&tenant=` + otherToken + `&to%6Ben=` + encToken + `&rtmpload=r-1"}`
 		resp, err := http.Post("http://"+h.addr+"/api/v1/hooks/on_publish", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -390,6 +393,13 @@ func TestHookShowSecrets(t *testing.T) {
 	}
 	if code, _, stderr := runInProcess(t, time.Minute, "report", "--redact", "a=b", "x"); code != exitSetup || !strings.Contains(stderr, "--redact") {
 		t.Errorf("report --redact a=b: exit %d: %s", code, stderr)
+	}
+	// Redaction hides values, not the words of the help and of errors.
+	if _, _, stderr := runInProcess(t, time.Minute, "run", "--help"); !strings.Contains(stderr, "--show-secrets[=true|false]") {
+		t.Errorf("run --help: %s", stderr)
+	}
+	if _, _, stderr := runInProcess(t, time.Minute, "hook", "--fault", "x"); !strings.Contains(stderr, `"x" is not name=value`) {
+		t.Errorf("hook --fault x: %s", stderr)
 	}
 }
 
