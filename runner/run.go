@@ -124,6 +124,20 @@ type SetupError struct{ Err error }
 func (e *SetupError) Error() string { return e.Err.Error() }
 func (e *SetupError) Unwrap() error { return e.Err }
 
+// OutputError is a run's end that could not be written (a full disk, the
+// results directory removed, a report path taken by a directory): the run
+// itself happened. Lost says what is missing, Kept where the rest is.
+type OutputError struct {
+	Lost string
+	Kept string
+	Err  error
+}
+
+func (e *OutputError) Error() string {
+	return fmt.Sprintf("%s: %v; %s", e.Lost, e.Err, e.Kept)
+}
+func (e *OutputError) Unwrap() error { return e.Err }
+
 // Run runs the scenario until its duration ends or ctx is canceled (then
 // every ffmpeg is stopped and the results are still written, with end reason
 // "interrupted"). Its stages run in this order: prepare (pure), start (the
@@ -295,7 +309,11 @@ func (r *run) finish(g *rig, out outcome) (*Result, error) {
 	}
 	res := &Result{Dir: r.p.o.ResultsDir, ResultsPath: g.resultsPath, Interrupted: out.interrupted}
 	if werr != nil {
-		return res, werr
+		kept := "no report was written; " + g.resultsPath + " holds the events written before the failure, if it is still there"
+		if _, err := os.Stat(g.resultsPath); err != nil {
+			kept = "no report was written and " + g.resultsPath + " is gone: nothing of the run is kept"
+		}
+		return res, &OutputError{Lost: "the run's last events (from the failure on) were not written to " + g.resultsPath, Kept: kept, Err: werr}
 	}
 	return res, r.report(res)
 }
@@ -304,7 +322,7 @@ func (r *run) finish(g *rig, out outcome) (*Result, error) {
 func (r *run) report(res *Result) error {
 	rf, err := os.Open(res.ResultsPath)
 	if err != nil {
-		return err
+		return &OutputError{Lost: "no report: the results file " + res.ResultsPath + " cannot be read back", Kept: "nothing of the run is kept (was the results directory removed?)", Err: err}
 	}
 	defer rf.Close()
 	sum, tl, err := report.SummarizeTimeline(rf)
@@ -316,10 +334,16 @@ func (r *run) report(res *Result) error {
 	x := report.Extras{Thresholds: res.Thresholds, Timeline: tl}
 	res.ReportPath = filepath.Join(res.Dir, "report.json")
 	res.HTMLPath = filepath.Join(res.Dir, "report.html")
+	redo := "the results are whole in " + res.ResultsPath + " (rtmpload report " + res.ResultsPath + " --format html --out FILE writes a report again)"
 	if err := report.WriteFile(res.ReportPath, sum, x, report.JSONWith); err != nil {
-		return err
+		res.ReportPath, res.HTMLPath = "", ""
+		return &OutputError{Lost: "report.json and report.html were not written to " + res.Dir, Kept: redo, Err: err}
 	}
-	return report.WriteFile(res.HTMLPath, sum, x, report.HTML)
+	if err := report.WriteFile(res.HTMLPath, sum, x, report.HTML); err != nil {
+		res.HTMLPath = ""
+		return &OutputError{Lost: "report.html was not written to " + res.Dir, Kept: "report.json was; " + redo, Err: err}
+	}
+	return nil
 }
 
 // schedule launches every publisher of this shard at its time and waits

@@ -212,3 +212,62 @@ func TestChildCPUIsOnlyOurFFmpegs(t *testing.T) {
 	}
 	t.Error("no end event")
 }
+
+// A results directory that holds an earlier run is refused before anything
+// starts, and the earlier report stays as it was.
+func TestOutHoldsEarlierRun(t *testing.T) {
+	for _, name := range []string{"results.jsonl", "report.json", "report.html"} {
+		out := t.TempDir()
+		old := filepath.Join(out, name)
+		if err := os.WriteFile(old, []byte("earlier\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runInProcess(t, time.Minute, "run", smallScenario(t, ""), "--ffmpeg", testkit.FakeFFmpeg(t, answerVersion+"exit 1\n"), "--out", out, "--progress", "none")
+		if code != exitSetup || !strings.Contains(stderr, "holds an earlier run ("+name+")") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("--out with %s: exit %d\n%s", name, code, stderr)
+		}
+		if b, _ := os.ReadFile(old); string(b) != "earlier\n" {
+			t.Errorf("%s changed: %q", name, b)
+		}
+	}
+}
+
+// A run whose end cannot be written (the report path taken by a directory,
+// the results directory removed while it ran) exits 1, not 2 (interrupted),
+// with one line that says what was lost and where the rest is.
+func TestEndNotWrittenExits1(t *testing.T) {
+	cache := t.TempDir()
+	wholeClip(t, cache)
+	sc := filepath.Join(t.TempDir(), "short.yaml")
+	if err := os.WriteFile(sc, []byte("name: short\nduration: 1s\nmedia:\n  clip: testsrc-360p\n  bitrate: 300k\npublishers:\n  - group: g\n    count: 1\n    name: s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"report path a directory", "mkdir -p \"$OUT/report.json\"\nexit 1\n",
+			[]string{"report.json and report.html were not written", "the results are whole in", "results.jsonl"}},
+		{"results directory removed", "rm -rf \"$OUT\"\nexit 1\n",
+			[]string{"no report", "cannot be read back", "nothing of the run is kept"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			t.Setenv("OUT", out)
+			code, stdout, stderr := runInProcess(t, time.Minute, "run", sc, "--ffmpeg", testkit.FakeFFmpeg(t, answerVersion+c.body), "--cache-dir", cache, "--out", out, "--progress", "none")
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			last := lines[len(lines)-1]
+			if code != exitSetup {
+				t.Errorf("exit %d, want %d\n%s", code, exitSetup, stderr)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(last, w) {
+					t.Errorf("last line lacks %q: %s", w, last)
+				}
+			}
+			if strings.Contains(stdout, "report:") {
+				t.Errorf("stdout names a report that was not written:\n%s", stdout)
+			}
+		})
+	}
+}

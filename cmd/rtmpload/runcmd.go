@@ -162,6 +162,9 @@ func (a *runArgs) options(ctx context.Context, scenario string) (runner.Options,
 	if dir == "" {
 		dir = filepath.Join("rtmpload-results", time.Now().Format("20060102-150405"))
 	}
+	if err := freshResultsDir(dir); err != nil {
+		return runner.Options{}, err
+	}
 	return runner.Options{
 		Scenario:        sc,
 		FFmpeg:          ffPath,
@@ -190,6 +193,19 @@ func (a *runArgs) options(ctx context.Context, scenario string) (runner.Options,
 		Shard:           si,
 		Shards:          sn,
 	}, nil
+}
+
+// freshResultsDir refuses a results directory that holds an earlier run's
+// files: a run writes results.jsonl, report.json and report.html whole and
+// would replace the earlier report without a word (and find the earlier
+// results only once its servers and clip are ready).
+func freshResultsDir(dir string) error {
+	for _, name := range []string{"results.jsonl", "report.json", "report.html"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return fmt.Errorf("--out %s holds an earlier run (%s): pass a new directory, or move that one away", dir, name)
+		}
+	}
+	return nil
 }
 
 // runWithProgress runs opts with the command's logger and the live progress
@@ -236,13 +252,27 @@ func printRunReport(stdout io.Writer, res *runner.Result, jsonOut bool) error {
 		return report.JSONWith(stdout, res.Summary, x)
 	}
 	err := report.TableWith(stdout, res.Summary, x)
-	fmt.Fprintf(stdout, "\nresults: %s\nreport:  %s\n         %s\n", res.ResultsPath, res.ReportPath, res.HTMLPath)
+	fmt.Fprintf(stdout, "\nresults: %s\n", res.ResultsPath)
+	// A report that could not be written is not named (the error says why).
+	for i, p := range []string{res.ReportPath, res.HTMLPath} {
+		if p != "" {
+			fmt.Fprintf(stdout, "%s%s\n", []string{"report:  ", "         "}[i], p)
+		}
+	}
 	return err
 }
 
 // runExitCode is the exit code of a run that started, in order of
 // precedence: an error, nothing started, an interrupt, failed thresholds.
 func runExitCode(res *runner.Result, err error, stderr io.Writer) int {
+	var lost *runner.OutputError
+	if errors.As(err, &lost) {
+		// The run happened but its end could not be written: not an
+		// interrupt (exit 2), and the line says what is lost and what is
+		// kept (the results file may be gone).
+		fmt.Fprintf(stderr, "rtmpload: %v\n", lost)
+		return exitSetup
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "rtmpload: %v\n", option.Rename(err, flagNames))
 		if res != nil {
