@@ -53,6 +53,9 @@ func reportCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		return fail(stderr, err)
 	}
+	if err := a.checkOut(fs.Args()); err != nil {
+		return fail(stderr, err)
+	}
 	r, ok := renderUnlessInterrupted(ctx, func() rendered {
 		buf, failed, err := renderReports(fs.Args(), stdin, render, ts, a.hookLog, a.baseline)
 		return rendered{buf, failed, err}
@@ -112,6 +115,55 @@ func (a *reportArgs) thresholds() ([]threshold.Threshold, error) {
 		}
 	}
 	return ts, nil
+}
+
+// checkOut refuses an --out that would replace what the command reads or
+// any results stream (the report is written over --out whole): a results
+// file is the run's only full record, a report can be written again.
+func (a *reportArgs) checkOut(args []string) error {
+	if a.out == "" {
+		return nil
+	}
+	fi, err := os.Stat(a.out)
+	if err != nil {
+		return nil // a new file (a bad directory fails on write, with its name)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("--out %s is a directory: name the report file, e.g. %s", a.out, filepath.Join(a.out, "report."+a.format))
+	}
+	inputs := append([]string(nil), args...)
+	inputs = append(inputs, a.baseline, a.hookLog)
+	for _, arg := range inputs {
+		if arg == "" || arg == "-" {
+			continue
+		}
+		paths, err := resultsPaths(arg)
+		if err != nil {
+			continue // reported when read
+		}
+		for _, p := range paths {
+			if pi, err := os.Stat(p); err == nil && os.SameFile(fi, pi) {
+				return fmt.Errorf("--out %s is one of the files this report reads: write the report to a new file", a.out)
+			}
+		}
+	}
+	if isResultsStream(a.out) {
+		return fmt.Errorf("--out %s holds a results stream, which the report would replace: write the report to a new file", a.out)
+	}
+	return nil
+}
+
+// isResultsStream tells whether the file at path begins as a results
+// stream does (its run header).
+func isResultsStream(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 64)
+	n, _ := io.ReadFull(f, head)
+	return bytes.HasPrefix(bytes.TrimLeft(head[:n], " \t\r\n"), []byte(`{"type":"run"`))
 }
 
 // rendered is every report of one command, rendered but not yet written.

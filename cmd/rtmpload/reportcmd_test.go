@@ -126,3 +126,41 @@ func TestReportOutIsReplacedWhole(t *testing.T) {
 		t.Errorf("temporary files left beside --out: %v", ents)
 	}
 }
+
+// --out never replaces a results stream, whether the report reads it or
+// not, nor names a directory: the command is refused with one line and the
+// file stays as it was.
+func TestReportOutKeepsResults(t *testing.T) {
+	data, err := os.ReadFile(dupResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, other := t.TempDir(), t.TempDir()
+	results := filepath.Join(dir, "results.jsonl")
+	otherResults := filepath.Join(other, "old.jsonl")
+	for _, p := range []string{results, otherResults} {
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{dir, "--out", results, "--format", "json"}, "one of the files this report reads"},
+		{[]string{results, "--out", dir + "/./results.jsonl"}, "one of the files this report reads"},
+		{[]string{dupResults, "--baseline", dir, "--out", results}, "one of the files this report reads"},
+		{[]string{dupResults, "--out", otherResults, "--format", "json"}, "holds a results stream"},
+		{[]string{dupResults, "--out", other, "--format", "json"}, "is a directory"},
+	} {
+		code, _, errOut := runReport(t, "", c.args...)
+		if code != exitSetup || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v: exit %d\n%s", c.args, code, errOut)
+		}
+	}
+	for _, p := range []string{results, otherResults} {
+		if b, _ := os.ReadFile(p); !bytes.Equal(b, data) {
+			t.Errorf("%s changed", p)
+		}
+	}
+}
