@@ -126,8 +126,16 @@ func addStream(byID map[string]*mergeRun, runs *[]*mergeRun, st *shardStream) (*
 		byID[h.ID] = mr
 		*runs = append(*runs, mr)
 	}
+	if len(mr.streams) == 0 {
+		mr.streams = append(mr.streams, st)
+		return mr, nil
+	}
 	if mr.shards != n {
 		return nil, fmt.Errorf("run %s: this stream says %d shards, %s says %d", h.ID, n, mr.streams[0].name, mr.shards)
+	}
+	if first := mr.streams[0]; !sameScenario(first.header.Scenario, h.Scenario) {
+		return nil, fmt.Errorf("run %s: this stream ran scenario %q (%s), %s ran %q (%s): two runs share one --run-id; report them apart or give each run its own id",
+			h.ID, h.Scenario.Name, scenarioShape(h.Scenario), first.name, first.header.Scenario.Name, scenarioShape(first.header.Scenario))
 	}
 	for _, o := range mr.streams {
 		if o.header.Shard == h.Shard {
@@ -136,6 +144,27 @@ func addStream(byID map[string]*mergeRun, runs *[]*mergeRun, st *shardStream) (*
 	}
 	mr.streams = append(mr.streams, st)
 	return mr, nil
+}
+
+// sameScenario tells whether two shards' headers describe one scenario: its
+// name, duration and groups. The source may differ (each shard's pod reads
+// the file from a path of its own).
+func sameScenario(a, b schema.ScenarioInfo) bool {
+	return a.Name == b.Name && a.Duration == b.Duration && slices.Equal(a.Groups, b.Groups)
+}
+
+// scenarioShape describes a scenario's duration and groups in a few words.
+func scenarioShape(s schema.ScenarioInfo) string {
+	parts := make([]string, 0, len(s.Groups)+1)
+	parts = append(parts, s.Duration.String())
+	for i, g := range s.Groups {
+		if i == 4 {
+			parts = append(parts, fmt.Sprintf("%d more groups", len(s.Groups)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s×%d", g.Name, g.Count))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // finish joins the hook log, builds the summary and names what is missing.

@@ -293,6 +293,32 @@ func TestMergeSeparatesRunsAndRefusesDoubles(t *testing.T) {
 	if _, err := report.Merge([]report.Source{a[0], b[1]}, nil); err == nil || !strings.Contains(err.Error(), "says 3 shards") {
 		t.Errorf("shard counts disagree: %v", err)
 	}
+	// Two runs that share a --run-id but not a scenario are not one run.
+	for _, change := range []func(*schema.ScenarioInfo){
+		func(s *schema.ScenarioInfo) { s.Name = "other" },
+		func(s *schema.ScenarioInfo) { s.Duration *= 2 },
+		func(s *schema.ScenarioInfo) {
+			s.Groups = append([]schema.GroupInfo(nil), s.Groups...)
+			s.Groups[0].Count++
+		},
+	} {
+		split := splitShards(t, evs, 2, nil)
+		h := *split[1][0].Run
+		change(&h.Scenario)
+		h.Scenario.Source = "elsewhere.yaml"
+		split[1][0].Run = &h
+		ss := sources(t, split)
+		if _, err := report.Merge(ss, nil); err == nil || !strings.Contains(err.Error(), "two runs share one --run-id") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("different scenarios under one id: %v", err)
+		}
+	}
+	moved := splitShards(t, evs, 2, nil)
+	h := *moved[1][0].Run
+	h.Scenario.Source = "/config/elsewhere.yaml"
+	moved[1][0].Run = &h
+	if _, err := report.Merge(sources(t, moved), nil); err != nil {
+		t.Errorf("one scenario read from two paths: %v", err)
+	}
 	if _, err := report.Merge([]report.Source{{Name: "e", R: strings.NewReader("")}}, nil); err == nil {
 		t.Error("an empty stream merged")
 	}
