@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/internal/option"
@@ -65,6 +67,9 @@ func prepare(o Options, now time.Time) (*plan, error) {
 			return fmt.Sprintf("%s learns that each output opened from the tap or the embedded server in this process: drop %s", n[0], n[1])
 		}}
 	}
+	if err := checkRunID(o.RunID); err != nil {
+		return nil, err
+	}
 	p := &plan{o: o, sc: sc, id: o.RunID, mode: mode, server: o.Server, hook: o.Hook, cacheDir: o.CacheDir}
 	if p.id == "" {
 		p.id = newRunID(now)
@@ -82,6 +87,9 @@ func prepare(o Options, now time.Time) (*plan, error) {
 	if err := limits.Check(len(p.slots)); err != nil {
 		return nil, err
 	}
+	if err := checkURLPaths(p); err != nil {
+		return nil, err
+	}
 	p.planned = make(map[string]int)
 	for _, s := range p.slots {
 		p.planned[s.Group]++
@@ -97,6 +105,59 @@ func prepare(o Options, now time.Time) (*plan, error) {
 // MaxGrace bounds Options.Grace: a run stopped with Ctrl-C, or at its end,
 // waits that long at most for an ffmpeg that ignores SIGINT.
 const MaxGrace = 5 * time.Minute
+
+// MaxRunID is the longest run id: it is in every publish URL (and so in
+// every server's and callback's param) and in every attempt id. With the
+// app and "rtmpload=<id>-<n>.<k>" it fits in the room a scenario leaves for
+// them (scenarios' urlReserve, 128 bytes).
+const MaxRunID = 64
+
+// checkRunID refuses a run id that would be cut or would reach a terminal
+// as control characters.
+func checkRunID(id string) error {
+	if len(id) > MaxRunID {
+		return fmt.Errorf("run id of %d bytes: at most %d (it goes into every publish URL)", len(id), MaxRunID)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == utf8.RuneError {
+			return fmt.Errorf("run id %q: control characters and invalid UTF-8 are not allowed: use letters, digits and -_.", id)
+		}
+	}
+	return nil
+}
+
+// checkURLPaths refuses a run any of whose publish URLs would have a longer
+// path than ffmpeg keeps (scenarios.MaxURLPath: the rest is cut without a
+// word, rtmpload=<id> at the end first, so the server's and callback's
+// events would carry an id that matches no attempt). The scenario checked
+// its names and params; this adds --target's app and query and the run id,
+// with room for a reconnect's .k.
+func checkURLPaths(p *plan) error {
+	app, query := "live", ""
+	if p.o.Target != "" {
+		u, err := url.Parse(p.o.Target)
+		if err != nil {
+			return nil // the target's own check says what is wrong
+		}
+		if a := strings.Trim(u.Path, "/"); a != "" {
+			app = a
+		}
+		query = u.RawQuery
+	}
+	idLen := len(url.QueryEscape(p.id)) + len("-") + len(strconv.Itoa(len(p.schedule))) + len(".999999")
+	longest, at := 0, scenarios.Slot{}
+	for _, s := range p.slots {
+		n := len("/"+app+"/") + len(url.PathEscape(s.Stream)) + len("?") + len(joinQuery(query, p.sc.ParamOf(s))) + len("&rtmpload=") + idLen
+		if n > longest {
+			longest, at = n, s
+		}
+	}
+	if longest > scenarios.MaxURLPath {
+		return fmt.Errorf("group %s: the publish URL of %s would be %d bytes after host:port (app, stream name, query, param and rtmpload=<run id>-<n>), and ffmpeg keeps %d: shorten the param, the stream names, the target's app and query or the run id",
+			at.Group, at.Stream, longest, scenarios.MaxURLPath)
+	}
+	return nil
+}
 
 // checkOptions refuses options that would otherwise be ignored or misread
 // without a word.

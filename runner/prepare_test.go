@@ -1,0 +1,42 @@
+package runner
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// A run id or a publish URL that ffmpeg would cut (the path after
+// host:port at 1,023 bytes, rtmpload=<id> last) is refused before the run:
+// the cut id would match no attempt, and the report would lose the hook and
+// wire timings without a word.
+func TestPublishURLFitsFFmpeg(t *testing.T) {
+	param := func(n int) string { return "token=" + strings.Repeat("x", n) + "{i}" }
+	sc := func(p string) string {
+		return "name: u\nduration: 5s\npublishers:\n  - {group: g, count: 20, name: \"cam-{i}\", param: \"" + p + "\"}\n"
+	}
+	for _, c := range []struct {
+		name, runID, param, target, want string
+	}{
+		{"ordinary", "r-1", param(100), "", ""},
+		{"longest id, long param", strings.Repeat("r", MaxRunID), param(800), "", ""},
+		{"id too long", strings.Repeat("r", 400), param(10), "", "at most 64"},
+		{"id with an escape", "r\x1b[31m", param(10), "", "control characters"},
+		{"id and the longest param", strings.Repeat("r", MaxRunID), param(880), "", ""},
+		{"target's query too", "r-1", param(600), "rtmp://127.0.0.1:1935/live?auth=" + strings.Repeat("a", 400), "ffmpeg keeps 1023"},
+		{"target's app", "r-1", param(800), "rtmp://127.0.0.1:1935/" + strings.Repeat("a", 200), "shorten the param"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := prepare(Options{Scenario: scenario(t, sc(c.param)), RunID: c.runID, Target: c.target, CacheDir: t.TempDir()}, time.Now())
+			if c.want == "" {
+				if err != nil {
+					t.Errorf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err %v, want %q", err, c.want)
+			}
+		})
+	}
+}
