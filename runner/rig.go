@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/rtmpload/rtmpload/internal/option"
@@ -106,11 +107,33 @@ func (r *run) start(ctx context.Context) (g *rig, err error) {
 	if g.ffVersion, err = ffmpegVersion(ctx, o.FFmpeg, versionTimeout); err != nil {
 		return g, err
 	}
+	if err := checkIsFFmpeg(ctx, o.FFmpeg, g.ffVersion); err != nil {
+		return g, err
+	}
 	sc := r.p.sc
 	if g.clip, err = media.Ensure(ctx, o.FFmpeg, r.p.cacheDir, media.Params{Clip: sc.Media.Clip, BitrateBps: sc.Media.BitrateBps}, o.Logger); err != nil {
 		return g, err
 	}
 	return g, r.openResults(g)
+}
+
+// checkIsFFmpeg refuses a binary whose -version is not ffmpeg's ("ffmpeg
+// version ..."): /bin/true or a wrapper that prints nothing would run every
+// publisher into an ffmpeg_error with an empty message, a run that measures
+// nothing. A binary that cannot be executed at all is left to the spawns,
+// which say so for every attempt; an interrupt is not the binary's fault.
+func checkIsFFmpeg(ctx context.Context, path, version string) error {
+	if ctx.Err() != nil || strings.HasPrefix(version, "ffmpeg version") || strings.HasPrefix(version, "unknown (fork/exec") {
+		return nil
+	}
+	said := fmt.Sprintf("printed %q", version)
+	switch {
+	case version == "":
+		said = "printed nothing"
+	case strings.HasPrefix(version, "unknown ("):
+		said = "failed: " + strings.TrimSuffix(strings.TrimPrefix(version, "unknown ("), ")")
+	}
+	return fmt.Errorf("%s is not ffmpeg: '%s -version' %s, where ffmpeg prints \"ffmpeg version ...\": pass the path of an ffmpeg binary", path, path, schema.TermSafe(said))
 }
 
 // startHook starts the built-in hook when the run serves the callback.

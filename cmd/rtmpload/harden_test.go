@@ -30,8 +30,9 @@ func smallScenario(t *testing.T, extra string) string {
 }
 
 // answerVersion starts the body of a testkit.FakeFFmpeg that answers
-// -version and runs the rest otherwise.
-const answerVersion = "case \"$1\" in -version) echo 'ffmpeg version fake'; exit 0;; esac\n"
+// -version and runs the rest otherwise. rtmpload asks "ffmpeg -hide_banner
+// -version": -version is not always $1.
+const answerVersion = "case \" $* \" in *\" -version \"*) echo 'ffmpeg version fake'; exit 0;; esac\n"
 
 // Ctrl-C while an ffmpeg hangs encoding the clip is an interrupt: exit 2,
 // not a setup error with "context canceled".
@@ -96,17 +97,35 @@ func TestRefusedBeforeTheRun(t *testing.T) {
 		{"target refused", []string{"--target", "rtmp://127.0.0.1:1/live"}, "rtmpload: --target rtmp://127.0.0.1:1/live: cannot connect"},
 		{"parallel without a view", []string{"--fanout-parallel", "--tap=false", "--target", "rtmp://127.0.0.1:1/live"}, "rtmpload: --fanout-parallel learns that each output opened from the tap or the embedded server in this process: drop --tap=false"},
 		{"server fails", []string{"--server", "srs=/nonexistent/srs"}, "nonexistent"},
+		{"takeover with target", []string{"--takeover", "--target", "rtmp://127.0.0.1:1/live"}, "drop --takeover"},
+		{"takeover with srs", []string{"--takeover", "--server", "srs=/nonexistent/srs"}, "drop --takeover"},
+		{"takeover with nginx", []string{"--takeover", "--server", "nginx-rtmp"}, "drop --takeover"},
+		{"race with target", []string{"--duplicate-race", "--target", "rtmp://127.0.0.1:1/live"}, "drop --duplicate-race"},
+		{"race with serve", []string{"--duplicate-race", "--server", "serve"}, "drop --duplicate-race"},
+		{"hook mode with external", []string{"--hook", "external", "--target", "rtmp://127.0.0.1:1/live", "--hook-mode", "deny"}, "--hook-mode"},
+		{"scenario faults with external", []string{"--hook", "external", "--target", "rtmp://127.0.0.1:1/live", "--scenario-faults"}, "faults"},
+		{"api without target", []string{"--api", "http://127.0.0.1:1985"}, "--api"},
+		{"api with a server", []string{"--api", "http://127.0.0.1:1985", "--server", "nginx-rtmp"}, "--api"},
+		{"fanout 0", []string{"--fanout", "0"}, "--fanout 0"},
+		{"shards -1", []string{"--shards", "-1"}, "--shards -1"},
+		{"run id too long", []string{"--run-id", strings.Repeat("r", 400)}, "at most 64"},
+		{"run id with an escape", []string{"--run-id", "r\x1b[2J"}, "control characters"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
+			sc := sc
+			if i := slices.Index(c.args, "--scenario-faults"); i >= 0 {
+				sc = smallScenario(t, "hook:\n  faults:\n    - {at: 1s, for: 1s, kind: deny}\n")
+				c.args = slices.Delete(slices.Clone(c.args), i, i+1)
+			}
 			args := append([]string{"run", sc, "--ffmpeg", ff, "--cache-dir", t.TempDir(), "--out", out}, c.args...)
 			if !slices.Contains(c.args, "--progress") {
 				args = append(args, "--progress", "none")
 			}
 			code, _, stderr := runInProcess(t, time.Minute, args...)
-			if code != exitSetup || !strings.Contains(stderr, c.want) {
-				t.Errorf("exit %d, want %d with %q\n%s", code, exitSetup, c.want, stderr)
+			if code != exitSetup || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("exit %d, want %d with %q in one line\n%s", code, exitSetup, c.want, stderr)
 			}
 			if _, err := os.Stat(out); !os.IsNotExist(err) {
 				t.Errorf("%s left behind", out)
@@ -269,5 +288,23 @@ func TestEndNotWrittenExits1(t *testing.T) {
 				t.Errorf("stdout names a report that was not written:\n%s", stdout)
 			}
 		})
+	}
+}
+
+// A binary that is not ffmpeg is refused at the version check, even with a
+// warm clip cache (nothing else would run it before the publishers, each of
+// which would end in an ffmpeg_error with an empty message).
+func TestNotFFmpegRefused(t *testing.T) {
+	cache := t.TempDir()
+	wholeClip(t, cache)
+	for _, bin := range []string{"/bin/true", "/bin/false", testkit.FakeFFmpeg(t, "echo 'Lavf wrapper 1.0'\n")} {
+		out := filepath.Join(t.TempDir(), "out")
+		code, _, stderr := runInProcess(t, time.Minute, "run", smallScenario(t, ""), "--ffmpeg", bin, "--cache-dir", cache, "--out", out, "--progress", "none")
+		if code != exitSetup || !strings.Contains(stderr, bin+" is not ffmpeg") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("--ffmpeg %s: exit %d\n%s", bin, code, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(out, "results.jsonl")); err == nil {
+			t.Errorf("--ffmpeg %s: a run was recorded", bin)
+		}
 	}
 }

@@ -41,6 +41,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitSetup
 	}
+	a.fanoutGiven = fs.Changed("fanout")
 	opts, err := a.options(ctx, fs.Arg(0))
 	if err != nil && ctx.Err() != nil {
 		return finishRun(ctx, nil, err, a.json, stdout, stderr) // interrupted while reading the scenario
@@ -67,6 +68,7 @@ type runArgs struct {
 	ffmpeg, cacheDir              string
 	grace                         time.Duration
 	fanout                        int
+	fanoutGiven                   bool // --fanout was on the command line (0 is its "unset")
 	fanoutParallel                bool
 	tap                           bool
 	expect                        []string
@@ -140,12 +142,15 @@ func (a *runArgs) options(ctx context.Context, scenario string) (runner.Options,
 	default:
 		return runner.Options{}, fmt.Errorf("--progress %q: want auto, bars, log or none", a.progress)
 	}
-	if a.target != "" && !a.server.Embedded() {
-		return runner.Options{}, errors.New("--target and --server both name the server: use one")
+	if err := a.checkCombinations(); err != nil {
+		return runner.Options{}, err
 	}
 	sc, err := scenarios.Resolve(ctx, scenario)
 	if err != nil {
 		return runner.Options{}, err
+	}
+	if a.hook.External && len(sc.Hook.Faults) > 0 {
+		return runner.Options{}, fmt.Errorf("the scenario's hook: faults are the built-in callback's, and --hook external serves none: drop --hook external or the faults")
 	}
 	si, sn, err := resolveShard(a.shard, a.shards, os.Getenv)
 	if err != nil {
@@ -206,6 +211,44 @@ func freshResultsDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// checkCombinations refuses flags that the rest of the command line would
+// make rtmpload ignore without a word.
+func (a *runArgs) checkCombinations() error {
+	if a.target != "" && !a.server.Embedded() {
+		return errors.New("--target and --server both name the server: use one")
+	}
+	// Only the embedded server (--takeover: in this process or as `rtmpload
+	// serve`) has these behaviours to switch on.
+	embedded := a.target == "" && a.server.Embedded()
+	if a.takeover && !embedded && !(a.target == "" && a.server.Kind == runner.ServerServe) {
+		return fmt.Errorf("--takeover switches the embedded server's behaviour; %s decides for itself: drop --takeover", a.serverWords())
+	}
+	if a.duplicateRace && !embedded {
+		return fmt.Errorf("--duplicate-race switches the embedded server (in this process) to SRS 7.0.18's race; %s decides for itself: drop --duplicate-race", a.serverWords())
+	}
+	if a.api != "" && a.target == "" {
+		return errors.New("--api reads the API of the --target server; the servers rtmpload starts have theirs read already: drop --api or add --target")
+	}
+	if a.hookMode != "" && a.hook.External {
+		return errors.New("--hook-mode sets the built-in callback's answer, and --hook external serves none: drop one of them")
+	}
+	if a.fanoutGiven && a.fanout < 1 {
+		return fmt.Errorf("--fanout %d: want 1 to %d publishers per ffmpeg process", a.fanout, scenarios.MaxFanout)
+	}
+	if a.shards < 0 {
+		return fmt.Errorf("--shards %d: want the shard count, 1 or more", a.shards)
+	}
+	return nil
+}
+
+// serverWords names the server a run publishes to, for a message.
+func (a *runArgs) serverWords() string {
+	if a.target != "" {
+		return "the --target server"
+	}
+	return "--server " + a.server.String()
 }
 
 // runWithProgress runs opts with the command's logger and the live progress
