@@ -6,6 +6,7 @@ package threshold
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -212,7 +213,7 @@ func (t *Threshold) parseValue(p *parser, val string, at int) *ParseError {
 		if p.pos < len(p.src) && p.src[p.pos] == '*' {
 			p.pos++
 			f, fat := p.word(isValue)
-			v, err := strconv.ParseFloat(f, 64)
+			v, err := parseFinite(f)
 			if err != nil || v <= 0 {
 				return p.fail(fat, "want a positive factor after baseline*")
 			}
@@ -228,7 +229,7 @@ func (t *Threshold) parseValue(p *parser, val string, at int) *ParseError {
 		t.Value = float64(d) / float64(time.Millisecond)
 		return nil
 	}
-	v, err := strconv.ParseFloat(val, 64)
+	v, err := parseFinite(val)
 	if err != nil {
 		return p.fail(at, "want a number or baseline*F")
 	}
@@ -240,6 +241,17 @@ func (t *Threshold) parseValue(p *parser, val string, at int) *ParseError {
 	}
 	t.Value = v
 	return nil
+}
+
+// parseFinite parses a number; NaN and infinities, which ParseFloat takes,
+// are none: every comparison with NaN is false, so a threshold holding it
+// would never fail (or never pass) whatever the run did.
+func parseFinite(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+		return 0, fmt.Errorf("%s is not a finite number", s)
+	}
+	return v, err
 }
 
 // ParseAll parses every expression; errors name the entry as "expect[i]".

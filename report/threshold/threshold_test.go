@@ -51,6 +51,12 @@ func TestParseErrorsPointAtTheCharacter(t *testing.T) {
 		{"count(ok) == 2.5", "whole number", 14},
 		{"p95(publish) < 1s and more", "unexpected", 19},
 		{"p95(publish) < baseline*0", "positive factor", 25},
+		// NaN and infinities parse as floats but compare false with anything.
+		{"rate(ok) >= NaN", "want a number", 13},
+		{"rate(ok) >= nan", "want a number", 13},
+		{"count(ok) >= +Inf", "want a number", 14},
+		{"p95(publish) < baseline*NaN", "positive factor", 25},
+		{"p95(publish) < baseline*Inf", "positive factor", 25},
 		{"", "want an aggregate", 1},
 	} {
 		_, err := Parse(tc.in)
