@@ -82,6 +82,9 @@ func prepare(o Options, now time.Time) (*plan, error) {
 	if err := threshold.NeedBaseline(p.thresholds); err != nil {
 		return nil, fmt.Errorf("%w: %w", err, ErrNoBaseline)
 	}
+	if err := checkThresholdGroups(p.expect, p.thresholds, sc); err != nil {
+		return nil, err
+	}
 	p.schedule = sc.Schedule()
 	p.slots = scenarios.Shard(p.schedule, o.Shard, o.Shards)
 	if err := limits.Check(len(p.slots)); err != nil {
@@ -105,6 +108,21 @@ func prepare(o Options, now time.Time) (*plan, error) {
 // MaxGrace bounds Options.Grace: a run stopped with Ctrl-C, or at its end,
 // waits that long at most for an ffmpeg that ignores SIGINT.
 const MaxGrace = 5 * time.Minute
+
+// checkThresholdGroups refuses a threshold on a group the scenario does not
+// have: it could only fail, and only once the run is over.
+func checkThresholdGroups(exprs []string, ts []threshold.Threshold, sc *scenarios.Scenario) error {
+	var names []string
+	for _, g := range sc.Publishers {
+		names = append(names, g.Group)
+	}
+	for i, t := range ts {
+		if t.Group != "" && !slices.Contains(names, t.Group) {
+			return fmt.Errorf("expect[%d]: %s: the scenario has no group %q (its groups: %s)", i, exprs[i], t.Group, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
 
 // MaxRunID is the longest run id: it is in every publish URL (and so in
 // every server's and callback's param) and in every attempt id. With the

@@ -40,3 +40,16 @@ func TestPublishURLFitsFFmpeg(t *testing.T) {
 		})
 	}
 }
+
+// A threshold on a group the scenario lacks is refused before the run, not
+// failed after it.
+func TestThresholdOnMissingGroup(t *testing.T) {
+	sc := scenario(t, "name: u\nduration: 5s\nexpect:\n  - \"rate(ok){group=cams} >= 0.9\"\npublishers:\n  - {group: cams, count: 2, name: \"c-{i}\"}\n")
+	if _, err := prepare(Options{Scenario: sc, RunID: "r", CacheDir: t.TempDir(), Expect: []string{"count(ok){group=cams} >= 1"}}, time.Now()); err != nil {
+		t.Errorf("existing group refused: %v", err)
+	}
+	_, err := prepare(Options{Scenario: sc, RunID: "r", CacheDir: t.TempDir(), Expect: []string{"rate(ok){group=camz} >= 0.9"}}, time.Now())
+	if err == nil || !strings.Contains(err.Error(), `expect[1]: rate(ok){group=camz} >= 0.9: the scenario has no group "camz" (its groups: cams)`) {
+		t.Errorf("missing group: %v", err)
+	}
+}
