@@ -36,6 +36,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.Usage()
 		return exitSetup
 	}
+	if *hookTimeout <= 0 {
+		// The server's zero value means its default (30 s): 0 is not "none".
+		return fail(stderr, fmt.Errorf("--hook-timeout %v: want how long a hook call may take, such as 30s (SRS's)", *hookTimeout))
+	}
 	srv, err := server.Start(ctx, server.Config{
 		RTMPListen: *listen, APIListen: *apiListen,
 		OnPublish: *onPublish, OnUnpublish: *onUnpublish,

@@ -109,4 +109,12 @@ func TestServeRejectsArguments(t *testing.T) {
 	if code := run(t.Context(), []string{"serve", "extra"}, nil, &stdout, &stderr); code != exitSetup {
 		t.Errorf("extra argument: exit %d", code)
 	}
+	// 0 would be the server's default, 30 s, without a word.
+	for _, d := range []string{"0", "-1s"} {
+		stderr.Reset()
+		code := run(t.Context(), []string{"serve", "--hook-timeout", d, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"}, nil, &stdout, &stderr)
+		if code != exitSetup || !strings.Contains(stderr.String(), "--hook-timeout") || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("--hook-timeout %s: exit %d\n%s", d, code, stderr.String())
+		}
+	}
 }
