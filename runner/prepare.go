@@ -134,11 +134,15 @@ const MaxRunID = 64
 // as control characters.
 func checkRunID(id string) error {
 	if len(id) > MaxRunID {
-		return fmt.Errorf("run id of %d bytes: at most %d (it goes into every publish URL)", len(id), MaxRunID)
+		return option.New("Options.RunID", func(name string) string {
+			return fmt.Sprintf("%s of %d bytes: at most %d (it goes into every publish URL)", name, len(id), MaxRunID)
+		})
 	}
 	for _, r := range id {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == utf8.RuneError {
-			return fmt.Errorf("run id %q: control characters and invalid UTF-8 are not allowed: use letters, digits and -_.", id)
+			return option.New("Options.RunID", func(name string) string {
+				return fmt.Sprintf("%s %q: control characters and invalid UTF-8 are not allowed: use letters, digits and -_.", name, id)
+			})
 		}
 	}
 	return nil

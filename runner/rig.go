@@ -133,7 +133,9 @@ func checkIsFFmpeg(ctx context.Context, path, version string) error {
 	case strings.HasPrefix(version, "unknown ("):
 		said = "failed: " + strings.TrimSuffix(strings.TrimPrefix(version, "unknown ("), ")")
 	}
-	return fmt.Errorf("%s is not ffmpeg: '%s -version' %s, where ffmpeg prints \"ffmpeg version ...\": pass the path of an ffmpeg binary", path, path, schema.TermSafe(said))
+	return option.New("FFmpeg", func(name string) string {
+		return fmt.Sprintf("%s is not ffmpeg: '%s -version' %s, where ffmpeg prints \"ffmpeg version ...\": pass %s with the path of an ffmpeg binary", path, path, schema.TermSafe(said), name)
+	})
 }
 
 // startHook starts the built-in hook when the run serves the callback.

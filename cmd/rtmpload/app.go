@@ -115,6 +115,7 @@ var flagNames = map[string]string{
 	"FFmpeg":                 "--ffmpeg",
 	"Options.Target":         "--target",
 	"Options.API":            "--api",
+	"Options.RunID":          "--run-id",
 	"Options.ResultsDir":     "--out directory",
 	"Options.FanoutParallel": "--fanout-parallel",
 	"Options.NoTap":          "--tap=false",

@@ -108,8 +108,8 @@ func TestRefusedBeforeTheRun(t *testing.T) {
 		{"api with a server", []string{"--api", "http://127.0.0.1:1985", "--server", "nginx-rtmp"}, "--api"},
 		{"fanout 0", []string{"--fanout", "0"}, "--fanout 0"},
 		{"shards -1", []string{"--shards", "-1"}, "--shards -1"},
-		{"run id too long", []string{"--run-id", strings.Repeat("r", 400)}, "at most 64"},
-		{"run id with an escape", []string{"--run-id", "r\x1b[2J"}, "control characters"},
+		{"run id too long", []string{"--run-id", strings.Repeat("r", 400)}, "--run-id of 400 bytes: at most 64"},
+		{"run id with an escape", []string{"--run-id", "r\x1b[2J"}, "--run-id \"r\\x1b[2J\": control characters"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -300,7 +300,7 @@ func TestNotFFmpegRefused(t *testing.T) {
 	for _, bin := range []string{"/bin/true", "/bin/false", testkit.FakeFFmpeg(t, "echo 'Lavf wrapper 1.0'\n")} {
 		out := filepath.Join(t.TempDir(), "out")
 		code, _, stderr := runInProcess(t, time.Minute, "run", smallScenario(t, ""), "--ffmpeg", bin, "--cache-dir", cache, "--out", out, "--progress", "none")
-		if code != exitSetup || !strings.Contains(stderr, bin+" is not ffmpeg") || strings.Count(stderr, "\n") != 1 {
+		if code != exitSetup || !strings.Contains(stderr, bin+" is not ffmpeg") || !strings.Contains(stderr, "pass --ffmpeg") || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("--ffmpeg %s: exit %d\n%s", bin, code, stderr)
 		}
 		if _, err := os.Stat(filepath.Join(out, "results.jsonl")); err == nil {
