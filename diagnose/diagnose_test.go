@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,6 +297,27 @@ func TestHook500(t *testing.T) {
 	res := run(t, Config{Hooks: []string{ts.URL}, ProbeHook: true})
 	wantStatus(t, find(t, res, "callback"), Fail, "HTTP 500")
 	wantVerdict(t, res, "answered HTTP 500", "200/201")
+}
+
+// A callback that redirects is judged by its own answer, as SRS judges it
+// (SRS does not follow redirects): the target's answer is never fetched.
+func TestHookRedirect(t *testing.T) {
+	var followed atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followed.Add(1)
+		http.Error(w, "not implemented", http.StatusNotImplemented)
+	}))
+	defer target.Close()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/hook", http.StatusFound)
+	}))
+	defer ts.Close()
+	res := run(t, Config{Hooks: []string{ts.URL}, ProbeHook: true})
+	wantStatus(t, find(t, res, "callback"), Fail, "HTTP 302", target.URL+"/hook", "does not follow redirects")
+	wantVerdict(t, res, "answered HTTP 302", "does not follow redirects")
+	if followed.Load() != 0 || strings.Contains(res.Verdict, "501") {
+		t.Errorf("the redirect was followed (%d calls): %s", followed.Load(), res.Verdict)
+	}
 }
 
 // A 200 in another server's format is not a deny: diagnose names the body

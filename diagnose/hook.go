@@ -105,34 +105,37 @@ func (p hookProbe) body(action schema.HookAction) srs.HookRequest {
 
 // post sends one SRS-shaped callback and reads the answer, all within
 // HookTimeout like SRS (connect included).
-func (p hookProbe) post(ctx context.Context, u string, b srs.HookRequest) (int, []byte, error) {
+func (p hookProbe) post(ctx context.Context, u string, b srs.HookRequest) (int, []byte, string, error) {
 	payload, err := json.Marshal(b)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.HookTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "SRS/"+cmp.Or(p.version, srs.Version))
 	// SRS ignores proxy variables; so must the probe, or it would test a
 	// different path than SRS's.
-	cli := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	// Nor does SRS follow a redirect: its HTTP client posts once and judges
+	// the status it gets (a 302 refuses the publish), so the probe reports
+	// the callback's own answer, not the answer of where it points.
+	cli := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, CheckRedirect: srs.NoRedirect}
 	resp, err := cli.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, "", err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, body, err
+	return resp.StatusCode, body, resp.Header.Get("Location"), err
 }
 
 func (p hookProbe) probe(ctx context.Context, c Check, raw, steps string) Check {
 	start := time.Now()
-	status, body, err := p.post(ctx, raw, p.body(schema.ActionPublish))
+	status, body, location, err := p.post(ctx, raw, p.body(schema.ActionPublish))
 	c.Latency = time.Since(start)
 	lat := roundDur(c.Latency)
 	what := fmt.Sprintf("%s; on_publish for %s", steps, p.stream)
@@ -152,6 +155,15 @@ func (p hookProbe) probe(ctx context.Context, c Check, raw, steps string) Check 
 		c.Detail = fmt.Sprintf("%s: %s", what, netProblem(err))
 		c.Fix = "check the callback service's log: it accepted the connection but did not answer HTTP"
 		c.cause = fmt.Sprintf("Callback %s accepts connections but its on_publish call failed (%s): SRS will reject every publish and ffmpeg will print Input/output error.", raw, netProblem(err))
+	case judged.Verdict == srs.ErrorStatus && status >= 300 && status < 400:
+		loc := schema.TermSafe(location)
+		if len(loc) > 200 {
+			loc = loc[:200] + "..."
+		}
+		c.Status = Fail
+		c.Detail = fmt.Sprintf("%s: HTTP %d, a redirect to %q, in %s: SRS does not follow redirects", what, status, loc, lat)
+		c.Fix = "configure SRS with the URL the callback redirects to, or make the callback answer itself"
+		c.cause = fmt.Sprintf("Callback %s answered HTTP %d (a redirect to %q): SRS does not follow redirects and treats any status but 200/201 as a refusal, so it will reject every publish and ffmpeg will print Input/output error. Put the final URL in SRS's http_hooks.", raw, status, loc)
 	case judged.Verdict == srs.ErrorStatus:
 		c.Status = Fail
 		c.Detail = fmt.Sprintf("%s: HTTP %d %s in %s", what, status, shown, lat)
@@ -191,7 +203,7 @@ func (p hookProbe) unpublish(ctx context.Context) string {
 	}
 	var notes []string
 	for _, u := range p.cfg.OnUnpublish {
-		status, _, err := p.post(ctx, u, p.body(schema.ActionUnpublish))
+		status, _, _, err := p.post(ctx, u, p.body(schema.ActionUnpublish))
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("on_unpublish %s: %s", u, netProblem(err)))
 		} else {

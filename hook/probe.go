@@ -95,7 +95,7 @@ func Probe(ctx context.Context, cfg ProbeConfig) error {
 			// A fresh connection each time, as SRS makes: a reused one
 			// would hide a listener that has gone.
 			DisableKeepAlives: true,
-		}}
+		}, CheckRedirect: srs.NoRedirect} // SRS's answer is the callback's own, a 3xx included
 		defer client.CloseIdleConnections()
 		method := cfg.Method
 		probe = func(ctx context.Context) (schema.CallbackState, string) {

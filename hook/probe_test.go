@@ -109,6 +109,27 @@ func TestProbeGet(t *testing.T) {
 	}
 }
 
+// A callback's redirect is its answer, as SRS takes it: the probe does not
+// follow it (a 302 to a service that allows is still erroring).
+func TestProbeDoesNotFollowRedirects(t *testing.T) {
+	var followed atomic.Int32
+	allow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followed.Add(1)
+		w.Write([]byte(`{"code":0}`))
+	}))
+	defer allow.Close()
+	u := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, allow.URL, http.StatusFound)
+	}))
+	defer u.Close()
+	log, cancel := probe(t, ProbeConfig{URL: u.URL, Method: ProbePublish})
+	c := log.next(t)
+	cancel()
+	if c.State != schema.StateErroring || !strings.Contains(c.Detail, "HTTP 302") || followed.Load() != 0 {
+		t.Errorf("302 probed as %+v (target called %d times), want erroring", c, followed.Load())
+	}
+}
+
 func TestProbeBadConfig(t *testing.T) {
 	ctx := context.Background()
 	if err := Probe(ctx, ProbeConfig{URL: "127.0.0.1:8080"}); err == nil {

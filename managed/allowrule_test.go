@@ -39,6 +39,9 @@ func TestAllowRuleOnSRS(t *testing.T) {
 		{200, `{"status":"ok"}`}, {200, `{}`}, {200, `{"code":"0"}`}, {200, `{"code":0.0}`}, {200, `{"code":null}`},
 		{200, `ok`}, {200, ``}, {200, "0\n"}, {200, " 0"}, {200, `-0`}, {200, `"0"`}, {200, `[0]`}, {200, `{"code":0}x`},
 		{204, ``}, {202, `0`}, {404, `{"code":0}`}, {500, `0`},
+		// A redirect to where the answer would allow: SRS does not follow
+		// it (srs.NoRedirect), the 302 itself refuses.
+		{302, `0`},
 	}
 	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var call struct{ Action, Stream string }
@@ -47,6 +50,9 @@ func TestAllowRuleOnSRS(t *testing.T) {
 		if call.Action != "on_publish" || err != nil || i < 0 || i >= len(edges) {
 			io.WriteString(w, "0")
 			return
+		}
+		if edges[i].status/100 == 3 {
+			w.Header().Set("Location", "/followed") // answered "0" above: allow
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(edges[i].body)))
 		w.WriteHeader(edges[i].status)

@@ -33,6 +33,9 @@ func newHookClient(timeout time.Duration) *http.Client {
 			IdleConnTimeout:     30 * time.Second,
 			DisableCompression:  true,
 		},
+		// SRS posts once: a 3xx is the hook's answer (a refusal), not
+		// followed.
+		CheckRedirect: srs.NoRedirect,
 	}
 }
 

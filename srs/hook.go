@@ -1,5 +1,7 @@
 package srs
 
+import "net/http"
+
 // HookRequest is the body SRS posts to an http_hooks URL
 // (docs/srs-behaviour.md, "Hook request"). The field order is SRS's key
 // order, which hook services and tests compare byte for byte.
@@ -32,3 +34,9 @@ type HookAnswer struct {
 // Version is the SRS release docs/srs-behaviour.md was observed on, which the
 // embedded server imitates and names in its User-Agent and API.
 const Version = "7.0.18"
+
+// NoRedirect is the CheckRedirect of an http.Client that calls a hook as
+// SRS does: SRS's HTTP client posts once and judges the status it gets, so
+// a 3xx is the callback's answer (a refusal, "http: status 302"), never
+// followed to where it points (docs/srs-behaviour.md, "Hook answer").
+func NoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
