@@ -159,6 +159,16 @@ func (c Config) validate() error {
 			})
 		}
 	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"Config.Timeout", c.Timeout}, {"Config.HookTimeout", c.HookTimeout}, {"Config.HookSlow", c.HookSlow}, {"Config.PublishFor", c.PublishFor}} {
+		if d.v < 0 {
+			return option.New(d.field, func(name string) string {
+				return fmt.Sprintf("%s %v is negative: want a duration, or 0 for the default", name, d.v)
+			})
+		}
+	}
 	if c.Publish && c.RTMP == "" {
 		return &option.Error{Fields: []string{"Config.Publish", "Config.RTMP"}, Text: func(n ...string) string {
 			return fmt.Sprintf("%s needs %s: where to publish", n[0], n[1])

@@ -400,6 +400,15 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// A negative duration is a usage error naming the option, not a finding.
+func TestNegativeDurations(t *testing.T) {
+	for _, cfg := range []Config{{Timeout: -time.Second}, {PublishFor: -time.Second}, {HookTimeout: -1}} {
+		if _, err := Run(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "is negative") {
+			t.Errorf("%+v: %v", cfg, err)
+		}
+	}
+}
+
 func TestNothingAskedSkips(t *testing.T) {
 	res := run(t, Config{FFmpeg: testkit.FFmpegOrStub(t)})
 	for _, name := range []string{"RTMP", "SRS API", "callback", "test publish"} {

@@ -123,6 +123,8 @@ var flagNames = map[string]string{
 	"Config.RTMP":            "--rtmp",
 	"Config.API":             "--api",
 	"Config.Publish":         "--publish",
+	"Config.Timeout":         "--timeout",
+	"Config.PublishFor":      "--publish-for",
 }
 
 // newFlags returns a flag set that reports errors instead of exiting.

@@ -38,6 +38,14 @@ func diagnoseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fs.Usage()
 		return exitSetup
 	}
+	// 0 would be the default without a word, and a negative one fails
+	// every step at once (blamed on the network).
+	if *timeout <= 0 {
+		return fail(stderr, fmt.Errorf("--timeout %v: want how long each network step may take, such as %v", *timeout, diagnose.DefaultTimeout))
+	}
+	if *publishFor <= 0 {
+		return fail(stderr, fmt.Errorf("--publish-for %v: want how long the test publish lasts, such as %v", *publishFor, diagnose.DefaultPublishFor))
+	}
 
 	cfg := diagnose.Config{
 		RTMP: *rtmp, API: *api, Hooks: *hooks, ProbeHook: *probe, Publish: *publish,

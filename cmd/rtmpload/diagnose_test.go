@@ -131,6 +131,13 @@ func TestDiagnoseUsageErrors(t *testing.T) {
 		{[]string{"--srs-config", "/nonexistent.conf"}, "rtmpload: --srs-config: open /nonexistent.conf"},
 		{[]string{"--srs-config", badConf}, "is not closed"},
 		{[]string{"--no-such-flag"}, "unknown flag"},
+		// 0 was the default without a word; a negative timeout failed every
+		// step at once, blamed on a firewall, and a negative publish time
+		// became ffmpeg's "could not start".
+		{[]string{"--timeout", "0"}, "rtmpload: --timeout 0s: want how long each network step may take"},
+		{[]string{"--timeout", "-1s"}, "rtmpload: --timeout -1s: want"},
+		{[]string{"--publish-for", "0"}, "rtmpload: --publish-for 0s: want how long the test publish lasts"},
+		{[]string{"--publish-for", "-1s", "--publish"}, "rtmpload: --publish-for -1s: want"},
 	} {
 		code, _, stderr := runInProcess(t, 5*time.Second, append([]string{"diagnose"}, tc.args...)...)
 		if code != exitSetup || !strings.Contains(stderr, tc.want) {
