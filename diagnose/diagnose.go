@@ -185,46 +185,63 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	cfg = cfg.withDefaults()
 	var checks []Check
+	// A check that ends after an interrupt (Ctrl-C) failed because of it,
+	// whatever it says (ffmpeg killed "does not run as ffmpeg", a
+	// connection cut "refused"): it is shown as interrupted and draws no
+	// verdict.
+	add := func(cs ...Check) {
+		for _, c := range cs {
+			if ctx.Err() != nil {
+				c.Status, c.Detail, c.Fix, c.cause, c.Latency = Skip, "interrupted before it finished", "", "", 0
+			}
+			checks = append(checks, c)
+		}
+	}
 	var rt rtmpTarget
 	if cfg.RTMP != "" {
 		rt, _ = parseRTMP(cfg.RTMP)
-		checks = append(checks, checkRTMP(ctx, cfg, rt))
+		add(checkRTMP(ctx, cfg, rt))
 	} else {
-		checks = append(checks, Check{Name: "RTMP", Status: Skip, Detail: "no --rtmp URL given"})
+		add(Check{Name: "RTMP", Status: Skip, Detail: "no --rtmp URL given"})
 	}
 	version := ""
 	if cfg.API != "" {
 		var api []Check
 		api, version = checkAPI(ctx, cfg)
-		checks = append(checks, api...)
+		add(api...)
 	} else {
-		checks = append(checks, Check{Name: "SRS API", Status: Skip, Detail: "no --api URL given"})
+		add(Check{Name: "SRS API", Status: Skip, Detail: "no --api URL given"})
 	}
 	probe := newHookProbe(cfg, rt, "rtmpload-diagnose-"+shortID(10), version)
 	for _, u := range cfg.Hooks {
-		checks = append(checks, probe.check(ctx, u))
+		add(probe.check(ctx, u))
 	}
 	for _, u := range cfg.DisabledHooks {
-		checks = append(checks, Check{
+		add(Check{
 			Name: "callback " + u, Status: Skip,
 			Detail: "its http_hooks block is not enabled: SRS does not call it (publishing works, but whatever the callback does, auth or conflict detection, is bypassed)",
 		})
 	}
 	if len(cfg.Hooks)+len(cfg.DisabledHooks) == 0 {
-		checks = append(checks, Check{Name: "callback", Status: Skip,
+		add(Check{Name: "callback", Status: Skip,
 			Detail: "no callback URL given (pass --hook URL, or --srs-config FILE to read SRS's http_hooks)"})
 	}
 	ff, ffPath := checkFFmpeg(ctx, cfg)
-	checks = append(checks, ff)
+	add(ff)
 	switch {
 	case !cfg.Publish:
-		checks = append(checks, Check{Name: "test publish", Status: Skip, Detail: "not asked for (add --publish for one real publish with ffmpeg)"})
+		add(Check{Name: "test publish", Status: Skip, Detail: "not asked for (add --publish for one real publish with ffmpeg)"})
 	case ffPath == "":
-		checks = append(checks, Check{Name: "test publish", Status: Skip, Detail: "needs ffmpeg, which failed its check"})
+		add(Check{Name: "test publish", Status: Skip, Detail: "needs ffmpeg, which failed its check"})
 	default:
-		checks = append(checks, checkPublish(ctx, cfg, rt, ffPath, "rtmpload-diagnose-"+shortID(10)))
+		add(checkPublish(ctx, cfg, rt, ffPath, "rtmpload-diagnose-"+shortID(10)))
 	}
-	return newResult(checks), nil
+	r := newResult(checks)
+	if ctx.Err() != nil {
+		r.Problem, r.Causes = false, nil
+		r.Verdict = "Interrupted: not every check ran, so there is no verdict; run diagnose again to the end."
+	}
+	return r, nil
 }
 
 func newResult(checks []Check) *Result {

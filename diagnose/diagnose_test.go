@@ -400,6 +400,22 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// After an interrupt no check is blamed for it and there is no verdict:
+// ffmpeg killed by Ctrl-C does not "not run as ffmpeg".
+func TestInterruptedHasNoVerdict(t *testing.T) {
+	ff := testkit.FakeFFmpeg(t, "exec sleep 30\n")
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	res, err := Run(ctx, Config{RTMP: "", API: "", FFmpeg: ff, Publish: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, find(t, res, "ffmpeg"), Skip, "interrupted")
+	if res.Problem || strings.Contains(res.Verdict, "ffmpeg") || !strings.Contains(res.Verdict, "Interrupted") {
+		t.Errorf("problem %v, verdict %q", res.Problem, res.Verdict)
+	}
+}
+
 // A negative duration is a usage error naming the option, not a finding.
 func TestNegativeDurations(t *testing.T) {
 	for _, cfg := range []Config{{Timeout: -time.Second}, {PublishFor: -time.Second}, {HookTimeout: -1}} {
