@@ -86,6 +86,7 @@ func JSONWith(w io.Writer, s *Summary, x Extras) error {
 // TableWith writes the terminal report with the thresholds (failed first)
 // above it and the changes beyond noise against the baseline below it.
 func TableWith(w io.Writer, s *Summary, x Extras) error {
+	termSafe(s, &x)
 	ew := &errWriter{w: w}
 	if len(x.Thresholds) > 0 {
 		ew.printf("Thresholds: %d of %d failed\n", Failed(x.Thresholds), len(x.Thresholds))

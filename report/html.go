@@ -67,6 +67,7 @@ type htmlLatency struct {
 // HTML writes the report as one self-contained page: no scripts, no
 // network, charts as inline SVG drawn here. It opens from a CI artifact.
 func HTML(w io.Writer, s *Summary, x Extras) error {
+	termSafe(s, &x)
 	d := htmlData{
 		S: s, Duration: runDuration(s), Thresholds: failedFirst(x.Thresholds), Failed: Failed(x.Thresholds),
 		Columns: outcomeColumns(s), Baseline: x.Baseline, Verdicts: verdictList(s.Hook.Verdicts),

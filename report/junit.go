@@ -51,6 +51,7 @@ type junitFailure struct {
 // ({group=NAME}): whether refusals are wrong is the scenario's call, not
 // the report's. Failures carry the evidence.
 func JUnit(w io.Writer, s *Summary, x Extras) error {
+	termSafe(s, &x)
 	suite := junitSuite{
 		Name: "rtmpload " + s.Run.Scenario.Name,
 		Time: "0",

@@ -14,6 +14,7 @@ import (
 // job summary: failed thresholds first, then outcomes, latency, the hook,
 // contests, failures and the baseline comparison.
 func Markdown(w io.Writer, s *Summary, x Extras) error {
+	termSafe(s, &x)
 	ew := &errWriter{w: w}
 	r := s.Run
 	ew.printf("# rtmpload: %s\n\n", mdEscape(r.Scenario.Name))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/runner"
 	"github.com/rtmpload/rtmpload/scenarios"
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // startProgress shows the run's progress: mpb bars on a terminal, a slog
@@ -32,7 +33,7 @@ func startProgress(mode string, stderr io.Writer, logger *slog.Logger, live *run
 		for _, g := range sc.Publishers {
 			name := g.Group
 			bars[name] = p.AddBar(int64(g.Count),
-				mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR)),
+				mpb.PrependDecorators(decor.Name(schema.TermSafe(name), decor.WCSyncSpaceR)),
 				mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 					for _, s := range live.Snapshot() {
 						if s.Name == name {
