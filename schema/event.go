@@ -400,6 +400,12 @@ func Read(r io.Reader, fn func(Event) error) error {
 			if ev.Type == TypeRun && ev.Run != nil && ev.Run.Schema > Schema {
 				return fmt.Errorf("results line %d: schema %d is newer than this rtmpload understands (%d): upgrade rtmpload", line, ev.Run.Schema, Schema)
 			}
+			// Schema 1 is the first rtmpload wrote: a header without one (0,
+			// a missing field) or below it is not rtmpload's, and a report
+			// of it would be a guess.
+			if ev.Type == TypeRun && ev.Run != nil && ev.Run.Schema < 1 {
+				return fmt.Errorf("results line %d: run header with schema %d: rtmpload writes schema 1 and up; this is not an rtmpload results file", line, ev.Run.Schema)
+			}
 			if ferr := fn(ev); ferr != nil {
 				return ferr
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -68,5 +69,25 @@ func TestSchema1FileReadsAndRoundTrips(t *testing.T) {
 	})
 	if err != nil || len(states) != 6 || states[1] != StateDown || len(classes) == 0 {
 		t.Errorf("states %v, classes %v, err %v", states, classes, err)
+	}
+}
+
+// A run header's schema must be one this rtmpload reads: 0 (or none) is no
+// rtmpload's, a later one needs a newer rtmpload.
+func TestReadRefusesOtherSchemas(t *testing.T) {
+	for _, c := range []struct{ header, want string }{
+		{`{"type":"run","t":"2026-01-01T00:00:00Z","run":{"schema":0,"id":"r"}}`, "schema 0: rtmpload writes schema 1 and up"},
+		{`{"type":"run","t":"2026-01-01T00:00:00Z","run":{"id":"r"}}`, "schema 0: rtmpload writes schema 1 and up"},
+		{`{"type":"run","t":"2026-01-01T00:00:00Z","run":{"schema":-3,"id":"r"}}`, "schema -3"},
+		{`{"type":"run","t":"2026-01-01T00:00:00Z","run":{"schema":99,"id":"r"}}`, "newer than this rtmpload"},
+	} {
+		err := Read(strings.NewReader(c.header+"\n"), func(Event) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.header, err, c.want)
+		}
+	}
+	ok := `{"type":"run","t":"2026-01-01T00:00:00Z","run":{"schema":1,"id":"r"}}` + "\n"
+	if err := Read(strings.NewReader(ok), func(Event) error { return nil }); err != nil {
+		t.Errorf("schema 1: %v", err)
 	}
 }
