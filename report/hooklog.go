@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -27,7 +28,10 @@ func ReadHookLog(r io.Reader) (*HookLog, error) {
 	l := &HookLog{}
 	br := bufio.NewReaderSize(r, 64<<10)
 	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
+		b, err := schema.ReadLine(br, schema.MaxLine)
+		if errors.Is(err, schema.ErrLongLine) {
+			return nil, fmt.Errorf("hook log line %d is longer than %d bytes: not the output of rtmpload hook --json", line, schema.MaxLine)
+		}
 		if len(strings.TrimSpace(string(b))) > 0 {
 			var v struct {
 				Type string `json:"type"`

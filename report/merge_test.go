@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -356,5 +357,29 @@ func TestMergeBoundsClaimedShards(t *testing.T) {
 		if len(a) > 200 {
 			t.Errorf("anomaly of %d bytes: %.200q", len(a), a)
 		}
+	}
+}
+
+// endless is a reader of one line that never ends.
+type endless struct{ n int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	e.n += int64(len(p))
+	return len(p), nil
+}
+
+// A hook log line longer than any rtmpload writes is refused once it passes
+// the limit, not read whole (a 100 MB line took 414 MB).
+func TestReadHookLogCapsLines(t *testing.T) {
+	r := &endless{}
+	_, err := report.ReadHookLog(io.MultiReader(strings.NewReader(`{"type":"call"}`+"\n"), r))
+	if err == nil || !strings.Contains(err.Error(), "hook log line 2 is longer than") {
+		t.Fatalf("err %v", err)
+	}
+	if r.n > 2*schema.MaxLine {
+		t.Errorf("read %d bytes of one line", r.n)
 	}
 }

@@ -353,20 +353,23 @@ func (w *Writer) Count() int {
 	return w.n
 }
 
-// maxLine bounds one line of a results stream: the longest event rtmpload
-// writes (an attempt's stderr tail, a hook call with its answer) is a few
-// KiB, so a longer line is not ours and must not be held whole.
-const maxLine = 4 << 20
+// MaxLine bounds one line of a results stream or of the hook's call log:
+// the longest line rtmpload writes (an attempt's stderr tail, a hook call
+// with its answer) is a few KiB, so a longer line is not ours and must not
+// be held whole.
+const MaxLine = 4 << 20
 
-var errLongLine = errors.New("line too long")
+// ErrLongLine is ReadLine's error for a line longer than its max.
+var ErrLongLine = errors.New("line too long")
 
-// readLine is bufio.Reader.ReadBytes('\n') that gives up past max bytes.
-func readLine(br *bufio.Reader, max int) ([]byte, error) {
+// ReadLine is bufio.Reader.ReadBytes('\n') that gives up past max bytes
+// (ErrLongLine) instead of holding a line of any length.
+func ReadLine(br *bufio.Reader, max int) ([]byte, error) {
 	var line []byte
 	for {
 		frag, err := br.ReadSlice('\n')
 		if len(line)+len(frag) > max {
-			return nil, errLongLine
+			return nil, ErrLongLine
 		}
 		line = append(line, frag...)
 		if err != bufio.ErrBufferFull {
@@ -383,9 +386,9 @@ func Read(r io.Reader, fn func(Event) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	line := 0
 	for {
-		b, err := readLine(br, maxLine)
-		if errors.Is(err, errLongLine) {
-			return fmt.Errorf("results line %d is longer than %d bytes: not an rtmpload results file", line+1, maxLine)
+		b, err := ReadLine(br, MaxLine)
+		if errors.Is(err, ErrLongLine) {
+			return fmt.Errorf("results line %d is longer than %d bytes: not an rtmpload results file", line+1, MaxLine)
 		}
 		if len(b) > 0 {
 			line++
