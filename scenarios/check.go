@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/report/threshold"
@@ -72,8 +73,16 @@ func (s *Scenario) checkMode() *problem {
 	if s.Duration <= 0 {
 		return problemAt("$", "duration", "duration is required and must be greater than 0, such as 60s")
 	}
+	if s.Duration < MinDuration {
+		return problemAt("$", "duration", "duration %v is shorter than %v: no publisher would be accepted before the run ends (a publish takes about 0.3 s to start), such as 60s", s.Duration, MinDuration)
+	}
 	return nil
 }
+
+// MinDuration is the shortest run: ffmpeg needs a few hundred ms to be
+// accepted, so a shorter run stops every publisher before it publishes
+// and measures nothing.
+const MinDuration = time.Second
 
 func (s *Scenario) checkCapacity() *problem {
 	c := s.Capacity

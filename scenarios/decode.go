@@ -88,7 +88,7 @@ type fileGroup struct {
 	Hold  Duration `yaml:"hold"`
 
 	Reconnect fileReconnect `yaml:"reconnect"`
-	Fanout    whole         `yaml:"fanout"`
+	Fanout    fanoutWhole   `yaml:"fanout"`
 }
 
 // Load reads and parses a scenario file of at most MaxFileBytes. Ending

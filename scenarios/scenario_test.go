@@ -103,6 +103,11 @@ func TestParseErrorsInline(t *testing.T) {
 		{"not a mapping", "- a\n- b\n", `src.yaml:1:1:`},
 		{"empty", "", `src.yaml:1:1: want exactly one YAML document`},
 		{"two documents", "duration: 5s\n" + group + "---\nduration: 6s\n", `src.yaml:1:1: want exactly one YAML document`},
+		// Accepted without a word before: a run too short to publish (no
+		// attempt, exit 0) and a fanout of 0 read as "left out".
+		{"duration 1ns", "duration: 1ns\n" + group, `src.yaml:1:1: duration 1ns is shorter than 1s`},
+		{"duration 999ms", "duration: 999ms\n" + group, `src.yaml:1:1: duration 999ms is shorter than 1s`},
+		{"fanout 0", "duration: 5s\npublishers:\n  - group: g\n    count: 2\n    name: n\n    fanout: 0\n", `src.yaml:6:13: fanout 0: want 1 to 32`},
 	}
 	for _, tt := range tests {
 		_, err := Parse("src.yaml", []byte(tt.src))

@@ -30,3 +30,18 @@ func (w *whole) UnmarshalYAML(node ast.Node) error {
 	}
 	return &nodeError{tok: node.GetToken(), msg: fmt.Sprintf("%q is too large", node.GetToken().Value)}
 }
+
+// fanoutWhole is a group's fanout: a whole number, and 0 is refused where
+// it is written (left out, fanout is 1; 0 would read as left out without a
+// word).
+type fanoutWhole whole
+
+func (f *fanoutWhole) UnmarshalYAML(node ast.Node) error {
+	if err := (*whole)(f).UnmarshalYAML(node); err != nil {
+		return err
+	}
+	if *f == 0 {
+		return &nodeError{tok: node.GetToken(), msg: fmt.Sprintf("fanout 0: want 1 to %d publishers per ffmpeg process (leave fanout out for 1)", MaxFanout)}
+	}
+	return nil
+}
