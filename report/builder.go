@@ -166,6 +166,9 @@ func (b *Builder) Summary() *Summary {
 	s.Latency = hists.rows()
 	s.Capacity = capacity(b.steps)
 	b.addContests(s, byStream, h)
+	if a := b.cutIDs(); a != "" {
+		s.Anomalies = append(s.Anomalies, a)
+	}
 	if s.Failures == nil {
 		s.Failures = []Failure{}
 	}
@@ -232,6 +235,44 @@ func (us *UpstreamSummary) add(h *schema.HookCall, hists *histograms) {
 		}
 		us.BadAnswers++
 	}
+}
+
+// cutIDs names the hook, server and wire records that carry an attempt id
+// of this run (or a piece of one) that matches no attempt rtmpload started:
+// an id cut short on its way, as ffmpeg cuts a publish URL whose path is
+// longer than 1,023 bytes (rtmpload=<id> comes last). Their attempts lack
+// their hook, server and wire evidence, so the report must say so rather
+// than show them "ok" with those timings missing. "" when there are none.
+func (b *Builder) cutIDs() string {
+	run := b.header.ID
+	if run == "" {
+		return ""
+	}
+	ours := func(id string) bool {
+		return id != "" && (strings.HasPrefix(id, run+"-") || strings.HasPrefix(run+"-", id))
+	}
+	unmatched := func(id string) bool {
+		a, ok := b.attempts[id]
+		return ours(id) && (!ok || (a.Spawn.IsZero() && a.Class == ""))
+	}
+	n, example := 0, ""
+	note := func(id string) {
+		if unmatched(id) {
+			if n++; example == "" {
+				example = id
+			}
+		}
+	}
+	for _, h := range b.hooks {
+		note(h.Attempt)
+	}
+	for _, id := range b.order {
+		note(id)
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d hook, server or wire record(s) carry an attempt id of run %s that matches no attempt (such as %q): an id cut short on its way (ffmpeg keeps 1,023 bytes of a publish URL's path); the attempts they belong to lack that evidence", n, run, example)
 }
 
 // started is the attempts rtmpload started, in order, and by stream name.

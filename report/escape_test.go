@@ -45,3 +45,36 @@ func TestReportsEscapeControls(t *testing.T) {
 		}
 	}
 }
+
+// Evidence whose attempt id was cut short on its way (ffmpeg cuts a publish
+// URL's path at 1,023 bytes) matches no attempt: the report says so instead
+// of showing the attempt ok without its hook and server records.
+func TestCutAttemptIDsAreAnAnomaly(t *testing.T) {
+	raw, err := os.ReadFile("testdata/smoke.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := report.Summarize(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range s.Anomalies {
+		if strings.Contains(a, "matches no attempt") {
+			t.Fatalf("the fixture already has: %s", a)
+		}
+	}
+	cut := strings.ReplaceAll(string(raw), `"attempt":"20261125T200929-a5cb-1"`, `"attempt":"20261125T200929-a5"`)
+	if cut == string(raw) {
+		t.Fatal("fixture changed: nothing replaced")
+	}
+	if s, err = report.Summarize(strings.NewReader(cut)); err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	if err := report.TableWith(&table, s, report.Extras{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), `matches no attempt (such as "20261125T200929-a5")`) {
+		t.Errorf("no anomaly for the cut ids: %q\n%s", s.Anomalies, table.String())
+	}
+}
