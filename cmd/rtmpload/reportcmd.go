@@ -129,7 +129,7 @@ func (a *reportArgs) checkOut(args []string) error {
 		return nil // a new file (a bad directory fails on write, with its name)
 	}
 	if fi.IsDir() {
-		return fmt.Errorf("--out %s is a directory: name the report file, e.g. %s", a.out, filepath.Join(a.out, "report."+a.format))
+		return fmt.Errorf("--out %s is a directory: name the report file, e.g. %s", a.out, filepath.Join(a.out, "report"+map[string]string{"table": ".txt", "json": ".json", "markdown": ".md", "html": ".html", "junit": ".xml"}[a.format]))
 	}
 	inputs := append([]string(nil), args...)
 	inputs = append(inputs, a.baseline, a.hookLog)
