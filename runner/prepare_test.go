@@ -1,9 +1,14 @@
 package runner
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // A run id or a publish URL that ffmpeg would cut (the path after
@@ -51,5 +56,30 @@ func TestThresholdOnMissingGroup(t *testing.T) {
 	_, err := prepare(Options{Scenario: sc, RunID: "r", CacheDir: t.TempDir(), Expect: []string{"rate(ok){group=camz} >= 0.9"}}, time.Now())
 	if err == nil || !strings.Contains(err.Error(), `expect[1]: rate(ok){group=camz} >= 0.9: the scenario has no group "camz" (its groups: cams)`) {
 		t.Errorf("missing group: %v", err)
+	}
+}
+
+// A full disk at the end of a run (the results cannot be written) is an
+// OutputError that says what was lost and what is kept, not an interrupt.
+func TestFinishOnAFullDisk(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full here")
+	}
+	sc := scenario(t, "name: u\nduration: 5s\npublishers:\n  - {group: g, count: 1, name: c}\n")
+	p, err := prepare(Options{Scenario: sc, RunID: "r", CacheDir: t.TempDir(), ResultsDir: t.TempDir()}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &run{p: p, s: newStream(), clock: realClock{}}
+	g := &rig{w: schema.NewWriter(full), resultsPath: filepath.Join(p.o.ResultsDir, "results.jsonl"), closeResults: full.Close}
+	res, err := r.finish(g, outcome{})
+	var lost *OutputError
+	if !errors.As(err, &lost) || !strings.Contains(err.Error(), "were not written to "+g.resultsPath) ||
+		!strings.Contains(err.Error(), "no space left") || !strings.Contains(err.Error(), "no report was written") {
+		t.Fatalf("err %v", err)
+	}
+	if res == nil || res.Summary != nil || res.ReportPath != "" {
+		t.Errorf("result %+v", res)
 	}
 }
