@@ -103,6 +103,7 @@ func TestRefusedBeforeTheRun(t *testing.T) {
 		{"race with target", []string{"--duplicate-race", "--target", "rtmp://127.0.0.1:1/live"}, "drop --duplicate-race"},
 		{"race with serve", []string{"--duplicate-race", "--server", "serve"}, "drop --duplicate-race"},
 		{"hook mode with external", []string{"--hook", "external", "--target", "rtmp://127.0.0.1:1/live", "--hook-mode", "deny"}, "--hook-mode"},
+		{"hook mode with proxy", []string{"--hook", "proxy=http://127.0.0.1:9/hook", "--hook-mode", "deny"}, "drop --hook-mode"},
 		{"scenario faults with external", []string{"--hook", "external", "--target", "rtmp://127.0.0.1:1/live", "--scenario-faults"}, "faults"},
 		{"api without target", []string{"--api", "http://127.0.0.1:1985"}, "--api"},
 		{"api with a server", []string{"--api", "http://127.0.0.1:1985", "--server", "nginx-rtmp"}, "--api"},

@@ -234,6 +234,9 @@ func (a *runArgs) checkCombinations() error {
 	if a.hookMode != "" && a.hook.External {
 		return errors.New("--hook-mode sets the built-in callback's answer, and --hook external serves none: drop one of them")
 	}
+	if a.hookMode != "" && a.hook.Proxy != "" {
+		return errors.New("--hook-mode sets the built-in callback's answer, and --hook proxy=URL relays your service's answer instead: drop --hook-mode")
+	}
 	if a.fanoutGiven && a.fanout < 1 {
 		return fmt.Errorf("--fanout %d: want 1 to %d publishers per ffmpeg process", a.fanout, scenarios.MaxFanout)
 	}
