@@ -152,6 +152,15 @@ func (s *session) closeConns() {
 func (s *session) pump(src, dst net.Conn, from side, p *parser, count *atomic.Uint64) {
 	defer p.q.close()
 	rd := readBufs.NewReader(src)
+	if from == serverSide {
+		// The server's answers are marked when they arrived from the server,
+		// by the kernel's clock, however late this goroutine got to them;
+		// the publisher's messages are marked as they are sent on (below).
+		// Both are then times of the server's leg, as a capture of it shows
+		// (bench/tap-accuracy.sh). Without receive stamps the read's own time
+		// stands.
+		rd.StampArrivals() //nolint:errcheck // see above
+	}
 	short := false
 	for {
 		// Once the publish has started and this direction is no longer
@@ -165,6 +174,9 @@ func (s *session) pump(src, dst net.Conn, from side, p *parser, count *atomic.Ui
 		buf, n, rerr := rd.Read()
 		at := time.Now()
 		short = n < readBufs.Size()
+		if n > 0 && from == serverSide {
+			at = rd.Arrived()
+		}
 		if n > 0 {
 			b := (*buf)[:n]
 			_, werr := dst.Write(b)

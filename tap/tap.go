@@ -64,7 +64,10 @@ const (
 	Unparsed Phase = "unparsed"
 )
 
-// Mark is one phase observed at the wire time of the read that completed it.
+// Mark is one phase observed at the wire time of the read that completed it, as
+// the server's leg shows it: a client message when the tap sends it on, a server
+// message when it arrived from the server (the kernel's receive stamp, so a late
+// wake-up of the tap does not move it).
 type Mark struct {
 	Phase  Phase
 	At     time.Time

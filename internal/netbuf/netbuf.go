@@ -15,6 +15,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
+	"unsafe"
 )
 
 // Pool hands out buffers of one size.
@@ -54,10 +56,16 @@ type Reader struct {
 	rc syscall.RawConn // nil: c is not a socket (net.Pipe), read with c.Read
 	fn func(fd uintptr) bool
 
+	// stamp: the socket gives each read the kernel's receive time
+	// (StampArrivals); oob holds it.
+	stamp bool
+	oob   [64]byte
+
 	// the outcome of the last fn call
 	buf  *[]byte
 	n    int
 	rerr error
+	at   time.Time
 }
 
 // NewReader makes c's Reader.
@@ -72,6 +80,33 @@ func (p *Pool) NewReader(c net.Conn) *Reader {
 	return r
 }
 
+// StampArrivals asks the kernel to stamp every byte this socket receives with
+// the time it arrived (SO_TIMESTAMPNS), so that Arrived is the wire's time and
+// not the moment this process got round to the read: a wake-up delayed by
+// the scheduler, a garbage collection or an allocation of the buffer would
+// otherwise move it (the tap's marks of the server's answers, measured by
+// bench/tap-accuracy.sh). Without a socket, or where the kernel refuses, reads
+// are stamped as they run.
+func (r *Reader) StampArrivals() error {
+	if r.rc == nil {
+		return nil
+	}
+	var serr error
+	err := r.rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	})
+	if err == nil {
+		err = serr
+	}
+	r.stamp = err == nil
+	return err
+}
+
+// Arrived is when the bytes of the last successful Read arrived: the kernel's
+// receive time of its last segment when StampArrivals is on and the kernel gave
+// one, else the moment the read found them, taken before a buffer was fetched.
+func (r *Reader) Arrived() time.Time { return r.at }
+
 // Read waits until the connection has bytes (or an error) and reads them into a
 // buffer from the pool, as c.Read would: n > 0 with a buffer the caller returns
 // with Put once done with buf[:n], or n == 0 with no buffer and the error
@@ -79,7 +114,9 @@ func (p *Pool) NewReader(c net.Conn) *Reader {
 // socket is read with its own Read, holding a buffer while it waits.
 func (r *Reader) Read() (buf *[]byte, n int, err error) {
 	if r.rc == nil {
-		return r.p.readPlain(r.c)
+		buf, n, err = r.p.readPlain(r.c)
+		r.at = time.Now()
+		return buf, n, err
 	}
 	r.buf, r.n, r.rerr = nil, 0, nil
 	err = r.rc.Read(r.fn)
@@ -101,11 +138,18 @@ func (r *Reader) Read() (buf *[]byte, n int, err error) {
 // readFD is called by the runtime with the socket; false makes it wait until the
 // socket is readable and call again.
 func (r *Reader) readFD(fd uintptr) bool {
+	// The clock before the pool: getting a buffer may allocate, and an
+	// allocation during a collection may be made to help it first.
+	now := time.Now()
 	b := r.p.Get()
-	var n int
+	var n, oobn int
 	var err error
 	for {
-		n, err = syscall.Read(int(fd), *b)
+		if r.stamp {
+			n, oobn, _, _, err = syscall.Recvmsg(int(fd), *b, r.oob[:], 0)
+		} else {
+			n, err = syscall.Read(int(fd), *b)
+		}
 		if err != syscall.EINTR {
 			break
 		}
@@ -115,7 +159,10 @@ func (r *Reader) readFD(fd uintptr) bool {
 		return false
 	}
 	if n > 0 {
-		r.buf, r.n = b, n
+		r.buf, r.n, r.at = b, n, now
+		if t, ok := rxTime(r.oob[:max(oobn, 0)]); ok {
+			r.at = t
+		}
 		return true
 	}
 	r.p.Put(b)
@@ -137,4 +184,31 @@ func (p *Pool) readPlain(c net.Conn) (*[]byte, int, error) {
 			return nil, 0, err
 		}
 	}
+}
+
+// rxTime finds the kernel's receive time (SCM_TIMESTAMPNS) among a read's
+// control messages. For TCP it is the time of the last segment the read took.
+func rxTime(oob []byte) (time.Time, bool) {
+	for len(oob) >= syscall.SizeofCmsghdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < syscall.SizeofCmsghdr || l > len(oob) {
+			return time.Time{}, false
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS &&
+			l >= syscall.SizeofCmsghdr+int(unsafe.Sizeof(syscall.Timespec{})) {
+			ts := (*syscall.Timespec)(unsafe.Pointer(&oob[syscall.SizeofCmsghdr]))
+			if ts.Sec == 0 && ts.Nsec == 0 {
+				return time.Time{}, false
+			}
+			return time.Unix(ts.Sec, ts.Nsec), true
+		}
+		const align = int(unsafe.Sizeof(uintptr(0)))
+		next := (l + align - 1) &^ (align - 1) // CMSG_ALIGN
+		if next >= len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return time.Time{}, false
 }

@@ -114,3 +114,39 @@ func TestReadPipe(t *testing.T) {
 		t.Fatalf("n %d err %v, want io.EOF", n, err)
 	}
 }
+
+// With StampArrivals, Arrived is when the bytes reached the socket, not when
+// they were read: bytes that waited 30 ms in the socket are stamped 30 ms
+// before the read. The kernel turns its receive stamps on a moment after the
+// first socket asks, so a few rounds are allowed for the first stamp.
+func TestArrivedIsTheKernelsReceiveTime(t *testing.T) {
+	p := NewPool(64)
+	c, s := tcpPair(t)
+	r := p.NewReader(s)
+	if err := r.StampArrivals(); err != nil {
+		t.Skipf("no receive stamps here: %v", err)
+	}
+	const wait = 30 * time.Millisecond
+	var early time.Duration
+	for range 5 {
+		sent := time.Now()
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(wait)
+		read := time.Now()
+		buf, n, err := r.Read()
+		if n != 1 || err != nil {
+			t.Fatalf("n %d, err %v", n, err)
+		}
+		p.Put(buf)
+		at := r.Arrived()
+		if at.Before(sent.Add(-time.Millisecond)) {
+			t.Fatalf("stamped %v before the write", sent.Sub(at))
+		}
+		if early = read.Sub(at); early >= wait*2/3 {
+			return
+		}
+	}
+	t.Fatalf("the last read was stamped %v before it ran, want about %v: the stamp is the read's, not the arrival's", early, wait)
+}
