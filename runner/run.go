@@ -29,6 +29,7 @@ import (
 	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/report/threshold"
+	"github.com/rtmpload/rtmpload/runner/machine"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/server"
@@ -223,6 +224,16 @@ func (r *run) publish(ctx context.Context, g *rig) outcome {
 	if g.tg.poll != nil {
 		watchers.Go(func() { g.tg.poll(watchCtx, r.onSnapshot) })
 	}
+	// The load machine's state, every second of every run, beside the
+	// callback's: the report tells a generator that could not keep up
+	// from a server that dropped publishers.
+	watchers.Go(func() {
+		cfg := machine.Config{Emit: r.onMachine}
+		if g.tap != nil {
+			cfg.Tap = g.tap.Forwarding
+		}
+		machine.Run(watchCtx, cfg)
+	})
 	if o := r.p.o; g.hk == nil && o.HookProbe != "" {
 		watchers.Go(func() {
 			_ = hook.Probe(watchCtx, hook.ProbeConfig{URL: o.HookProbe, Method: o.HookProbeMethod, OnState: r.onProbeState})
@@ -436,6 +447,10 @@ func (r *run) state(source string, c hook.StateChange) {
 	r.s.write(schema.Event{Type: schema.TypeState, Time: c.At, State: &schema.StateChange{
 		Source: source, State: c.State, Fault: c.Fault, Detail: c.Detail,
 	}})
+}
+
+func (r *run) onMachine(at time.Time, s schema.MachineSample) {
+	r.s.write(schema.Event{Type: schema.TypeMachine, Time: at, Machine: &s})
 }
 
 func (r *run) onSnapshot(s srsapi.Snapshot) {

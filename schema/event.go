@@ -12,8 +12,12 @@ import (
 )
 
 // Schema is the version of the results stream. Bump it when a field changes
-// meaning; readers refuse streams with a newer schema.
-const Schema = 1
+// meaning or a type of event is added; readers refuse streams with a newer
+// schema and read every older one.
+//
+//   - 1: the first stream.
+//   - 2: "machine" events, the load machine's state every second (Machine).
+const Schema = 2
 
 // Event types, the "type" field of every line.
 const (
@@ -25,6 +29,7 @@ const (
 	TypeState   = "state"    // the callback's availability changed
 	TypeSnap    = "snapshot" // the server's own view (SRS API, nginx-rtmp stat)
 	TypeStep    = "step"     // a capacity step was judged
+	TypeMachine = "machine"  // the load machine's state over the last second (schema 2)
 	TypeEnd     = "end"      // last line
 )
 
@@ -73,6 +78,9 @@ type Event struct {
 
 	// capacity step
 	Step *Step `json:"step,omitempty"`
+
+	// the load machine's state
+	Machine *MachineSample `json:"machine,omitempty"`
 
 	// end
 	Reason string `json:"reason,omitempty"`
@@ -267,6 +275,38 @@ type Step struct {
 	Side  string   `json:"side,omitempty"`
 	Held  bool     `json:"held"`
 	Broke []string `json:"broke,omitempty"`
+}
+
+// MachineSample is the load machine's state over one span (Span, ending at
+// the event's time): how busy its CPUs were, how many processes waited to run,
+// and whether rtmpload itself ran when it should have. A failure that
+// coincides with a saturated or stalled generator is the load machine's
+// doing before it is the server's: the report says so.
+type MachineSample struct {
+	Span  time.Duration `json:"span_ns"`
+	Cores int           `json:"cores"`
+	// CPUBusy and CPUSteal are shares of all cores over the span, from
+	// /proc/stat (busy excludes idle, iowait and steal; steal is the time a
+	// hypervisor gave to others). -1: /proc/stat could not be read.
+	CPUBusy  float64 `json:"cpu_busy"`
+	CPUSteal float64 `json:"cpu_steal"`
+	// RunQueue is the processes running or ready to run at the sample
+	// (/proc/stat procs_running; -1: unknown). More than the cores means
+	// some wait.
+	RunQueue int `json:"run_queue"`
+	// TimerLate is how late rtmpload's own 50 ms timer woke at worst in the
+	// span: how long the whole process, its tap and its clocks stood still
+	// (no CPU for it, or the Go scheduler's backlog).
+	TimerLate time.Duration `json:"timer_late_ns"`
+	// GCPause is the longest stop-the-world pause of rtmpload's garbage
+	// collector in the span (an upper bound, from runtime/metrics).
+	GCPause time.Duration `json:"gc_pause_ns"`
+	// TapPublishing is the connections publishing through the tap at the
+	// sample; TapQuiet how long the tap had then forwarded no media from any
+	// of them while none of its writes to the server was blocked: nothing
+	// came from the publishers, or the tap did not run. Zero without the tap.
+	TapPublishing int           `json:"tap_publishing,omitempty"`
+	TapQuiet      time.Duration `json:"tap_quiet_ns,omitempty"`
 }
 
 // Snapshot is the server's own view at one moment, as its API showed it:

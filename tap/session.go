@@ -179,7 +179,16 @@ func (s *session) pump(src, dst net.Conn, from side, p *parser, count *atomic.Ui
 		}
 		if n > 0 {
 			b := (*buf)[:n]
+			if from == clientSide {
+				s.t.writing.Add(1)
+			}
 			_, werr := dst.Write(b)
+			if from == clientSide {
+				s.t.writing.Add(-1)
+				if werr == nil && s.publishStarted.Load() {
+					s.t.lastMedia.Store(time.Now().UnixNano())
+				}
+			}
 			if werr == nil {
 				count.Add(uint64(n))
 				p.feed(at, b)

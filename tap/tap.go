@@ -148,6 +148,12 @@ type Tap struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// lastMedia is when the tap last forwarded bytes of a client whose
+	// publish had started (unix ns); writing counts the client-to-server
+	// writes under way. See Forwarding.
+	lastMedia atomic.Int64
+	writing   atomic.Int32
 }
 
 // Start listens on cfg.Listen and relays every accepted connection to cfg.Target
@@ -271,4 +277,23 @@ func (t *Tap) EachLive(fn func(attempt string, bytesUp uint64)) {
 			fn(attempt, s.bytesUp.Load())
 		}
 	}
+}
+
+// Forwarding is the tap's relay of media at this moment: how many live
+// connections publish, when the tap last forwarded a publisher's bytes (zero:
+// never), and whether a write to the server is under way (a server that does
+// not read holds it: then a quiet tap is the server's doing, not the
+// publishers').
+func (t *Tap) Forwarding() (publishing int, last time.Time, writing bool) {
+	t.mu.Lock()
+	for s := range t.live {
+		if s.publishStarted.Load() {
+			publishing++
+		}
+	}
+	t.mu.Unlock()
+	if ns := t.lastMedia.Load(); ns != 0 {
+		last = time.Unix(0, ns)
+	}
+	return publishing, last, t.writing.Load() > 0
 }
