@@ -24,6 +24,7 @@ type Builder struct {
 	view     serverView
 	steps    []schema.Step
 	stalled  []schema.WireConn // connections with no attempt id whose handshake the server never answered
+	machine  []TimedMachine    // the load machine's samples
 }
 
 // NewBuilder returns an empty Builder.
@@ -98,6 +99,10 @@ func (b *Builder) Add(ev schema.Event) error {
 		if ev.Snapshot != nil {
 			b.view.add(ev.Time, ev.Snapshot)
 		}
+	case schema.TypeMachine:
+		if ev.Machine != nil && len(b.machine) < maxMachine {
+			b.machine = append(b.machine, TimedMachine{At: ev.Time, MachineSample: *ev.Machine})
+		}
 	case schema.TypeState:
 		if ev.State != nil {
 			b.states = append(b.states, TimedState{At: ev.Time, StateChange: *ev.State})
@@ -117,6 +122,10 @@ func (b *Builder) Add(ev schema.Event) error {
 
 // maxStalled bounds the unattributed connections a Builder keeps.
 const maxStalled = 10000
+
+// maxMachine bounds the load machine's samples a Builder keeps: a day of
+// one a second.
+const maxMachine = 86400
 
 // attachStalled gives each connection whose handshake the server never
 // answered to an attempt it can belong to: one with no connection of its
@@ -162,6 +171,8 @@ func (b *Builder) Summary() *Summary {
 	s.Fanout = fanoutSummary(attempts, b.header.Options["fanout_open"])
 	h := b.view.handovers(byStream)
 	b.classifyAll(attempts, byStream, h.taken)
+	s.Machine = machineView(b.machine)
+	judgeMachine(s.Machine, attempts)
 	s.addAttempts(b.header.Scenario.Groups, attempts, hists)
 	s.Latency = hists.rows()
 	s.Capacity = capacity(b.steps)
@@ -342,7 +353,7 @@ func (s *Summary) addAttempts(scenarioGroups []schema.GroupInfo, attempts []*Att
 		recordLatencies(hists, a)
 		if a.Outcome != schema.OutcomeOK {
 			s.Failures = append(s.Failures, Failure{
-				ID: a.ID, Group: a.Group, Stream: a.Stream, Outcome: a.Outcome, State: a.HookState,
+				ID: a.ID, Group: a.Group, Stream: a.Stream, Outcome: a.Outcome, State: a.HookState, Machine: a.Machine,
 				StateFrom: a.StateFrom, StateTo: a.StateTo,
 				Message: a.Message, Hook: hookSaw(a), Evidence: a.Evidence, Timeline: a.phases(false),
 			})

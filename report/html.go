@@ -47,8 +47,10 @@ type htmlData struct {
 	// Starved: some publisher fell below real time (the timeline's legend).
 	Starved bool
 	// States and ByState: the failures vs callback availability table.
-	States  []schema.CallbackState
+	States  []string
 	ByState [][]string
+	// Machine is the line about the load machine under that table.
+	Machine string
 }
 
 type htmlGroup struct {
@@ -73,6 +75,7 @@ func HTML(w io.Writer, s *Summary, x Extras) error {
 		Columns: outcomeColumns(s), Baseline: x.Baseline, Verdicts: verdictList(s.Hook.Verdicts),
 	}
 	d.States, d.ByState = byStateTable(s)
+	d.Machine = machineNote(s)
 	if u := s.Hook.Upstream; u != nil {
 		d.Upstream = upstreamLine(u)
 	}

@@ -33,7 +33,7 @@ func Markdown(w io.Writer, s *Summary, x Extras) error {
 
 	mdOutcomes(ew, s)
 
-	if faulted(s) {
+	if faulted(s) || machineBlamed(s) {
 		mdByState(ew, s)
 	}
 
@@ -113,6 +113,9 @@ func mdByState(ew *errWriter, s *Summary) {
 		ew.printf("| %s |\n", strings.Join(row, " | "))
 	}
 	ew.printf("\n")
+	if note := machineNote(s); note != "" {
+		ew.printf("%s\n\n", mdEscape(note))
+	}
 }
 
 // mdLatency is the percentiles of each metric, source and group.

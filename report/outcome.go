@@ -79,11 +79,15 @@ type Attempt struct {
 	// StateFrom and StateTo are the interval HookState was judged over
 	// (equal: the hook's own record of the call); StateNote says what in it
 	// explains the outcome, or that nothing does.
-	StateFrom time.Time      `json:"callback_from,omitzero"`
-	StateTo   time.Time      `json:"callback_to,omitzero"`
-	StateNote string         `json:"callback_note,omitempty"`
-	Outcome   schema.Outcome `json:"outcome"`
-	Evidence  string         `json:"evidence,omitempty"`
+	StateFrom time.Time `json:"callback_from,omitzero"`
+	StateTo   time.Time `json:"callback_to,omitzero"`
+	StateNote string    `json:"callback_note,omitempty"`
+	// Machine is what strained the load machine as a failed attempt ended
+	// (its CPUs saturated, the generator stalled): "" when nothing did, or
+	// no samples were recorded.
+	Machine  string         `json:"load_machine,omitempty"`
+	Outcome  schema.Outcome `json:"outcome"`
+	Evidence string         `json:"evidence,omitempty"`
 }
 
 // published reports whether the server accepted the publish: the wire saw

@@ -58,13 +58,13 @@ func Table(w io.Writer, s *Summary) error {
 	if v := s.Server; v != nil {
 		serverViewLine(w, v)
 	}
-	if faulted(s) {
+	if faulted(s) || machineBlamed(s) {
 		if err := availabilityTable(w, s); err != nil {
 			return err
 		}
 	}
 	if len(s.Failures) > 0 {
-		return failuresTable(w, s.Failures)
+		return failuresTable(w, s)
 	}
 	return nil
 }
@@ -199,11 +199,21 @@ func contestsTable(w io.Writer, contests []Contest) error {
 }
 
 // failuresTable is every attempt that did not end ok, with its evidence.
-func failuresTable(w io.Writer, failures []Failure) error {
+// With the load machine's samples, a last column says whether it was
+// strained as each failed.
+func failuresTable(w io.Writer, s *Summary) error {
 	fmt.Fprintln(w, "\nFailures")
-	t := newTable(w, "attempt", "group", "stream", "outcome", "ffmpeg said", "hook saw", "callback")
-	for _, f := range failures {
-		if err := t.Append([]string{shortID(f.ID), f.Group, f.Stream, string(f.Outcome), lastPart(f.Message), f.Hook, string(f.State)}); err != nil {
+	header := []any{"attempt", "group", "stream", "outcome", "ffmpeg said", "hook saw", "callback"}
+	if s.Machine != nil {
+		header = append(header, "load machine")
+	}
+	t := newTable(w, header...)
+	for _, f := range s.Failures {
+		row := []string{shortID(f.ID), f.Group, f.Stream, string(f.Outcome), lastPart(f.Message), f.Hook, string(f.State)}
+		if s.Machine != nil {
+			row = append(row, machineShort(f.Machine))
+		}
+		if err := t.Append(row); err != nil {
 			return err
 		}
 	}
@@ -310,14 +320,23 @@ func faulted(s *Summary) bool {
 
 // byStateTable is the outcome x callback-state table: the states that
 // occur, in report order, and a row of counts per outcome that occurred.
-func byStateTable(s *Summary) (states []schema.CallbackState, rows [][]string) {
+//
+// With the load machine's samples (results of schema 2), a last column
+// counts each outcome's failures that coincided with a strained load machine
+// (machineColumn): the callback's state is not the only one that matters.
+func byStateTable(s *Summary) (columns []string, rows [][]string) {
+	var states []schema.CallbackState
 	for _, st := range schema.States {
 		for _, byState := range s.ByState {
 			if byState[st] > 0 {
 				states = append(states, st)
+				columns = append(columns, string(st))
 				break
 			}
 		}
+	}
+	if s.Machine != nil {
+		columns = append(columns, machineColumn)
 	}
 	for _, o := range schema.Outcomes {
 		byState, ok := s.ByState[o]
@@ -328,9 +347,16 @@ func byStateTable(s *Summary) (states []schema.CallbackState, rows [][]string) {
 		for _, st := range states {
 			row = append(row, strconv.Itoa(byState[st]))
 		}
+		if s.Machine != nil {
+			cell := "-" // only failures are judged
+			if o != schema.OutcomeOK {
+				cell = strconv.Itoa(s.Machine.Coincided[o])
+			}
+			row = append(row, cell)
+		}
 		rows = append(rows, row)
 	}
-	return states, rows
+	return columns, rows
 }
 
 // availabilityTable shows outcomes against the callback's state at the
@@ -364,7 +390,12 @@ func availabilityTable(w io.Writer, s *Summary) error {
 	if len(changes) > maxShown {
 		changes = append(changes[:maxShown], fmt.Sprintf("... %d more in report.json", len(s.Availability)-maxShown))
 	}
-	fmt.Fprintf(w, "Callback state over the run: %s\n", strings.Join(changes, ", "))
+	if len(changes) > 0 {
+		fmt.Fprintf(w, "Callback state over the run: %s\n", strings.Join(changes, ", "))
+	}
+	if note := machineNote(s); note != "" {
+		fmt.Fprintln(w, note)
+	}
 	return nil
 }
 

@@ -31,6 +31,9 @@ type Summary struct {
 	// ByState counts outcomes by the callback's state at each attempt's
 	// decisive moment: outcome -> state -> count.
 	ByState map[schema.Outcome]map[schema.CallbackState]int `json:"by_state"`
+	// Machine is the load machine's state over the run (nil: the results
+	// have no samples, as schema 1's).
+	Machine *MachineView `json:"machine,omitempty"`
 	// Server is the server's own view, when its API was read.
 	Server *ServerView `json:"server_view,omitempty"`
 	// Capacity is the step table and knee of a capacity run.
@@ -156,6 +159,8 @@ type Failure struct {
 	Message   string    `json:"message"` // ffmpeg's own words
 	Hook      string    `json:"hook"`    // what the hook saw
 	Evidence  string    `json:"evidence"`
+	// Machine is what strained the load machine as it failed (Attempt.Machine).
+	Machine string `json:"load_machine,omitempty"`
 	// Timeline is the attempt's phases, from its spawn to its exit.
 	Timeline []PhaseMark `json:"timeline,omitempty"`
 }
