@@ -91,3 +91,31 @@ func TestReadRefusesOtherSchemas(t *testing.T) {
 		t.Errorf("schema 1: %v", err)
 	}
 }
+
+// Schema 2 adds machine events: one reads back as written, beside a header of
+// either schema; a newer schema is refused with what to do.
+func TestSchema2MachineEvent(t *testing.T) {
+	line := `{"type":"machine","t":"2026-12-06T01:00:00Z","machine":{"span_ns":1000000000,"cores":2,"cpu_busy":0.97,"cpu_steal":0.01,"run_queue":7,"timer_late_ns":1200000000,"gc_pause_ns":1000000,"tap_publishing":40,"tap_quiet_ns":3000000000}}`
+	for _, v := range []string{"1", "2"} {
+		in := `{"type":"run","t":"2026-12-06T01:00:00Z","run":{"schema":` + v + `,"id":"x","started":"2026-12-06T01:00:00Z","scenario":{"name":"s","source":"","duration_ns":0,"groups":null},"target":"","hook_mode":""}}` + "\n" + line + "\n"
+		var got []Event
+		if err := Read(bytes.NewReader([]byte(in)), func(ev Event) error { got = append(got, ev); return nil }); err != nil {
+			t.Fatalf("schema %s: %v", v, err)
+		}
+		m := got[1].Machine
+		if len(got) != 2 || got[1].Type != TypeMachine || m == nil || m.RunQueue != 7 || m.TapPublishing != 40 || m.TimerLate.Seconds() != 1.2 {
+			t.Fatalf("schema %s: read %+v", v, got)
+		}
+		back, _ := json.Marshal(got[1])
+		var was, now any
+		json.Unmarshal([]byte(line), &was) //nolint:errcheck
+		json.Unmarshal(back, &now)         //nolint:errcheck
+		if !reflect.DeepEqual(was, now) {
+			t.Errorf("machine event changed:\nwas %s\nnow %s", line, back)
+		}
+	}
+	newer := `{"type":"run","t":"2026-12-06T01:00:00Z","run":{"schema":3,"id":"x"}}` + "\n"
+	if err := Read(bytes.NewReader([]byte(newer)), func(Event) error { return nil }); err == nil || !bytes.Contains([]byte(err.Error()), []byte("upgrade rtmpload")) {
+		t.Errorf("schema 3 read with err %v", err)
+	}
+}
