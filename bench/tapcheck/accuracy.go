@@ -93,11 +93,13 @@ func printAccuracy(w io.Writer, conns []*capConn, wires map[string]*schema.WireC
 	}
 
 	// The tap marks a client message when its read returns, before forwarding
-	// it, and a server message when its read returns, after the capture saw it.
-	// So tap minus capture is the sum of two parts, shown separately:
-	// to-server: tap's mark of the request -> the request on the server leg
-	// (the forwarding), from-server: the answer on the server leg -> the tap's
-	// mark of it (wake-up and read).
+	// it, and a server message at the kernel's receive stamp of the read
+	// (internal/netbuf, StampArrivals), as late as the capture saw it; where
+	// there is no stamp, when its read returns. So tap minus capture is the
+	// sum of two parts, shown separately: to-server: tap's mark of the
+	// request -> the request on the server leg (the forwarding), from-server:
+	// the answer on the server leg -> the tap's mark of it (about 0 with the
+	// stamp; the wake-up and the read without).
 	fmt.Fprintln(w, "\nwhere the difference comes from (ms; same wall clock for tap and tcpdump):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "metric\tpart\tp50\tp99\tmax\t")

@@ -164,6 +164,23 @@ func TestE2ESmoke(t *testing.T) {
 	if unpub != 5 {
 		t.Errorf("on_unpublish calls: %d, want 5", unpub)
 	}
+	// The load machine's state, every second of the run, in the results and
+	// in report.json; the tap's relay is in it while the publishers publish.
+	samples, tapped := 0, 0
+	for _, ev := range evs {
+		if m := ev.Machine; ev.Type == schema.TypeMachine && m != nil {
+			samples++
+			if m.Cores < 1 || m.CPUBusy < 0 || m.CPUBusy > 1 || m.RunQueue < 0 {
+				t.Errorf("machine sample %+v", m)
+			}
+			if m.TapPublishing > 0 {
+				tapped++
+			}
+		}
+	}
+	if samples < 5 || tapped == 0 || s.Machine == nil || len(s.Machine.Samples) != samples {
+		t.Errorf("%d machine samples (%d with the tap relaying), report.json's machine %v", samples, tapped, s.Machine != nil)
+	}
 	assertGone(t, spawnPIDs(evs))
 }
 
