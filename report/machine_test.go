@@ -75,6 +75,18 @@ func TestFailureDuringSaturatedStretchNamesTheLoadMachine(t *testing.T) {
 			t.Errorf("the table report lacks %q:\n%s", want, out)
 		}
 	}
+	for name, render := range map[string]func(*bytes.Buffer) error{
+		"markdown": func(b *bytes.Buffer) error { return Markdown(b, sum, Extras{}) },
+		"html":     func(b *bytes.Buffer) error { return HTML(b, sum, Extras{}) },
+	} {
+		var b bytes.Buffer
+		if err := render(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), machineColumn) || !strings.Contains(b.String(), "1 of 2 failures coincided with it") {
+			t.Errorf("the %s report lacks the load machine's column or note", name)
+		}
+	}
 	cols, rows := byStateTable(sum)
 	if cols[len(cols)-1] != machineColumn {
 		t.Fatalf("columns %v", cols)
