@@ -103,6 +103,11 @@ func worst(samples []schema.MachineSample) string {
 	return strings.Join(out, ", ")
 }
 
+// MachineStrain says what strained the load machine in any of the samples,
+// each figure at its worst ("": nothing did), as the report judges it: for
+// the live progress.
+func MachineStrain(samples []schema.MachineSample) string { return worst(samples) }
+
 // machineView builds the view from the samples (nil: the stream has none, as
 // every stream of schema 1).
 func machineView(samples []TimedMachine) *MachineView {

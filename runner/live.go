@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 
@@ -15,7 +16,13 @@ type Live struct {
 	mu     sync.Mutex
 	order  []string
 	groups map[string]*GroupLive
+	// machine is the load machine's last few samples (liveMachine of them).
+	machine []schema.MachineSample
 }
+
+// liveMachine is how many of the load machine's samples (one a second) the
+// progress line speaks for: as many as a log line's period.
+const liveMachine = 5
 
 // GroupLive counts one group's publishers.
 type GroupLive struct {
@@ -60,8 +67,39 @@ func (l *Live) Snapshot() []GroupLive {
 	return slices.Clip(out)
 }
 
+// Machine says in a line how the load machine did over the last few seconds
+// ("" before the first sample): its busiest CPU share and run queue, and
+// what strained it, so that drops while the generator could not keep up
+// are not read as the server's.
+func (l *Live) Machine() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.machine) == 0 {
+		return ""
+	}
+	var cpu float64
+	queue, cores := 0, 0
+	for _, m := range l.machine {
+		cpu, queue, cores = max(cpu, m.CPUBusy+m.CPUSteal), max(queue, m.RunQueue), m.Cores
+	}
+	line := fmt.Sprintf("cpu %.0f%% run queue %d on %d cores", 100*cpu, queue, cores)
+	if why := report.MachineStrain(l.machine); why != "" {
+		line += ": strained, " + why
+	}
+	return line
+}
+
 // add is Live as a sink of the run's events.
 func (l *Live) add(e event) {
+	if e.Type == schema.TypeMachine && e.Machine != nil {
+		l.mu.Lock()
+		l.machine = append(l.machine, *e.Machine)
+		if len(l.machine) > liveMachine {
+			l.machine = l.machine[len(l.machine)-liveMachine:]
+		}
+		l.mu.Unlock()
+		return
+	}
 	a := e.Attempt
 	if e.Type != schema.TypeAttempt || a == nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +38,11 @@ func startProgress(mode string, stderr io.Writer, logger *slog.Logger, live *run
 				mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 					for _, s := range live.Snapshot() {
 						if s.Name == name {
-							return fmt.Sprintf("active %d  publishing %d  starved %d  failed %d  done %d/%d", s.Active, s.Publishing, s.Starved, s.Failed, s.Done, s.Planned)
+							line := fmt.Sprintf("active %d  publishing %d  starved %d  failed %d  done %d/%d", s.Active, s.Publishing, s.Starved, s.Failed, s.Done, s.Planned)
+							if m := live.Machine(); strings.Contains(m, "strained") {
+								line += "  load machine " + m
+							}
+							return line
 						}
 					}
 					return ""
@@ -80,6 +85,9 @@ func startProgress(mode string, stderr io.Writer, logger *slog.Logger, live *run
 				for _, s := range live.Snapshot() {
 					logger.Info("progress", "group", s.Name, "active", s.Active, "publishing", s.Publishing,
 						"starved", s.Starved, "failed", s.Failed, "done", s.Done, "planned", s.Planned)
+				}
+				if m := live.Machine(); m != "" {
+					logger.Info("progress", "load_machine", m)
 				}
 			}
 		}()
