@@ -10,13 +10,13 @@
 package netbuf
 
 import (
+	"encoding/binary"
 	"io"
 	"net"
 	"os"
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // Pool hands out buffers of one size.
@@ -188,22 +188,28 @@ func (p *Pool) readPlain(c net.Conn) (*[]byte, int, error) {
 
 // rxTime finds the kernel's receive time (SCM_TIMESTAMPNS) among a read's
 // control messages. For TCP it is the time of the last segment the read took.
+// The messages are read field by field (64-bit Linux's layout: a 16-byte
+// header, a timespec of two int64), so that nothing depends on the buffer's
+// alignment; elsewhere no stamp is found and the read's own time stands.
 func rxTime(oob []byte) (time.Time, bool) {
-	for len(oob) >= syscall.SizeofCmsghdr {
-		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < syscall.SizeofCmsghdr || l > len(oob) {
+	const hdr, align = 16, 8
+	if syscall.SizeofCmsghdr != hdr {
+		return time.Time{}, false
+	}
+	ne := binary.NativeEndian
+	for len(oob) >= hdr {
+		l := int(ne.Uint64(oob[0:8]))
+		level, typ := int32(ne.Uint32(oob[8:12])), int32(ne.Uint32(oob[12:16]))
+		if l < hdr || l > len(oob) {
 			return time.Time{}, false
 		}
-		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS &&
-			l >= syscall.SizeofCmsghdr+int(unsafe.Sizeof(syscall.Timespec{})) {
-			ts := (*syscall.Timespec)(unsafe.Pointer(&oob[syscall.SizeofCmsghdr]))
-			if ts.Sec == 0 && ts.Nsec == 0 {
+		if level == syscall.SOL_SOCKET && typ == syscall.SCM_TIMESTAMPNS && l >= hdr+16 {
+			sec, nsec := int64(ne.Uint64(oob[hdr:hdr+8])), int64(ne.Uint64(oob[hdr+8:hdr+16]))
+			if sec == 0 && nsec == 0 {
 				return time.Time{}, false
 			}
-			return time.Unix(ts.Sec, ts.Nsec), true
+			return time.Unix(sec, nsec), true
 		}
-		const align = int(unsafe.Sizeof(uintptr(0)))
 		next := (l + align - 1) &^ (align - 1) // CMSG_ALIGN
 		if next >= len(oob) {
 			break

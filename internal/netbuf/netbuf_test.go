@@ -1,6 +1,7 @@
 package netbuf
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -149,4 +150,38 @@ func TestArrivedIsTheKernelsReceiveTime(t *testing.T) {
 		}
 	}
 	t.Fatalf("the last read was stamped %v before it ran, want about %v: the stamp is the read's, not the arrival's", early, wait)
+}
+
+// The receive stamp is found among other control messages, and a truncated
+// or empty one gives none.
+func TestRxTimeParsesControlMessages(t *testing.T) {
+	ne := binary.NativeEndian
+	msg := func(level, typ int32, data []byte) []byte {
+		b := make([]byte, 16, 16+len(data)+8)
+		ne.PutUint64(b[0:], uint64(16+len(data)))
+		ne.PutUint32(b[8:], uint32(level))
+		ne.PutUint32(b[12:], uint32(typ))
+		b = append(b, data...)
+		for len(b)%8 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	ts := make([]byte, 16)
+	ne.PutUint64(ts[0:], 1_765_000_000)
+	ne.PutUint64(ts[8:], 123_456_789)
+	oob := append(msg(syscall.SOL_IP, 8, []byte{1, 2, 3, 4}), msg(syscall.SOL_SOCKET, syscall.SCM_TIMESTAMPNS, ts)...)
+	got, ok := rxTime(oob)
+	if !ok || !got.Equal(time.Unix(1_765_000_000, 123_456_789)) {
+		t.Errorf("stamp %v %v", got, ok)
+	}
+	if _, ok := rxTime(oob[:len(oob)-4]); ok {
+		t.Error("a truncated message gave a stamp")
+	}
+	if _, ok := rxTime(msg(syscall.SOL_SOCKET, syscall.SCM_TIMESTAMPNS, make([]byte, 16))); ok {
+		t.Error("a zero stamp was taken")
+	}
+	if _, ok := rxTime(nil); ok {
+		t.Error("no messages gave a stamp")
+	}
 }
