@@ -7,7 +7,9 @@
 #   sudo bench/tap-accuracy.sh          # tcpdump needs CAP_NET_RAW
 #   PUBLISHERS=40 DURATION=20s bench/tap-accuracy.sh
 #
-# Output: a table per metric (capture vs tap vs |difference|, p50/p99/max).
+# Output: a table per metric (capture vs tap vs |difference|, p50/p99/max), and
+# whether each target (p99 |tap - capture| < 1 ms, handshake and publish) was
+# met; the exit status is non-zero when one was missed.
 set -euo pipefail
 
 PUBLISHERS=${PUBLISHERS:-40}
@@ -79,7 +81,9 @@ fi
 
 grep "^rtmpload itself" "$work/run.txt" || true
 echo "scenario: $PUBLISHERS publishers, $DURATION, ramp $RAMP, $CLIP $BITRATE; server port $port"
+status=0
 tcpdump -r "$work/cap.pcap" --time-stamp-precision=nano -tt -nn -x 2>/dev/null |
-	"$work/tapcheck" accuracy -port "$port" -results "$work/run/results.jsonl"
+	"$work/tapcheck" accuracy -port "$port" -results "$work/run/results.jsonl" || status=$?
 echo
 echo "files: $work"
+exit "$status" # non-zero when a target was missed

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -116,10 +117,12 @@ func printAccuracy(w io.Writer, conns []*capConn, wires map[string]*schema.WireC
 	}
 
 	fmt.Fprintln(w)
+	var missed []string
 	for _, m := range []*metricFigures{hs, pub} {
 		verdict := "met"
 		if m.absDiff.pct(.99) >= target {
 			verdict = "MISSED"
+			missed = append(missed, m.name)
 		}
 		over := 0
 		for _, d := range m.absDiff {
@@ -129,6 +132,9 @@ func printAccuracy(w io.Writer, conns []*capConn, wires map[string]*schema.WireC
 		}
 		fmt.Fprintf(w, "target p99 |tap-capture| < %v for %s: %s (%s ms; %d of %d attempts at or over)\n",
 			target, m.name, verdict, ms(m.absDiff.pct(.99)), over, len(m.absDiff))
+	}
+	if len(missed) > 0 {
+		return fmt.Errorf("the tap missed its target (p99 |tap-capture| < %v) for %s", target, strings.Join(missed, " and "))
 	}
 	return nil
 }
