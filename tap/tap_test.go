@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -507,4 +508,60 @@ func TestConcurrentPublishes(t *testing.T) {
 	if len(attempts) != n {
 		t.Errorf("attempts %v", attempts)
 	}
+}
+
+// The server's answer is marked when it arrived, not when the tap's goroutine
+// got round to reading it: with one P, the server's goroutine writes S0+S1+S2
+// and then keeps the P busy for 30 ms, so the tap reads late, yet its mark lies
+// between the moments just before and just after the server's write. The
+// kernel turns its receive stamps on a moment after the first socket asks
+// (internal/netbuf), so up to three connections are tried.
+func TestServerAnswerMarkedOnArrival(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	type window struct{ before, after time.Time }
+	wrote := make(chan window, 1)
+	tp, rec := startTap(t, startServer(t, func(nc net.Conn) {
+		if _, err := io.ReadFull(nc, make([]byte, 1537)); err != nil {
+			return
+		}
+		before := time.Now()
+		_, err := nc.Write(handshakeBytes(1 + 2*1536))
+		after := time.Now()
+		for time.Since(after) < 30*time.Millisecond { // hold the only P
+		}
+		if err == nil {
+			wrote <- window{before, after}
+		}
+		io.Copy(io.Discard, nc) //nolint:errcheck // until the client leaves
+	}))
+	var last string
+	for range 3 {
+		nc, err := net.Dial("tcp", tp.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(waitLimit)) //nolint:errcheck
+		if _, err := nc.Write(handshakeBytes(1537)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(nc, make([]byte, 1+2*1536)); err != nil {
+			t.Fatal(err)
+		}
+		nc.Close()
+		var w window
+		select {
+		case w = <-wrote:
+		case <-time.After(waitLimit):
+			t.Fatal("the server wrote no S0+S1+S2")
+		}
+		m, ok := rec.next(t).Mark(S0S1S2)
+		if !ok {
+			t.Fatal("no S0S1S2 mark")
+		}
+		if !m.At.Before(w.before) && !m.At.After(w.after) {
+			return
+		}
+		last = fmt.Sprintf("marked %v after the write returned (written within %v)", m.At.Sub(w.after), w.after.Sub(w.before))
+	}
+	t.Errorf("the server's answer was marked when the tap read it, not when it arrived: %s", last)
 }
