@@ -32,10 +32,13 @@ type MachineView struct {
 	Samples []TimedMachine `json:"samples"`
 	// Strained are the stretches of consecutive strained samples.
 	Strained []Strain `json:"strained,omitempty"`
-	// Failures counts the failed attempts by outcome, and Coincided those
-	// whose last moments (up to 10 s before they ended) fell in a strained
-	// stretch: the generator may not have kept up.
+	// Failures counts the failed attempts, and Coincided, by outcome, those
+	// of them a slow generator can explain (drops, timeouts, refusals nobody
+	// explained: not a deny, nor a callback that was down) whose last
+	// moments (up to 10 s before they ended) fell in a strained stretch: the
+	// generator may not have kept up.
 	Failures  int                    `json:"failures"`
+	Judged    int                    `json:"judged"` // the failures a slow generator can explain
 	Coincided map[schema.Outcome]int `json:"coincided,omitempty"`
 }
 
@@ -176,9 +179,27 @@ func (a *Attempt) failureWindow() (from, to time.Time, ok bool) {
 	return from, to, true
 }
 
-// judgeMachine gives every failed attempt the load machine's strain in its
-// failure window, says so in its evidence, and counts them: a failure
-// while the generator could not keep up is not, by itself, the server's.
+// machineCanCause reports whether a generator that could not keep up can
+// explain a failure of this outcome: a drop, a timeout, a refusal nobody
+// explained, an ffmpeg that failed, a callback unreachable while it was up
+// (the built-in hook runs in rtmpload). A verdict someone gave (denied, a bad
+// answer, an error status, a busy name) or a callback that was down explains
+// itself, whatever the machine did.
+func machineCanCause(o schema.Outcome, callback schema.CallbackState) bool {
+	switch o {
+	case schema.OutcomeDropped, schema.OutcomeRejectedUnknown, schema.OutcomeFFmpegError,
+		schema.OutcomeServerUnreachable, schema.OutcomeHookTimeout:
+		return true
+	case schema.OutcomeHookUnreachable:
+		return callback != schema.StateDown
+	}
+	return false
+}
+
+// judgeMachine gives every failed attempt that a slow generator can explain
+// (machineCanCause) the load machine's strain in its failure window, says so
+// in its evidence, and counts them: such a failure while the generator could
+// not keep up is not, by itself, the server's.
 func judgeMachine(v *MachineView, attempts []*Attempt) {
 	if v == nil {
 		return
@@ -188,6 +209,10 @@ func judgeMachine(v *MachineView, attempts []*Attempt) {
 			continue
 		}
 		v.Failures++
+		if !machineCanCause(a.Outcome, a.HookState) {
+			continue
+		}
+		v.Judged++
 		from, to, ok := a.failureWindow()
 		if !ok {
 			continue
@@ -231,9 +256,9 @@ func machineNote(s *Summary) string {
 	line := fmt.Sprintf("Load machine: strained %s of the run, in %d stretches (first %s-%s: %s)", strained.Round(time.Second), len(v.Strained),
 		first.From.Sub(start).Round(time.Second), first.To.Sub(start).Round(time.Second), first.Why)
 	if n > 0 {
-		line += fmt.Sprintf("; %d of %d failures coincided with it: the generator may not have kept up, so they are not by themselves the server's doing", n, v.Failures)
+		line += fmt.Sprintf("; %d of the %d failures a slow generator can explain coincided with it: the generator may not have kept up, so they are not by themselves the server's doing", n, v.Judged)
 	} else {
-		line += fmt.Sprintf("; none of the %d failures coincided with it", v.Failures)
+		line += fmt.Sprintf("; none of the %d failures a slow generator can explain coincided with it", v.Judged)
 	}
 	return line + "."
 }

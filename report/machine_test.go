@@ -25,10 +25,14 @@ func (s *stream) machine(from, to int, sample func(sec int) schema.MachineSample
 // shows no such column.
 func TestFailureDuringSaturatedStretchNamesTheLoadMachine(t *testing.T) {
 	var s stream
-	s.header(schema.GroupInfo{Name: "cams", Count: 3})
+	s.header(schema.GroupInfo{Name: "cams", Count: 4})
 	s.attempt("r1-1", "cams", "cam-1", 0, 1000, 40_000, schema.ClassFailed, 1, "Connection reset by peer")
 	s.attempt("r1-2", "cams", "cam-2", 0, 1000, 20_000, schema.ClassFailed, 1, "Connection reset by peer")
 	s.attempt("r1-3", "cams", "cam-3", 0, 1000, 60_000, schema.ClassStopped, 255, "")
+	// Refused by the callback in the strained stretch: its own verdict
+	// explains it, whatever the machine did.
+	s.attempt("r1-4", "cams", "cam-4", 32_000, -1, 33_000, schema.ClassFailed, 1, "Input/output error")
+	s.hook("r1-4", "cam-4", 32_100, 32_200, 403, "deny")
 	s.machine(1, 60, func(sec int) schema.MachineSample {
 		if sec >= 30 && sec <= 40 { // saturated, and rtmpload's timer late
 			return schema.MachineSample{CPUBusy: 0.97, CPUSteal: 0.02, RunQueue: 9, TimerLate: 1200 * time.Millisecond}
@@ -45,14 +49,17 @@ func TestFailureDuringSaturatedStretchNamesTheLoadMachine(t *testing.T) {
 	if len(v.Strained) != 1 || !v.Strained[0].From.Equal(at(29_000)) || !v.Strained[0].To.Equal(at(40_000)) {
 		t.Fatalf("strained stretches %+v, want one from 29 s to 40 s", v.Strained)
 	}
-	if v.Failures != 2 || v.Coincided[schema.OutcomeDropped] != 1 {
-		t.Errorf("failures %d, coincided %v; want 2 and 1 dropped", v.Failures, v.Coincided)
+	if v.Failures != 3 || v.Judged != 2 || len(v.Coincided) != 1 || v.Coincided[schema.OutcomeDropped] != 1 {
+		t.Errorf("failures %d, judged %d, coincided %v; want 3, 2 and 1 dropped", v.Failures, v.Judged, v.Coincided)
 	}
 	byID := map[string]Failure{}
 	for _, f := range sum.Failures {
 		byID[f.ID] = f
 	}
-	f1, f2 := byID["r1-1"], byID["r1-2"]
+	f1, f2, f4 := byID["r1-1"], byID["r1-2"], byID["r1-4"]
+	if f4.Outcome != schema.OutcomeHookDenied || f4.Machine != "" || strings.Contains(f4.Evidence, "load machine") {
+		t.Errorf("cam-4, denied in the strained stretch: %s, machine %q, evidence %s", f4.Outcome, f4.Machine, f4.Evidence)
+	}
 	if f1.Outcome != schema.OutcomeDropped || !strings.Contains(f1.Machine, "saturated (CPU 99% busy") ||
 		!strings.Contains(f1.Machine, "run queue 9 on 2 cores") || !strings.Contains(f1.Machine, "rtmpload stalled (its timer woke 1.2s late") {
 		t.Errorf("cam-1's load machine %q", f1.Machine)
@@ -70,7 +77,7 @@ func TestFailureDuringSaturatedStretchNamesTheLoadMachine(t *testing.T) {
 	}
 	out := tb.String()
 	for _, want := range []string{machineColumn, "Load machine: strained 11s of the run, in 1 stretches (first 29s-40s: saturated",
-		"1 of 2 failures coincided with it"} {
+		"1 of the 2 failures a slow generator can explain coincided with it"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the table report lacks %q:\n%s", want, out)
 		}
@@ -83,7 +90,7 @@ func TestFailureDuringSaturatedStretchNamesTheLoadMachine(t *testing.T) {
 		if err := render(&b); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(b.String(), machineColumn) || !strings.Contains(b.String(), "1 of 2 failures coincided with it") {
+		if !strings.Contains(b.String(), machineColumn) || !strings.Contains(b.String(), "1 of the 2 failures a slow generator can explain coincided with it") {
 			t.Errorf("the %s report lacks the load machine's column or note", name)
 		}
 	}
@@ -92,7 +99,7 @@ func TestFailureDuringSaturatedStretchNamesTheLoadMachine(t *testing.T) {
 		t.Fatalf("columns %v", cols)
 	}
 	for _, r := range rows {
-		want := map[string]string{"ok": "-", "dropped": "1"}[r[0]]
+		want := map[string]string{"ok": "-", "dropped": "1", "hook_denied": "-"}[r[0]]
 		if r[len(r)-1] != want {
 			t.Errorf("row %v: load machine cell %q, want %q", r, r[len(r)-1], want)
 		}
@@ -134,6 +141,29 @@ func TestStrainThresholds(t *testing.T) {
 	} {
 		if got := strainOf(c.s); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.s, got, c.want)
+		}
+	}
+}
+
+// Which failures a slow generator can explain: not a verdict someone gave,
+// nor a callback that was down.
+func TestMachineCanCause(t *testing.T) {
+	for _, c := range []struct {
+		o     schema.Outcome
+		state schema.CallbackState
+		want  bool
+	}{
+		{schema.OutcomeDropped, schema.StateUp, true},
+		{schema.OutcomeRejectedUnknown, schema.StateUnknown, true},
+		{schema.OutcomeHookTimeout, schema.StateUp, true},
+		{schema.OutcomeHookUnreachable, schema.StateUp, true},
+		{schema.OutcomeHookUnreachable, schema.StateDown, false},
+		{schema.OutcomeHookDenied, schema.StateUp, false},
+		{schema.OutcomeStreamBusy, schema.StateUp, false},
+		{schema.OutcomeOK, schema.StateUp, false},
+	} {
+		if got := machineCanCause(c.o, c.state); got != c.want {
+			t.Errorf("%s with the callback %s: %v, want %v", c.o, c.state, got, c.want)
 		}
 	}
 }

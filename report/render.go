@@ -348,8 +348,8 @@ func byStateTable(s *Summary) (columns []string, rows [][]string) {
 			row = append(row, strconv.Itoa(byState[st]))
 		}
 		if s.Machine != nil {
-			cell := "-" // only failures are judged
-			if o != schema.OutcomeOK {
+			cell := "-" // only failures a slow generator can explain are judged
+			if o == schema.OutcomeHookUnreachable || (o != schema.OutcomeOK && machineCanCause(o, "")) {
 				cell = strconv.Itoa(s.Machine.Coincided[o])
 			}
 			row = append(row, cell)
