@@ -253,7 +253,11 @@ func machineNote(s *Summary) string {
 	}
 	start := s.Run.Started
 	first := v.Strained[0]
-	line := fmt.Sprintf("Load machine: strained %s of the run, in %d stretches (first %s-%s: %s)", strained.Round(time.Second), len(v.Strained),
+	stretches := fmt.Sprintf("%d stretches, the first", len(v.Strained))
+	if len(v.Strained) == 1 {
+		stretches = "1 stretch"
+	}
+	line := fmt.Sprintf("Load machine: strained %s of the run, in %s %s-%s: %s", strained.Round(time.Second), stretches,
 		first.From.Sub(start).Round(time.Second), first.To.Sub(start).Round(time.Second), first.Why)
 	if n > 0 {
 		line += fmt.Sprintf("; %d of the %d failures a slow generator can explain coincided with it: the generator may not have kept up, so they are not by themselves the server's doing", n, v.Judged)

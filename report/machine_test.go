@@ -76,7 +76,7 @@ func TestFailureDuringSaturatedStretchNamesTheLoadMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := tb.String()
-	for _, want := range []string{machineColumn, "Load machine: strained 11s of the run, in 1 stretches (first 29s-40s: saturated",
+	for _, want := range []string{machineColumn, "Load machine: strained 11s of the run, in 1 stretch 29s-40s: saturated",
 		"1 of the 2 failures a slow generator can explain coincided with it"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the table report lacks %q:\n%s", want, out)
