@@ -3,6 +3,7 @@ package report
 import (
 	"embed"
 	"fmt"
+	"html"
 	"html/template"
 	"io"
 	"math"
@@ -154,6 +155,13 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 	if states {
 		extra = bandH + 6
 	}
+	// The load machine's band, when the stream has its samples, goes
+	// between the hook's and the callback's.
+	mb := 0
+	if s.Machine != nil {
+		mb = bandH + 6
+		extra += mb
+	}
 	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-label="attempts, failures and active publishers over time">`, chartW, chartH+bandH+50+extra)
 	// Axes and gridlines.
 	for _, f := range []float64{0, 0.5, 1} {
@@ -195,14 +203,17 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 	fmt.Fprintf(&sb, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="axisline"/>`, chartLeft, chartH, chartW-chartRight, chartH)
 	fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis" text-anchor="end">hook</text>`, chartLeft-6, chartH+8+bandH-5)
 	total := time.Duration(len(bs)) * t.Width()
+	at := func(tm time.Time) float64 {
+		f := float64(tm.Sub(s.Run.Started)) / float64(total)
+		return chartLeft + plotW*min(max(f, 0), 1)
+	}
+	if v := s.Machine; v != nil {
+		machineBand(&sb, v, at, chartH+8+bandH+6, s.Run.Started)
+	}
 	if states {
 		// The callback's availability (its fault schedule or a probe), as
 		// recorded: each state from its change to the next.
-		at := func(tm time.Time) float64 {
-			f := float64(tm.Sub(s.Run.Started)) / float64(total)
-			return chartLeft + plotW*min(max(f, 0), 1)
-		}
-		yb := chartH + 8 + bandH + 6
+		yb := chartH + 8 + bandH + 6 + mb
 		for i, c := range s.Availability {
 			end := s.Run.Started.Add(total)
 			if i+1 < len(s.Availability) {
@@ -234,6 +245,33 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 	fmt.Fprintf(&sb, `<text x="%d" y="%d" class="axis active-axis" text-anchor="end">active publishers</text>`, chartW-chartRight+40, 12)
 	sb.WriteString(`</svg>`)
 	return template.HTML(sb.String())
+}
+
+// machineBand draws the load machine's samples as a band at y: green while
+// fine, orange while saturated, red while rtmpload stalled, each with its
+// figures as a tooltip.
+func machineBand(sb *strings.Builder, v *MachineView, at func(time.Time) float64, y int, start time.Time) {
+	for _, m := range v.Samples {
+		x0, x1 := at(m.At.Add(-m.Span)), at(m.At)
+		if x1 <= x0 {
+			continue
+		}
+		fill, why := "#cfe8d5", strainOf(m.MachineSample)
+		switch {
+		case strings.Contains(why, "rtmpload stalled"):
+			fill = "#e5534b"
+		case why != "":
+			fill = "#f0a35e"
+		}
+		title := fmt.Sprintf("%s: CPU %.0f%% busy, run queue %d on %d cores, timer %s late", m.At.Sub(start).Round(time.Second),
+			100*(m.CPUBusy+m.CPUSteal), m.RunQueue, m.Cores, m.TimerLate.Round(time.Millisecond))
+		if why != "" {
+			title += ": strained, " + why
+		}
+		fmt.Fprintf(sb, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>`,
+			x0, y, x1-x0, bandH, fill, html.EscapeString(title))
+	}
+	fmt.Fprintf(sb, `<text x="%d" y="%d" class="axis" text-anchor="end">machine</text>`, chartLeft-6, y+bandH-5)
 }
 
 // percentileSVG draws one metric's percentiles per group as horizontal bars

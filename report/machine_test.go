@@ -84,7 +84,7 @@ func TestFailureDuringSaturatedStretchNamesTheLoadMachine(t *testing.T) {
 	}
 	for name, render := range map[string]func(*bytes.Buffer) error{
 		"markdown": func(b *bytes.Buffer) error { return Markdown(b, sum, Extras{}) },
-		"html":     func(b *bytes.Buffer) error { return HTML(b, sum, Extras{}) },
+		"html":     func(b *bytes.Buffer) error { return HTML(b, sum, Extras{Timeline: timelineOf(t, s.evs)}) },
 	} {
 		var b bytes.Buffer
 		if err := render(&b); err != nil {
@@ -92,6 +92,9 @@ func TestFailureDuringSaturatedStretchNamesTheLoadMachine(t *testing.T) {
 		}
 		if !strings.Contains(b.String(), machineColumn) || !strings.Contains(b.String(), "1 of the 2 failures a slow generator can explain coincided with it") {
 			t.Errorf("the %s report lacks the load machine's column or note", name)
+		}
+		if name == "html" && (!strings.Contains(b.String(), `text-anchor="end">machine</text>`) || !strings.Contains(b.String(), "30s: CPU 99% busy, run queue 9 on 2 cores, timer 1.2s late: strained")) {
+			t.Errorf("the html report's timeline lacks the load machine's band")
 		}
 	}
 	cols, rows := byStateTable(sum)
@@ -166,4 +169,19 @@ func TestMachineCanCause(t *testing.T) {
 			t.Errorf("%s with the callback %s: %v, want %v", c.o, c.state, got, c.want)
 		}
 	}
+}
+
+// timelineOf is the timeline of a stream, as a run builds it.
+func timelineOf(t *testing.T, evs []schema.Event) *Timeline {
+	t.Helper()
+	var buf bytes.Buffer
+	w := schema.NewWriter(&buf)
+	for _, ev := range evs {
+		w.Write(ev)
+	}
+	_, tl, err := SummarizeTimeline(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tl
 }
