@@ -11,13 +11,14 @@ import (
 
 // The load machine is strained when one of these is crossed in a sample
 // (schema.MachineSample): its CPUs are saturated, more processes wait to run
-// than it has cores twice over, or rtmpload itself stood still long enough
-// that its publishers' media or its tap's relay stopped for a server's look.
+// than it has cores twice over, or rtmpload itself stood still for a good
+// part of a second (a hiccup of a few hundred ms on a busy machine is common
+// and drops nobody: a server looks every 5 s).
 const (
-	strainCPU       = 0.95                   // busy + steal, of all cores
-	strainRunQueue  = 2                      // runnable processes per core
-	strainTimerLate = 250 * time.Millisecond // rtmpload's 50 ms timer woke this late
-	strainGCPause   = 100 * time.Millisecond
+	strainCPU       = 0.95        // busy + steal, of all cores
+	strainRunQueue  = 2           // runnable processes per core
+	strainTimerLate = time.Second // rtmpload's 50 ms timer woke this late
+	strainGCPause   = 250 * time.Millisecond
 	strainTapQuiet  = 2 * time.Second // no media relayed while publishers publish
 	// strainWindow is how far before a failure the machine's state counts:
 	// a server drops a publisher after a look finds nothing for 5 s (SRS's

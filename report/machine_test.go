@@ -139,7 +139,8 @@ func TestStrainThresholds(t *testing.T) {
 		{schema.MachineSample{Cores: 2, CPUBusy: 0.5, RunQueue: 2, TimerLate: 10 * time.Millisecond}, ""},
 		{schema.MachineSample{Cores: 2, CPUBusy: 0.80, CPUSteal: 0.16}, "saturated (CPU 96% busy, 16% of it stolen by the hypervisor)"},
 		{schema.MachineSample{Cores: 2, CPUBusy: 0.5, RunQueue: 5}, "saturated (run queue 5 on 2 cores)"},
-		{schema.MachineSample{Cores: 2, CPUBusy: -1, CPUSteal: -1, GCPause: 150 * time.Millisecond}, "rtmpload stalled (a GC pause of up to 150ms)"},
+		{schema.MachineSample{Cores: 2, CPUBusy: -1, CPUSteal: -1, GCPause: 300 * time.Millisecond}, "rtmpload stalled (a GC pause of up to 300ms)"},
+		{schema.MachineSample{Cores: 2, CPUBusy: 0.5, TimerLate: 400 * time.Millisecond, GCPause: 50 * time.Millisecond}, ""},
 		{schema.MachineSample{Cores: 2, TapQuiet: 3 * time.Second}, "rtmpload stalled (the tap relayed no media for 3s while publishers published)"},
 	} {
 		if got := strainOf(c.s); got != c.want {
