@@ -252,7 +252,9 @@ func (r *run) publish(ctx context.Context, g *rig) outcome {
 // block that caused them), the results file, the live counters, the
 // capacity steps, Prometheus.
 func (r *run) sinks(g *rig, knee func()) []sink {
-	sinks := []sink{newHealthSink(r.s.derive), resultsSink(g.w), r.p.o.Live}
+	hs := newHealthSink(r.s.derive)
+	hs.tapped = g.tap != nil
+	sinks := []sink{hs, resultsSink(g.w), r.p.o.Live}
 	if r.p.sc.Mode == scenarios.ModeCapacity {
 		sinks = append(sinks, newStepsSink(r.p, r.s.derive, knee))
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/rtmpload/rtmpload/schema"
@@ -26,6 +27,10 @@ func resultsSink(w *schema.Writer) sink {
 type healthSink struct {
 	derive  func(event)
 	running map[string]*healthOf
+	// tapped: the publishers' media goes through the tap in this process,
+	// so a stall of this process (a machine event whose timer woke
+	// health.StallAfter late) stalled every publisher's media.
+	tapped bool
 }
 
 type healthOf struct {
@@ -49,6 +54,18 @@ func (h *healthSink) add(e event) {
 		for _, r := range h.running {
 			if changed, starved, reason := r.tracker.Check(e.tick.at); changed {
 				h.starved(r, e.tick.at, starved, reason)
+			}
+		}
+	case e.Type == schema.TypeMachine && e.Machine != nil:
+		// The ticks and the tap stood still together: at the first tick
+		// after, the tap has relayed the backlog and every connection
+		// shows growth, while the server saw nothing all along.
+		if late := e.Machine.TimerLate; h.tapped && late >= health.StallAfter {
+			reason := fmt.Sprintf("rtmpload itself stood still %s: its tap relayed no media", late.Round(100*time.Millisecond))
+			for _, r := range h.running {
+				if changed, starved, why := r.tracker.Stalled(e.Time, reason); changed {
+					h.starved(r, e.Time, starved, why)
+				}
 			}
 		}
 	case e.Type == schema.TypeAttempt && e.Attempt != nil:

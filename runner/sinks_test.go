@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/internal/testkit"
+	"github.com/rtmpload/rtmpload/publisher"
 	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/runner/metrics"
 	"github.com/rtmpload/rtmpload/schema"
@@ -160,6 +161,30 @@ func TestResultLabels(t *testing.T) {
 	} {
 		if c[0] != c[1] {
 			t.Errorf("metrics result %q != report %q", c[0], c[1])
+		}
+	}
+}
+
+// A machine sample whose timer woke 5 s late or more starves every running
+// publisher through the tap (its media stood still with rtmpload), and none
+// without the tap (ffmpeg's media went straight to the server).
+func TestHealthSinkStarvesOnRtmploadStall(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	for _, tapped := range []bool{true, false} {
+		var derived []schema.Event
+		h := newHealthSink(func(e event) { derived = append(derived, e.Event) })
+		h.tapped = tapped
+		h.add(event{Event: schema.Event{Type: schema.TypeAttempt, Time: t0, Attempt: &schema.AttemptEvent{ID: "a", Group: "g", Phase: schema.PhaseSpawn}}})
+		h.add(event{attempt: "a", progress: &publisher.Progress{At: t0.Add(time.Second), Speed: 1, TotalSize: 10, OutTimeUS: 10}})
+		for _, late := range []time.Duration{4 * time.Second, 6 * time.Second} {
+			h.add(event{Event: schema.Event{Type: schema.TypeMachine, Time: t0.Add(8 * time.Second), Machine: &schema.MachineSample{TimerLate: late}}})
+		}
+		switch {
+		case tapped && (len(derived) != 1 || derived[0].Attempt.Phase != schema.PhaseStarved ||
+			derived[0].Attempt.Message != "rtmpload itself stood still 6s: its tap relayed no media"):
+			t.Errorf("through the tap: derived %+v", derived)
+		case !tapped && len(derived) != 0:
+			t.Errorf("without the tap: derived %+v", derived)
 		}
 	}
 }

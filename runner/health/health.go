@@ -86,6 +86,20 @@ func (t *Tracker) Check(now time.Time) (changed, starved bool, reason string) {
 	return false, false, ""
 }
 
+// Stalled records that the publisher's media could not have flowed at now for
+// a reason found elsewhere: rtmpload itself stood still for StallAfter or more
+// while its tap relayed the publisher, so the server got nothing, however
+// much the tap relayed once it ran again (a block after the stall shows
+// growth and hides it). Before the first block there is nothing to judge.
+func (t *Tracker) Stalled(now time.Time, reason string) (changed, starved bool, why string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.started {
+		return false, t.starved, t.reason
+	}
+	return t.judge(now, reason)
+}
+
 // State is the current state and its reason, without a new observation.
 func (t *Tracker) State() (starved bool, reason string) {
 	t.mu.Lock()

@@ -101,3 +101,27 @@ func TestTracker(t *testing.T) {
 		})
 	}
 }
+
+// A stall found elsewhere (rtmpload stood still while its tap relayed the
+// publisher) starves a publisher that has started, whatever its blocks said,
+// and it recovers after good blocks as from any stall.
+func TestStalledFromOutside(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	var fresh Tracker
+	if changed, starved, _ := fresh.Stalled(t0, "rtmpload stood still"); changed || starved {
+		t.Error("a publisher with no block yet was judged")
+	}
+	var tr Tracker
+	block := func(at time.Duration, size int64) (bool, bool, string) {
+		return tr.Observe(publisher.Progress{At: t0.Add(at), Speed: 1, TotalSize: size, OutTimeUS: size})
+	}
+	block(0, 1)
+	block(time.Second, 2)
+	if changed, starved, why := tr.Stalled(t0.Add(7*time.Second), "rtmpload stood still 6s"); !changed || !starved || why != "rtmpload stood still 6s" {
+		t.Fatalf("stalled: changed %v starved %v reason %q", changed, starved, why)
+	}
+	block(7500*time.Millisecond, 3)
+	if changed, starved, _ := block(9600*time.Millisecond, 4); !changed || starved {
+		t.Errorf("after 2 s of good blocks: changed %v starved %v", changed, starved)
+	}
+}
