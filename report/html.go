@@ -248,7 +248,7 @@ func timelineSVG(t *Timeline, s *Summary) template.HTML {
 }
 
 // machineBand draws the load machine's samples as a band at y: green while
-// fine, orange while saturated, red while rtmpload stalled, each with its
+// fine, orange while saturated, red while the generator stalled, each with its
 // figures as a tooltip.
 func machineBand(sb *strings.Builder, v *MachineView, at func(time.Time) float64, y int, start time.Time) {
 	for _, m := range v.Samples {
@@ -258,7 +258,7 @@ func machineBand(sb *strings.Builder, v *MachineView, at func(time.Time) float64
 		}
 		fill, why := "#cfe8d5", strainOf(m.MachineSample)
 		switch {
-		case strings.Contains(why, "rtmpload stalled"):
+		case strings.Contains(why, "generator stalled"):
 			fill = "#e5534b"
 		case why != "":
 			fill = "#f0a35e"

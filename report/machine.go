@@ -63,7 +63,7 @@ func strainOf(s schema.MachineSample) string {
 
 // worst names what crossed a strain threshold in any of the samples, each at
 // its worst: "saturated (CPU 99% busy, steal 3%; run queue 9 on 2 cores);
-// rtmpload stalled (its timer 1.2 s late; the tap relayed no media for 5 s)".
+// generator stalled (rtmpload's timer woke 1.2s late; the tap relayed no media for 5s ...)".
 func worst(samples []schema.MachineSample) string {
 	var cpu, steal float64
 	var queue, cores int
@@ -89,10 +89,10 @@ func worst(samples []schema.MachineSample) string {
 		sat = append(sat, fmt.Sprintf("run queue %d on %d cores", queue, cores))
 	}
 	if late >= strainTimerLate {
-		stall = append(stall, fmt.Sprintf("its timer woke %s late", late.Round(10*time.Millisecond)))
+		stall = append(stall, fmt.Sprintf("rtmpload's timer woke %s late", late.Round(10*time.Millisecond)))
 	}
 	if gc >= strainGCPause {
-		stall = append(stall, fmt.Sprintf("a GC pause of up to %s", gc.Round(time.Millisecond)))
+		stall = append(stall, fmt.Sprintf("a GC pause of rtmpload of up to %s", gc.Round(time.Millisecond)))
 	}
 	if quiet >= strainTapQuiet {
 		stall = append(stall, fmt.Sprintf("the tap relayed no media for %s while publishers published", quiet.Round(100*time.Millisecond)))
@@ -102,7 +102,7 @@ func worst(samples []schema.MachineSample) string {
 		out = append(out, "saturated ("+strings.Join(sat, "; ")+")")
 	}
 	if len(stall) > 0 {
-		out = append(out, "rtmpload stalled ("+strings.Join(stall, "; ")+")")
+		out = append(out, "generator stalled ("+strings.Join(stall, "; ")+")")
 	}
 	return strings.Join(out, ", ")
 }
@@ -280,8 +280,8 @@ func machineShort(why string) string {
 	if strings.Contains(why, "saturated") {
 		parts = append(parts, "saturated")
 	}
-	if strings.Contains(why, "rtmpload stalled") {
-		parts = append(parts, "rtmpload stalled")
+	if strings.Contains(why, "generator stalled") {
+		parts = append(parts, "generator stalled")
 	}
 	if len(parts) == 0 {
 		return "fine"

@@ -61,7 +61,7 @@ func TestFailureDuringSaturatedStretchNamesTheLoadMachine(t *testing.T) {
 		t.Errorf("cam-4, denied in the strained stretch: %s, machine %q, evidence %s", f4.Outcome, f4.Machine, f4.Evidence)
 	}
 	if f1.Outcome != schema.OutcomeDropped || !strings.Contains(f1.Machine, "saturated (CPU 99% busy") ||
-		!strings.Contains(f1.Machine, "run queue 9 on 2 cores") || !strings.Contains(f1.Machine, "rtmpload stalled (its timer woke 1.2s late") {
+		!strings.Contains(f1.Machine, "run queue 9 on 2 cores") || !strings.Contains(f1.Machine, "generator stalled (rtmpload's timer woke 1.2s late") {
 		t.Errorf("cam-1's load machine %q", f1.Machine)
 	}
 	if !strings.Contains(f1.Evidence, "[load machine saturated") || !strings.Contains(f1.Evidence, "the generator may not have kept up") {
@@ -139,9 +139,9 @@ func TestStrainThresholds(t *testing.T) {
 		{schema.MachineSample{Cores: 2, CPUBusy: 0.5, RunQueue: 2, TimerLate: 10 * time.Millisecond}, ""},
 		{schema.MachineSample{Cores: 2, CPUBusy: 0.80, CPUSteal: 0.16}, "saturated (CPU 96% busy, 16% of it stolen by the hypervisor)"},
 		{schema.MachineSample{Cores: 2, CPUBusy: 0.5, RunQueue: 5}, "saturated (run queue 5 on 2 cores)"},
-		{schema.MachineSample{Cores: 2, CPUBusy: -1, CPUSteal: -1, GCPause: 300 * time.Millisecond}, "rtmpload stalled (a GC pause of up to 300ms)"},
+		{schema.MachineSample{Cores: 2, CPUBusy: -1, CPUSteal: -1, GCPause: 300 * time.Millisecond}, "generator stalled (a GC pause of rtmpload of up to 300ms)"},
 		{schema.MachineSample{Cores: 2, CPUBusy: 0.5, TimerLate: 400 * time.Millisecond, GCPause: 50 * time.Millisecond}, ""},
-		{schema.MachineSample{Cores: 2, TapQuiet: 3 * time.Second}, "rtmpload stalled (the tap relayed no media for 3s while publishers published)"},
+		{schema.MachineSample{Cores: 2, TapQuiet: 3 * time.Second}, "generator stalled (the tap relayed no media for 3s while publishers published)"},
 	} {
 		if got := strainOf(c.s); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.s, got, c.want)

@@ -21,7 +21,7 @@ func TestLiveMachineLine(t *testing.T) {
 	}
 	sample(schema.MachineSample{CPUBusy: 0.5, RunQueue: 1, TimerLate: 6 * time.Second})
 	sample(schema.MachineSample{CPUBusy: 0.4, RunQueue: 3})
-	if got := l.Machine(); got != "cpu 50% run queue 3 on 2 cores: strained, rtmpload stalled (its timer woke 6s late)" {
+	if got := l.Machine(); got != "cpu 50% run queue 3 on 2 cores: strained, generator stalled (rtmpload's timer woke 6s late)" {
 		t.Errorf("line %q", got)
 	}
 	for range liveMachine {
