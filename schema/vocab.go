@@ -86,6 +86,10 @@ type HookAction string
 const (
 	ActionPublish   HookAction = "on_publish"
 	ActionUnpublish HookAction = "on_unpublish"
+	// ActionPlay and ActionStop are SRS's play hooks (docs/srs-behaviour.md,
+	// "Play"); nginx-rtmp's play and play_done map to them.
+	ActionPlay HookAction = "on_play"
+	ActionStop HookAction = "on_stop"
 )
 
 // ServerKind is what one event of the embedded server records
@@ -100,6 +104,10 @@ const (
 	ServerReject         ServerKind = "reject"          // the server refused a publish; the reason says why
 	ServerAccept         ServerKind = "accept"          // the server accepted a publish
 	ServerUnpublish      ServerKind = "unpublish"       // an accepted publisher ended; the reason says how
+	ServerPlayRequest    ServerKind = "play_request"    // a client asked to play (RTMP or HTTP-FLV)
+	ServerPlayReject     ServerKind = "play_reject"     // an on_play hook refused a play; the reason says why
+	ServerPlay           ServerKind = "play"            // a play was accepted and is attached to its stream
+	ServerStop           ServerKind = "stop"            // a play ended; the reason says how
 )
 
 // HookMode is how the built-in hook judges an on_publish call.

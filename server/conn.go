@@ -65,7 +65,8 @@ func (s *Server) handleConn(nc net.Conn) {
 	log := s.log.With("cid", cid, "remote", nc.RemoteAddr().String())
 
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	mc := &mergedConn{Conn: nc, delay: s.cfg.MergedRead}
+	lw := &lockedWriter{Conn: nc}
+	mc := &mergedConn{Conn: lw, delay: s.cfg.MergedRead}
 	sc := &gortmplib.ServerConn{RW: mc}
 	if err := sc.Initialize(); err != nil {
 		log.Debug("rtmp handshake/connect failed", "err", err)
@@ -76,7 +77,7 @@ func (s *Server) handleConn(nc net.Conn) {
 		return
 	}
 	if !sc.Publish {
-		log.Debug("play is not supported, closing", "url", sc.URL.String())
+		s.servePlay(cid, nc, sc, lw)
 		return
 	}
 	// The hook may take up to HookTimeout; the publisher just waits, as with SRS.
@@ -90,7 +91,7 @@ func (s *Server) handleConn(nc net.Conn) {
 	// SRS looks the source up, calls the hooks, then checks whether that
 	// source is busy (docs/srs-behaviour.md, "Duplicate names"), so a
 	// duplicate publisher is seen by the hook.
-	if r := s.runOnPublish(c); r.reason != "" {
+	if r := s.runHooks(c, schema.ActionPublish, s.cfg.OnPublish); r.reason != "" {
 		s.reject(c, nc, r.reason, &r)
 		args := []any{"reason", r.reason}
 		if r.err == nil && r.status != 0 {
@@ -207,23 +208,6 @@ func (s *Server) hookRequest(c *client, action schema.HookAction) *srs.HookReque
 		StreamURL: c.streamURL,
 		StreamID:  streamID,
 	}
-}
-
-// runOnPublish calls every on_publish URL in order and returns the first
-// refusing call's result, or one with no reason when all allow.
-func (s *Server) runOnPublish(c *client) hookResult {
-	if len(s.cfg.OnPublish) == 0 {
-		return hookResult{}
-	}
-	req := s.hookRequest(c, schema.ActionPublish)
-	for _, u := range s.cfg.OnPublish {
-		r := s.callHook(s.ctx, u, req)
-		s.emitHook(c, schema.ActionPublish, u, r)
-		if r.reason != "" {
-			return r
-		}
-	}
-	return hookResult{}
 }
 
 func (s *Server) emitHook(c *client, action schema.HookAction, u string, r hookResult) {
@@ -343,6 +327,7 @@ func (s *Server) release(c *client) {
 	if c.src.publisher == c {
 		c.src.publisher = nil
 		c.src.died = time.Now()
+		c.src.relay.unpublish()
 	}
 	if s.live[c.streamURL] != c {
 		return
@@ -404,6 +389,9 @@ func (s *Server) readMedia(c *client, nc *mergedConn) (string, error) {
 			nc.on.Store(true) // media flows: let it gather between reads
 		}
 		c.count(msg, time.Now())
+		if m := encodeRelay(msg); m != nil {
+			c.src.relay.publish(m)
+		}
 	}
 }
 

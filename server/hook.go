@@ -65,7 +65,8 @@ type hookResult struct {
 }
 
 // callHook posts one callback. ctx bounds it; HookTimeout is applied here.
-func (s *Server) callHook(ctx context.Context, url string, req *srs.HookRequest) hookResult {
+// req is the JSON body: an *srs.HookRequest or *srs.PlayHookRequest.
+func (s *Server) callHook(ctx context.Context, url string, req any) hookResult {
 	payload, err := json.Marshal(req)
 	if err != nil {
 		return hookResult{err: err, reason: ReasonHookUnreachable}

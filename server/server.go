@@ -46,10 +46,22 @@ const (
 
 // Config configures Start. Zero values take SRS's defaults.
 type Config struct {
-	RTMPListen         string        // default "127.0.0.1:0"
-	APIListen          string        // default "127.0.0.1:0"; the API is always served
-	OnPublish          []string      // on_publish hook URLs, called in order, all must allow; empty = allow
-	OnUnpublish        []string      // on_unpublish hook URLs, called in order
+	RTMPListen  string   // default "127.0.0.1:0"
+	APIListen   string   // default "127.0.0.1:0"; the API is always served
+	OnPublish   []string // on_publish hook URLs, called in order, all must allow; empty = allow
+	OnUnpublish []string // on_unpublish hook URLs, called in order
+	OnPlay      []string // on_play hook URLs, called in order, all must allow; empty = allow
+	OnStop      []string // on_stop hook URLs, called in order; answers are ignored
+	// FLVListen is the HTTP-FLV listener (GET /app/stream.flv, SRS's
+	// http_server with http_remux); "" = none, port 0 = a free port.
+	FLVListen string
+	// MergedWrite: an RTMP player is written once more than 8 messages
+	// spanning more than this are queued (default DefaultMergedWrite, SRS's
+	// mw_sleep); negative: write each message at once.
+	MergedWrite time.Duration
+	// QueueLength bounds a player's queue in media time (default
+	// DefaultQueueLength); a longer queue drops all but the sequence headers.
+	QueueLength        time.Duration
 	HookTimeout        time.Duration // default 30s, covers connect and response
 	FirstPacketTimeout time.Duration // default 20s
 	NormalTimeout      time.Duration // default 5s: a stalled publisher is dropped
@@ -96,6 +108,13 @@ const (
 	EventReject         = schema.ServerReject
 	EventAccept         = schema.ServerAccept
 	EventUnpublish      = schema.ServerUnpublish
+	// Plays (Protocol says which): a request, refused by a hook
+	// (EventPlayReject, Reason as for EventReject), accepted and playing
+	// (EventPlay), and its end (EventStop, Reason an End* value).
+	EventPlayRequest = schema.ServerPlayRequest
+	EventPlayReject  = schema.ServerPlayReject
+	EventPlay        = schema.ServerPlay
+	EventStop        = schema.ServerStop
 )
 
 // Reject reasons (Event.Reason for Kind EventReject). Each is the outcome
@@ -142,8 +161,16 @@ type Event struct {
 	Reason string
 
 	// Kind EventUnpublish only.
-	BytesIn              uint64
+	BytesIn uint64
+	// Kind EventUnpublish: received; kind EventStop: sent to the player.
 	VideoMsgs, AudioMsgs uint64
+
+	// Kinds EventPlayRequest, EventPlayReject, EventPlay, EventStop: ProtoRTMP or
+	// ProtoHTTPFLV.
+	Protocol string
+	// Kind EventStop: bytes sent, and messages the player skipped because its
+	// queue outgrew QueueLength.
+	BytesOut, Skipped uint64
 }
 
 // Server is a running embedded server. Create it with Start.
@@ -156,6 +183,8 @@ type Server struct {
 	rtmpLn  net.Listener
 	apiLn   net.Listener
 	apiSrv  *http.Server
+	flvLn   net.Listener // nil without FLVListen
+	flvSrv  *http.Server
 	hookCli *http.Client
 
 	// ctx is cancelled by Close; on_publish calls and handlers derive from it.
@@ -174,6 +203,7 @@ type Server struct {
 	live    map[string]*client      // by stream url: the accepted publisher
 	sources map[string]*source      // by stream url: SRS's source pool
 	streams map[string]*streamEntry // by stream url: exists while any client uses it
+	players map[*viewer]struct{}    // playing (attached to their source)
 	// unpubClosed stops new on_unpublish calls once Close waits for them.
 	unpubClosed bool
 
@@ -200,6 +230,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		live:    map[string]*client{},
 		sources: map[string]*source{},
 		streams: map[string]*streamEntry{},
+		players: map[*viewer]struct{}{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.unpubCtx, s.unpubCancel = context.WithCancel(context.Background())
@@ -212,6 +243,25 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if s.apiLn, err = listen("HTTP API", cfg.APIListen); err != nil {
 		s.rtmpLn.Close()
 		return nil, err
+	}
+	if cfg.FLVListen != "" {
+		if s.flvLn, err = listen("HTTP-FLV", cfg.FLVListen); err != nil {
+			s.rtmpLn.Close()
+			s.apiLn.Close()
+			return nil, err
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /", s.handleFLV)
+		// No write timeout: a response lasts as long as its play; each
+		// write has its own deadline (playSendTimeout).
+		s.flvSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+		s.handlers.Add(1)
+		go func() {
+			defer s.handlers.Done()
+			if err := s.flvSrv.Serve(s.flvLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("http-flv stopped", "err", err)
+			}
+		}()
 	}
 	// The API answers at once: a request that takes longer to arrive, or a
 	// connection idle longer, is a caller holding it; bodies are not read.
@@ -243,7 +293,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}()
 	}
 	s.stopAfter = context.AfterFunc(ctx, func() { s.Close() })
-	s.log.Info("server started", "rtmp", s.RTMPAddr(), "api", s.APIAddr())
+	s.log.Info("server started", "rtmp", s.RTMPAddr(), "api", s.APIAddr(), "http-flv", s.FLVAddr())
 	return s, nil
 }
 
@@ -277,6 +327,12 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.clock == nil {
 		cfg.clock = wallClock{}
+	}
+	if cfg.MergedWrite == 0 {
+		cfg.MergedWrite = DefaultMergedWrite
+	}
+	if cfg.QueueLength <= 0 {
+		cfg.QueueLength = DefaultQueueLength
 	}
 	if cfg.cleanupEvery <= 0 {
 		cfg.cleanupEvery = sourceCleanup
@@ -314,6 +370,14 @@ func (s *Server) RTMPAddr() string { return s.rtmpLn.Addr().String() }
 // APIAddr is the HTTP API listener's address, "127.0.0.1:PORT".
 func (s *Server) APIAddr() string { return s.apiLn.Addr().String() }
 
+// FLVAddr is the HTTP-FLV listener's address, "" without Config.FLVListen.
+func (s *Server) FLVAddr() string {
+	if s.flvLn == nil {
+		return ""
+	}
+	return s.flvLn.Addr().String()
+}
+
 // Close stops listening, closes every connection and waits (at most a few
 // seconds) for handlers and pending on_unpublish calls. It is idempotent.
 func (s *Server) Close() error {
@@ -330,10 +394,16 @@ func (s *Server) close() error {
 	}
 	cancel()
 	s.cancel()
+	if s.flvSrv != nil {
+		s.flvSrv.Close()
+	}
 
 	s.mu.Lock()
 	for c := range s.conns {
 		c.Close()
+	}
+	for p := range s.players {
+		p.stop(EndServerClosed)
 	}
 	s.mu.Unlock()
 
@@ -442,7 +512,7 @@ func checkHookURLs(cfg Config) error {
 	for _, hooks := range []struct {
 		name string
 		urls []string
-	}{{"on_publish", cfg.OnPublish}, {"on_unpublish", cfg.OnUnpublish}} {
+	}{{"on_publish", cfg.OnPublish}, {"on_unpublish", cfg.OnUnpublish}, {"on_play", cfg.OnPlay}, {"on_stop", cfg.OnStop}} {
 		for _, s := range hooks.urls {
 			u, err := url.Parse(s)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

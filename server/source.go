@@ -17,12 +17,14 @@ type source struct {
 	publisher *client   // the accepted publisher, nil when free
 	died      time.Time // when the last publisher left; zero: never published
 	refs      int       // clients holding it
+	viewers   int       // players holding it
+	relay     relay     // what its players get
 }
 
-// dead is SrsLiveSource::stream_is_dead for a source nobody plays: not
+// dead is SrsLiveSource::stream_is_dead: nobody plays it, it is not
 // published, and unpublished for at least sourceCleanup (or never published).
 func (src *source) dead(now time.Time) bool {
-	return src.publisher == nil && (src.died.IsZero() || now.Sub(src.died) >= sourceCleanup)
+	return src.publisher == nil && src.viewers == 0 && (src.died.IsZero() || now.Sub(src.died) >= sourceCleanup)
 }
 
 // fetchSource is SrsLiveSourceManager::fetch_or_create. Called with s.mu held.

@@ -20,6 +20,25 @@ type HookRequest struct {
 	StreamID  string `json:"stream_id"`
 }
 
+// PlayHookRequest is the body of on_play: the HookRequest fields plus
+// pageUrl, with stream before tcUrl, in SRS's key order
+// (docs/srs-behaviour.md, "Play"). on_stop's body is a HookRequest.
+type PlayHookRequest struct {
+	ServerID  string `json:"server_id"`
+	ServiceID string `json:"service_id"`
+	Action    string `json:"action"` // "on_play"
+	ClientID  string `json:"client_id"`
+	IP        string `json:"ip"`
+	Vhost     string `json:"vhost"`
+	App       string `json:"app"`
+	Stream    string `json:"stream"`
+	TcURL     string `json:"tcUrl"`
+	Param     string `json:"param"`
+	PageURL   string `json:"pageUrl"` // "" from ffmpeg and rtmpload's players
+	StreamURL string `json:"stream_url"`
+	StreamID  string `json:"stream_id"`
+}
+
 // DefaultVhost is the vhost SRS names when a publisher names none.
 const DefaultVhost = "__defaultVhost__"
 

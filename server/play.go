@@ -1,0 +1,487 @@
+package server
+
+import (
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/amf0"
+	"github.com/bluenviron/gortmplib/pkg/message"
+
+	"github.com/rtmpload/rtmpload/schema"
+	"github.com/rtmpload/rtmpload/srs"
+)
+
+// Play defaults, SRS's (docs/srs-behaviour.md, "Play").
+const (
+	// DefaultMergedWrite is SRS's mw_sleep: an RTMP player is written once
+	// more than mergedWriteMsgs messages spanning more than this are queued.
+	DefaultMergedWrite = 350 * time.Millisecond
+	// DefaultQueueLength is SRS's play.queue_length: a player's queue
+	// spanning more media time than this drops all but the sequence headers.
+	DefaultQueueLength = 30 * time.Second
+	// playSendTimeout is SRS_CONSTS_RTMP_TIMEOUT as a send timeout: a player
+	// whose socket takes nothing for this long is disconnected.
+	playSendTimeout = 30 * time.Second
+	// mergedWriteMsgs is SRS_PERF_MW_MIN_MSGS.
+	mergedWriteMsgs = 8
+	// jitterMax and jitterDefault are SrsRtmpJitter's CONST_MAX_JITTER_MS and
+	// DEFAULT_FRAME_TIME_MS for time_jitter full.
+	jitterMax     = 250
+	jitterDefault = 10
+)
+
+// Protocols of a player (Event.Protocol).
+const (
+	ProtoRTMP    = "rtmp"
+	ProtoHTTPFLV = "http-flv"
+)
+
+// queued is a message in a player's queue with the player's own timestamp.
+type queued struct {
+	m  *relayMsg
+	ts int64
+}
+
+// viewer is one player, from its play request to its end.
+type viewer struct {
+	c     *client // identity and source, as a publisher has them
+	proto string
+	// endsWithPublisher: HTTP-FLV responses end when the publisher leaves.
+	endsWithPublisher bool
+	// merged: wake the writer only once SRS's merged-write batch is queued.
+	merged      time.Duration
+	queueLength int64 // ms
+
+	mu          sync.Mutex
+	q           []queued
+	spanStart   int64 // first av timestamp of q (player's time), -1: none
+	spanEnd     int64
+	lastPkt     int64 // jitter: the publisher's last av timestamp
+	lastCorrect int64 // jitter: the player's last av timestamp
+	skipped     uint64
+	endReason   string
+
+	wake chan struct{} // cap 1: the writer has something to write
+	done chan struct{} // closed by stop
+	once sync.Once
+
+	sentVideo, sentAudio uint64
+}
+
+func (s *Server) newPlayer(c *client, proto string) *viewer {
+	p := &viewer{
+		c: c, proto: proto, endsWithPublisher: proto == ProtoHTTPFLV,
+		merged: s.cfg.MergedWrite, queueLength: s.cfg.QueueLength.Milliseconds(),
+		spanStart: -1, lastCorrect: -1,
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	return p
+}
+
+// enqueue is SrsLiveConsumer::enqueue: correct the timestamp (time_jitter
+// full), queue, shrink a queue longer than queue_length, wake the writer.
+// Called with the relay's lock held.
+func (p *viewer) enqueue(m *relayMsg) {
+	p.mu.Lock()
+	ts := int64(0)
+	if m.av() {
+		delta := m.ts - p.lastPkt
+		if delta < -jitterMax || delta > jitterMax {
+			delta = jitterDefault
+		}
+		p.lastCorrect = max(0, p.lastCorrect+delta)
+		p.lastPkt = m.ts
+		ts = p.lastCorrect
+	}
+	p.q = append(p.q, queued{m, ts})
+	if m.av() && ts != 0 {
+		if p.spanStart < 0 {
+			p.spanStart = ts
+		}
+		p.spanEnd = ts
+	}
+	if p.queueLength > 0 && p.spanStart >= 0 && p.spanEnd-p.spanStart > p.queueLength {
+		p.shrink()
+	}
+	ready := p.merged <= 0 || (len(p.q) > mergedWriteMsgs && p.spanEnd-p.spanStart > p.merged.Milliseconds())
+	p.mu.Unlock()
+	if ready {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// shrink is SrsMessageQueue::shrink: drop everything but the last sequence
+// headers; the player skips to what comes next. Called with p.mu held.
+func (p *viewer) shrink() {
+	var vsh, ash *queued
+	for i := range p.q {
+		q := &p.q[i]
+		if q.m.sh && q.m.typ == typeVideo {
+			vsh = q
+		} else if q.m.sh && q.m.typ == typeAudio {
+			ash = q
+		}
+	}
+	kept := make([]queued, 0, 2)
+	for _, q := range []*queued{vsh, ash} {
+		if q != nil {
+			kept = append(kept, queued{q.m, p.spanEnd})
+		}
+	}
+	p.skipped += uint64(len(p.q) - len(kept))
+	p.q = kept
+	p.spanStart = p.spanEnd
+}
+
+// take empties the queue for the writer.
+func (p *viewer) take(buf []queued) []queued {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	buf = append(buf[:0], p.q...)
+	clear(p.q)
+	p.q = p.q[:0]
+	p.spanStart = -1
+	return buf
+}
+
+// stop ends the play for reason (the first reason given wins).
+func (p *viewer) stop(reason string) {
+	p.once.Do(func() {
+		p.mu.Lock()
+		p.endReason = reason
+		p.mu.Unlock()
+		close(p.done)
+	})
+}
+
+func (p *viewer) reason() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.endReason
+}
+
+// End reasons of a play (Event.Reason for Kind "stop") beside EndClosed,
+// EndTimeout (the player took nothing for 30 s) and EndError.
+const (
+	// EndUnpublished: the publisher left and the HTTP-FLV response ended.
+	EndUnpublished = "unpublished"
+	// EndServerClosed: the server closed.
+	EndServerClosed = "server_closed"
+)
+
+// servePlay serves an RTMP play as SRS 7.0.18 does (docs/srs-behaviour.md,
+// "Play"): the play is answered at once, on_play is called after, a refusal
+// closes the connection without an error status, and then the player gets
+// the stream's headers, its GOP and what the publisher sends.
+func (s *Server) servePlay(cid string, nc net.Conn, sc *gortmplib.ServerConn, lw *lockedWriter) {
+	app, stream, _ := strings.Cut(strings.TrimPrefix(sc.URL.Path, "/"), "/")
+	param := ""
+	if sc.URL.RawQuery != "" {
+		param = "?" + sc.URL.RawQuery
+	}
+	tcURL := (&url.URL{Scheme: sc.URL.Scheme, Host: sc.URL.Host, Path: "/" + app}).String()
+	c := s.newViewer(cid, nc.RemoteAddr(), app, stream, param, tcURL)
+	c.sc, c.nc = sc, nc
+	defer s.removeViewer(c)
+	log := s.log.With("cid", cid, "stream", c.streamURL, "param", c.param, "proto", ProtoRTMP)
+	s.emit(Event{Kind: EventPlayRequest, Protocol: ProtoRTMP, ClientID: cid, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param})
+
+	// SrsRtmpServer::start_play. Message stream 1 is written 0x1000000 by
+	// gortmplib's chunk encoder (big-endian field of a little-endian value).
+	const msid = 0x1000000
+	status := func(code, desc string) message.Message {
+		return &message.CommandAMF0{ChunkStreamID: 5, MessageStreamID: msid, Name: "onStatus", Arguments: []any{nil, amf0.Object{
+			{Key: "level", Value: "status"}, {Key: "code", Value: code}, {Key: "description", Value: desc},
+			{Key: "details", Value: "stream"}, {Key: "clientid", Value: "ASAICiss"},
+		}}}
+	}
+	for _, m := range []message.Message{
+		&message.UserControlStreamBegin{StreamID: 1},
+		status("NetStream.Play.Reset", "Playing and resetting stream."),
+		status("NetStream.Play.Start", "Started playing stream."),
+		&message.DataAMF0{ChunkStreamID: 5, MessageStreamID: msid, Payload: []any{"|RtmpSampleAccess", true, true}},
+	} {
+		if err := sc.Write(m); err != nil {
+			log.Debug("play start failed", "err", err)
+			return
+		}
+	}
+	nc.SetDeadline(time.Time{})
+
+	if r := s.runHooks(c, schema.ActionPlay, s.cfg.OnPlay); r.reason != "" {
+		s.rejectPlay(c, ProtoRTMP, r.reason, &r)
+		nc.Close()
+		log.Info("play rejected", "reason", r.reason)
+		return
+	}
+	p := s.newPlayer(c, ProtoRTMP)
+	// The player's own messages (acknowledgements, pause, closeStream) are
+	// read and dropped; its end or close ends the play.
+	go func() {
+		for {
+			if _, err := sc.Read(); err != nil {
+				if reason, final := endReason(err); final {
+					p.stop(reason)
+					return
+				}
+			}
+		}
+	}()
+	s.play(p, &rtmpSink{w: lw, nc: nc})
+	nc.Close()
+	s.endPlay(p, sc.BytesSent())
+}
+
+// sink writes a batch of queued messages to a player.
+type sink interface {
+	write(batch []queued) error
+}
+
+// play attaches p to its source and writes what comes until p stops.
+func (s *Server) play(p *viewer, out sink) {
+	s.mu.Lock()
+	closing := s.ctx.Err() != nil
+	if !closing {
+		s.players[p] = struct{}{}
+	}
+	s.mu.Unlock()
+	if closing {
+		p.stop(EndServerClosed)
+		return
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.players, p)
+		s.mu.Unlock()
+	}()
+	src := p.c.src
+	src.relay.attach(p)
+	defer src.relay.detach(p)
+	s.emit(Event{Kind: EventPlay, Protocol: p.proto, ClientID: p.c.id, IP: p.c.ip, App: p.c.app, Stream: p.c.stream, Param: p.c.param})
+
+	var batch []queued
+	// A player whose writes do not drain waits at most one merged write
+	// before it looks at its queue again, so that a merged batch that
+	// stopped growing (the publisher left) is still written.
+	poll := max(p.merged, 10*time.Millisecond)
+	t := time.NewTimer(poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-p.wake:
+		case <-t.C:
+		}
+		t.Reset(poll)
+		batch = p.take(batch)
+		if len(batch) == 0 {
+			continue
+		}
+		if err := out.write(batch); err != nil {
+			reason, _ := endReason(err)
+			p.stop(cmpOr(reason, EndError))
+			return
+		}
+		for _, q := range batch {
+			switch q.m.typ {
+			case typeVideo:
+				p.sentVideo++
+			case typeAudio:
+				p.sentAudio++
+			}
+		}
+		clear(batch)
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// endPlay reports the end and calls on_stop, whose answers SRS ignores.
+func (s *Server) endPlay(p *viewer, bytesOut uint64) {
+	c := p.c
+	p.mu.Lock()
+	skipped := p.skipped
+	p.mu.Unlock()
+	s.emit(Event{
+		Kind: EventStop, Protocol: p.proto, ClientID: c.id, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param,
+		Reason: p.reason(), BytesOut: bytesOut, VideoMsgs: p.sentVideo, AudioMsgs: p.sentAudio, Skipped: skipped,
+	})
+	if len(s.cfg.OnStop) == 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.unpubClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.unpublish.Add(1)
+	s.mu.Unlock()
+	req := s.hookRequest(c, schema.ActionStop)
+	go func() {
+		defer s.unpublish.Done()
+		for _, u := range s.cfg.OnStop {
+			r := s.callHook(s.unpubCtx, u, req)
+			s.emitHook(c, schema.ActionStop, u, r)
+		}
+	}()
+}
+
+func (s *Server) rejectPlay(c *client, proto, reason string, hook *hookResult) {
+	ev := Event{Kind: EventPlayReject, Protocol: proto, ClientID: c.id, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param, Reason: reason}
+	if hook != nil {
+		ev.HookStatus, ev.HookBody, ev.HookLatency = hook.status, string(eventBody(hook.body)), hook.latency
+		if hook.err != nil {
+			ev.HookErr = hook.err.Error()
+		}
+	}
+	s.emit(ev)
+}
+
+// playHookRequest is on_play's body: SRS writes stream before tcUrl there
+// and adds pageUrl (docs/srs-behaviour.md, "Play").
+func (s *Server) playHookRequest(c *client) *srs.PlayHookRequest {
+	r := s.hookRequest(c, schema.ActionPlay)
+	return &srs.PlayHookRequest{
+		ServerID: r.ServerID, ServiceID: r.ServiceID, Action: r.Action, ClientID: r.ClientID, IP: r.IP,
+		Vhost: r.Vhost, App: r.App, Stream: r.Stream, TcURL: r.TcURL, Param: r.Param,
+		StreamURL: r.StreamURL, StreamID: r.StreamID,
+	}
+}
+
+// rtmpSink writes a batch as RTMP chunks: each message one fmt 0 chunk and
+// fmt 3 continuations, as SRS writes them, into one buffer and one write.
+type rtmpSink struct {
+	w   *lockedWriter
+	nc  net.Conn
+	buf []byte
+}
+
+// rtmpChunkSize is the chunk size gortmplib announced in AcceptConn.
+const rtmpChunkSize = 65536
+
+func (k *rtmpSink) write(batch []queued) error {
+	b := k.buf[:0]
+	for _, q := range batch {
+		csid := byte(6)
+		switch q.m.typ {
+		case typeAudio:
+			csid = 7
+		case typeData:
+			csid = 5
+		}
+		ts := uint32(q.ts)
+		n := len(q.m.body)
+		b = append(b, csid)
+		tsField := min(ts, 0xffffff)
+		b = append(b, byte(tsField>>16), byte(tsField>>8), byte(tsField), byte(n>>16), byte(n>>8), byte(n), q.m.typ, 1, 0, 0, 0)
+		ext := ts >= 0xffffff
+		if ext {
+			b = append(b, byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts))
+		}
+		for off := 0; ; {
+			end := min(off+rtmpChunkSize, n)
+			b = append(b, q.m.body[off:end]...)
+			off = end
+			if off >= n {
+				break
+			}
+			b = append(b, 0xc0|csid)
+			if ext {
+				b = append(b, byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts))
+			}
+		}
+	}
+	k.buf = b
+	if cap(k.buf) > 4<<20 {
+		k.buf = nil // one burst (a GOP) must not pin its size for the whole play
+	}
+	k.nc.SetWriteDeadline(time.Now().Add(playSendTimeout))
+	_, err := k.w.Write(b)
+	return err
+}
+
+// lockedWriter serializes writes to a connection that gortmplib also
+// writes to (acknowledgements, ping answers) while the relay writes media:
+// each Write is whole messages, so the two never interleave inside one.
+type lockedWriter struct {
+	net.Conn
+	mu sync.Mutex
+}
+
+func (w *lockedWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.Conn.Write(b)
+}
+
+// newViewer makes the client of a player: its identity, its stream's
+// statistic (the hooks' stream_id) and its source, as newClient does for a
+// publisher; players are not in s.clients.
+func (s *Server) newViewer(cid string, remote net.Addr, app, stream, param, tcURL string) *client {
+	ip := remote.String()
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	c := &client{
+		id: cid, ip: ip, created: time.Now(), app: app, stream: stream, param: param, tcURL: tcURL,
+		streamURL: "/" + app + "/" + stream,
+	}
+	s.mu.Lock()
+	c.src = s.fetchSource(c.streamURL)
+	c.src.viewers++
+	st := s.streams[c.streamURL]
+	if st == nil {
+		st = &streamEntry{id: randomID("vid-", 7)}
+		s.streams[c.streamURL] = st
+	}
+	st.clients++
+	s.mu.Unlock()
+	return c
+}
+
+func (s *Server) removeViewer(c *client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.src.viewers--
+	s.dropSource(c.src)
+	if st := s.streams[c.streamURL]; st != nil {
+		st.clients--
+		if st.clients <= 0 {
+			delete(s.streams, c.streamURL)
+		}
+	}
+}
+
+// runHooks calls every URL of one action in order and returns the first
+// refusing call's result, or one with no reason when all allow (on_publish
+// and on_play share SRS's rule, docs/srs-behaviour.md, "Play").
+func (s *Server) runHooks(c *client, action schema.HookAction, urls []string) hookResult {
+	if len(urls) == 0 {
+		return hookResult{}
+	}
+	var req any = s.hookRequest(c, action)
+	if action == schema.ActionPlay {
+		req = s.playHookRequest(c)
+	}
+	for _, u := range urls {
+		r := s.callHook(s.ctx, u, req)
+		s.emitHook(c, action, u, r)
+		if r.reason != "" {
+			return r
+		}
+	}
+	return hookResult{}
+}
