@@ -52,8 +52,10 @@ func (s *Server) handleFLV(w http.ResponseWriter, r *http.Request) {
 	stop := context.AfterFunc(r.Context(), func() { p.stop(EndClosed) })
 	defer stop()
 	out := &flvSink{w: w, rc: http.NewResponseController(w), version: s.cfg.Version}
+	log.Info("play started")
 	s.play(p, out)
 	s.endPlay(p, out.bytes)
+	log.Info("play ended", "reason", p.reason(), "bytes", out.bytes)
 	if p.reason() == EndUnpublished || p.reason() == EndServerClosed {
 		// SRS cuts the chunked body: the player reads an unexpected EOF.
 		panic(http.ErrAbortHandler)

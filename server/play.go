@@ -234,9 +234,11 @@ func (s *Server) servePlay(cid string, nc net.Conn, sc *gortmplib.ServerConn, lw
 			}
 		}
 	}()
+	log.Info("play started")
 	s.play(p, &rtmpSink{w: lw, nc: nc})
 	nc.Close()
 	s.endPlay(p, sc.BytesSent())
+	log.Info("play ended", "reason", p.reason(), "bytes", sc.BytesSent())
 }
 
 // sink writes a batch of queued messages to a player.

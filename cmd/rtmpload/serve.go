@@ -16,12 +16,15 @@ import (
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: rtmpload serve [flags]\n\nThe embedded SRS-like server alone: RTMP, an SRS-shaped HTTP API and on_publish hooks. Ctrl-C stops it.\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: rtmpload serve [flags]\n\nThe embedded SRS-like server alone: RTMP publish and play, HTTP-FLV play, an SRS-shaped HTTP API and SRS's hooks. Ctrl-C stops it.\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	listen := fs.String("listen", "127.0.0.1:1935", "RTMP listen address")
 	apiListen := fs.String("api-listen", "127.0.0.1:1985", "HTTP API listen address")
 	onPublish := fs.StringArray("on-publish", nil, "on_publish hook URL (repeatable: called in order, all must allow; none: allow every publish)")
 	onUnpublish := fs.StringArray("on-unpublish", nil, "on_unpublish hook URL (repeatable)")
+	onPlay := fs.StringArray("on-play", nil, "on_play hook URL (repeatable: called in order, all must allow; none: allow every play)")
+	onStop := fs.StringArray("on-stop", nil, "on_stop hook URL (repeatable; answers are ignored, as SRS does)")
+	flvListen := fs.String("http-flv-listen", "", "HTTP-FLV listen address for players (GET /app/stream.flv); empty: none, port 0: a free port")
 	race := fs.Bool("duplicate-race", false, "reproduce SRS 7.0.18's duplicate-accept race (a source cleanup during the owner's hook lets a later publisher in too)")
 	takeover := fs.Bool("takeover", false, "let the newest publisher of a name take it over, closing the old one after the new one's first 2 s of media (as MediaMTX does)")
 	hookTimeout := fs.Duration("hook-timeout", server.DefaultHookTimeout, "how long a hook call may take, connect and answer (SRS: 30s)")
@@ -42,7 +45,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	srv, err := server.Start(ctx, server.Config{
 		RTMPListen: *listen, APIListen: *apiListen,
-		OnPublish: *onPublish, OnUnpublish: *onUnpublish,
+		OnPublish: *onPublish, OnUnpublish: *onUnpublish, OnPlay: *onPlay, OnStop: *onStop, FLVListen: *flvListen,
 		HookTimeout: *hookTimeout, DuplicateRace: *race, Takeover: *takeover,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
@@ -52,6 +55,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// Stdout carries only the addresses, so a script (or a test) that
 	// started us on port 0 can read where we are.
 	fmt.Fprintf(stdout, "rtmp rtmp://%s/live\napi http://%s\n", srv.RTMPAddr(), srv.APIAddr())
+	if a := srv.FLVAddr(); a != "" {
+		fmt.Fprintf(stdout, "http-flv http://%s/live\n", a)
+	}
 	hooks := "no hooks: every publish is allowed"
 	if len(*onPublish) > 0 {
 		hooks = fmt.Sprintf("%d on_publish hook(s)", len(*onPublish))
