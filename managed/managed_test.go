@@ -115,8 +115,11 @@ func TestGenerateSRSConfig(t *testing.T) {
 		Dir:         "/results/run1",
 		RTMPListen:  "127.0.0.1:19350",
 		APIListen:   "127.0.0.1:19985",
+		HTTPListen:  "127.0.0.1:18080",
 		OnPublish:   "http://127.0.0.1:48080/api/v1/hooks/on_publish",
 		OnUnpublish: "http://127.0.0.1:48080/api/v1/hooks/on_unpublish",
+		OnPlay:      "http://127.0.0.1:48080/api/v1/hooks/on_play",
+		OnStop:      "http://127.0.0.1:48080/api/v1/hooks/on_stop",
 	}))
 	if c := GenerateSRSConfig(SRSConfig{Dir: "/r", RTMPListen: "a:1", APIListen: "a:2"}); !strings.Contains(c, "enabled off;") {
 		t.Errorf("config without hooks does not disable them:\n%s", c)

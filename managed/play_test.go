@@ -1,0 +1,272 @@
+package managed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/abema/go-mp4"
+	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/amf0"
+	"github.com/bluenviron/gortmplib/pkg/message"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+
+	"github.com/rtmpload/rtmpload/internal/testkit"
+	"github.com/rtmpload/rtmpload/player"
+	"github.com/rtmpload/rtmpload/server"
+)
+
+// TestPlayLikeSRS plays on SRS 7.0.18 and on the embedded server side by
+// side and compares what a player sees (docs/srs-behaviour.md, "Play"):
+// RTMP and HTTP-FLV, allowed, refused by on_play, and of a name nobody
+// publishes; the on_play and on_stop bodies' keys.
+func TestPlayLikeSRS(t *testing.T) {
+	bin := testkit.SRS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	var mu sync.Mutex
+	calls := map[string][]string{} // "srs on_play" -> bodies
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req struct{ Action, Stream string }
+		json.Unmarshal(body, &req)
+		mu.Lock()
+		k := strings.TrimPrefix(r.URL.Path, "/") + " " + req.Action
+		calls[k] = append(calls[k], string(body))
+		mu.Unlock()
+		if req.Action == "on_play" && req.Stream == "denied" {
+			io.WriteString(w, `{"code":1}`)
+			return
+		}
+		io.WriteString(w, `{"code":0}`)
+	}))
+	defer hook.Close()
+	keysOf := func(who, action string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, b := range calls[who+" "+action] {
+			out = append(out, jsonKeyOrder(t, b))
+		}
+		return out
+	}
+
+	real, err := StartSRS(ctx, SRSConfig{Dir: t.TempDir(), Binary: bin,
+		OnPublish: hook.URL + "/srs", OnPlay: hook.URL + "/srs", OnStop: hook.URL + "/srs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer real.Stop(context.Background())
+	emb, err := server.Start(ctx, server.Config{FLVListen: "127.0.0.1:0",
+		OnPublish: []string{hook.URL + "/emb"}, OnPlay: []string{hook.URL + "/emb"}, OnStop: []string{hook.URL + "/emb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+
+	type target struct{ name, rtmp, flv string }
+	targets := []target{
+		{"srs", "rtmp://" + real.RTMPAddr(), real.FLVBase()},
+		{"emb", "rtmp://" + emb.RTMPAddr(), "http://" + emb.FLVAddr()},
+	}
+	seen := map[string][]string{}
+	for _, tg := range targets {
+		stopPub := livePublisher(ctx, t, tg.rtmp+"/live#cam1")
+		time.Sleep(2500 * time.Millisecond) // a GOP and a half in the cache
+		var got []string
+		add := func(f string, a ...any) { got = append(got, fmt.Sprintf(f, a...)) }
+
+		add("rtmp published: %s", rtmpView(ctx, tg.rtmp+"/live/cam1?v=1", 7))
+		add("rtmp refused: %s", rtmpView(ctx, tg.rtmp+"/live/denied", 3))
+		add("rtmp no publisher: %s", rtmpView(ctx, tg.rtmp+"/live/nobody", 2))
+		add("flv published: %s", flvView(ctx, tg.flv+"/live/cam1.flv?v=2", 5, false))
+		add("flv refused: %s", flvView(ctx, tg.flv+"/live/denied.flv", 1, false))
+		add("flv no publisher: %s", flvView(ctx, tg.flv+"/live/nobody.flv", 1, false))
+		// The publisher leaves while an HTTP-FLV player plays.
+		f, err := player.DialFLV(ctx, nil, tg.flv+"/live/cam1.flv")
+		if err != nil {
+			t.Fatalf("%s: %v", tg.name, err)
+		}
+		stopPub()
+		for err == nil {
+			_, err = f.Next()
+		}
+		f.Close()
+		add("flv at unpublish: %v", err)
+		time.Sleep(300 * time.Millisecond) // on_stop calls
+		add("on_play keys: %q", keysOf(tg.name, "on_play")[0])
+		stops := keysOf(tg.name, "on_stop")
+		add("on_stop calls: %d, keys %q", len(stops), stops[0])
+		seen[tg.name] = got
+	}
+	for i := range seen["srs"] {
+		if seen["srs"][i] != seen["emb"][i] {
+			t.Errorf("SRS:      %s\nembedded: %s", seen["srs"][i], seen["emb"][i])
+		} else {
+			t.Logf("both: %s", seen["srs"][i])
+		}
+	}
+}
+
+// rtmpView plays u and describes what came: the statuses, then up to n
+// messages or how the play ended within 1.5 s.
+func rtmpView(ctx context.Context, u string, n int) string {
+	p, err := player.DialRTMP(ctx, u)
+	if err != nil {
+		return "dial: " + err.Error()
+	}
+	defer p.Close()
+	out := []string{strings.Join(p.Statuses, ",")}
+	p.NetConn().SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+	for len(out) <= n {
+		msg, err := p.Read()
+		var ne interface{ Timeout() bool }
+		switch {
+		case errors.Is(err, io.EOF):
+			return strings.Join(append(out, "closed"), " ")
+		case errors.As(err, &ne) && ne.Timeout():
+			return strings.Join(append(out, "silent"), " ")
+		case err != nil:
+			return strings.Join(append(out, err.Error()), " ")
+		}
+		switch m := msg.(type) {
+		case *message.DataAMF0:
+			out = append(out, fmt.Sprint(m.Payload[0]))
+		case *message.Video:
+			k := "video"
+			if m.Type == message.VideoTypeConfig {
+				k = "video-sh"
+			} else if m.IsKeyFrame {
+				k = fmt.Sprintf("keyframe@%v", m.DTS)
+			}
+			out = append(out, k)
+		case *message.Audio:
+			out = append(out, map[bool]string{true: "audio-sh", false: "audio"}[m.AACType == message.AudioAACTypeConfig])
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// flvView GETs u and describes the answer and up to n tags, within 1.5 s.
+func flvView(ctx context.Context, u string, n int, _ bool) string {
+	ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	f, err := player.DialFLV(ctx, nil, u)
+	switch {
+	case errors.Is(err, player.ErrClosedWithoutStatus):
+		return "closed without an answer"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer"
+	case err != nil:
+		return err.Error()
+	}
+	defer f.Close()
+	out := []string{f.Resp.Status, f.Resp.Header.Get("Content-Type")}
+	for range n {
+		tag, err := f.Next()
+		if err != nil {
+			return strings.Join(append(out, err.Error()), " ")
+		}
+		k := fmt.Sprint(tag.Type)
+		if tag.Keyframe() {
+			k = fmt.Sprintf("keyframe@%d", tag.Timestamp)
+		}
+		out = append(out, k)
+	}
+	return strings.Join(out, " ")
+}
+
+func jsonKeyOrder(t *testing.T, body string) string {
+	dec := json.NewDecoder(strings.NewReader(body))
+	var keys []string
+	if _, err := dec.Token(); err != nil {
+		t.Fatalf("hook body %q: %v", body, err)
+	}
+	for dec.More() {
+		k, _ := dec.Token()
+		keys = append(keys, fmt.Sprint(k))
+		var v any
+		dec.Decode(&v)
+	}
+	return strings.Join(keys, ",")
+}
+
+// livePublisher publishes a synthetic H.264 + AAC stream in real time
+// (25 fps, a keyframe a second) to u (rtmp://host/app#stream) until the
+// returned stop is called.
+func livePublisher(ctx context.Context, t *testing.T, u string) (stop func()) {
+	t.Helper()
+	pu, _ := url.Parse(u)
+	c := &gortmplib.Client{URL: pu, Publish: true}
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.Initialize(ictx); err != nil {
+		t.Fatalf("publish %s: %v", u, err)
+	}
+	sps := []byte{0x67, 0x42, 0xc0, 0x28, 0xd9, 0x00, 0x78, 0x02, 0x27, 0xe5, 0x84, 0x00, 0x00, 0x03, 0x00, 0x04,
+		0x00, 0x00, 0x03, 0x00, 0xf0, 0x3c, 0x60, 0xc9, 0x20}
+	const msid = 0x1000000
+	head := []message.Message{
+		&message.DataAMF0{ChunkStreamID: 4, MessageStreamID: msid, Payload: []any{"@setDataFrame", "onMetaData",
+			amf0.ECMAArray{{Key: "width", Value: float64(1920)}, {Key: "height", Value: float64(1080)}}}},
+		&message.Video{ChunkStreamID: 6, MessageStreamID: msid, Codec: message.CodecH264, IsKeyFrame: true, Type: message.VideoTypeConfig,
+			AVCConfig: &mp4.AVCDecoderConfiguration{
+				AnyTypeBox: mp4.AnyTypeBox{Type: mp4.BoxTypeAvcC()}, ConfigurationVersion: 1, Profile: 66,
+				ProfileCompatibility: 0xc0, Level: 40, Reserved: 0b111111, LengthSizeMinusOne: 3, Reserved2: 0b111,
+				NumOfSequenceParameterSets: 1, SequenceParameterSets: []mp4.AVCParameterSet{{Length: uint16(len(sps)), NALUnit: sps}},
+				NumOfPictureParameterSets: 1, PictureParameterSets: []mp4.AVCParameterSet{{Length: 4, NALUnit: []byte{0x68, 0xce, 0x38, 0x80}}},
+			}},
+		&message.Audio{ChunkStreamID: 4, MessageStreamID: msid, Codec: message.CodecMPEG4Audio, Rate: message.AudioRate44100,
+			Depth: message.AudioDepth16, IsStereo: true, AACType: message.AudioAACTypeConfig,
+			AACConfig: &mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 44100, ChannelCount: 2}},
+	}
+	for _, m := range head {
+		if err := c.Write(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		start := time.Now()
+		// Bounded: at most 2 minutes of frames.
+		for i := 0; i < 25*120; i++ {
+			dts := time.Duration(i) * 40 * time.Millisecond
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Until(start.Add(dts))):
+			}
+			if c.Write(&message.Video{ChunkStreamID: 6, MessageStreamID: msid, Codec: message.CodecH264, IsKeyFrame: i%25 == 0,
+				Type: message.VideoTypeAU, DTS: dts, AU: []byte{0, 0, 0, 2, 0x09, 0xf0}}) != nil {
+				return
+			}
+			if c.Write(&message.Audio{ChunkStreamID: 4, MessageStreamID: msid, Codec: message.CodecMPEG4Audio, Rate: message.AudioRate44100,
+				Depth: message.AudioDepth16, IsStereo: true, AACType: message.AudioAACTypeAU, DTS: dts + 5*time.Millisecond,
+				AU: []byte{0x21, 0x10, 0x04}}) != nil {
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			close(done)
+			<-finished
+			c.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
