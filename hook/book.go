@@ -23,7 +23,12 @@ func (s *Server) book(req request, ans *answer) answer {
 	if ans != nil {
 		return *ans
 	}
-	// Other hooks (on_play, on_connect, ...) are not ours to refuse.
+	// on_play is allowed in every mode: the modes judge publishers (a
+	// play of a name nobody publishes is the server's business, which SRS
+	// accepts and leaves waiting, docs/srs-behaviour.md, "Play"); a fault
+	// window answers plays as it answers publishes. on_stop's answer is
+	// ignored by SRS, like on_unpublish's. Other hooks (on_connect, ...)
+	// are not ours to refuse either.
 	return allow(req.Dialect)
 }
 

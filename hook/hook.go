@@ -1,4 +1,5 @@
-// Package hook is rtmpload's built-in on_publish callback server: it answers
+// Package hook is rtmpload's built-in callback server (on_publish, on_unpublish,
+// on_play, on_stop; nginx-rtmp's publish, play and their _done): it answers
 // the HTTP hooks SRS (or the embedded SRS-like server) sends, the way a
 // real callback service would, and records every call so that each rejected
 // publish can be tied to what the callback saw and answered.
@@ -28,6 +29,8 @@ import (
 const (
 	OnPublishPath   = "/api/v1/hooks/on_publish"
 	OnUnpublishPath = "/api/v1/hooks/on_unpublish"
+	OnPlayPath      = "/api/v1/hooks/on_play"
+	OnStopPath      = "/api/v1/hooks/on_stop"
 )
 
 // Verdicts of a Call: how the calling server takes the answer, by its
@@ -279,6 +282,14 @@ func (s *Server) OnPublishURL() string { return s.url(OnPublishPath) }
 
 // OnUnpublishURL is the URL to configure as the RTMP server's on_unpublish hook.
 func (s *Server) OnUnpublishURL() string { return s.url(OnUnpublishPath) }
+
+// OnPlayURL is the URL to configure as the RTMP server's on_play hook
+// (nginx-rtmp: on_play).
+func (s *Server) OnPlayURL() string { return s.url(OnPlayPath) }
+
+// OnStopURL is the URL to configure as the RTMP server's on_stop hook
+// (nginx-rtmp: on_play_done).
+func (s *Server) OnStopURL() string { return s.url(OnStopPath) }
 
 func (s *Server) url(path string) string {
 	return (&url.URL{Scheme: "http", Host: s.Addr(), Path: path}).String()

@@ -63,10 +63,16 @@ func readNginx(method string, body []byte, readErr error) (request, *requestErro
 		req.Action = schema.ActionPublish
 	case "publish_done":
 		req.Action = schema.ActionUnpublish
+	case "play":
+		req.Action = schema.ActionPlay
+	case "play_done":
+		// nginx-rtmp's on_play_done is SRS's on_stop.
+		req.Action = schema.ActionStop
 	default:
 		req.Action = schema.HookAction("on_" + call)
 	}
-	if (req.Action == schema.ActionPublish || req.Action == schema.ActionUnpublish) && req.Stream == "" {
+	if (req.Action == schema.ActionPublish || req.Action == schema.ActionUnpublish ||
+		req.Action == schema.ActionPlay || req.Action == schema.ActionStop) && req.Stream == "" {
 		return req, &requestError{http.StatusBadRequest, string(req.Action) + " without a name"}
 	}
 	return req, nil

@@ -81,7 +81,8 @@ func readSRS(method string, body []byte, readErr error) (request, *requestError)
 	switch {
 	case req.Action == "":
 		return request{}, &requestError{http.StatusBadRequest, "body has no action: want SRS hook JSON"}
-	case (req.Action == schema.ActionPublish || req.Action == schema.ActionUnpublish) && req.Stream == "":
+	case (req.Action == schema.ActionPublish || req.Action == schema.ActionUnpublish ||
+		req.Action == schema.ActionPlay || req.Action == schema.ActionStop) && req.Stream == "":
 		return req, &requestError{http.StatusBadRequest, string(req.Action) + " without a stream"}
 	}
 	return req, nil
