@@ -8,18 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/abema/go-mp4"
-	"github.com/bluenviron/gortmplib"
-	"github.com/bluenviron/gortmplib/pkg/amf0"
 	"github.com/bluenviron/gortmplib/pkg/message"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
+	"github.com/rtmpload/rtmpload/internal/synth"
 	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/player"
 	"github.com/rtmpload/rtmpload/server"
@@ -81,7 +77,7 @@ func TestPlayLikeSRS(t *testing.T) {
 	}
 	seen := map[string][]string{}
 	for _, tg := range targets {
-		stopPub := livePublisher(ctx, t, tg.rtmp+"/live#cam1")
+		stopPub := livePublisher(ctx, t, tg.rtmp+"/live/cam1")
 		time.Sleep(2500 * time.Millisecond) // a GOP and a half in the cache
 		var got []string
 		add := func(f string, a ...any) { got = append(got, fmt.Sprintf(f, a...)) }
@@ -201,72 +197,23 @@ func jsonKeyOrder(t *testing.T, body string) string {
 	return strings.Join(keys, ",")
 }
 
-// livePublisher publishes a synthetic H.264 + AAC stream in real time
-// (25 fps, a keyframe a second) to u (rtmp://host/app#stream) until the
-// returned stop is called.
+// livePublisher publishes a synthetic stream in real time (a keyframe a
+// second) to u (rtmp://host/app/stream) until the returned stop is called.
 func livePublisher(ctx context.Context, t *testing.T, u string) (stop func()) {
 	t.Helper()
-	pu, _ := url.Parse(u)
-	c := &gortmplib.Client{URL: pu, Publish: true}
 	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := c.Initialize(ictx); err != nil {
+	p, err := synth.Dial(ictx, u)
+	if err != nil {
 		t.Fatalf("publish %s: %v", u, err)
 	}
-	sps := []byte{0x67, 0x42, 0xc0, 0x28, 0xd9, 0x00, 0x78, 0x02, 0x27, 0xe5, 0x84, 0x00, 0x00, 0x03, 0x00, 0x04,
-		0x00, 0x00, 0x03, 0x00, 0xf0, 0x3c, 0x60, 0xc9, 0x20}
-	const msid = 0x1000000
-	head := []message.Message{
-		&message.DataAMF0{ChunkStreamID: 4, MessageStreamID: msid, Payload: []any{"@setDataFrame", "onMetaData",
-			amf0.ECMAArray{{Key: "width", Value: float64(1920)}, {Key: "height", Value: float64(1080)}}}},
-		&message.Video{ChunkStreamID: 6, MessageStreamID: msid, Codec: message.CodecH264, IsKeyFrame: true, Type: message.VideoTypeConfig,
-			AVCConfig: &mp4.AVCDecoderConfiguration{
-				AnyTypeBox: mp4.AnyTypeBox{Type: mp4.BoxTypeAvcC()}, ConfigurationVersion: 1, Profile: 66,
-				ProfileCompatibility: 0xc0, Level: 40, Reserved: 0b111111, LengthSizeMinusOne: 3, Reserved2: 0b111,
-				NumOfSequenceParameterSets: 1, SequenceParameterSets: []mp4.AVCParameterSet{{Length: uint16(len(sps)), NALUnit: sps}},
-				NumOfPictureParameterSets: 1, PictureParameterSets: []mp4.AVCParameterSet{{Length: 4, NALUnit: []byte{0x68, 0xce, 0x38, 0x80}}},
-			}},
-		&message.Audio{ChunkStreamID: 4, MessageStreamID: msid, Codec: message.CodecMPEG4Audio, Rate: message.AudioRate44100,
-			Depth: message.AudioDepth16, IsStereo: true, AACType: message.AudioAACTypeConfig,
-			AACConfig: &mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 44100, ChannelCount: 2}},
+	if err := p.Headers(); err != nil {
+		t.Fatal(err)
 	}
-	for _, m := range head {
-		if err := c.Write(m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		start := time.Now()
-		// Bounded: at most 2 minutes of frames.
-		for i := 0; i < 25*120; i++ {
-			dts := time.Duration(i) * 40 * time.Millisecond
-			select {
-			case <-done:
-				return
-			case <-time.After(time.Until(start.Add(dts))):
-			}
-			if c.Write(&message.Video{ChunkStreamID: 6, MessageStreamID: msid, Codec: message.CodecH264, IsKeyFrame: i%25 == 0,
-				Type: message.VideoTypeAU, DTS: dts, AU: []byte{0, 0, 0, 2, 0x09, 0xf0}}) != nil {
-				return
-			}
-			if c.Write(&message.Audio{ChunkStreamID: 4, MessageStreamID: msid, Codec: message.CodecMPEG4Audio, Rate: message.AudioRate44100,
-				Depth: message.AudioDepth16, IsStereo: true, AACType: message.AudioAACTypeAU, DTS: dts + 5*time.Millisecond,
-				AU: []byte{0x21, 0x10, 0x04}}) != nil {
-				return
-			}
-		}
-	}()
+	// Bounded: at most 2 minutes of frames.
+	live := p.Live(ctx, 25, 25*120)
 	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			close(done)
-			<-finished
-			c.Close()
-		})
-	}
+	stop = func() { once.Do(func() { live(); p.Close() }) }
 	t.Cleanup(stop)
 	return stop
 }

@@ -10,81 +10,43 @@ import (
 	"testing"
 	"time"
 
-	"github.com/abema/go-mp4"
-	"github.com/bluenviron/gortmplib"
-	"github.com/bluenviron/gortmplib/pkg/amf0"
 	"github.com/bluenviron/gortmplib/pkg/message"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
+	"github.com/rtmpload/rtmpload/internal/synth"
 	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/player"
 )
 
-var testSPS = []byte{ // 1920x1080 baseline
-	0x67, 0x42, 0xc0, 0x28, 0xd9, 0x00, 0x78, 0x02,
-	0x27, 0xe5, 0x84, 0x00, 0x00, 0x03, 0x00, 0x04,
-	0x00, 0x00, 0x03, 0x00, 0xf0, 0x3c, 0x60, 0xc9, 0x20,
-}
-
-// synth publishes a synthetic stream: headers, then 25 fps video in GOPs
-// with AAC between the frames, timestamps continuing from where it left.
-type synth struct {
-	t     *testing.T
-	c     *gortmplib.Client
-	frame int // next video frame
-}
-
-func (s *synth) write(m message.Message) {
-	s.t.Helper()
-	if err := s.c.Write(m); err != nil {
-		s.t.Fatal(err)
-	}
-}
-
-func (s *synth) headers() {
-	s.write(&message.DataAMF0{ChunkStreamID: 4, MessageStreamID: 0x1000000, Payload: []any{
-		"@setDataFrame", "onMetaData", amf0.ECMAArray{{Key: "width", Value: float64(1920)}, {Key: "height", Value: float64(1080)}},
-	}})
-	s.write(&message.Video{
-		ChunkStreamID: 6, MessageStreamID: 0x1000000, Codec: message.CodecH264, IsKeyFrame: true, Type: message.VideoTypeConfig,
-		AVCConfig: &mp4.AVCDecoderConfiguration{
-			AnyTypeBox: mp4.AnyTypeBox{Type: mp4.BoxTypeAvcC()}, ConfigurationVersion: 1, Profile: 66,
-			ProfileCompatibility: 0xc0, Level: 40, Reserved: 0b111111, LengthSizeMinusOne: 3, Reserved2: 0b111,
-			NumOfSequenceParameterSets: 1, SequenceParameterSets: []mp4.AVCParameterSet{{Length: uint16(len(testSPS)), NALUnit: testSPS}},
-			NumOfPictureParameterSets: 1, PictureParameterSets: []mp4.AVCParameterSet{{Length: 4, NALUnit: []byte{0x08, 0x06, 0x07, 0x08}}},
-		},
-	})
-	s.write(&message.Audio{
-		ChunkStreamID: 4, MessageStreamID: 0x1000000, Codec: message.CodecMPEG4Audio, Rate: message.AudioRate44100,
-		Depth: message.AudioDepth16, IsStereo: true, AACType: message.AudioAACTypeConfig,
-		AACConfig: &mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 44100, ChannelCount: 2},
-	})
-}
-
-// gop sends one keyframe and n-1 more frames, each followed by an audio frame.
-func (s *synth) gop(n int) {
-	for i := range n {
-		dts := time.Duration(s.frame) * 40 * time.Millisecond
-		s.frame++
-		s.write(&message.Video{
-			ChunkStreamID: 6, MessageStreamID: 0x1000000, Codec: message.CodecH264, IsKeyFrame: i == 0,
-			Type: message.VideoTypeAU, DTS: dts, AU: []byte{0, 0, 0, 2, 0x09, byte(s.frame)},
-		})
-		s.write(&message.Audio{
-			ChunkStreamID: 4, MessageStreamID: 0x1000000, Codec: message.CodecMPEG4Audio, Rate: message.AudioRate44100,
-			Depth: message.AudioDepth16, IsStereo: true, AACType: message.AudioAACTypeAU, DTS: dts + 5*time.Millisecond,
-			AU: []byte{0x21, 0x10, 0x04},
-		})
-	}
-}
-
-func startSynth(t *testing.T, s *Server, name string) *synth {
+func startSynth(t *testing.T, s *Server, name string) *synthPub {
 	t.Helper()
-	c, err := publish(t, s, "live/"+name)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := synth.Dial(ctx, "rtmp://"+s.RTMPAddr()+"/live/"+name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &synth{t: t, c: c}
+	t.Cleanup(p.Close)
+	return &synthPub{t, p}
+}
+
+// synthPub fails the test on a write error.
+type synthPub struct {
+	t *testing.T
+	*synth.Publisher
+}
+
+func (p *synthPub) headers() {
+	p.t.Helper()
+	if err := p.Headers(); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *synthPub) gop(n int) {
+	p.t.Helper()
+	if err := p.GOP(n); err != nil {
+		p.t.Fatal(err)
+	}
 }
 
 func dialPlay(t *testing.T, s *Server, path string) (*player.RTMP, error) {
@@ -285,7 +247,7 @@ func TestPlayRTMPWaitsForThePublisher(t *testing.T) {
 		t.Fatalf("a waiting player got %q, want the publisher's messages as they come", kinds)
 	}
 	readKinds(t, p, 5)
-	pub.c.Close()
+	pub.Close()
 	testkit.WaitFor(t, 5*time.Second, "unpublish", func() bool { return len(rec.eventsOf(EventUnpublish)) == 1 })
 	// The player stays, as SRS's do, and a new publisher feeds it.
 	pub2 := startSynth(t, s, "later")
@@ -347,7 +309,7 @@ func TestPlayFLV(t *testing.T) {
 	}
 
 	// The publisher leaves: the response is cut, and on_stop comes.
-	pub.c.Close()
+	pub.Close()
 	for {
 		if _, err = f.Next(); err != nil {
 			break
