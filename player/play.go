@@ -1,0 +1,231 @@
+package player
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bluenviron/gortmplib/pkg/message"
+)
+
+// DefaultStallThreshold is how far a viewer's media clock may fall behind
+// the wall clock before it counts as a stall. It is above SRS's merged
+// write (350 ms, docs/srs-behaviour.md, "Play"), which delivers media in
+// batches by design.
+const DefaultStallThreshold = time.Second
+
+// Options configure Play.
+type Options struct {
+	// Watch is how long to play; 0 plays until ctx ends or the server ends
+	// the play.
+	Watch time.Duration
+	// StallThreshold: default DefaultStallThreshold.
+	StallThreshold time.Duration
+	// HTTPClient plays HTTP-FLV; default http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// Stats is what one play saw. Durations are from the start of Play.
+type Stats struct {
+	Protocol string // "rtmp" or "http-flv"
+	// Connect is the TCP connect (RTMP) or the response head (HTTP-FLV);
+	// PlayStart is NetStream.Play.Start (RTMP) or the response head.
+	Connect, PlayStart time.Duration
+	// FirstFrame is the first audio or video frame (not a sequence header),
+	// FirstKeyframe the first video keyframe; 0 when none came.
+	FirstFrame, FirstKeyframe time.Duration
+	Played                    time.Duration // from the start to the end of the play
+	Bytes                     uint64        // received, headers included
+	VideoFrames, AudioFrames  int
+	// MediaTime is the span of the media timestamps received.
+	MediaTime time.Duration
+	// Stalls counts the times the media clock fell behind the wall clock by
+	// more than the threshold since its best point (each stall rebases it;
+	// a play that ends starved counts one more); StallTime sums how far.
+	Stalls    int
+	StallTime time.Duration
+	// End is why the play ended: nil when Watch ran out, else the error
+	// (ErrClosedWithoutStatus: refused the way SRS refuses).
+	End error
+}
+
+// Kbps is the received bitrate over the play.
+func (s Stats) Kbps() float64 {
+	if s.Played <= 0 {
+		return 0
+	}
+	return float64(s.Bytes) * 8 / 1000 / s.Played.Seconds()
+}
+
+// clock follows a viewer's media clock against the wall clock.
+type clock struct {
+	start     time.Time
+	threshold time.Duration
+	st        *Stats
+	wall0     time.Time
+	ts0, last int64 // ms
+	minLag    time.Duration
+	started   bool
+}
+
+// frame records a media frame with timestamp ts (ms) arriving at now.
+func (c *clock) frame(now time.Time, ts int64, video, key bool) {
+	st := c.st
+	if !c.started {
+		c.started, c.wall0, c.ts0, c.last = true, now, ts, ts
+		st.FirstFrame = now.Sub(c.start)
+	}
+	if key && st.FirstKeyframe == 0 {
+		st.FirstKeyframe = now.Sub(c.start)
+	}
+	if video {
+		st.VideoFrames++
+	} else {
+		st.AudioFrames++
+	}
+	c.last = max(c.last, ts)
+	st.MediaTime = time.Duration(c.last-c.ts0) * time.Millisecond
+	c.check(now.Sub(c.wall0) - time.Duration(ts-c.ts0)*time.Millisecond)
+}
+
+func (c *clock) check(lag time.Duration) {
+	if lag < c.minLag {
+		c.minLag = lag
+	}
+	if d := lag - c.minLag; d > c.threshold {
+		c.st.Stalls++
+		c.st.StallTime += d
+		c.minLag = lag
+	}
+}
+
+// end closes the books: a play that starved at its end stalled too.
+func (c *clock) end(now time.Time) {
+	c.st.Played = now.Sub(c.start)
+	if c.started {
+		c.check(now.Sub(c.wall0) - time.Duration(c.last-c.ts0)*time.Millisecond)
+	}
+}
+
+// Play plays rawURL (rtmp://host:port/app/stream or
+// http://host:port/app/stream.flv) for opt.Watch and measures it.
+func Play(ctx context.Context, rawURL string, opt Options) Stats {
+	start := time.Now()
+	if opt.StallThreshold <= 0 {
+		opt.StallThreshold = DefaultStallThreshold
+	}
+	if opt.Watch > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opt.Watch)
+		defer cancel()
+	}
+	st := Stats{}
+	c := &clock{start: start, threshold: opt.StallThreshold, st: &st}
+	switch {
+	case strings.HasPrefix(rawURL, "rtmp://"):
+		st.Protocol = "rtmp"
+		st.End = playRTMP(ctx, rawURL, c)
+	case strings.HasPrefix(rawURL, "http://"):
+		st.Protocol = "http-flv"
+		st.End = playFLV(ctx, rawURL, opt.HTTPClient, c)
+	default:
+		st.End = fmt.Errorf("player: %q is neither rtmp:// nor http://", rawURL)
+	}
+	c.end(time.Now())
+	if opt.Watch > 0 && ctx.Err() != nil && errors.Is(st.End, context.DeadlineExceeded) {
+		st.End = nil // watched as long as asked
+	}
+	return st
+}
+
+func playRTMP(ctx context.Context, u string, c *clock) error {
+	p, err := DialRTMP(ctx, u)
+	if p != nil {
+		defer p.Close()
+	}
+	if err != nil {
+		return err
+	}
+	st := c.st
+	st.Connect, st.PlayStart = p.Timings.Dial, p.Timings.PlayStart
+	stop := context.AfterFunc(ctx, func() { p.NetConn().SetReadDeadline(time.Now()) })
+	defer stop()
+	defer func() { st.Bytes = p.BytesReceived() }()
+	for {
+		msg, err := p.Read()
+		if err != nil {
+			if ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				return ctx.Err()
+			}
+			if isClosed(err) {
+				if st.FirstFrame == 0 {
+					// Play.Start, then the close: SRS's refusal of a play.
+					return ErrClosedWithoutStatus
+				}
+				return io.EOF
+			}
+			var ne net.Error
+			if errors.As(err, &ne) {
+				return err
+			}
+			continue // a message gortmplib cannot decode: skipped, as a player would
+		}
+		now := time.Now()
+		switch m := msg.(type) {
+		case *message.Video:
+			if m.Type == message.VideoTypeAU {
+				c.frame(now, m.DTS.Milliseconds(), true, m.IsKeyFrame)
+			}
+		case *message.Audio:
+			if m.Codec != message.CodecMPEG4Audio || m.AACType == message.AudioAACTypeAU {
+				c.frame(now, m.DTS.Milliseconds(), false, false)
+			}
+		}
+	}
+}
+
+func playFLV(ctx context.Context, u string, client *http.Client, c *clock) error {
+	f, err := DialFLV(ctx, client, u)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st := c.st
+	st.Connect, st.PlayStart = f.Head, f.Head
+	counted := &countingReader{r: f.Resp.Body}
+	f.FLVReader = NewFLVReader(counted)
+	defer func() { st.Bytes = counted.n }()
+	for {
+		tag, err := f.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		now := time.Now()
+		switch {
+		case tag.Type == TagVideo && len(tag.Body) >= 2 && (tag.Body[1] == 1 || tag.Body[0]&0x0f != 7 && tag.Body[0]&0x0f != 12):
+			c.frame(now, int64(tag.Timestamp), true, tag.Body[0]>>4 == 1)
+		case tag.Type == TagAudio && len(tag.Body) >= 2 && (tag.Body[0]>>4 != 10 || tag.Body[1] == 1):
+			c.frame(now, int64(tag.Timestamp), false, false)
+		}
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n uint64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += uint64(n)
+	return n, err
+}
