@@ -58,6 +58,7 @@ type client struct {
 type streamEntry struct {
 	id      string
 	clients int
+	viewer  *client // the player that created it, if one did: names it in the API
 }
 
 func (s *Server) handleConn(nc net.Conn) {

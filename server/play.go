@@ -446,7 +446,7 @@ func (s *Server) newViewer(cid string, remote net.Addr, app, stream, param, tcUR
 	c.src.viewers++
 	st := s.streams[c.streamURL]
 	if st == nil {
-		st = &streamEntry{id: randomID("vid-", 7)}
+		st = &streamEntry{id: randomID("vid-", 7), viewer: c}
 		s.streams[c.streamURL] = st
 	}
 	st.clients++

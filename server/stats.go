@@ -169,8 +169,9 @@ func (s *Server) EachLive(fn func(param string, bytesIn uint64)) {
 	}
 }
 
-// Streams lists the streams that have a publisher (accepted or waiting for
-// its hooks), in SRS's /api/v1/streams/ shape, ordered by url.
+// Streams lists the streams that have a client (a publisher accepted or
+// waiting for its hooks, or players), in SRS's /api/v1/streams/ shape,
+// ordered by url. SRS lists a stream only players use too, named by them.
 func (s *Server) Streams() []srs.Stream {
 	now := time.Now()
 	s.mu.Lock()
@@ -187,6 +188,9 @@ func (s *Server) Streams() []srs.Stream {
 					break
 				}
 			}
+		}
+		if pub == nil {
+			pub = st.viewer
 		}
 		if pub != nil {
 			info.Name, info.App, info.TcURL = pub.stream, pub.app, pub.tcURL
