@@ -121,14 +121,13 @@ func encodeRelay(msg message.Message) *relayMsg {
 // headers, the GOP cache, and the players. Its lock is the source's own,
 // not the server's, so that publishers do not contend on one lock.
 type relay struct {
-	mu        sync.Mutex
-	meta      *relayMsg
-	ash, vsh  *relayMsg
-	gop       []*relayMsg
-	gopVideo  int // video messages in gop
-	gopAudio  int // audio messages since the last video
-	players   map[*viewer]struct{}
-	published bool
+	mu       sync.Mutex
+	meta     *relayMsg
+	ash, vsh *relayMsg
+	gop      []*relayMsg
+	gopVideo int // video messages in gop
+	gopAudio int // audio messages since the last video
+	players  map[*viewer]struct{}
 }
 
 // publish hands one message of the publisher to the caches and to every
@@ -136,7 +135,6 @@ type relay struct {
 func (r *relay) publish(m *relayMsg) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.published = true
 	switch {
 	case m.typ == typeData:
 		r.meta = m
@@ -185,7 +183,6 @@ func (r *relay) clearGOP() {
 func (r *relay) unpublish() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.published = false
 	r.meta, r.ash, r.vsh = nil, nil, nil
 	r.clearGOP()
 	r.gop = nil
