@@ -425,3 +425,62 @@ func TestRelaySharesBodiesAndSkipsLikeSRS(t *testing.T) {
 		}
 	}
 }
+
+// A player that reads nothing never holds the publisher up: its queue is
+// cut to the sequence headers whenever it spans more than QueueLength,
+// and it is told at its end how much it skipped.
+func TestSlowPlayerDoesNotHoldThePublisher(t *testing.T) {
+	rec := &recorder{}
+	s := startServer(t, Config{MergedWrite: -1, QueueLength: time.Second}, rec)
+	pub := startSynth(t, s, "cam1")
+	pub.Pad = 64 << 10
+	pub.headers()
+	p, err := dialPlay(t, s, "live/cam1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20 s of media, 32 MB: far more than the sockets hold.
+	done := make(chan error, 1)
+	go func() { done <- pub.GOP(500) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the publisher was held up by a player that reads nothing")
+	}
+	p.Close()
+	testkit.WaitFor(t, 5*time.Second, "the stop event", func() bool { return len(rec.eventsOf(EventStop)) == 1 })
+	if ev := rec.eventsOf(EventStop)[0]; ev.Skipped == 0 {
+		t.Errorf("stop %+v: want skipped messages", ev)
+	}
+	if n := len(rec.eventsOf(EventUnpublish)); n != 0 {
+		t.Errorf("the publisher ended (%d unpublish events)", n)
+	}
+}
+
+// BenchmarkRelayFanout is the cost of one publisher message reaching 100
+// players' queues: the message is encoded once (encodeRelay), then each
+// player only queues a pointer.
+func BenchmarkRelayFanout(b *testing.B) {
+	s := &Server{cfg: withDefaults(Config{})}
+	var r relay
+	players := make([]*viewer, 100)
+	for i := range players {
+		players[i] = s.newPlayer(&client{}, ProtoRTMP)
+		r.attach(players[i])
+	}
+	au := make([]byte, 4000)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		m := encodeRelay(&message.Video{Codec: message.CodecH264, Type: message.VideoTypeAU, IsKeyFrame: i%50 == 0,
+			DTS: time.Duration(i) * 40 * time.Millisecond, AU: au})
+		r.publish(m)
+		if i%10 == 9 {
+			for _, p := range players {
+				p.take(nil)
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ package synth
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/url"
 	"strings"
@@ -34,7 +35,10 @@ const msid = 0x1000000
 
 // Publisher is one publishing connection.
 type Publisher struct {
-	C     *gortmplib.Client
+	C *gortmplib.Client
+	// Pad makes each video frame this many bytes longer (zeros before its
+	// number), for tests that need volume.
+	Pad   int
 	mu    sync.Mutex
 	frame int // the next video frame's number
 }
@@ -103,8 +107,12 @@ func (p *Publisher) Frame(key bool) error {
 	p.frame++
 	p.mu.Unlock()
 	dts := time.Duration(n) * FrameInterval
+	au := make([]byte, 6+p.Pad)
+	binary.BigEndian.PutUint32(au, uint32(2+p.Pad)) // one NAL unit: an AUD, padded
+	au[4] = 0x09
+	au[len(au)-1] = byte(n + 1)
 	err := p.C.Write(&message.Video{ChunkStreamID: 6, MessageStreamID: msid, Codec: message.CodecH264, IsKeyFrame: key,
-		Type: message.VideoTypeAU, DTS: dts, AU: []byte{0, 0, 0, 2, 0x09, byte(n + 1)}})
+		Type: message.VideoTypeAU, DTS: dts, AU: au})
 	if err != nil {
 		return err
 	}
