@@ -105,7 +105,12 @@ func TestPlayRTMPStartsAtTheLastKeyframe(t *testing.T) {
 	pub.headers()
 	pub.gop(10)
 	pub.gop(3) // frames 10..12: the cache holds this GOP only
-	testkit.WaitFor(t, 5*time.Second, "the publisher's media", func() bool { return s.sourceGOPLen("/live/cam1") == 6 })
+	// The whole second GOP: 6 messages from frame 11's keyframe on (the
+	// first GOP passes through 6 messages too).
+	testkit.WaitFor(t, 5*time.Second, "the second GOP", func() bool {
+		n, first := s.sourceGOP("/live/cam1")
+		return n == 6 && first == 11
+	})
 
 	p, err := dialPlay(t, s, "live/cam1?v=1")
 	if err != nil {
@@ -239,6 +244,7 @@ func TestPlayRTMPWaitsForThePublisher(t *testing.T) {
 		t.Fatal(err)
 	}
 	readKinds(t, p, 1) // |RtmpSampleAccess
+	testkit.WaitFor(t, 5*time.Second, "the player attached", func() bool { return len(rec.eventsOf(EventPlay)) == 1 })
 	pub := startSynth(t, s, "later")
 	pub.headers()
 	pub.gop(3)
@@ -277,7 +283,7 @@ func TestPlayFLV(t *testing.T) {
 	pub := startSynth(t, s, "cam1")
 	pub.headers()
 	pub.gop(4)
-	testkit.WaitFor(t, 5*time.Second, "the publisher's media", func() bool { return s.sourceGOPLen("/live/cam1") == 8 })
+	testkit.WaitFor(t, 5*time.Second, "the publisher's media", func() bool { n, _ := s.sourceGOP("/live/cam1"); return n == 8 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -378,17 +384,22 @@ func mustRead(r *http.Request) []byte {
 	return b
 }
 
-// sourceGOPLen is how many messages the GOP cache of url holds.
-func (s *Server) sourceGOPLen(url string) int {
+// sourceGOP is how many messages the GOP cache of url holds, and the last
+// byte of the first one's body (synth's frame number for a video frame).
+func (s *Server) sourceGOP(url string) (n int, first byte) {
 	s.mu.Lock()
 	src := s.sources[url]
 	s.mu.Unlock()
 	if src == nil {
-		return -1
+		return -1, 0
 	}
 	src.relay.mu.Lock()
 	defer src.relay.mu.Unlock()
-	return len(src.relay.gop)
+	if len(src.relay.gop) > 0 {
+		b := src.relay.gop[0].body
+		first = b[len(b)-1]
+	}
+	return len(src.relay.gop), first
 }
 
 func TestRelaySharesBodiesAndSkipsLikeSRS(t *testing.T) {
