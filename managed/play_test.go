@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/player"
 	"github.com/rtmpload/rtmpload/server"
+	"github.com/rtmpload/rtmpload/srsapi"
 )
 
 // TestPlayLikeSRS plays on SRS 7.0.18 and on the embedded server side by
@@ -70,10 +72,10 @@ func TestPlayLikeSRS(t *testing.T) {
 	}
 	defer emb.Close()
 
-	type target struct{ name, rtmp, flv string }
+	type target struct{ name, rtmp, flv, api string }
 	targets := []target{
-		{"srs", "rtmp://" + real.RTMPAddr(), real.FLVBase()},
-		{"emb", "rtmp://" + emb.RTMPAddr(), "http://" + emb.FLVAddr()},
+		{"srs", "rtmp://" + real.RTMPAddr(), real.FLVBase(), real.APIURL()},
+		{"emb", "rtmp://" + emb.RTMPAddr(), "http://" + emb.FLVAddr(), "http://" + emb.APIAddr()},
 	}
 	seen := map[string][]string{}
 	for _, tg := range targets {
@@ -88,6 +90,7 @@ func TestPlayLikeSRS(t *testing.T) {
 		add("flv published: %s", flvView(ctx, tg.flv+"/live/cam1.flv?v=2", 5, false))
 		add("flv refused: %s", flvView(ctx, tg.flv+"/live/denied.flv", 1, false))
 		add("flv no publisher: %s", flvView(ctx, tg.flv+"/live/nobody.flv", 1, false))
+		add("api: %s", apiView(ctx, t, tg.rtmp, tg.flv, tg.api))
 		// The publisher leaves while an HTTP-FLV player plays.
 		f, err := player.DialFLV(ctx, nil, tg.flv+"/live/cam1.flv")
 		if err != nil {
@@ -151,6 +154,55 @@ func rtmpView(ctx context.Context, u string, n int) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// apiView plays cam1 over RTMP and HTTP-FLV, and names nobody publishes
+// over each, and describes what the HTTP API lists meanwhile (addresses
+// left out). The names are fresh: SRS forgets a stream its last player
+// left only at its next look, up to 350 ms later.
+func apiView(ctx context.Context, t *testing.T, rtmp, flv, api string) string {
+	var closers []func() error
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	for _, u := range []string{rtmp + "/live/cam1", rtmp + "/live/other"} {
+		p, err := player.DialRTMP(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closers = append(closers, p.Close)
+	}
+	f, err := player.DialFLV(ctx, nil, flv+"/live/cam1.flv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closers = append(closers, f.Close)
+	// No answer comes for a name nobody publishes: the request waits.
+	fctx, cancel := context.WithCancel(ctx)
+	closers = append(closers, func() error { cancel(); return nil })
+	go player.DialFLV(fctx, nil, flv+"/live/flvonly.flv")
+	time.Sleep(300 * time.Millisecond) // the on_play calls
+	cli := &srsapi.Client{Base: api}
+	clients, err := cli.Clients(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams, err := cli.Streams(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range clients {
+		scheme, _, _ := strings.Cut(c.TcURL, "://")
+		out = append(out, fmt.Sprintf("%s %s publish=%v %s %s", c.Type, c.Name, c.Publish, scheme, c.URL))
+	}
+	for _, s := range streams {
+		out = append(out, fmt.Sprintf("stream %s clients=%d active=%v", s.Name, s.Clients, s.Publish.Active))
+	}
+	slices.Sort(out) // the lists' orders differ: SRS's is its own
+	return strings.Join(out, "; ")
 }
 
 // flvView GETs u and describes the answer and up to n tags, within 1.5 s.

@@ -38,6 +38,8 @@ type client struct {
 	sc        *gortmplib.ServerConn
 	nc        net.Conn
 	src       *source // looked up when identified, before the hooks
+	// api is set for a player: its type, name and tcUrl in the API.
+	api *srs.Client
 
 	mu        sync.Mutex
 	active    bool // accepted: Publish.Start sent

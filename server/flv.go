@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/schema"
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // handleFLV serves GET /app/stream.flv as SRS 7.0.18's http_remux does
@@ -38,7 +39,8 @@ func (s *Server) handleFLV(w http.ResponseWriter, r *http.Request) {
 		addr = &net.TCPAddr{}
 	}
 	// SRS names the vhost, not the HTTP host, in an HTTP-FLV play's tcUrl.
-	c := s.newViewer(cid, addr, app, stream, param, "rtmp://"+defaultVhost+"/"+app)
+	c := s.newViewer(cid, addr, nil, app, stream, param, "rtmp://"+defaultVhost+"/"+app,
+		srs.Client{Type: "flv-play", Name: stream + ".flv", TcURL: "http://" + r.Host + "/" + app})
 	defer s.removeViewer(c)
 	log := s.log.With("cid", cid, "stream", c.streamURL, "param", c.param, "proto", ProtoHTTPFLV)
 	s.emit(Event{Kind: EventPlayRequest, Protocol: ProtoHTTPFLV, ClientID: cid, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param})

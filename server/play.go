@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bluenviron/gortmplib"
+
 	"github.com/rtmpload/rtmpload/schema"
 	"github.com/rtmpload/rtmpload/srs"
 )
@@ -295,16 +297,22 @@ func (s *Server) playHookRequest(c *client) *srs.PlayHookRequest {
 // newViewer makes the client of a player: its identity, its stream's
 // statistic (the hooks' stream_id) and its source, as newClient does for a
 // publisher; players are not in s.clients.
-func (s *Server) newViewer(cid string, remote net.Addr, app, stream, param, tcURL string) *client {
+//
+// api is how SRS's /api/v1/clients/ shows the player: its type
+// ("rtmp-play", "flv-play"), name and tcUrl (for HTTP-FLV the file name and
+// the HTTP URL, unlike the hooks', docs/srs-behaviour.md, "Play").
+// sc is the RTMP connection, nil for HTTP-FLV.
+func (s *Server) newViewer(cid string, remote net.Addr, sc *gortmplib.ServerConn, app, stream, param, tcURL string, api srs.Client) *client {
 	ip := remote.String()
 	if host, _, err := net.SplitHostPort(ip); err == nil {
 		ip = host
 	}
 	c := &client{
 		id: cid, ip: ip, created: time.Now(), app: app, stream: stream, param: param, tcURL: tcURL,
-		streamURL: "/" + app + "/" + stream,
+		streamURL: "/" + app + "/" + stream, api: &api, sc: sc,
 	}
 	s.mu.Lock()
+	s.viewers[cid] = c
 	c.src = s.fetchSource(c.streamURL)
 	c.src.viewers++
 	st := s.streams[c.streamURL]
@@ -320,6 +328,7 @@ func (s *Server) newViewer(cid string, remote net.Addr, app, stream, param, tcUR
 func (s *Server) removeViewer(c *client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.viewers, c.id)
 	c.src.viewers--
 	s.dropSource(c.src)
 	if st := s.streams[c.streamURL]; st != nil {

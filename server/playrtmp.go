@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/message"
 
 	"github.com/rtmpload/rtmpload/schema"
+	"github.com/rtmpload/rtmpload/srs"
 )
 
 // servePlay serves an RTMP play as SRS 7.0.18 does (docs/srs-behaviour.md,
@@ -25,8 +26,7 @@ func (s *Server) servePlay(cid string, nc net.Conn, sc *gortmplib.ServerConn, lw
 		param = "?" + sc.URL.RawQuery
 	}
 	tcURL := (&url.URL{Scheme: sc.URL.Scheme, Host: sc.URL.Host, Path: "/" + app}).String()
-	c := s.newViewer(cid, nc.RemoteAddr(), app, stream, param, tcURL)
-	c.sc, c.nc = sc, nc
+	c := s.newViewer(cid, nc.RemoteAddr(), sc, app, stream, param, tcURL, srs.Client{Type: "rtmp-play", Name: stream, TcURL: tcURL})
 	defer s.removeViewer(c)
 	log := s.log.With("cid", cid, "stream", c.streamURL, "param", c.param, "proto", ProtoRTMP)
 	s.emit(Event{Kind: EventPlayRequest, Protocol: ProtoRTMP, ClientID: cid, IP: c.ip, App: c.app, Stream: c.stream, Param: c.param})

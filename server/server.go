@@ -204,6 +204,7 @@ type Server struct {
 	sources map[string]*source      // by stream url: SRS's source pool
 	streams map[string]*streamEntry // by stream url: exists while any client uses it
 	players map[*viewer]struct{}    // playing (attached to their source)
+	viewers map[string]*client      // by client id: players from play command to disconnect
 	// unpubClosed stops new on_unpublish calls once Close waits for them.
 	unpubClosed bool
 
@@ -231,6 +232,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		sources: map[string]*source{},
 		streams: map[string]*streamEntry{},
 		players: map[*viewer]struct{}{},
+		viewers: map[string]*client{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.unpubCtx, s.unpubCancel = context.WithCancel(context.Background())

@@ -189,8 +189,11 @@ func (s *Server) Streams() []srs.Stream {
 				}
 			}
 		}
-		if pub == nil {
-			pub = st.viewer
+		if pub == nil && st.viewer != nil {
+			// SRS names a stream a player made by that player's name:
+			// "NAME.flv" for HTTP-FLV.
+			v := st.viewer
+			info.Name, info.App, info.TcURL = v.api.Name, v.app, v.api.TcURL
 		}
 		if pub != nil {
 			info.Name, info.App, info.TcURL = pub.stream, pub.app, pub.tcURL
@@ -219,8 +222,9 @@ func (s *Server) Streams() []srs.Stream {
 	return out
 }
 
-// Clients lists the publishing clients in SRS's /api/v1/clients/ shape,
-// ordered by client id.
+// Clients lists the clients, publishers and players, in SRS's
+// /api/v1/clients/ shape, ordered by client id. A player's bytes are its
+// RTMP connection's (SRS updates them late; HTTP-FLV: 0).
 func (s *Server) Clients() []srs.Client {
 	now := time.Now()
 	s.mu.Lock()
@@ -251,6 +255,18 @@ func (s *Server) Clients() []srs.Client {
 		c.mu.Lock()
 		info.Kbps.Recv30s = c.rate.kbps(now, recv)
 		c.mu.Unlock()
+		out = append(out, info)
+	}
+	for _, c := range s.viewers {
+		info := *c.api
+		info.ID, info.Vhost, info.IP, info.URL = c.id, s.vhostID, c.ip, c.streamURL
+		info.Alive = float64(now.Sub(c.created).Milliseconds()) / 1000
+		if st := s.streams[c.streamURL]; st != nil {
+			info.Stream = st.id
+		}
+		if c.sc != nil {
+			info.RecvBytes, info.SendBytes = c.sc.BytesReceived(), c.sc.BytesSent()
+		}
 		out = append(out, info)
 	}
 	slices.SortFunc(out, func(a, b srs.Client) int {
