@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -268,4 +269,14 @@ func livePublisher(ctx context.Context, t *testing.T, u string) (stop func()) {
 	stop = func() { once.Do(func() { live(); p.Close() }) }
 	t.Cleanup(stop)
 	return stop
+}
+
+func TestReadServeAddrsHTTPFLV(t *testing.T) {
+	p := t.TempDir() + "/serve.addr"
+	if err := os.WriteFile(p, []byte("rtmp rtmp://127.0.0.1:1/live\napi http://127.0.0.1:2\nhttp-flv http://127.0.0.1:3/live\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, a, f := readServeAddrs(p); r != "127.0.0.1:1" || a != "http://127.0.0.1:2" || f != "http://127.0.0.1:3" {
+		t.Fatalf("read %q %q %q", r, a, f)
+	}
 }

@@ -23,14 +23,16 @@ type ServeConfig struct {
 	RTMPListen string // default "127.0.0.1:0"
 	APIListen  string // default "127.0.0.1:0"
 	// Hook URLs; "" = none.
-	OnPublish, OnUnpublish string
-	Takeover               bool
+	OnPublish, OnUnpublish, OnPlay, OnStop string
+	Takeover                               bool
+	// FLVListen serves HTTP-FLV players when set ("127.0.0.1:0": a free port).
+	FLVListen string
 }
 
 // Serve is a running `rtmpload serve`. Create it with StartServe.
 type Serve struct {
 	*proc
-	rtmp, api string
+	rtmp, api, flv string
 }
 
 var _ Server = (*Serve)(nil)
@@ -56,6 +58,15 @@ func StartServe(ctx context.Context, cfg ServeConfig) (*Serve, error) {
 	if cfg.OnUnpublish != "" {
 		args = append(args, "--on-unpublish", cfg.OnUnpublish)
 	}
+	if cfg.OnPlay != "" {
+		args = append(args, "--on-play", cfg.OnPlay)
+	}
+	if cfg.OnStop != "" {
+		args = append(args, "--on-stop", cfg.OnStop)
+	}
+	if cfg.FLVListen != "" {
+		args = append(args, "--http-flv-listen", cfg.FLVListen)
+	}
 	if cfg.Takeover {
 		args = append(args, "--takeover")
 	}
@@ -69,22 +80,23 @@ func StartServe(ctx context.Context, cfg ServeConfig) (*Serve, error) {
 	}
 	s := &Serve{proc: p}
 	deadline := time.Now().Add(15 * time.Second)
-	for s.rtmp == "" || s.api == "" {
+	for s.rtmp == "" || s.api == "" || (cfg.FLVListen != "" && s.flv == "") {
 		if p.exited() || time.Now().After(deadline) {
 			_ = p.Stop(context.Background())
 			return nil, fmt.Errorf("rtmpload serve did not start (see %s)", logPath)
 		}
 		time.Sleep(20 * time.Millisecond)
-		s.rtmp, s.api = readServeAddrs(outPath)
+		s.rtmp, s.api, s.flv = readServeAddrs(outPath)
 	}
 	return s, nil
 }
 
-// readServeAddrs reads serve's "rtmp rtmp://ADDR/live" and "api http://ADDR" lines.
-func readServeAddrs(path string) (rtmp, api string) {
+// readServeAddrs reads serve's "rtmp rtmp://ADDR/live", "api http://ADDR"
+// and "http-flv http://ADDR/live" lines.
+func readServeAddrs(path string) (rtmp, api, flv string) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", ""
+		return "", "", ""
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -95,8 +107,11 @@ func readServeAddrs(path string) (rtmp, api string) {
 		if a, ok := strings.CutPrefix(sc.Text(), "api "); ok {
 			api = a
 		}
+		if a, ok := strings.CutPrefix(sc.Text(), "http-flv "); ok {
+			flv = strings.TrimSuffix(a, "/live")
+		}
 	}
-	return rtmp, api
+	return rtmp, api, flv
 }
 
 func or(s, def string) string {
@@ -108,6 +123,10 @@ func or(s, def string) string {
 
 // RTMPAddr is the host:port it listens on.
 func (s *Serve) RTMPAddr() string { return s.rtmp }
+
+// FLVBase is where it serves HTTP-FLV, http://host:port ("" without
+// ServeConfig.FLVListen): FLVBase()+"/app/stream.flv".
+func (s *Serve) FLVBase() string { return s.flv }
 
 // APIURL is its SRS-shaped HTTP API, http://host:port.
 func (s *Serve) APIURL() string { return s.api }

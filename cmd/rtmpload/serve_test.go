@@ -118,3 +118,44 @@ func TestServeRejectsArguments(t *testing.T) {
 		}
 	}
 }
+
+// --http-flv-listen adds a third address line, where players get HTTP-FLV.
+func TestServeHTTPFLVAddress(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		code := run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--http-flv-listen", "127.0.0.1:0"}, nil, pw, &stderr)
+		pw.Close()
+		done <- code
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "http-flv "); ok {
+				line <- v
+				break
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case u := <-line:
+		if !strings.HasPrefix(u, "http://127.0.0.1:") || !strings.HasSuffix(u, "/live") {
+			t.Fatalf("http-flv line %q", u)
+		}
+		c, err := net.DialTimeout("tcp", strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/live"), 5*time.Second)
+		if err != nil {
+			t.Fatalf("HTTP-FLV port: %v", err)
+		}
+		c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no http-flv line within 10 s\n%s", stderr.String())
+	}
+}
