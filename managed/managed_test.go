@@ -103,6 +103,8 @@ func TestGenerateNginxConfig(t *testing.T) {
 		HTTPListen:    "127.0.0.1:19351",
 		OnPublish:     "http://127.0.0.1:48080/api/v1/hooks/on_publish",
 		OnPublishDone: "http://127.0.0.1:48080/api/v1/hooks/on_unpublish?x=1;y",
+		OnPlay:        "http://127.0.0.1:48080/api/v1/hooks/on_play",
+		OnPlayDone:    "http://127.0.0.1:48080/api/v1/hooks/on_stop",
 	}))
 	noHooks := GenerateNginxConfig(NginxConfig{Dir: "/r", App: "cams", RTMPListen: "a:1", HTTPListen: "a:2"})
 	if strings.Contains(noHooks, "on_publish") || !strings.Contains(noHooks, "application cams {") {
