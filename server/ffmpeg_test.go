@@ -3,8 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,24 +58,37 @@ func TestFFmpegDeniedSeesInputOutputError(t *testing.T) {
 func TestFFmpegAllowedPublishes(t *testing.T) {
 	rec := &recorder{}
 	hs := rec.hookServer(t, answerBody(200, `{"code":0,"msg":null}`))
-	s := startServer(t, Config{OnPublish: []string{hs.URL}}, rec)
+	s := startServer(t, Config{OnPublish: []string{hs.URL}, FLVListen: "127.0.0.1:0"}, rec)
 
 	var seen srs.Stream
 	done := make(chan struct{})
+	// Once the stream is up, ffmpeg plays it for 1 s over RTMP and over
+	// HTTP-FLV and must decode what the relay rebuilt without an error.
+	var plays [2]string
 	go func() {
 		defer close(done)
 		for range 200 { // bounded: 200 x 20 ms
 			if st := s.Streams(); len(st) == 1 && st[0].Video != nil && st[0].Audio != nil && st[0].Video.Width > 0 {
 				seen = st[0]
-				return
+				break
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		var wg sync.WaitGroup
+		for i, u := range []string{"rtmp://" + s.RTMPAddr() + "/live/cam01", "http://" + s.FLVAddr() + "/live/cam01.flv"} {
+			wg.Go(func() { plays[i] = ffmpegPlay(t, u) })
+		}
+		wg.Wait()
 	}()
 	stderr, err := runFFmpeg(t, "rtmp://"+s.RTMPAddr()+"/live/cam01")
 	<-done
 	if err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, stderr)
+	}
+	for _, p := range plays {
+		if p != "" {
+			t.Error(p)
+		}
 	}
 	if v, a := seen.Video, seen.Audio; v == nil || v.Codec != "H264" || v.Width != 320 || v.Height != 240 ||
 		a == nil || a.Codec != "AAC" || a.SampleRate != 44100 || a.Profile != "LC" {
@@ -84,4 +99,20 @@ func TestFFmpegAllowedPublishes(t *testing.T) {
 	if end.Reason != EndClosed || end.VideoMsgs < 40 || end.AudioMsgs < 40 {
 		t.Errorf("unpublish = %+v", end)
 	}
+}
+
+// ffmpegPlay plays u for 1 s of media, decoding it, and says what went
+// wrong ("" when ffmpeg decoded it without an error).
+func ffmpegPlay(t *testing.T, u string) string {
+	bin := testkit.FFmpeg(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-xerror",
+		"-i", u, "-t", "1", "-f", "null", "-")
+	cmd.WaitDelay = 2 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) > 0 {
+		return fmt.Sprintf("ffmpeg playing %s: %v\n%s", u, err, out)
+	}
+	return ""
 }
