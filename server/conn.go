@@ -40,6 +40,9 @@ type client struct {
 	src       *source // looked up when identified, before the hooks
 	// api is set for a player: its type, name and tcUrl in the API.
 	api *srs.Client
+	// sent counts a player's media bytes (the relay writes them, not
+	// gortmplib, whose count has the control messages only).
+	sent atomic.Uint64
 
 	mu        sync.Mutex
 	active    bool // accepted: Publish.Start sent

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtmpload/rtmpload/schema"
@@ -53,11 +54,11 @@ func (s *Server) handleFLV(w http.ResponseWriter, r *http.Request) {
 	p := s.newPlayer(c, ProtoHTTPFLV)
 	stop := context.AfterFunc(r.Context(), func() { p.stop(EndClosed) })
 	defer stop()
-	out := &flvSink{w: w, rc: http.NewResponseController(w), version: s.cfg.Version}
+	out := &flvSink{w: w, rc: http.NewResponseController(w), version: s.cfg.Version, out: &c.sent}
 	log.Info("play started")
 	s.play(p, out)
-	s.endPlay(p, out.bytes)
-	log.Info("play ended", "reason", p.reason(), "bytes", out.bytes)
+	s.endPlay(p, c.sent.Load())
+	log.Info("play ended", "reason", p.reason(), "bytes", c.sent.Load())
 	if p.reason() == EndUnpublished || p.reason() == EndServerClosed {
 		// SRS cuts the chunked body: the player reads an unexpected EOF.
 		panic(http.ErrAbortHandler)
@@ -82,7 +83,7 @@ type flvSink struct {
 	version string
 	started bool
 	buf     []byte
-	bytes   uint64
+	out     *atomic.Uint64 // bytes written
 }
 
 func (k *flvSink) write(batch []queued) error {
@@ -110,7 +111,7 @@ func (k *flvSink) write(batch []queued) error {
 	}
 	k.rc.SetWriteDeadline(time.Now().Add(playSendTimeout))
 	n, err := k.w.Write(b)
-	k.bytes += uint64(n)
+	k.out.Add(uint64(n))
 	if err == nil {
 		err = k.rc.Flush()
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortmplib"
@@ -63,20 +64,26 @@ func (s *Server) servePlay(cid string, nc net.Conn, sc *gortmplib.ServerConn, lw
 	// The player's own messages (acknowledgements, pause, closeStream) are
 	// read and dropped; its end or close ends the play.
 	go func() {
+		decodeErrs := 0
 		for {
-			if _, err := sc.Read(); err != nil {
-				if reason, final := endReason(err); final {
-					p.stop(reason)
-					return
-				}
+			_, err := sc.Read()
+			if err == nil {
+				decodeErrs = 0
+				continue
+			}
+			reason, final := endReason(err)
+			if decodeErrs++; final || decodeErrs > maxDecodeErrors {
+				p.stop(cmpOr(reason, EndError))
+				return
 			}
 		}
 	}()
 	log.Info("play started")
-	s.play(p, &rtmpSink{w: lw, nc: nc})
+	s.play(p, &rtmpSink{w: lw, nc: nc, out: &c.sent})
 	nc.Close()
-	s.endPlay(p, sc.BytesSent())
-	log.Info("play ended", "reason", p.reason(), "bytes", sc.BytesSent())
+	bytes := c.sent.Load() + sc.BytesSent()
+	s.endPlay(p, bytes)
+	log.Info("play ended", "reason", p.reason(), "bytes", bytes)
 }
 
 // rtmpSink writes a batch as RTMP chunks: each message one fmt 0 chunk and
@@ -84,6 +91,7 @@ func (s *Server) servePlay(cid string, nc net.Conn, sc *gortmplib.ServerConn, lw
 type rtmpSink struct {
 	w   *lockedWriter
 	nc  net.Conn
+	out *atomic.Uint64 // bytes written
 	buf []byte
 }
 
@@ -127,7 +135,8 @@ func (k *rtmpSink) write(batch []queued) error {
 		k.buf = nil // one burst (a GOP) must not pin its size for the whole play
 	}
 	k.nc.SetWriteDeadline(time.Now().Add(playSendTimeout))
-	_, err := k.w.Write(b)
+	n, err := k.w.Write(b)
+	k.out.Add(uint64(n))
 	return err
 }
 

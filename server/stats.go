@@ -223,8 +223,8 @@ func (s *Server) Streams() []srs.Stream {
 }
 
 // Clients lists the clients, publishers and players, in SRS's
-// /api/v1/clients/ shape, ordered by client id. A player's bytes are its
-// RTMP connection's (SRS updates them late; HTTP-FLV: 0).
+// /api/v1/clients/ shape, ordered by client id. A player's bytes are
+// counted as they go (SRS updates its own late).
 func (s *Server) Clients() []srs.Client {
 	now := time.Now()
 	s.mu.Lock()
@@ -264,8 +264,10 @@ func (s *Server) Clients() []srs.Client {
 		if st := s.streams[c.streamURL]; st != nil {
 			info.Stream = st.id
 		}
+		info.SendBytes = c.sent.Load()
 		if c.sc != nil {
-			info.RecvBytes, info.SendBytes = c.sc.BytesReceived(), c.sc.BytesSent()
+			info.RecvBytes = c.sc.BytesReceived()
+			info.SendBytes += c.sc.BytesSent()
 		}
 		out = append(out, info)
 	}
