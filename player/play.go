@@ -29,6 +29,18 @@ type Options struct {
 	StallThreshold time.Duration
 	// HTTPClient plays HTTP-FLV; default http.DefaultClient.
 	HTTPClient *http.Client
+	// OnFrame, if set, sees every frame as it arrives, from the play's
+	// goroutine: what a latency measure joins with the publisher's send
+	// times. It must be quick.
+	OnFrame func(Frame)
+}
+
+// Frame is one media frame a viewer received.
+type Frame struct {
+	At    time.Time     // when it was read
+	TS    time.Duration // its timestamp, as the server sent it
+	Video bool
+	Key   bool // a video keyframe
 }
 
 // Stats is what one play saw. Durations are from the start of Play.
@@ -72,11 +84,15 @@ type clock struct {
 	ts0, last int64 // ms
 	minLag    time.Duration
 	started   bool
+	onFrame   func(Frame)
 }
 
 // frame records a media frame with timestamp ts (ms) arriving at now.
 func (c *clock) frame(now time.Time, ts int64, video, key bool) {
 	st := c.st
+	if c.onFrame != nil {
+		c.onFrame(Frame{At: now, TS: time.Duration(ts) * time.Millisecond, Video: video, Key: key})
+	}
 	if !c.started {
 		c.started, c.wall0, c.ts0, c.last = true, now, ts, ts
 		st.FirstFrame = now.Sub(c.start)
@@ -126,7 +142,7 @@ func Play(ctx context.Context, rawURL string, opt Options) Stats {
 		defer cancel()
 	}
 	st := Stats{}
-	c := &clock{start: start, threshold: opt.StallThreshold, st: &st}
+	c := &clock{start: start, threshold: opt.StallThreshold, st: &st, onFrame: opt.OnFrame}
 	switch {
 	case strings.HasPrefix(rawURL, "rtmp://"):
 		st.Protocol = "rtmp"

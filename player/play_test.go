@@ -75,7 +75,16 @@ func TestPlayMeasures(t *testing.T) {
 	defer stop()
 
 	for _, u := range []string{"rtmp://" + s.RTMPAddr() + "/live/cam1", "http://" + s.FLVAddr() + "/live/cam1.flv"} {
-		st := Play(ctx, u, Options{Watch: 1500 * time.Millisecond})
+		var frames, keys int
+		st := Play(ctx, u, Options{Watch: time.Second, OnFrame: func(f Frame) {
+			frames++
+			if f.Key {
+				keys++
+			}
+		}})
+		if frames != st.VideoFrames+st.AudioFrames || keys == 0 {
+			t.Errorf("%s: OnFrame saw %d frames, %d keyframes; stats %+v", u, frames, keys, st)
+		}
 		if st.End != nil {
 			t.Errorf("%s: ended with %v", u, st.End)
 		}
