@@ -23,18 +23,20 @@ const (
 	ProbeTCP     = "tcp"     // TCP connect to the URL's host:port
 	ProbeGet     = "get"     // HTTP GET: any answer is up, 5xx is erroring
 	ProbePublish = "publish" // an SRS-shaped on_publish, judged by SRS's allow rule
+	ProbePlay    = "play"    // an SRS-shaped on_play, judged by the same rule (docs/srs-behaviour.md, "Play")
 )
 
 // ProbeConfig configures Probe.
 type ProbeConfig struct {
 	URL      string
 	Interval time.Duration // between probes; default 1 s
-	// Method is ProbeTCP (default), ProbeGet or ProbePublish. Only
-	// ProbePublish sends an on_publish body: a real service may count or
-	// refuse it, so it is for when the user asks.
+	// Method is ProbeTCP (default), ProbeGet, ProbePublish or ProbePlay.
+	// Only ProbePublish and ProbePlay send a hook body: a real service may
+	// count or refuse it, so they are for when the user asks.
 	Method string
-	// Timeout bounds one probe; default 2 s, and for ProbePublish SRS's
-	// 30 s hook timeout, so that "slow" means SRS would have given up.
+	// Timeout bounds one probe; default 2 s, and for ProbePublish and
+	// ProbePlay SRS's 30 s hook timeout, so that "slow" means SRS would have
+	// given up.
 	Timeout time.Duration
 	OnState func(StateChange) // the first result and every change of State
 }
@@ -46,10 +48,10 @@ func CheckProbe(cfg ProbeConfig) error {
 		return fmt.Errorf("hook: probe URL: %w", err)
 	}
 	switch cfg.Method {
-	case "", ProbeTCP, ProbeGet, ProbePublish:
+	case "", ProbeTCP, ProbeGet, ProbePublish, ProbePlay:
 		return nil
 	}
-	return fmt.Errorf("hook: unknown probe method %q (want tcp, get or publish)", cfg.Method)
+	return fmt.Errorf("hook: unknown probe method %q (want tcp, get, publish or play)", cfg.Method)
 }
 
 // CheckURL tells whether s is an http:// or https:// URL with a host: what
@@ -77,7 +79,7 @@ func Probe(ctx context.Context, cfg ProbeConfig) error {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 2 * time.Second
-		if cfg.Method == ProbePublish {
+		if cfg.Method == ProbePublish || cfg.Method == ProbePlay {
 			cfg.Timeout = 30 * time.Second
 		}
 	}
@@ -89,7 +91,7 @@ func Probe(ctx context.Context, cfg ProbeConfig) error {
 			addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 		}
 		probe = func(ctx context.Context) (schema.CallbackState, string) { return probeTCP(ctx, addr) }
-	case ProbeGet, ProbePublish:
+	case ProbeGet, ProbePublish, ProbePlay:
 		client := &http.Client{Transport: &http.Transport{
 			Proxy: nil,
 			// A fresh connection each time, as SRS makes: a reused one
@@ -102,7 +104,7 @@ func Probe(ctx context.Context, cfg ProbeConfig) error {
 			return probeHTTP(ctx, client, method, cfg.URL)
 		}
 	default:
-		return fmt.Errorf("hook: unknown probe method %q (want tcp, get or publish)", cfg.Method)
+		return fmt.Errorf("hook: unknown probe method %q (want tcp, get, publish or play)", cfg.Method)
 	}
 
 	last := schema.CallbackState("")
@@ -142,9 +144,9 @@ func probeTCP(ctx context.Context, addr string) (schema.CallbackState, string) {
 func probeHTTP(ctx context.Context, client *http.Client, method, target string) (schema.CallbackState, string) {
 	var req *http.Request
 	var err error
-	if method == ProbePublish {
+	if method == ProbePublish || method == ProbePlay {
 		var body []byte
-		if body, err = probeBody(); err == nil {
+		if body, err = probeBody(method); err == nil {
 			req, err = http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 		}
 		if err == nil {
@@ -194,11 +196,19 @@ func probeHTTP(ctx context.Context, client *http.Client, method, target string) 
 
 // probeBody is an on_publish as SRS sends it (docs/srs-behaviour.md, "Hook request", key order
 // kept), for a stream no publisher uses, so the probe cannot conflict.
-func probeBody() ([]byte, error) {
+// For ProbePlay it is an on_play, in that hook's key order.
+func probeBody(method string) ([]byte, error) {
 	b := make([]byte, 6)
 	rand.Read(b) // never fails (crypto/rand)
 	id := hex.EncodeToString(b)
 	stream := "rtmpload-probe-" + id
+	if method == ProbePlay {
+		return json.Marshal(srs.PlayHookRequest{
+			ServerID: "rtmpload-probe", ServiceID: "rtmpload", Action: string(schema.ActionPlay), ClientID: "probe-" + id,
+			IP: "127.0.0.1", Vhost: defaultVhost, App: "live", Stream: stream, TcURL: "rtmp://127.0.0.1/live",
+			StreamURL: "/live/" + stream, StreamID: "vid-probe-" + id,
+		})
+	}
 	return json.Marshal(srs.HookRequest{
 		ServerID: "rtmpload-probe", ServiceID: "rtmpload", Action: string(schema.ActionPublish), ClientID: "probe-" + id,
 		IP: "127.0.0.1", Vhost: defaultVhost, App: "live", TcURL: "rtmp://127.0.0.1/live",

@@ -139,3 +139,25 @@ func TestProbeBadConfig(t *testing.T) {
 		t.Error("unknown method accepted")
 	}
 }
+
+// play: an on_play for a probe stream, judged by SRS's rule; the hook
+// answers plays in every mode, faults included.
+func TestProbePlay(t *testing.T) {
+	s := start(t, Config{Mode: schema.HookDeny, Faults: []Fault{fault(t, 150*time.Millisecond, 150*time.Millisecond, "deny")}})
+	s.Arm(time.Now())
+	log, cancel := probe(t, ProbeConfig{URL: s.OnPlayURL(), Method: ProbePlay})
+	for _, want := range []schema.CallbackState{schema.StateUp, schema.StateDenying, schema.StateUp} {
+		if c := log.next(t); c.State != want {
+			t.Fatalf("probe state %+v, want %s", c, want)
+		}
+	}
+	cancel()
+	for _, c := range s.Calls() {
+		if c.Action != schema.ActionPlay || !strings.HasPrefix(c.Stream, "rtmpload-probe-") {
+			t.Fatalf("probe call %+v", c)
+		}
+	}
+	if err := CheckProbe(ProbeConfig{URL: s.OnPlayURL(), Method: "stop"}); err == nil || !strings.Contains(err.Error(), "publish or play") {
+		t.Errorf("CheckProbe of an unknown method: %v", err)
+	}
+}

@@ -89,7 +89,7 @@ func runFlags(stderr io.Writer) (*pflag.FlagSet, *runArgs) {
 	fs.Var(&a.server, "server", "start a real server for the run: embedded, serve (the embedded one as a process of its own, its CPU and memory apart), nginx-rtmp, or srs=PATH-TO-SRS")
 	fs.Var(&a.hook, "hook", "the on_publish callback: serve (built-in), proxy=URL (built-in in front of your service), external")
 	fs.StringVar(&a.hookProbe, "hook-probe", "", "with --hook external: the callback URL to watch (TCP connect every second)")
-	fs.StringVar(&a.hookProbeMethod, "hook-probe-method", "tcp", "how --hook-probe probes: tcp (connect), get (HTTP GET), publish (an SRS-shaped on_publish for a probe stream: only if your service tolerates it)")
+	fs.StringVar(&a.hookProbeMethod, "hook-probe-method", "tcp", "how --hook-probe probes: tcp (connect), get (HTTP GET), publish or play (an SRS-shaped on_publish or on_play for a probe stream: only if your service tolerates it)")
 	fs.BoolVar(&a.duplicateRace, "duplicate-race", false, "make the embedded server reproduce SRS 7.0.18's duplicate-accept race (a source cleanup during the owner's hook lets a later publisher in too)")
 	fs.BoolVar(&a.takeover, "takeover", false, "make the embedded server let the newest publisher of a name take it over, closing the old one after the new one's first 2 s of media (as MediaMTX does)")
 	fs.StringVar(&a.runID, "run-id", "", "name of the run (shards of one run share it; default: time and random)")
