@@ -65,3 +65,20 @@ func TestNginxPlay(t *testing.T) {
 		t.Fatalf("play_done recorded as %+v, want on_stop", c)
 	}
 }
+
+// In proxy mode an on_play goes to the upstream like an on_publish, and its
+// answer is judged by SRS's rule.
+func TestProxyPlay(t *testing.T) {
+	up, got := upstream(t, 0, 200, "application/json", `{"code":403,"msg":"no ticket"}`)
+	s := start(t, Config{Upstream: up.URL + "/cb"})
+	r := post(t, s.OnPlayURL(), srsPlayCall("p1", "cam01", "?rtmpload=v1-2"))
+	if r.status != 200 || r.body != `{"code":403,"msg":"no ticket"}` {
+		t.Fatalf("relayed %d %q", r.status, r.body)
+	}
+	if g := got(); len(g) != 1 || !strings.Contains(g[0].body, `"action":"on_play"`) {
+		t.Fatalf("upstream saw %+v", g)
+	}
+	if c := call(t, s, 1); c.Action != schema.ActionPlay || c.Verdict != VerdictDeny || c.Upstream == nil || c.Attempt != "v1-2" {
+		t.Fatalf("proxied play recorded as %+v", c)
+	}
+}
