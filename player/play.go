@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
-
-	"github.com/bluenviron/gortmplib/pkg/message"
 )
 
 // DefaultStallThreshold is how far a viewer's media clock may fall behind
@@ -174,7 +171,7 @@ func playRTMP(ctx context.Context, u string, c *clock) error {
 	defer stop()
 	defer func() { st.Bytes = p.BytesReceived() }()
 	for {
-		msg, err := p.Read()
+		m, err := p.ReadRaw()
 		if err != nil {
 			if ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 				return ctx.Err()
@@ -186,24 +183,30 @@ func playRTMP(ctx context.Context, u string, c *clock) error {
 				}
 				return io.EOF
 			}
-			var ne net.Error
-			if errors.As(err, &ne) {
-				return err
-			}
-			continue // a message gortmplib cannot decode: skipped, as a player would
+			return err
 		}
-		now := time.Now()
-		switch m := msg.(type) {
-		case *message.Video:
-			if m.Type == message.VideoTypeAU {
-				c.frame(now, m.DTS.Milliseconds(), true, m.IsKeyFrame)
-			}
-		case *message.Audio:
-			if m.Codec != message.CodecMPEG4Audio || m.AACType == message.AudioAACTypeAU {
-				c.frame(now, m.DTS.Milliseconds(), false, false)
-			}
+		if frame, video, key := classify(m.Type, m.Body); frame {
+			c.frame(time.Now(), m.Timestamp.Milliseconds(), video, key)
 		}
 	}
+}
+
+// classify tells a media frame from a sequence header or another message,
+// by the FLV tag body that RTMP audio and video messages share: for AVC and
+// HEVC (and AAC) the packet type byte says 1 for a frame; other legacy
+// codecs have only frames.
+func classify(typ uint8, b []byte) (frame, video, key bool) {
+	switch {
+	case typ == TagVideo && len(b) >= 2 && b[0]&0x80 == 0:
+		codec := b[0] & 0x0f
+		if (codec == 7 || codec == 12) && b[1] != 1 {
+			return false, true, false
+		}
+		return true, true, b[0]>>4 == 1
+	case typ == TagAudio && len(b) >= 2:
+		return b[0]>>4 != 10 || b[1] == 1, false, false
+	}
+	return false, false, false
 }
 
 func playFLV(ctx context.Context, u string, client *http.Client, c *clock) error {
@@ -225,12 +228,8 @@ func playFLV(ctx context.Context, u string, client *http.Client, c *clock) error
 			}
 			return err
 		}
-		now := time.Now()
-		switch {
-		case tag.Type == TagVideo && len(tag.Body) >= 2 && (tag.Body[1] == 1 || tag.Body[0]&0x0f != 7 && tag.Body[0]&0x0f != 12):
-			c.frame(now, int64(tag.Timestamp), true, tag.Body[0]>>4 == 1)
-		case tag.Type == TagAudio && len(tag.Body) >= 2 && (tag.Body[0]>>4 != 10 || tag.Body[1] == 1):
-			c.frame(now, int64(tag.Timestamp), false, false)
+		if frame, video, key := classify(tag.Type, tag.Body); frame {
+			c.frame(time.Now(), int64(tag.Timestamp), video, key)
 		}
 	}
 }

@@ -91,7 +91,8 @@ func TestPlayMeasures(t *testing.T) {
 		if st.PlayStart <= 0 || st.FirstFrame < st.PlayStart || st.FirstKeyframe < st.FirstFrame || st.FirstKeyframe > st.Played {
 			t.Errorf("%s: timings out of order: %+v", u, st)
 		}
-		if st.VideoFrames < 10 || st.AudioFrames < 10 || st.Bytes == 0 || st.Kbps() <= 0 {
+		// At least the first merged write (more than 8 messages over 350 ms).
+		if st.VideoFrames < 4 || st.AudioFrames < 4 || st.Bytes == 0 || st.Kbps() <= 0 {
 			t.Errorf("%s: %+v", u, st)
 		}
 		t.Logf("%s: start %v, first frame %v, keyframe %v, %d video, %.0f kb/s, %d stalls",
