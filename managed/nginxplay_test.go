@@ -15,7 +15,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/internal/synth"
 	"github.com/rtmpload/rtmpload/internal/testkit"
-	"github.com/rtmpload/rtmpload/player"
+	"github.com/rtmpload/rtmpload/internal/testplayer"
 )
 
 // TestNginxPlayHooks plays on nginx-rtmp with on_play and on_play_done
@@ -57,14 +57,14 @@ func TestNginxPlayHooks(t *testing.T) {
 	defer stop()
 	time.Sleep(1500 * time.Millisecond)
 
-	st := player.Play(ctx, "rtmp://"+n.RTMPAddr()+"/live/cam1?rtmpload=v1-1", player.Options{Watch: 1500 * time.Millisecond})
+	st := testplayer.Play(ctx, "rtmp://"+n.RTMPAddr()+"/live/cam1?rtmpload=v1-1", testplayer.Options{Watch: 1500 * time.Millisecond})
 	if st.End != nil || st.VideoFrames == 0 || st.FirstKeyframe == 0 {
 		t.Errorf("allowed play: %+v", st)
 	}
 	// nginx-rtmp asks on_play before it answers the play: a refusal is a
 	// close before any status (SRS answers Play.Start first).
-	denied := player.Play(ctx, "rtmp://"+n.RTMPAddr()+"/live/denied", player.Options{Watch: 3 * time.Second})
-	if !errors.Is(denied.End, player.ErrClosedWithoutStatus) || denied.PlayStart != 0 {
+	denied := testplayer.Play(ctx, "rtmp://"+n.RTMPAddr()+"/live/denied", testplayer.Options{Watch: 3 * time.Second})
+	if !errors.Is(denied.End, testplayer.ErrClosedWithoutStatus) || denied.PlayStart != 0 {
 		t.Errorf("refused play: %+v, want closed without a status", denied)
 	}
 	time.Sleep(300 * time.Millisecond)

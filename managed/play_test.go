@@ -19,7 +19,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/internal/synth"
 	"github.com/rtmpload/rtmpload/internal/testkit"
-	"github.com/rtmpload/rtmpload/player"
+	"github.com/rtmpload/rtmpload/internal/testplayer"
 	"github.com/rtmpload/rtmpload/server"
 	"github.com/rtmpload/rtmpload/srsapi"
 )
@@ -93,7 +93,7 @@ func TestPlayLikeSRS(t *testing.T) {
 		add("flv no publisher: %s", flvView(ctx, tg.flv+"/live/nobody.flv", 1, false))
 		add("api: %s", apiView(ctx, t, tg.rtmp, tg.flv, tg.api))
 		// The publisher leaves while an HTTP-FLV player plays.
-		f, err := player.DialFLV(ctx, nil, tg.flv+"/live/cam1.flv")
+		f, err := testplayer.DialFLV(ctx, nil, tg.flv+"/live/cam1.flv")
 		if err != nil {
 			t.Fatalf("%s: %v", tg.name, err)
 		}
@@ -121,7 +121,7 @@ func TestPlayLikeSRS(t *testing.T) {
 // rtmpView plays u and describes what came: the statuses, then up to n
 // messages or how the play ended within 1.5 s.
 func rtmpView(ctx context.Context, u string, n int) string {
-	p, err := player.DialRTMP(ctx, u)
+	p, err := testplayer.DialRTMP(ctx, u)
 	if err != nil {
 		return "dial: " + err.Error()
 	}
@@ -169,13 +169,13 @@ func apiView(ctx context.Context, t *testing.T, rtmp, flv, api string) string {
 		}
 	}()
 	for _, u := range []string{rtmp + "/live/cam1", rtmp + "/live/other"} {
-		p, err := player.DialRTMP(ctx, u)
+		p, err := testplayer.DialRTMP(ctx, u)
 		if err != nil {
 			t.Fatal(err)
 		}
 		closers = append(closers, p.Close)
 	}
-	f, err := player.DialFLV(ctx, nil, flv+"/live/cam1.flv")
+	f, err := testplayer.DialFLV(ctx, nil, flv+"/live/cam1.flv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func apiView(ctx context.Context, t *testing.T, rtmp, flv, api string) string {
 	// No answer comes for a name nobody publishes: the request waits.
 	fctx, cancel := context.WithCancel(ctx)
 	closers = append(closers, func() error { cancel(); return nil })
-	go player.DialFLV(fctx, nil, flv+"/live/flvonly.flv")
+	go testplayer.DialFLV(fctx, nil, flv+"/live/flvonly.flv")
 	time.Sleep(300 * time.Millisecond) // the on_play calls
 	cli := &srsapi.Client{Base: api}
 	clients, err := cli.Clients(ctx)
@@ -210,9 +210,9 @@ func apiView(ctx context.Context, t *testing.T, rtmp, flv, api string) string {
 func flvView(ctx context.Context, u string, n int, _ bool) string {
 	ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	defer cancel()
-	f, err := player.DialFLV(ctx, nil, u)
+	f, err := testplayer.DialFLV(ctx, nil, u)
 	switch {
-	case errors.Is(err, player.ErrClosedWithoutStatus):
+	case errors.Is(err, testplayer.ErrClosedWithoutStatus):
 		return "closed without an answer"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "no answer"

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/internal/synth"
 	"github.com/rtmpload/rtmpload/internal/testkit"
-	"github.com/rtmpload/rtmpload/player"
+	"github.com/rtmpload/rtmpload/internal/testplayer"
 )
 
 func startSynth(t *testing.T, s *Server, name string) *synthPub {
@@ -49,11 +49,11 @@ func (p *synthPub) gop(n int) {
 	}
 }
 
-func dialPlay(t *testing.T, s *Server, path string) (*player.RTMP, error) {
+func dialPlay(t *testing.T, s *Server, path string) (*testplayer.RTMP, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p, err := player.DialRTMP(ctx, "rtmp://"+s.RTMPAddr()+"/"+path)
+	p, err := testplayer.DialRTMP(ctx, "rtmp://"+s.RTMPAddr()+"/"+path)
 	if p != nil {
 		t.Cleanup(func() { p.Close() })
 	}
@@ -62,7 +62,7 @@ func dialPlay(t *testing.T, s *Server, path string) (*player.RTMP, error) {
 
 // readKinds reads n messages and names each: "data NAME", "video sh",
 // "video key", "video", "audio sh", "audio".
-func readKinds(t *testing.T, p *player.RTMP, n int) ([]string, []message.Message) {
+func readKinds(t *testing.T, p *testplayer.RTMP, n int) ([]string, []message.Message) {
 	t.Helper()
 	p.NetConn().SetReadDeadline(time.Now().Add(5 * time.Second))
 	var kinds []string
@@ -288,7 +288,7 @@ func TestPlayFLV(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	f, err := player.DialFLV(ctx, nil, "http://"+s.FLVAddr()+"/live/cam1.flv?v=2")
+	f, err := testplayer.DialFLV(ctx, nil, "http://"+s.FLVAddr()+"/live/cam1.flv?v=2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestPlayFLV(t *testing.T) {
 			t.Errorf("the tag after the headers is not the keyframe: % x", tag.Body[:2])
 		}
 	}
-	if want := []uint8{player.TagScript, player.TagAudio, player.TagVideo, player.TagVideo, player.TagAudio}; string(types) != string(want) {
+	if want := []uint8{testplayer.TagScript, testplayer.TagAudio, testplayer.TagVideo, testplayer.TagVideo, testplayer.TagAudio}; string(types) != string(want) {
 		t.Errorf("tag types %v, want %v", types, want)
 	}
 	on := rec.callsOf("on_play")
@@ -344,7 +344,7 @@ func TestPlayFLVRefusedAndWaiting(t *testing.T) {
 	s := startServer(t, Config{FLVListen: "127.0.0.1:0", OnPlay: []string{hs.URL + "/on_play"}, OnStop: []string{hs.URL + "/on_stop"}}, rec)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := player.DialFLV(ctx, nil, "http://"+s.FLVAddr()+"/live/denied.flv"); !errors.Is(err, player.ErrClosedWithoutStatus) {
+	if _, err := testplayer.DialFLV(ctx, nil, "http://"+s.FLVAddr()+"/live/denied.flv"); !errors.Is(err, testplayer.ErrClosedWithoutStatus) {
 		t.Fatalf("refused HTTP-FLV: %v, want the connection closed with no answer", err)
 	}
 	if ev := rec.eventsOf(EventPlayReject); len(ev) != 1 || ev[0].Reason != ReasonHookErrorStatus || ev[0].Protocol != ProtoHTTPFLV {
@@ -353,12 +353,12 @@ func TestPlayFLVRefusedAndWaiting(t *testing.T) {
 
 	// No publisher: no answer at all until one comes.
 	type result struct {
-		f   *player.FLV
+		f   *testplayer.FLV
 		err error
 	}
 	got := make(chan result, 1)
 	go func() {
-		f, err := player.DialFLV(ctx, nil, "http://"+s.FLVAddr()+"/live/later.flv")
+		f, err := testplayer.DialFLV(ctx, nil, "http://"+s.FLVAddr()+"/live/later.flv")
 		got <- result{f, err}
 	}()
 	testkit.WaitFor(t, 5*time.Second, "the waiting player", func() bool { return len(rec.eventsOf(EventPlay)) == 1 })
@@ -375,7 +375,7 @@ func TestPlayFLVRefusedAndWaiting(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	defer r.f.Close()
-	if tag, err := r.f.Next(); err != nil || tag.Type != player.TagScript {
+	if tag, err := r.f.Next(); err != nil || tag.Type != testplayer.TagScript {
 		t.Fatalf("first tag %+v, %v; want onMetaData", tag, err)
 	}
 }

@@ -1,8 +1,10 @@
-// Package player plays streams the way viewers do, over RTMP (on
-// gortmplib's pkg/ packages) and HTTP-FLV (net/http and an FLV tag reader),
-// and measures what a viewer sees: connect and play timings, time to the
-// first frame and the first keyframe, received bitrate and stalls.
-package player
+// Package testplayer plays streams over RTMP (on gortmplib's pkg/
+// packages) and HTTP-FLV (net/http and an FLV tag reader) for the tests and
+// benchmarks that compare the embedded server with SRS and nginx-rtmp: it
+// shows what a player receives message by message (Read), and measures a
+// play (Play): connect and play timings, time to the first frame and the
+// first keyframe, received bitrate and stalls.
+package testplayer
 
 import (
 	"bufio"
