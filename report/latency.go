@@ -2,10 +2,9 @@ package report
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 	"time"
-
-	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -19,12 +18,18 @@ const (
 	MetricUpstreamLatency = "upstream_latency"
 )
 
-// Latency histograms hold microseconds from 1 µs to 1 h at 3 significant
-// digits: bounded memory whatever the run length.
+// Latency figures are microseconds from 1 µs to 1 h, reported at the
+// precision of an HDR histogram with 3 significant digits (what the runner's
+// own histograms use): a value counts as the whole range of values
+// equivalent to it at that precision.
 const (
 	histMin  = 1
 	histMax  = int64(time.Hour / time.Microsecond)
 	histSigs = 3
+	// histSubBits is log2 of the 2048 sub-buckets that 3 significant digits
+	// need: values below 2048 µs are exact, and each doubling above halves
+	// the resolution.
+	histSubBits = 11
 )
 
 // LatencyMetrics lists every latency metric a summary can hold: what a
@@ -44,34 +49,63 @@ func metricRank(m string) int {
 	return len(metricOrder)
 }
 
-// histograms keeps one HDR histogram per (metric, group) plus "all".
+// histograms keeps the values of each (metric, group) plus "all". It keeps
+// the values themselves, not an HDR histogram per key: such a histogram
+// covering 1 µs to 1 h holds ~190 KB of counters, so a results stream with
+// thousands of group names (a crafted or corrupt file) made a report
+// allocate gigabytes, and even a run of a few groups spent milliseconds
+// clearing and scanning empty counters. The values cost 8 bytes an
+// observation, which the attempts the builder holds dwarf, and give the
+// same figures (equivalentRange, TestLatencyMatchesHDR).
 type histograms struct {
-	h    map[[2]string]*hdrhistogram.Histogram
+	h    map[[2]string][]int64
 	src  map[string]string
 	keys [][2]string
 }
 
 func newHistograms() *histograms {
-	return &histograms{h: make(map[[2]string]*hdrhistogram.Histogram), src: make(map[string]string)}
+	return &histograms{h: make(map[[2]string][]int64), src: make(map[string]string)}
 }
 
 func (hs *histograms) record(metric, source, group string, d time.Duration) {
 	hs.src[metric] = source
-	us := max(d.Microseconds(), histMin)
+	us := min(max(d.Microseconds(), histMin), histMax) // clamped to the histograms' range
 	groups := []string{"all", group}
 	if group == "all" {
 		groups = groups[:1]
 	}
 	for _, g := range groups {
 		k := [2]string{metric, g}
-		h, ok := hs.h[k]
-		if !ok {
-			h = hdrhistogram.New(histMin, histMax, histSigs)
-			hs.h[k] = h
+		if _, ok := hs.h[k]; !ok {
 			hs.keys = append(hs.keys, k)
 		}
-		_ = h.RecordValue(min(us, histMax)) // clamped: cannot fail
+		hs.h[k] = append(hs.h[k], us)
 	}
+}
+
+// equivalentRange returns the lowest and highest values an HDR histogram of
+// histSigs significant digits holds in the same counter as v (v >= 0).
+func equivalentRange(v int64) (lo, hi int64) {
+	shift := max(bits.Len64(uint64(v))-histSubBits, 0)
+	lo = v >> shift << shift
+	return lo, lo + 1<<shift - 1
+}
+
+// quantile is an HDR histogram's ValueAtQuantile over sorted values: the
+// highest value equivalent to the one at rank ceil-ish(q% of n) (at least
+// the first, at most the last).
+func quantile(sorted []int64, q float64) int64 {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	rank := (min(q, 100)/100)*float64(n) + 0.5
+	i := n
+	if rank < float64(n) {
+		i = max(int(rank), 1)
+	}
+	_, hi := equivalentRange(sorted[i-1])
+	return hi
 }
 
 func (hs *histograms) rows() []LatencyRow {
@@ -102,13 +136,14 @@ func (hs *histograms) rows() []LatencyRow {
 		if k[1] != "all" && groupsOf[k[0]] == 1 {
 			continue // the same figures as its "all" row
 		}
-		h := hs.h[k]
+		v := slices.Clone(hs.h[k])
+		slices.Sort(v)
 		ms := func(us int64) float64 { return float64(us) / 1000 }
 		rows = append(rows, LatencyRow{
-			Metric: k[0], Source: hs.src[k[0]], Group: k[1], Count: h.TotalCount(),
-			P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)), P95: ms(h.ValueAtQuantile(95)),
-			P99: ms(h.ValueAtQuantile(99)), P999: ms(h.ValueAtQuantile(99.9)), Max: ms(h.Max()),
-			Histogram: buckets(h),
+			Metric: k[0], Source: hs.src[k[0]], Group: k[1], Count: int64(len(v)),
+			P50: ms(quantile(v, 50)), P90: ms(quantile(v, 90)), P95: ms(quantile(v, 95)),
+			P99: ms(quantile(v, 99)), P999: ms(quantile(v, 99.9)), Max: ms(quantile(v, 100)),
+			Histogram: buckets(v),
 		})
 	}
 	return rows
@@ -136,17 +171,14 @@ func recordWire(hs *histograms, a *Attempt) {
 // from 0.1 ms (a loopback handshake) to 50 s (past SRS's 30 s hook timeout).
 var bucketBounds = []float64{0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000}
 
-// buckets spreads an HDR histogram over bucketBounds.
-func buckets(h *hdrhistogram.Histogram) []LatencyBucket {
+// buckets spreads values over bucketBounds.
+func buckets(values []int64) []LatencyBucket {
 	counts := make([]int64, len(bucketBounds)+1)
-	for _, bar := range h.Distribution() {
-		if bar.Count == 0 {
-			continue
-		}
-		// An HDR bar's values are equivalent at its precision: its lower end places it.
-		v := float64(bar.From) / 1000
-		i, _ := slices.BinarySearch(bucketBounds, v)
-		counts[i] += bar.Count
+	for _, us := range values {
+		// A value stands for its HDR-equivalent range: its lower end places it.
+		lo, _ := equivalentRange(us)
+		i, _ := slices.BinarySearch(bucketBounds, float64(lo)/1000)
+		counts[i]++
 	}
 	first, last := -1, -1
 	for i, c := range counts {
