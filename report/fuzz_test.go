@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,17 +14,40 @@ import (
 
 // FuzzRead feeds arbitrary results streams to the reader, the summary and
 // the merge: none may panic.
+//
+// The seeds are small on purpose: a header and one event of each kind the
+// recorded runs hold, their long strings and lists cut (seedLine). Go's
+// fuzzer minimizes every input that finds new coverage before it counts any
+// execution, and its minimizer tries removing every byte range, quadratic in
+// the input's length: seeds of a dozen whole lines (2-3 KB) kept both
+// workers minimizing for their full minute, and a 10 s run made ~10
+// executions.
 func FuzzRead(f *testing.F) {
 	paths, _ := filepath.Glob("testdata/*.jsonl")
-	for _, p := range paths {
+	more, _ := filepath.Glob("testdata/classify/*.jsonl")
+	for _, p := range append(paths, more...) {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
 		}
-		// The header and a handful of events: enough to reach every type,
-		// small enough for many executions a second.
-		lines := strings.SplitAfter(string(b), "\n")
-		f.Add([]byte(strings.Join(lines[:min(len(lines), 12)], "")))
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		header := seedLine(f, lines[0])
+		seen := make(map[string]bool)
+		for _, l := range lines[1:] {
+			var kind struct {
+				Type    string
+				Attempt struct{ Phase string }
+				Server  struct{ Kind string }
+			}
+			if err := json.Unmarshal([]byte(l), &kind); err != nil {
+				f.Fatalf("%s: %v", p, err)
+			}
+			k := kind.Type + "/" + kind.Attempt.Phase + "/" + kind.Server.Kind
+			if !seen[k] {
+				seen[k] = true
+				f.Add([]byte(header + seedLine(f, l)))
+			}
+		}
 	}
 	f.Add([]byte(`{"type":"run","t":"2026-01-01T00:00:00Z","run":{"schema":1,"id":"x","shards":1000000000}}` + "\n"))
 	f.Add([]byte(`{"type":"run","t":"2026-01-01T00:00:00Z","run":{"schema":1,"id":"x","shard":-1,"shards":2}}` + "\n"))
@@ -32,6 +56,39 @@ func FuzzRead(f *testing.F) {
 		_, _ = report.Summarize(bytes.NewReader(data))
 		_, _ = report.Merge([]report.Source{{Name: "a", R: bytes.NewReader(data)}}, nil)
 	})
+}
+
+// seedLine returns a results line with its strings cut to 40 bytes and its
+// lists to 3 entries (an attempt's stderr tail, a connection's wire marks):
+// the same kinds of fields in a fraction of the bytes.
+func seedLine(f *testing.F, line string) string {
+	var v any
+	if err := json.Unmarshal([]byte(line), &v); err != nil {
+		f.Fatal(err)
+	}
+	var cut func(v any) any
+	cut = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = cut(e)
+			}
+		case []any:
+			x = x[:min(len(x), 3)]
+			for i, e := range x {
+				x[i] = cut(e)
+			}
+			return x
+		case string:
+			return x[:min(len(x), 40)]
+		}
+		return v
+	}
+	b, err := json.Marshal(cut(v))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return string(b) + "\n"
 }
 
 // A line longer than any event rtmpload writes is refused, not held whole.
