@@ -351,3 +351,40 @@ func TestAnswersPingsAndAcknowledges(t *testing.T) {
 		t.Fatalf("%+v %v", r, r.Failure)
 	}
 }
+
+// TestATickBeforeTheStartSendsNoBacklog: a writer's tick carries the time
+// it fired, and a connection may join after that; it must not read the
+// negative elapsed time as hours of backlog (it once sent eight passes at
+// once).
+func TestATickBeforeTheStartSendsNoBacklog(t *testing.T) {
+	c := loadTiny(t)
+	enc, err := c.encoding(128, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	rc, _ := nc.(*net.TCPConn).SyscallConn()
+	now := time.Now()
+	pc := &pconn{rc: rc, enc: enc, loop: uint32(c.Loop() / time.Millisecond), t0: now.Add(50 * time.Millisecond), chunkSize: 128, sid: 1}
+	if !pc.service(now, &writer{}) {
+		t.Fatalf("service dropped the connection: %v", pc.err)
+	}
+	// Only the head and what is due at 0 ms: the first video frame, at most.
+	if limit := int64(len(enc.head) + enc.first.ends[1]); pc.sent > limit || pc.pass != 0 {
+		t.Fatalf("sent %d bytes (pass %d), want at most %d", pc.sent, pc.pass, limit)
+	}
+}

@@ -121,7 +121,8 @@ func (c *pconn) service(now time.Time, w *writer) bool {
 			iov = append(iov, c.enc.head)
 			c.headSent = true
 		}
-		iov = c.due(iov, uint32(now.Sub(c.t0)/time.Millisecond))
+		// now is when the tick fired: a connection added since is ahead of it.
+		iov = c.due(iov, uint32(max(now.Sub(c.t0), 0)/time.Millisecond))
 	}
 	w.iov = iov[:0]
 	if len(iov) == 0 {
