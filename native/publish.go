@@ -20,6 +20,8 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/bytecounter"
 	"github.com/bluenviron/gortmplib/pkg/handshake"
 	"github.com/bluenviron/gortmplib/pkg/message"
+
+	"github.com/rtmpload/rtmpload/schema"
 )
 
 // DefaultFlashVer is the flashVer of the connect command of ffmpeg 5.1
@@ -116,16 +118,16 @@ func (f *Failure) String() string {
 	var s string
 	switch f.What {
 	case WhatRefused:
-		s = "connection refused"
+		s = schema.NativeRefused
 	case WhatStatus:
 		s = "server answered " + f.Code
 		if f.Description != "" {
 			s += " (" + f.Description + ")"
 		}
 	case WhatClose:
-		s = "server closed the connection"
+		s = schema.NativeClosed
 	case WhatReset:
-		s = "server reset the connection"
+		s = schema.NativeReset
 	case WhatSilence:
 		s = "server did not answer"
 	default:
@@ -164,6 +166,18 @@ type Hooks struct {
 	// OnPhase is called as each phase begins, PhaseMedia once
 	// NetStream.Publish.Start came.
 	OnPhase func(phase string, at time.Time)
+	// OnProgress is called every ProgressEvery (default 1 s) while media
+	// flows, like ffmpeg's -progress blocks.
+	OnProgress    func(Progress)
+	ProgressEvery time.Duration
+}
+
+// Progress is how far a publishing attempt got.
+type Progress struct {
+	At    time.Time
+	Bytes int64         // written to the socket
+	Media time.Duration // the clip's time written (passes included)
+	Since time.Duration // since NetStream.Publish.Start: Media/Since is the speed
 }
 
 // target is a publish URL split as ffmpeg splits it: the app is the first
@@ -479,7 +493,25 @@ func (a *attempt) startMedia(sid uint32) error {
 	a.phase(PhaseMedia)
 	w := a.e.writers[int(a.e.next.Add(1))%len(a.e.writers)]
 	w.add(a.pc)
+	if a.hooks.OnProgress != nil {
+		a.progress(cmp.Or(a.hooks.ProgressEvery, time.Second))
+	}
 	return nil
+}
+
+// progress reports the attempt's progress every d until the writer lets
+// go of it, from a timer: no goroutine waits for it.
+func (a *attempt) progress(d time.Duration) {
+	var tick func()
+	tick = func() {
+		p, ok := a.pc.progress()
+		if !ok {
+			return
+		}
+		a.hooks.OnProgress(p)
+		time.AfterFunc(d, tick)
+	}
+	time.AfterFunc(d, tick)
 }
 
 // publishing reads what the server sends while the writer sends media,

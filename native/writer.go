@@ -102,6 +102,23 @@ func (c *pconn) detach() (first time.Time, sent int64, pend [][]byte, err error)
 	return c.first, c.sent, c.pend, c.err
 }
 
+// progress is what was written so far; false once detached.
+func (c *pconn) progress() (Progress, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	var media uint32
+	if c.next > 0 {
+		p := &c.enc.next
+		if c.pass == 0 {
+			p = &c.enc.first
+		}
+		media = p.due[c.next-1]
+	}
+	media += c.pass * c.loop
+	return Progress{At: now, Bytes: c.sent, Media: time.Duration(media) * time.Millisecond, Since: now.Sub(c.t0)}, !c.detached
+}
+
 // service writes what is due at now; false drops the connection.
 func (c *pconn) service(now time.Time, w *writer) bool {
 	c.mu.Lock()

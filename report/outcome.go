@@ -197,16 +197,16 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 			return o, "server rejected it: " + a.Server.Reason + ev
 		}
 	}
-	if a.Hook == nil && a.HookState == schema.StateDown && strings.Contains(a.Message, "Input/output error") {
+	if a.Hook == nil && a.HookState == schema.StateDown && schema.ServerHungUp(a.Message) {
 		return schema.OutcomeHookUnreachable, "the callback was down when the server asked it" + ev
 	}
-	if a.Hook == nil && strings.Contains(a.Message, "Connection refused") {
+	if a.Hook == nil && schema.ConnectionRefused(a.Message) {
 		return schema.OutcomeServerUnreachable, "the RTMP port refused the connection" + ev
 	}
-	if a.Hook == nil && strings.Contains(a.Message, "Input/output error") && a.Server != nil {
+	if a.Hook == nil && schema.ServerHungUp(a.Message) && a.Server != nil {
 		return schema.OutcomeHookUnreachable, "the server received the publish but the hook never saw it" + ev
 	}
-	if !strings.Contains(a.Message, "Input/output error") && a.Hook == nil {
+	if !schema.ServerHungUp(a.Message) && a.Hook == nil {
 		return schema.OutcomeFFmpegError, "ffmpeg failed before any hook call" + ev
 	}
 	return schema.OutcomeRejectedUnknown, "refused, cause not determined" + ev

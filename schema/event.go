@@ -17,7 +17,10 @@ import (
 //
 //   - 1: the first stream.
 //   - 2: "machine" events, the load machine's state every second (Machine).
-const Schema = 2
+//   - 3: an attempt may be a native publisher's (AttemptEvent.Engine
+//     "native": no pid, its exit message what the server did, its wire
+//     record its own); older streams read the same (every attempt ffmpeg's).
+const Schema = 3
 
 // Event types, the "type" field of every line.
 const (
@@ -142,6 +145,8 @@ type AttemptEvent struct {
 	Slot   int    `json:"slot"`
 	URL    string `json:"url,omitempty"`
 	PID    int    `json:"pid,omitempty"` // spawn: ffmpeg's pid (and process group)
+	// Engine is who published (EngineFFmpeg when empty); set on spawn.
+	Engine string `json:"engine,omitempty"`
 	// spawn, for an output of a fan-out process (several publishers in one
 	// ffmpeg, tee muxer): the process's first attempt id, the output's place
 	// (1..) and the process's outputs. tee opens them in this order.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -114,8 +115,25 @@ func TestSchema2MachineEvent(t *testing.T) {
 			t.Errorf("machine event changed:\nwas %s\nnow %s", line, back)
 		}
 	}
-	newer := `{"type":"run","t":"2026-12-06T01:00:00Z","run":{"schema":3,"id":"x"}}` + "\n"
+	newer := `{"type":"run","t":"2026-12-06T01:00:00Z","run":{"schema":` + strconv.Itoa(Schema+1) + `,"id":"x"}}` + "\n"
 	if err := Read(bytes.NewReader([]byte(newer)), func(Event) error { return nil }); err == nil || !bytes.Contains([]byte(err.Error()), []byte("upgrade rtmpload")) {
-		t.Errorf("schema 3 read with err %v", err)
+		t.Errorf("schema %d read with err %v", Schema+1, err)
+	}
+}
+
+// Schema 3 marks a native publisher's attempts: the engine reads back as
+// written; an attempt of an older stream has none (ffmpeg's).
+func TestSchema3NativeAttempt(t *testing.T) {
+	for _, v := range []string{"2", "3"} {
+		in := `{"type":"run","t":"2026-12-06T01:00:00Z","run":{"schema":` + v + `,"id":"x"}}` + "\n" +
+			`{"type":"attempt","t":"2026-12-06T01:00:01Z","attempt":{"id":"x-1","phase":"spawn","group":"g","stream":"s","slot":0,"engine":"native"}}` + "\n" +
+			`{"type":"attempt","t":"2026-12-06T01:00:01Z","attempt":{"id":"x-2","phase":"spawn","group":"g","stream":"t","slot":1,"pid":42}}` + "\n"
+		var got []Event
+		if err := Read(strings.NewReader(in), func(ev Event) error { got = append(got, ev); return nil }); err != nil {
+			t.Fatalf("schema %s: %v", v, err)
+		}
+		if len(got) != 3 || got[1].Attempt.Engine != EngineNative || got[2].Attempt.Engine != "" || got[2].Attempt.PID != 42 {
+			t.Fatalf("schema %s: %+v %+v", v, got[1].Attempt, got[2].Attempt)
+		}
 	}
 }
