@@ -202,6 +202,9 @@ func (s *Scenario) checkGroup(path string, g Group) *problem {
 			return problemAt(path, "param", "group %q: %v", g.Group, err)
 		}
 	}
+	if g.Engine != "" && g.Engine != schema.EngineFFmpeg && g.Engine != schema.EngineNative {
+		return problemAt(path, "engine", "group %q: engine %q: use ffmpeg or native", g.Group, g.Engine)
+	}
 	if g.Fanout < 0 || g.Fanout > MaxFanout {
 		return problemAt(path, "fanout", "group %q: fanout must be from 1 to %d publishers per ffmpeg process (tee opens its outputs one after another; more would keep the first waiting for media near SRS's 25 s limit), got %d", g.Group, MaxFanout, g.Fanout)
 	}

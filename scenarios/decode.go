@@ -89,6 +89,7 @@ type fileGroup struct {
 
 	Reconnect fileReconnect `yaml:"reconnect"`
 	Fanout    fanoutWhole   `yaml:"fanout"`
+	Engine    string        `yaml:"engine"`
 }
 
 // Load reads and parses a scenario file of at most MaxFileBytes. Ending
@@ -252,6 +253,7 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 			Start: time.Duration(g.Start), Ramp: time.Duration(g.Ramp), Hold: time.Duration(g.Hold),
 			Reconnect: Reconnect{Delay: time.Duration(g.Reconnect.Delay), Max: int(g.Reconnect.Max), Backoff: g.Reconnect.Backoff},
 			Fanout:    int(g.Fanout),
+			Engine:    g.Engine,
 		})
 	}
 	if s.Mode == ModeCapacity && s.Duration == 0 && len(s.Publishers) == 1 {

@@ -1,6 +1,10 @@
 package scenarios
 
-import "time"
+import (
+	"time"
+
+	"github.com/rtmpload/rtmpload/schema"
+)
 
 // Fan-out: several publishers of a group share one ffmpeg process, which publishes to each of
 // them through ffmpeg's tee muxer (each output is still its own RTMP connection).
@@ -31,6 +35,9 @@ func (s *Scenario) Batches(slots []Slot, fanout int) [][]Slot {
 		k[g.Group] = max(1, fanout)
 		if g.Fanout > 0 {
 			k[g.Group] = g.Fanout
+		}
+		if g.Engine == schema.EngineNative {
+			k[g.Group] = 1 // a connection each, no process to share
 		}
 	}
 	var batches [][]Slot

@@ -74,6 +74,11 @@ type Group struct {
 	// process (tee muxer), 1..MaxFanout; 0: the run's default (one each
 	// unless --fanout says otherwise). See Batches.
 	Fanout int
+	// Engine publishes the group: schema.EngineFFmpeg or
+	// schema.EngineNative; "" takes the run's (--engine, default ffmpeg).
+	// A native publisher is one connection of rtmpload's own (native/):
+	// fan-out does not apply to it.
+	Engine string
 }
 
 // Reconnect is a group's reconnect policy: the n-th reconnect (n = 1..Max)
