@@ -155,7 +155,7 @@ func holdOnce(b *testing.B, clipPath string, n int, hold, tick time.Duration) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := e.Publish(ctx, fmt.Sprintf("rtmp://%s/live/s%d", addr, i), Hooks{OnPhase: func(p string, _ time.Time) {
+			r := e.Publish(ctx, fmt.Sprintf("rtmp://%s/live/s%d", addr, i), Hooks{OnPhase: func(p string, _ time.Time, _ Timeline) {
 				if p == PhaseMedia {
 					publishing.Add(1)
 				}

@@ -139,7 +139,7 @@ func TestPublishesToTheEmbeddedServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	var phases []string
-	res := e.Publish(ctx, "rtmp://"+s.RTMPAddr()+"/live/cam1?token=abc", Hooks{OnPhase: func(p string, _ time.Time) { phases = append(phases, p) }})
+	res := e.Publish(ctx, "rtmp://"+s.RTMPAddr()+"/live/cam1?token=abc", Hooks{OnPhase: func(p string, _ time.Time, _ Timeline) { phases = append(phases, p) }})
 	if !res.Stopped || res.Failure != nil || res.Phase != PhaseMedia {
 		t.Fatalf("result %+v, failure %v", res, res.Failure)
 	}
@@ -182,7 +182,7 @@ func TestADuplicateSeesTheClose(t *testing.T) {
 	first := make(chan Result, 1)
 	started := make(chan struct{})
 	go func() {
-		first <- e.Publish(ctx, "rtmp://"+s.RTMPAddr()+"/live/dup", Hooks{OnPhase: func(p string, _ time.Time) {
+		first <- e.Publish(ctx, "rtmp://"+s.RTMPAddr()+"/live/dup", Hooks{OnPhase: func(p string, _ time.Time, _ Timeline) {
 			if p == PhaseMedia {
 				close(started)
 			}

@@ -164,8 +164,8 @@ type Result struct {
 // Hooks report an attempt's progress as it happens. Nil fields are skipped.
 type Hooks struct {
 	// OnPhase is called as each phase begins, PhaseMedia once
-	// NetStream.Publish.Start came.
-	OnPhase func(phase string, at time.Time)
+	// NetStream.Publish.Start came, with the timeline so far.
+	OnPhase func(phase string, at time.Time, so Timeline)
 	// OnProgress is called every ProgressEvery (default 1 s) while media
 	// flows, like ffmpeg's -progress blocks.
 	OnProgress    func(Progress)
@@ -236,7 +236,7 @@ func (e *Engine) Publish(ctx context.Context, rawURL string, hooks Hooks) Result
 func (a *attempt) phase(p string) {
 	a.res.Phase = p
 	if a.hooks.OnPhase != nil {
-		a.hooks.OnPhase(p, time.Now())
+		a.hooks.OnPhase(p, time.Now(), a.res.Timeline)
 	}
 }
 

@@ -62,7 +62,7 @@ func (b *Builder) Add(ev schema.Event) error {
 		switch ae.Phase {
 		case schema.PhaseSpawn:
 			a.Spawn = ev.Time
-			a.Process, a.Outputs = ae.Process, ae.Outputs
+			a.Process, a.Outputs, a.Engine = ae.Process, ae.Outputs, ae.Engine
 		case schema.PhasePublishing:
 			a.Publishing = ev.Time
 		case schema.PhaseStarved:

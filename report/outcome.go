@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -59,6 +60,7 @@ type Attempt struct {
 	Outputs int    `json:"outputs,omitempty"`
 
 	Spawn      time.Time `json:"spawn"`
+	Engine     string    `json:"engine,omitempty"` // schema.EngineNative, or "" for ffmpeg
 	Publishing time.Time `json:"publishing,omitzero"`
 	Exit       time.Time `json:"exit,omitzero"`
 
@@ -338,7 +340,12 @@ func evidence(a *Attempt) string {
 			parts = append(parts, "wire: unparsed")
 		}
 	}
-	if a.Class != "" {
+	switch {
+	case a.Class != "" && a.Engine == schema.EngineNative:
+		// A native attempt's message is what the server did.
+		what := cmp.Or(a.Message, string(a.Class))
+		parts = append(parts, fmt.Sprintf("native: %s after %s", what, a.Exit.Sub(a.Spawn).Round(time.Millisecond)))
+	case a.Class != "":
 		parts = append(parts, fmt.Sprintf("ffmpeg: %s exit %d after %s", a.Class, a.ExitCode, a.Exit.Sub(a.Spawn).Round(time.Millisecond)))
 	}
 	return " [" + strings.Join(parts, "; ") + "]"

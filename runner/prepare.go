@@ -70,11 +70,15 @@ func prepare(o Options, now time.Time) (*plan, error) {
 	if err := checkRunID(o.RunID); err != nil {
 		return nil, err
 	}
+	sc, err := withEngines(sc, o.Engine)
+	if err != nil {
+		return nil, err
+	}
+	o.Scenario = sc
 	p := &plan{o: o, sc: sc, id: o.RunID, mode: mode, server: o.Server, hook: o.Hook, cacheDir: o.CacheDir}
 	if p.id == "" {
 		p.id = newRunID(now)
 	}
-	var err error
 	p.expect = append(slices.Clone(sc.Expect), o.Expect...)
 	if p.thresholds, err = threshold.ParseAll(p.expect); err != nil {
 		return nil, err

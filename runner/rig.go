@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rtmpload/rtmpload/native"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,6 +34,7 @@ type rig struct {
 	tap         *tap.Tap // nil: --no-tap
 	rtmpBase    string   // rtmp://host:port/app/ the publishers use
 	clip        string
+	native      *native.Engine // nil: no group is native
 	ffVersion   string
 	resultsPath string
 	w           *schema.Writer
@@ -112,6 +114,9 @@ func (r *run) start(ctx context.Context) (g *rig, err error) {
 	}
 	sc := r.p.sc
 	if g.clip, err = media.Ensure(ctx, o.FFmpeg, r.p.cacheDir, media.Params{Clip: sc.Media.Clip, BitrateBps: sc.Media.BitrateBps}, o.Logger); err != nil {
+		return g, err
+	}
+	if err := r.startNative(g); err != nil {
 		return g, err
 	}
 	return g, r.openResults(g)

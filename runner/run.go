@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/rtmpload/rtmpload/native"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -99,8 +100,11 @@ type Options struct {
 	// It needs a view of each connection, to learn that an output opened:
 	// the tap, or the embedded server in this process.
 	FanoutParallel bool
-	Live           *Live // optional counters for progress display
-	Logger         *slog.Logger
+	// Engine publishes the groups that name none: schema.EngineFFmpeg
+	// (default) or schema.EngineNative (native/: rtmpload's own publisher).
+	Engine string
+	Live   *Live // optional counters for progress display
+	Logger *slog.Logger
 	// ServerLogger receives the embedded server's log (every publish); nil
 	// discards it.
 	ServerLogger *slog.Logger
@@ -182,6 +186,11 @@ type run struct {
 	clock     clock
 	spawn     Spawner
 	kids      kidsUsage // what the ffmpegs spawned used
+	// native publishes the native groups (nil: none), straight to
+	// nativeBase, the server itself (a native attempt needs no tap: it
+	// records its own wire phases).
+	native     *native.Engine
+	nativeBase string
 	// serverCPU and serverRSS are the server process's once the publishers
 	// are done (zero: no process of its own).
 	serverCPU time.Duration
@@ -208,6 +217,9 @@ func (r *run) publish(ctx context.Context, g *rig) outcome {
 	r.clipRate = clipByteRate(g.clip)
 	r.spawn = r.kids.counting(ffmpegSpawner(r.p.o.FFmpeg, g.clip, r.p.o.Grace))
 	r.serverPID = g.tg.pid
+	if g.native != nil {
+		r.native, r.nativeBase = g.native, g.tg.base(g.tg.addr)
+	}
 	start := time.Now()
 	// The header first, before anything the stream holds already.
 	g.w.Write(r.header(g, start))
@@ -289,6 +301,7 @@ func (r *run) header(g *rig, start time.Time) schema.Event {
 			"tap":          strconv.FormatBool(!o.NoTap),
 			"fanout":       strconv.Itoa(max(o.Fanout, 1)),
 			"fanout_open":  fanoutOpen(o.FanoutParallel),
+			"engine":       o.Engine,
 		},
 		Versions: map[string]string{
 			"rtmpload": Version,

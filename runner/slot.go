@@ -94,6 +94,11 @@ func groupIndex(sc *scenarios.Scenario, group string) int {
 // first -progress block: the output is open), its progress blocks, exit.
 func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publisher.Result {
 	u := r.urlOf(slot, id)
+	engine := ""
+	if r.native != nil && r.engineOf(slot.Group) == schema.EngineNative {
+		engine = schema.EngineNative
+		u = publishURL(r.nativeBase, slot.Stream, joinQuery(r.query, r.p.sc.ParamOf(slot)), id)
+	}
 	base := schema.AttemptEvent{ID: id, Group: slot.Group, Stream: slot.Stream, Slot: slot.Seq}
 	emit := func(at time.Time, phase string, fill func(*schema.AttemptEvent)) {
 		ae := base
@@ -104,16 +109,22 @@ func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publi
 		r.s.write(schema.Event{Type: schema.TypeAttempt, Time: at, Attempt: &ae})
 	}
 	var once sync.Once
-	res := r.spawn(ctx, SpawnSpec{
+	spec := SpawnSpec{
 		Outputs: []SpawnOutput{{Attempt: id, URL: u}},
 		OnStart: func(at time.Time, pid int) {
-			emit(at, schema.PhaseSpawn, func(ae *schema.AttemptEvent) { ae.URL, ae.PID = u, pid })
+			emit(at, schema.PhaseSpawn, func(ae *schema.AttemptEvent) { ae.URL, ae.PID, ae.Engine = u, pid, engine })
 		},
 		OnProgress: func(p publisher.Progress) {
 			once.Do(func() { emit(p.At, schema.PhasePublishing, nil) })
 			r.s.emit(event{attempt: id, progress: &p})
 		},
-	})
+	}
+	var res publisher.Result
+	if engine == schema.EngineNative {
+		res = r.nativeAttempt(ctx, slot, id, u, spec)
+	} else {
+		res = r.spawn(ctx, spec)
+	}
 	if res.Spawned.IsZero() {
 		emit(r.clock.Now(), schema.PhaseSpawn, func(ae *schema.AttemptEvent) { ae.URL = u })
 	}

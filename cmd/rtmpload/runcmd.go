@@ -70,6 +70,7 @@ type runArgs struct {
 	fanout                        int
 	fanoutGiven                   bool // --fanout was on the command line (0 is its "unset")
 	fanoutParallel                bool
+	engine                        string
 	tap                           bool
 	expect                        []string
 	json, verbose                 bool
@@ -105,6 +106,7 @@ func runFlags(stderr io.Writer) (*pflag.FlagSet, *runArgs) {
 	fs.StringVar(&a.cacheDir, "cache-dir", "", "clip cache directory (default: the user cache directory)")
 	fs.DurationVar(&a.grace, "grace", 5*time.Second, fmt.Sprintf("how long a stopped ffmpeg may take to exit before SIGKILL to its process group (at most %v)", runner.MaxGrace))
 	fs.IntVar(&a.fanout, "fanout", 0, fmt.Sprintf("publishers per ffmpeg process (tee muxer, 1..%d) for groups that set no fanout of their own (default 1)", scenarios.MaxFanout))
+	fs.StringVar(&a.engine, "engine", schema.EngineFFmpeg, "who publishes the groups that name no engine: ffmpeg (one process per publisher or fan-out batch) or native (rtmpload's own RTMP publisher, a fraction of ffmpeg's CPU)")
 	fs.BoolVar(&a.fanoutParallel, "fanout-parallel", false, "open a fan-out process's outputs at once, each fed from its own queue, instead of one after another (no output waits for the others or is held up by one that stalls; about 2.4 times the ffmpeg CPU per output)")
 	fs.BoolVar(&a.tap, "tap", true, "measure each publish on the wire with the RTMP-aware tap (--tap=false publishes straight to the server)")
 	fs.StringArrayVar(&a.expect, "expect", nil, `threshold beside the scenario's expect list, e.g. "rate(ok) >= 0.99" (repeatable); a failed one exits 3`)
@@ -183,6 +185,7 @@ func (a *runArgs) options(ctx context.Context, scenario string) (runner.Options,
 		NoTap:           !a.tap,
 		Fanout:          a.fanout,
 		FanoutParallel:  a.fanoutParallel,
+		Engine:          a.engine,
 		ServeBinary:     selfBinary(),
 		Expect:          a.expect,
 		Target:          a.target,
