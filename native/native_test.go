@@ -139,7 +139,28 @@ func TestPublishesToTheEmbeddedServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	var phases []string
-	res := e.Publish(ctx, "rtmp://"+s.RTMPAddr()+"/live/cam1?token=abc", Hooks{OnPhase: func(p string, _ time.Time, _ Timeline) { phases = append(phases, p) }})
+	var mu sync.Mutex
+	var progress []Progress
+	res := e.Publish(ctx, "rtmp://"+s.RTMPAddr()+"/live/cam1?token=abc", Hooks{
+		OnPhase: func(p string, _ time.Time, _ Timeline) { phases = append(phases, p) },
+		OnProgress: func(p Progress) {
+			mu.Lock()
+			progress = append(progress, p)
+			mu.Unlock()
+		},
+		ProgressEvery: 200 * time.Millisecond,
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	// A socket that takes everything keeps real time: speed 1, as
+	// runner/health wants it (at least 0.98) from ffmpeg.
+	if len(progress) < 4 {
+		t.Fatalf("%d progress reports in 1.5 s, want one every 200 ms", len(progress))
+	}
+	last := progress[len(progress)-1]
+	if last.Bytes <= 0 || last.Since < time.Second || last.Media.Seconds()/last.Since.Seconds() < 0.98 {
+		t.Fatalf("last progress %+v: want real time", last)
+	}
 	if !res.Stopped || res.Failure != nil || res.Phase != PhaseMedia {
 		t.Fatalf("result %+v, failure %v", res, res.Failure)
 	}

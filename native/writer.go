@@ -83,6 +83,8 @@ type pconn struct {
 	ctrl     []byte // control messages from the reader, sent at the next message boundary
 	first    time.Time
 	sent     int64
+	visited  uint32 // ms after t0 of the last visit
+	through  uint32 // ms after t0 up to which everything due was written
 	err      error // the write error that stopped it
 }
 
@@ -102,21 +104,15 @@ func (c *pconn) detach() (first time.Time, sent int64, pend [][]byte, err error)
 	return c.first, c.sent, c.pend, c.err
 }
 
-// progress is what was written so far; false once detached.
+// progress is what was written so far; false once detached. Media is
+// the clip time written when the writer last caught up, Since the time of
+// its last visit: their ratio is 1 while the socket takes everything, and
+// falls while it does not (the speed ffmpeg's -progress reports).
 func (c *pconn) progress() (Progress, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now()
-	var media uint32
-	if c.next > 0 {
-		p := &c.enc.next
-		if c.pass == 0 {
-			p = &c.enc.first
-		}
-		media = p.due[c.next-1]
-	}
-	media += c.pass * c.loop
-	return Progress{At: now, Bytes: c.sent, Media: time.Duration(media) * time.Millisecond, Since: now.Sub(c.t0)}, !c.detached
+	return Progress{At: time.Now(), Bytes: c.sent, Media: time.Duration(c.through) * time.Millisecond,
+		Since: time.Duration(c.visited) * time.Millisecond}, !c.detached
 }
 
 // service writes what is due at now; false drops the connection.
@@ -127,6 +123,8 @@ func (c *pconn) service(now time.Time, w *writer) bool {
 		return false
 	}
 	iov := w.iov[:0]
+	elapsed := uint32(max(now.Sub(c.t0), 0) / time.Millisecond)
+	c.visited = max(c.visited, elapsed)
 	if len(c.pend) > 0 {
 		iov = append(iov, c.pend...)
 	} else {
@@ -138,11 +136,13 @@ func (c *pconn) service(now time.Time, w *writer) bool {
 			iov = append(iov, c.enc.head)
 			c.headSent = true
 		}
-		// now is when the tick fired: a connection added since is ahead of it.
-		iov = c.due(iov, uint32(max(now.Sub(c.t0), 0)/time.Millisecond))
+		// now is when the tick fired: a connection added since is ahead of
+		// it (elapsed 0, not a negative number read as hours of backlog).
+		iov = c.due(iov, elapsed)
 	}
 	w.iov = iov[:0]
 	if len(iov) == 0 {
+		c.through = c.visited
 		return true
 	}
 	var n int
@@ -167,6 +167,9 @@ func (c *pconn) service(now time.Time, w *writer) bool {
 	}
 	c.sent += int64(n)
 	c.pend = rest(c.pend[:0], iov, n)
+	if len(c.pend) == 0 {
+		c.through = c.visited
+	}
 	return true
 }
 
