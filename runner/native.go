@@ -37,9 +37,14 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// engineOf is the engine of a group.
-func (r *run) engineOf(group string) string {
-	return r.p.sc.Publishers[groupIndex(r.p.sc, group)].Engine
+// engineOf is the engine of a slot: its group's, but ffmpeg for the
+// witnesses of a native group.
+func (r *run) engineOf(slot scenarios.Slot) string {
+	g := r.p.sc.Publishers[groupIndex(r.p.sc, slot.Group)]
+	if g.Engine == schema.EngineNative && scenarios.IsWitness(slot.Index, g.Witness) {
+		return schema.EngineFFmpeg
+	}
+	return g.Engine
 }
 
 // startNative loads the clip into the native engine when a group needs it.

@@ -11,7 +11,8 @@ import (
 // TestNativeEngine: native publishers through the whole run on the
 // embedded server, beside an ffmpeg witness of the same name pattern: the
 // schedule, the params, the hook and the duplicate rule apply as they do
-// to ffmpeg, the native refusal's evidence says what the server did
+// to ffmpeg (the witness group is native, all of it run by ffmpeg as its
+// witnesses), the native refusal's evidence says what the server did
 // (where ffmpeg says Input/output error), and the attempts carry their
 // engine.
 func TestNativeEngine(t *testing.T) {
@@ -24,7 +25,7 @@ media: {clip: testsrc-360p, bitrate: 300k}
 publishers:
   - {group: cams, count: 3, name: "n-{i}", param: "token=t{i}", engine: native}
   - {group: dup, count: 1, name: "n-0", start: 2s, hold: 2s, engine: native}
-  - {group: witness, count: 1, name: "w-0"}
+  - {group: witness, count: 1, name: "w-0", engine: native, witness: 100%}
 `)
 	res := runScenario(t, sc, Options{})
 	s := res.Summary

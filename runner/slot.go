@@ -95,7 +95,7 @@ func groupIndex(sc *scenarios.Scenario, group string) int {
 func (r *run) attempt(ctx context.Context, slot scenarios.Slot, id string) publisher.Result {
 	u := r.urlOf(slot, id)
 	engine := ""
-	if r.native != nil && r.engineOf(slot.Group) == schema.EngineNative {
+	if r.native != nil && r.engineOf(slot) == schema.EngineNative {
 		engine = schema.EngineNative
 		u = publishURL(r.nativeBase, slot.Stream, joinQuery(r.query, r.p.sc.ParamOf(slot)), id)
 	}

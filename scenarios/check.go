@@ -205,6 +205,9 @@ func (s *Scenario) checkGroup(path string, g Group) *problem {
 	if g.Engine != "" && g.Engine != schema.EngineFFmpeg && g.Engine != schema.EngineNative {
 		return problemAt(path, "engine", "group %q: engine %q: use ffmpeg or native", g.Group, g.Engine)
 	}
+	if g.Witness < 0 || g.Witness > 1 {
+		return problemAt(path, "witness", "group %q: witness must be a share of the group such as 5%% or 0.05", g.Group)
+	}
 	if g.Fanout < 0 || g.Fanout > MaxFanout {
 		return problemAt(path, "fanout", "group %q: fanout must be from 1 to %d publishers per ffmpeg process (tee opens its outputs one after another; more would keep the first waiting for media near SRS's 25 s limit), got %d", g.Group, MaxFanout, g.Fanout)
 	}

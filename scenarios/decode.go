@@ -90,6 +90,7 @@ type fileGroup struct {
 	Reconnect fileReconnect `yaml:"reconnect"`
 	Fanout    fanoutWhole   `yaml:"fanout"`
 	Engine    string        `yaml:"engine"`
+	Witness   string        `yaml:"witness"` // "5%" or "0.05"
 }
 
 // Load reads and parses a scenario file of at most MaxFileBytes. Ending
@@ -254,12 +255,23 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 			Reconnect: Reconnect{Delay: time.Duration(g.Reconnect.Delay), Max: int(g.Reconnect.Max), Backoff: g.Reconnect.Backoff},
 			Fanout:    int(g.Fanout),
 			Engine:    g.Engine,
+			Witness:   witness(g.Witness),
 		})
 	}
 	if s.Mode == ModeCapacity && s.Duration == 0 && len(s.Publishers) == 1 {
 		s.Duration = s.Capacity.Duration(s.Publishers[0].Count)
 	}
 	return s
+}
+
+// witness reads a group's witness share; a bad one is -1, which check
+// refuses.
+func witness(v string) float64 {
+	f, err := parseShare(v)
+	if err != nil {
+		return -1
+	}
+	return f
 }
 
 // parseShare reads a churn share: "10%", "0.1", or "" (none).

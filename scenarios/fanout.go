@@ -37,7 +37,7 @@ func (s *Scenario) Batches(slots []Slot, fanout int) [][]Slot {
 			k[g.Group] = g.Fanout
 		}
 		if g.Engine == schema.EngineNative {
-			k[g.Group] = 1 // a connection each, no process to share
+			k[g.Group] = 1 // a connection each, no process to share (its witnesses too)
 		}
 	}
 	var batches [][]Slot

@@ -4,6 +4,7 @@
 package scenarios
 
 import (
+	"math"
 	"time"
 
 	"github.com/rtmpload/rtmpload/hook"
@@ -79,6 +80,21 @@ type Group struct {
 	// A native publisher is one connection of rtmpload's own (native/):
 	// fan-out does not apply to it.
 	Engine string
+	// Witness is the share (0..1) of a native group's publishers that
+	// ffmpeg runs instead, so the report still shows what real ffmpeg met
+	// beside the native publishers (see IsWitness). It is ignored when the
+	// group's engine is ffmpeg.
+	Witness float64
+}
+
+// IsWitness tells whether publisher i of a group with witness share
+// publishes with ffmpeg: the first, then one in every 1/share, spread
+// evenly over the group.
+func IsWitness(i int, share float64) bool {
+	if share <= 0 {
+		return false
+	}
+	return math.Ceil(float64(i)*share-1e-9) < math.Ceil(float64(i+1)*share-1e-9)
 }
 
 // Reconnect is a group's reconnect policy: the n-th reconnect (n = 1..Max)
