@@ -85,7 +85,7 @@ type pconn struct {
 	sent     int64
 	visited  uint32 // ms after t0 of the last visit
 	through  uint32 // ms after t0 up to which everything due was written
-	err      error // the write error that stopped it
+	err      error  // the write error that stopped it
 }
 
 // queue sends control bytes at the next message boundary.

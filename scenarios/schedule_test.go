@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"github.com/rtmpload/rtmpload/schema"
 	"reflect"
 	"strings"
 	"testing"
@@ -173,8 +174,8 @@ func TestCapacitySchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Mode != ModeCapacity || s.Duration != 25*time.Minute || s.Capacity.Steps(2400) != 50 || s.Publishers[0].Fanout != 24 {
-		t.Fatalf("capacity built-in: mode %q duration %v steps %d fanout %d", s.Mode, s.Duration, s.Capacity.Steps(2400), s.Publishers[0].Fanout)
+	if s.Mode != ModeCapacity || s.Duration != 25*time.Minute || s.Capacity.Steps(2400) != 50 || s.Publishers[0].Engine != schema.EngineNative || s.Publishers[0].Witness != 0.02 {
+		t.Fatalf("capacity built-in: mode %q duration %v steps %d engine %q witness %v", s.Mode, s.Duration, s.Capacity.Steps(2400), s.Publishers[0].Engine, s.Publishers[0].Witness)
 	}
 	if s.Capacity.Ramp != 7500*time.Millisecond || s.Capacity.Stop.P95Publish != time.Second {
 		t.Errorf("defaults: %+v", s.Capacity)
