@@ -174,6 +174,7 @@ func (b *Builder) Summary() *Summary {
 	s.Machine = machineView(b.machine)
 	judgeMachine(s.Machine, attempts)
 	s.addAttempts(b.header.Scenario.Groups, attempts, hists)
+	s.Engines = engines(attempts)
 	s.Latency = hists.rows()
 	s.Capacity = capacity(b.steps)
 	b.addContests(s, byStream, h)

@@ -95,6 +95,7 @@ func tableHeader(w io.Writer, s *Summary) {
 	for _, a := range s.Anomalies {
 		fmt.Fprintf(w, "ANOMALY %s\n", a)
 	}
+	writeEngines(w, s.Engines)
 	if f := s.Fanout; f != nil {
 		how := "tee opens them in turn and sends media once all are open"
 		if f.Parallel {

@@ -23,6 +23,8 @@ type Summary struct {
 	// Fanout is what publishing several outputs per ffmpeg did (nil when no
 	// process had several).
 	Fanout *FanoutSummary `json:"fanout,omitempty"`
+	// Engines compares native and ffmpeg publishers when a run had both.
+	Engines *Engines `json:"engines,omitempty"`
 	// Slowest are the attempts that waited longest for the server's verdict.
 	Slowest   []Slow   `json:"slowest"`
 	Anomalies []string `json:"anomalies,omitempty"`
