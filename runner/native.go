@@ -13,12 +13,16 @@ import (
 )
 
 // withEngines is sc with every group's engine decided: its own, or the
-// run's (--engine, default ffmpeg). sc itself is left as it was.
-func withEngines(sc *scenarios.Scenario, engine string) (*scenarios.Scenario, error) {
+// run's (--engine, default ffmpeg). sc itself is left as it was. It checks
+// the native engine's tick too.
+func withEngines(sc *scenarios.Scenario, engine string, tick time.Duration) (*scenarios.Scenario, error) {
 	switch engine {
 	case "", schema.EngineFFmpeg, schema.EngineNative:
 	default:
 		return nil, fmt.Errorf("engine %q: use ffmpeg or native", engine)
+	}
+	if tick != 0 && (tick < time.Millisecond || tick > time.Second) {
+		return nil, fmt.Errorf("native tick %v: want 1ms to 1s (default 100ms)", tick)
 	}
 	out := *sc
 	out.Publishers = slices.Clone(sc.Publishers)
@@ -56,7 +60,7 @@ func (r *run) startNative(g *rig) error {
 	if err != nil {
 		return err
 	}
-	g.native = native.New(clip, native.Options{})
+	g.native = native.New(clip, native.Options{Tick: r.p.o.NativeTick})
 	g.opened(g.native.Close)
 	return nil
 }

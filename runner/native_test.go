@@ -3,6 +3,7 @@ package runner
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/schema"
@@ -61,5 +62,35 @@ publishers:
 	}
 	if wires != 4 {
 		t.Fatalf("%d wire records with Publish.Start, want 4 (3 native, the witness's from the tap)", wires)
+	}
+}
+
+// TestEngineOptions: a run's engine and native tick are checked before
+// anything starts; a group that names no engine takes the run's, and the
+// caller's scenario is left as it was.
+func TestEngineOptions(t *testing.T) {
+	sc := scenario(t, `
+name: e
+duration: 5s
+publishers:
+  - {group: a, count: 1, name: a}
+  - {group: b, count: 1, name: b, engine: ffmpeg}
+`)
+	got, err := withEngines(sc, schema.EngineNative, 0)
+	if err != nil || got.Publishers[0].Engine != schema.EngineNative || got.Publishers[1].Engine != schema.EngineFFmpeg || sc.Publishers[0].Engine != "" {
+		t.Fatalf("%+v %v (the caller's: %+v)", got, err, sc.Publishers)
+	}
+	for _, bad := range []struct {
+		engine string
+		tick   time.Duration
+		want   string
+	}{
+		{"gstreamer", 0, `engine "gstreamer": use ffmpeg or native`},
+		{"native", -time.Second, "native tick -1s: want 1ms to 1s"},
+		{"native", 2 * time.Second, "native tick 2s"},
+	} {
+		if _, err := withEngines(sc, bad.engine, bad.tick); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s %v: %v, want %q", bad.engine, bad.tick, err, bad.want)
+		}
 	}
 }

@@ -70,7 +70,7 @@ func prepare(o Options, now time.Time) (*plan, error) {
 	if err := checkRunID(o.RunID); err != nil {
 		return nil, err
 	}
-	sc, err := withEngines(sc, o.Engine)
+	sc, err := withEngines(sc, o.Engine, o.NativeTick)
 	if err != nil {
 		return nil, err
 	}

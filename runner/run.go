@@ -103,8 +103,12 @@ type Options struct {
 	// Engine publishes the groups that name none: schema.EngineFFmpeg
 	// (default) or schema.EngineNative (native/: rtmpload's own publisher).
 	Engine string
-	Live   *Live // optional counters for progress display
-	Logger *slog.Logger
+	// NativeTick is how often the native engine writes what became due
+	// (default native.DefaultTick, 100 ms): shorter is closer to ffmpeg's
+	// write per message, and costs both sides more system calls.
+	NativeTick time.Duration
+	Live       *Live // optional counters for progress display
+	Logger     *slog.Logger
 	// ServerLogger receives the embedded server's log (every publish); nil
 	// discards it.
 	ServerLogger *slog.Logger

@@ -71,6 +71,7 @@ type runArgs struct {
 	fanoutGiven                   bool // --fanout was on the command line (0 is its "unset")
 	fanoutParallel                bool
 	engine                        string
+	nativeTick                    time.Duration
 	tap                           bool
 	expect                        []string
 	json, verbose                 bool
@@ -107,6 +108,7 @@ func runFlags(stderr io.Writer) (*pflag.FlagSet, *runArgs) {
 	fs.DurationVar(&a.grace, "grace", 5*time.Second, fmt.Sprintf("how long a stopped ffmpeg may take to exit before SIGKILL to its process group (at most %v)", runner.MaxGrace))
 	fs.IntVar(&a.fanout, "fanout", 0, fmt.Sprintf("publishers per ffmpeg process (tee muxer, 1..%d) for groups that set no fanout of their own (default 1)", scenarios.MaxFanout))
 	fs.StringVar(&a.engine, "engine", schema.EngineFFmpeg, "who publishes the groups that name no engine: ffmpeg (one process per publisher or fan-out batch) or native (rtmpload's own RTMP publisher, a fraction of ffmpeg's CPU)")
+	fs.DurationVar(&a.nativeTick, "native-tick", 0, "how often native publishers write what became due (default 100ms; 40ms is a write per frame of a 25 fps clip, as ffmpeg writes, at twice the CPU on both sides)")
 	fs.BoolVar(&a.fanoutParallel, "fanout-parallel", false, "open a fan-out process's outputs at once, each fed from its own queue, instead of one after another (no output waits for the others or is held up by one that stalls; about 2.4 times the ffmpeg CPU per output)")
 	fs.BoolVar(&a.tap, "tap", true, "measure each publish on the wire with the RTMP-aware tap (--tap=false publishes straight to the server)")
 	fs.StringArrayVar(&a.expect, "expect", nil, `threshold beside the scenario's expect list, e.g. "rate(ok) >= 0.99" (repeatable); a failed one exits 3`)
@@ -186,6 +188,7 @@ func (a *runArgs) options(ctx context.Context, scenario string) (runner.Options,
 		Fanout:          a.fanout,
 		FanoutParallel:  a.fanoutParallel,
 		Engine:          a.engine,
+		NativeTick:      a.nativeTick,
 		ServeBinary:     selfBinary(),
 		Expect:          a.expect,
 		Target:          a.target,
