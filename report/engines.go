@@ -8,13 +8,14 @@ import (
 	"github.com/rtmpload/rtmpload/schema"
 )
 
-// Engines compares the publishers of a run that had both engines: native
-// publishers and ffmpeg beside them (witnesses, or groups of their own).
+// Engines counts a run's attempts by engine when it had native publishers,
+// and compares them with ffmpeg beside them (witnesses, or groups of their
+// own) when it had both.
 type Engines struct {
-	Rows []EngineRow `json:"rows"` // native first, then ffmpeg
+	Rows []EngineRow `json:"rows"` // native first, then ffmpeg when there was any
 	// P is the two-sided p-value of Fisher's exact test that both engines'
-	// attempts were ok at the same rate; Differ says it is below
-	// DifferP: the difference is beyond chance.
+	// attempts were ok at the same rate (1 with one engine); Differ says it
+	// is below DifferP: the difference is beyond chance.
 	P      float64 `json:"p"`
 	Differ bool    `json:"differ"`
 }
@@ -31,7 +32,7 @@ type EngineRow struct {
 // wolf at one unlucky ffmpeg.
 const DifferP = 0.01
 
-// engines is nil unless the attempts include both engines.
+// engines is nil unless some attempts were native.
 func engines(attempts []*Attempt) *Engines {
 	rows := []EngineRow{{Engine: schema.EngineNative}, {Engine: schema.EngineFFmpeg}}
 	for _, a := range attempts {
@@ -44,8 +45,11 @@ func engines(attempts []*Attempt) *Engines {
 			r.OK++
 		}
 	}
-	if rows[0].Attempts == 0 || rows[1].Attempts == 0 {
+	switch {
+	case rows[0].Attempts == 0:
 		return nil
+	case rows[1].Attempts == 0:
+		return &Engines{Rows: rows[:1], P: 1}
 	}
 	p := fisher(rows[0].OK, rows[0].Attempts-rows[0].OK, rows[1].OK, rows[1].Attempts-rows[1].OK)
 	return &Engines{Rows: rows, P: p, Differ: p < DifferP}
@@ -88,6 +92,10 @@ func writeEngines(w io.Writer, e *Engines) {
 			sep = ";"
 		}
 		fmt.Fprintf(w, "%s %s %d attempts, %.1f%% ok", sep, r.Engine, r.Attempts, 100*float64(r.OK)/float64(r.Attempts))
+	}
+	if len(e.Rows) < 2 {
+		fmt.Fprintln(w)
+		return
 	}
 	if e.Differ {
 		fmt.Fprintf(w, "; the ok rates DIFFER beyond chance (Fisher p=%.2g): what ffmpeg met is not what the native publishers met\n", e.P)

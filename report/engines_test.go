@@ -34,9 +34,14 @@ func TestEnginesSayWhenTheyDiffer(t *testing.T) {
 			as = append(as, &Attempt{Engine: engine, Outcome: o})
 		}
 	}
+	if engines([]*Attempt{{Outcome: schema.OutcomeOK}}) != nil {
+		t.Fatal("ffmpeg alone: no line")
+	}
 	add(schema.EngineNative, 100, schema.OutcomeOK)
-	if engines(as) != nil {
-		t.Fatal("one engine: no comparison")
+	var one strings.Builder
+	writeEngines(&one, engines(as))
+	if one.String() != "engines: native 100 attempts, 100.0% ok\n" {
+		t.Fatalf("native alone: %q", one.String())
 	}
 	add("", 5, schema.OutcomeOK)
 	e := engines(as)

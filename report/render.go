@@ -84,8 +84,12 @@ func tableHeader(w io.Writer, s *Summary) {
 	}
 	if u := s.Usage; u != nil && !s.Ended.IsZero() && !r.Started.IsZero() {
 		wall := s.Ended.Sub(r.Started).Seconds()
-		fmt.Fprintf(w, "rtmpload itself: cpu %.1fs (%.1f%% of one core), max rss %.1f MiB; its ffmpegs: cpu %.1fs (%.1f%% of one core)\n",
-			u.SelfCPU.Seconds(), 100*u.SelfCPU.Seconds()/wall, float64(u.SelfMaxRSS)/(1<<20),
+		self := "rtmpload itself"
+		if s.Engines != nil {
+			self += " (its native publishers included)"
+		}
+		fmt.Fprintf(w, "%s: cpu %.1fs (%.1f%% of one core), max rss %.1f MiB; its ffmpegs: cpu %.1fs (%.1f%% of one core)\n",
+			self, u.SelfCPU.Seconds(), 100*u.SelfCPU.Seconds()/wall, float64(u.SelfMaxRSS)/(1<<20),
 			u.ChildCPU.Seconds(), 100*u.ChildCPU.Seconds()/wall)
 		if u.ServerCPU > 0 {
 			fmt.Fprintf(w, "the server's process: cpu %.1fs (%.1f%% of one core), max rss %.1f MiB\n",
