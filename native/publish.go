@@ -491,6 +491,12 @@ func (a *attempt) startMedia(sid uint32) error {
 	a.pc = &pconn{rc: rc, enc: enc, loop: uint32(a.e.clip.loop / time.Millisecond), t0: time.Now(),
 		chunkSize: a.chunkSize, sid: sid}
 	a.phase(PhaseMedia)
+	// The metadata, the sequence headers and the first frame go out now,
+	// as ffmpeg sends them right after Publish.Start, not at the next tick;
+	// the writer has not seen the connection yet, so this write is alone.
+	if !a.pc.service(time.Now(), &writer{}) {
+		return a.pc.err
+	}
 	w := a.e.writers[int(a.e.next.Add(1))%len(a.e.writers)]
 	w.add(a.pc)
 	if a.hooks.OnProgress != nil {
