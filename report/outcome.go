@@ -146,7 +146,11 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 		return schema.OutcomeFFmpegError, "ffmpeg could not be started" + ev
 	case a.published():
 		if Ended(true, a.Class, a.Stopped) == EndedDropped {
-			return schema.OutcomeDropped, "published, then ffmpeg ended on its own" + ev
+			who := "ffmpeg"
+			if a.Engine == schema.EngineNative {
+				who = "the native publisher"
+			}
+			return schema.OutcomeDropped, "published, then " + who + " ended on its own" + ev
 		}
 		return schema.OutcomeOK, ""
 	}
