@@ -80,6 +80,15 @@ func lchoose(n, k int) float64 {
 	return a - b - c
 }
 
+// saidHeader names the failures' message column: ffmpeg's own line, or,
+// in a run with native publishers, either engine's word for what happened.
+func saidHeader(s *Summary) string {
+	if s.Engines != nil {
+		return "publisher said"
+	}
+	return "ffmpeg said"
+}
+
 // writeEngines is the report's line about the two engines.
 func writeEngines(w io.Writer, e *Engines) {
 	if e == nil {

@@ -56,3 +56,25 @@ func TestEnginesSayWhenTheyDiffer(t *testing.T) {
 		t.Fatalf("differ: %+v %q", e, b.String())
 	}
 }
+
+// TestSaidHeader: the failures' message column names ffmpeg only in a run
+// of ffmpeg alone.
+func TestSaidHeader(t *testing.T) {
+	f := []Failure{{ID: "r-1", Outcome: schema.OutcomeStreamBusy, Message: schema.NativeClosed + " during publish"}}
+	for _, tc := range []struct {
+		s    *Summary
+		want string
+	}{
+		{&Summary{}, "FFMPEG SAID"},
+		{&Summary{Engines: &Engines{Rows: []EngineRow{{Engine: schema.EngineNative, Attempts: 1}}}}, "PUBLISHER SAID"},
+	} {
+		var b strings.Builder
+		tc.s.Failures = f
+		if err := failuresTable(&b, tc.s); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.ToUpper(b.String()), tc.want) {
+			t.Errorf("want %s in\n%s", tc.want, b.String())
+		}
+	}
+}

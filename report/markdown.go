@@ -51,7 +51,7 @@ func Markdown(w io.Writer, s *Summary, x Extras) error {
 	}
 
 	if len(s.Failures) > 0 {
-		mdFailures(ew, s.Failures)
+		mdFailures(ew, s.Failures, saidHeader(s))
 	}
 
 	if c := x.Baseline; c != nil {
@@ -138,9 +138,9 @@ func mdContests(ew *errWriter, contests []Contest) {
 }
 
 // mdFailures lists the attempts that did not end ok (the first mdMaxFailures).
-func mdFailures(ew *errWriter, failures []Failure) {
+func mdFailures(ew *errWriter, failures []Failure, said string) {
 	ew.printf("## Failures (%d)\n\n", len(failures))
-	ew.printf("| attempt | group | stream | outcome | ffmpeg said | hook saw | evidence |\n|---|---|---|---|---|---|---|\n")
+	ew.printf("| attempt | group | stream | outcome | %s | hook saw | evidence |\n|---|---|---|---|---|---|---|\n", said)
 	for i, f := range failures {
 		if i == mdMaxFailures {
 			ew.printf("\n… and %d more (see the HTML report).\n", len(failures)-i)

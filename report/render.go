@@ -208,7 +208,7 @@ func contestsTable(w io.Writer, contests []Contest) error {
 // strained as each failed.
 func failuresTable(w io.Writer, s *Summary) error {
 	fmt.Fprintln(w, "\nFailures")
-	header := []any{"attempt", "group", "stream", "outcome", "ffmpeg said", "hook saw", "callback"}
+	header := []any{"attempt", "group", "stream", "outcome", saidHeader(s), "hook saw", "callback"}
 	if s.Machine != nil {
 		header = append(header, "load machine")
 	}
