@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/internal/testkit"
+	"github.com/rtmpload/rtmpload/native"
 	"github.com/rtmpload/rtmpload/schema"
 )
 
@@ -92,5 +93,42 @@ publishers:
 		if _, err := withEngines(sc, bad.engine, bad.tick); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s %v: %v, want %q", bad.engine, bad.tick, err, bad.want)
 		}
+	}
+}
+
+// TestNativeWire: a native attempt's phases become the tap's marks, so the
+// report's wire rules read them: the server's close as server_close EOF, a
+// refusing status as on_status with its code, a stop as client_close.
+func TestNativeWire(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	base := native.Timeline{Start: at(0), Connected: at(1), Handshaked: at(2), ConnectResult: at(3), PublishSent: at(4), End: at(9)}
+	phases := func(w *schema.WireConn) string {
+		var p []string
+		for _, m := range w.Marks {
+			p = append(p, m.Phase+"="+m.Detail)
+		}
+		return strings.Join(p, " ")
+	}
+	closed := native.Result{Timeline: base, Failure: &native.Failure{What: native.WhatClose, Phase: native.PhasePublish}}
+	w := nativeWire("r-1", "cam", closed)
+	if got := phases(w); got != "tcp_connect= c0c1= s0s1s2= connect= connect_result= publish= server_close=EOF" || w.Attempt != "r-1" {
+		t.Errorf("closed: %s", got)
+	}
+	if _, ok := w.PublishStarted(); ok {
+		t.Error("a closed publish did not start")
+	}
+	denied := native.Result{Timeline: base, Failure: &native.Failure{What: native.WhatStatus, Code: "NetStream.Publish.BadName"}}
+	if got := phases(nativeWire("r-2", "cam", denied)); !strings.HasSuffix(got, "publish= on_status=NetStream.Publish.BadName") {
+		t.Errorf("denied: %s", got)
+	}
+	ok := base
+	ok.PublishStart, ok.FirstMedia = at(5), at(6)
+	w = nativeWire("r-3", "cam", native.Result{Timeline: ok, Stopped: true, BytesSent: 1234})
+	if got := phases(w); !strings.HasSuffix(got, "on_status=NetStream.Publish.Start first_video= first_audio= client_close=") || w.BytesUp != 1234 {
+		t.Errorf("stopped: %s", got)
+	}
+	if d, ok := w.Between(schema.WirePublish, schema.WireOnStatus); !ok || d != time.Millisecond {
+		t.Errorf("publish latency %v %v", d, ok)
 	}
 }
