@@ -88,6 +88,19 @@ func TestParseTarget(t *testing.T) {
 	if tg, err := parseTarget("rtmp://[::1]/live/x"); err != nil || tg.addr != "[::1]:1935" {
 		t.Fatalf("%+v %v", tg, err)
 	}
+	// ffmpeg's split of a longer path: two elements of app when a third
+	// follows, unless a ':' (mp4:name) comes first; the name as written.
+	for _, tc := range [][3]string{
+		{"rtmp://h/live/sub/cam?t=1", "live/sub", "cam?t=1"},
+		{"rtmp://h/a/b/c/d", "a/b", "c/d"},
+		{"rtmp://h/vod/mp4:dir/f.mp4", "vod", "mp4:dir/f.mp4"},
+		{"rtmp://h/live/cam%20one", "live", "cam%20one"},
+	} {
+		tg, err := parseTarget(tc[0])
+		if err != nil || tg.app != tc[1] || tg.stream != tc[2] || tg.tcURL != "rtmp://h/"+tc[1] {
+			t.Errorf("%s: %+v %v, want app %q stream %q", tc[0], tg, err, tc[1], tc[2])
+		}
+	}
 	for _, bad := range []string{"http://h/live/x", "rtmp://h/live", "rtmp:///live/x"} {
 		if _, err := parseTarget(bad); err == nil {
 			t.Errorf("%s: no error", bad)
