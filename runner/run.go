@@ -10,6 +10,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -305,7 +306,8 @@ func (r *run) header(g *rig, start time.Time) schema.Event {
 			"tap":          strconv.FormatBool(!o.NoTap),
 			"fanout":       strconv.Itoa(max(o.Fanout, 1)),
 			"fanout_open":  fanoutOpen(o.FanoutParallel),
-			"engine":       o.Engine,
+			"engine":       cmpOr(o.Engine, schema.EngineFFmpeg),
+			"native_tick":  cmp.Or(o.NativeTick, native.DefaultTick).String(),
 		},
 		Versions: map[string]string{
 			"rtmpload": Version,
