@@ -255,40 +255,56 @@ func TestConformance(t *testing.T) {
 			if srs != "" {
 				servers = append(servers, "srs")
 			}
+			// Every case runs with both engines at once, on each server: the
+			// native publishers cost next to nothing beside the ffmpegs, so
+			// the case takes no longer, and each native attempt must meet
+			// the outcome its ffmpeg twin met (edges of fault windows
+			// excepted).
 			runs := map[string]*conformRun{}
 			var mu sync.Mutex
 			var wg sync.WaitGroup
 			for _, server := range servers {
-				// RTMPLOAD_CONFORM_ENGINE=native runs every case with native
-				// publishers: the same outcomes are due.
-				o := Options{Engine: os.Getenv("RTMPLOAD_CONFORM_ENGINE")}
-				if server == "srs" {
-					o.Server = ServerSpec{Kind: ServerSRS, Binary: srs}
+				for _, engine := range []string{schema.EngineFFmpeg, schema.EngineNative} {
+					o := Options{Engine: engine}
+					if server == "srs" {
+						o.Server = ServerSpec{Kind: ServerSRS, Binary: srs}
+					}
+					key := conformKey(server, engine)
+					wg.Go(func() {
+						r := startConformRun(t, sc, o, ff, cache, key)
+						mu.Lock()
+						runs[key] = r
+						mu.Unlock()
+					})
 				}
-				wg.Go(func() {
-					r := startConformRun(t, sc, o, ff, cache, server)
-					mu.Lock()
-					runs[server] = r
-					mu.Unlock()
-				})
 			}
 			wg.Wait()
 			for _, server := range []string{"embedded", "srs"} {
-				t.Run(server, func(t *testing.T) {
-					r := runs[server]
-					if server == "srs" && srs == "" {
-						t.Skip(skip)
-					}
-					if server == "srs" && c.skipSRS != "" {
-						t.Skip(c.skipSRS)
-					}
-					if r.err != nil {
-						t.Fatal(r.err)
-					}
-					t.Logf("%s on %s: %d attempts %v, ran %s", c.name, server, r.sum.Attempts, r.sum.Outcomes, r.took.Round(100*time.Millisecond))
-					c.mix(t, r.sum)
-					checkSRSTimings(t, r)
-				})
+				for _, engine := range []string{schema.EngineFFmpeg, schema.EngineNative} {
+					key := conformKey(server, engine)
+					t.Run(key, func(t *testing.T) {
+						r := runs[key]
+						if server == "srs" && srs == "" {
+							t.Skip(skip)
+						}
+						if server == "srs" && c.skipSRS != "" {
+							t.Skip(c.skipSRS)
+						}
+						if r.err != nil {
+							t.Fatal(r.err)
+						}
+						t.Logf("%s on %s: %d attempts %v, ran %s", c.name, key, r.sum.Attempts, r.sum.Outcomes, r.took.Round(100*time.Millisecond))
+						c.mix(t, r.sum)
+						checkSRSTimings(t, r)
+					})
+				}
+			}
+			for _, server := range servers {
+				ff, nat := runs[conformKey(server, schema.EngineFFmpeg)], runs[conformKey(server, schema.EngineNative)]
+				if ff.err != nil || nat.err != nil || (server == "srs" && c.skipSRS != "") {
+					continue
+				}
+				t.Run(server+"/engines", func(t *testing.T) { compareRuns(t, ff, nat) })
 			}
 			if srs == "" || c.skipSRS != "" || runs["embedded"].err != nil || runs["srs"].err != nil {
 				return
@@ -321,6 +337,15 @@ type conformAttempt struct {
 	publish, close time.Time // the wire's publish command and the server's close
 	exit           time.Time
 	unpublish      []time.Time // on_unpublish calls for it
+}
+
+// conformKey names a run of a case: the server, and "-native" for the run
+// with native publishers.
+func conformKey(server, engine string) string {
+	if engine == schema.EngineNative {
+		return server + "-native"
+	}
+	return server
 }
 
 func startConformRun(t *testing.T, sc *scenarios.Scenario, o Options, ff, cache, server string) *conformRun {
@@ -498,27 +523,28 @@ func sortedAttempts(r *conformRun) []*conformAttempt {
 	return out
 }
 
-// compareRuns holds the embedded server's run to SRS's, attempt by attempt.
+// compareRuns wants the same outcome per attempt, and the same contest
+// winners, from two runs of one case: two servers, or two engines.
 func compareRuns(t *testing.T, emb, srs *conformRun) {
 	t.Helper()
 	for _, a := range sortedAttempts(emb) {
 		b, ok := srs.attempts[a.key]
 		if !ok {
-			t.Errorf("%s: attempted on the embedded server only", a.key)
+			t.Errorf("%s: attempted on %s only", a.key, emb.server)
 			continue
 		}
 		if a.outcome == b.outcome {
 			continue
 		}
 		if emb.nearEdge(a) || srs.nearEdge(b) {
-			t.Logf("%s: %s on the embedded server, %s on SRS: judged within %s of a change of the callback's state", a.key, a.outcome, b.outcome, edgeTolerance)
+			t.Logf("%s: %s on %s, %s on %s: judged within %s of a change of the callback's state", a.key, a.outcome, emb.server, b.outcome, srs.server, edgeTolerance)
 			continue
 		}
-		t.Errorf("%s (%s): %s on the embedded server, %s on SRS", a.key, a.group, a.outcome, b.outcome)
+		t.Errorf("%s (%s): %s on %s, %s on %s", a.key, a.group, a.outcome, emb.server, b.outcome, srs.server)
 	}
 	for k := range srs.attempts {
 		if _, ok := emb.attempts[k]; !ok {
-			t.Errorf("%s: attempted on SRS only", k)
+			t.Errorf("%s: attempted on %s only", k, srs.server)
 		}
 	}
 	winners := func(r *conformRun) map[string][]string {
@@ -534,6 +560,6 @@ func compareRuns(t *testing.T, emb, srs *conformRun) {
 		return out
 	}
 	if we, ws := winners(emb), winners(srs); fmt.Sprint(we) != fmt.Sprint(ws) {
-		t.Errorf("contest winners differ:\nembedded %v\n     SRS %v", we, ws)
+		t.Errorf("contest winners differ:\n%s: %v\n%s: %v", emb.server, we, srs.server, ws)
 	}
 }
