@@ -225,6 +225,11 @@ func statusOf(d amf0.Data) (code, desc string) {
 func (p *rtmpPlay) handle(m chunkMsg) error {
 	switch m.typ {
 	case typAudio, typVideo, typData:
+		if m.typ == typData && len(m.body) > 3 && m.body[3] == '|' {
+			// SRS's |RtmpSampleAccess, part of its answer to play, not of
+			// the stream.
+			return nil
+		}
 		if !p.v.setupDone && m.typ != typData {
 			// Media before Play.Start: a server that skips the status.
 			p.v.started()
