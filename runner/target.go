@@ -28,7 +28,9 @@ type target struct {
 	// callback checks) and redacted in every output.
 	userinfo, query string
 	desc            string // for the run header
-	version         string
+	// flv is the http://host:port of its HTTP-FLV listener ("": none known).
+	flv     string
+	version string
 	// poll watches the server's own view until ctx ends (nil: no view).
 	poll func(ctx context.Context, fn func(srsapi.Snapshot))
 	stop func() // ends what the run started; idempotent
