@@ -62,4 +62,8 @@ viewers:
 	if len(ids) != 5 {
 		t.Errorf("ids %v, want 5 distinct", ids)
 	}
+	v := res.Summary.Viewers
+	if v == nil || v.Plays != 5 || v.Outcomes[schema.OutcomeOK] != 4 || v.Outcomes[schema.OutcomeNoSuchStream] != 1 {
+		t.Errorf("viewer summary %+v", v)
+	}
 }
