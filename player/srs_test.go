@@ -54,22 +54,12 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestPlaySRS plays an ffmpeg publisher's stream from SRS 7.0.18 over RTMP
-// and HTTP-FLV, and two names nobody publishes: what each protocol shows of
-// "no such stream" (docs/srs-behaviour.md, "Play": SRS 7.0.18 accepts both
-// and sends nothing).
-func TestPlaySRS(t *testing.T) {
-	bin := testkit.SRS(t)
-	ff := testkit.FFmpeg(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	clip, err := media.Ensure(ctx, ff, filepath.Join(os.TempDir(), "rtmpload-test-clips"),
-		media.Params{Clip: "testsrc-360p", BitrateBps: 300_000}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	rtmp, flv := freeAddr(t), freeAddr(t)
+// startSRS runs SRS 7.0.18 with HTTP-FLV (http_server, http_remux) on
+// free ports, and returns its RTMP and HTTP addresses and its directory.
+func startSRS(t *testing.T, bin string) (rtmp, flv, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	rtmp, flv = freeAddr(t), freeAddr(t)
 	conf := fmt.Sprintf(`listen %s;
 daemon off;
 srs_log_tank file;
@@ -94,7 +84,32 @@ vhost __defaultVhost__ {
 		}
 		return true
 	})
-	start(t, dir, ff, "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip,
+	return rtmp, flv, dir
+}
+
+// clip is the cached test clip, encoded once.
+func clip(t *testing.T, ctx context.Context, ff string) string {
+	t.Helper()
+	c, err := media.Ensure(ctx, ff, filepath.Join(os.TempDir(), "rtmpload-test-clips"),
+		media.Params{Clip: "testsrc-360p", BitrateBps: 300_000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestPlaySRS plays an ffmpeg publisher's stream from SRS 7.0.18 over RTMP
+// and HTTP-FLV, and two names nobody publishes: what each protocol shows of
+// "no such stream" (docs/srs-behaviour.md, "Play": SRS 7.0.18 accepts both
+// and sends nothing).
+func TestPlaySRS(t *testing.T) {
+	bin := testkit.SRS(t)
+	ff := testkit.FFmpeg(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	clipPath := clip(t, ctx, ff)
+	rtmp, flv, dir := startSRS(t, bin)
+	start(t, dir, ff, "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clipPath,
 		"-c", "copy", "-f", "flv", "rtmp://"+rtmp+"/live/cam1")
 	testkit.WaitFor(t, 15*time.Second, "the stream", func() bool {
 		r := Play(ctx, Options{URL: "rtmp://" + rtmp + "/live/cam1", Hold: 300 * time.Millisecond})
