@@ -26,8 +26,8 @@ type ViewerSummary struct {
 	Outcomes map[schema.Outcome]int                          `json:"outcomes"`
 	ByState  map[schema.Outcome]map[schema.CallbackState]int `json:"by_state"`
 	Groups   []ViewerGroupSummary                            `json:"groups"`
-	// Latency holds, per group and per protocol ("all rtmp", "all
-	// http-flv"), the percentiles of
+	// Latency holds, per protocol (its group: rtmp, http-flv; "all" beside
+	// them when both played), the percentiles of
 	// play_start, first_frame and first_keyframe (from the dial), and
 	// publisher_to_viewer (the latency sample's frames).
 	Latency  []LatencyRow `json:"latency"`
@@ -238,12 +238,11 @@ func (b *Builder) viewerSummary() *ViewerSummary {
 			d    time.Duration
 		}{{MetricPlayStart, e.PlayStart}, {MetricFirstFrame, e.FirstFrame}, {MetricFirstKeyframe, e.FirstKeyframe}} {
 			if m.d > 0 {
-				hists.record(m.name, "viewer", e.Group, m.d)
-				hists.record(m.name, "viewer", "all "+e.Protocol, m.d)
+				hists.record(m.name, "viewer", e.Protocol, m.d)
 			}
 		}
 		if l := e.Latency; l != nil {
-			for _, key := range []string{e.Group, "all " + e.Protocol} {
+			for _, key := range []string{e.Protocol} {
 				acc := lat[key]
 				for len(acc) < len(l.Buckets) {
 					acc = append(acc, 0)
