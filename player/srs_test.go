@@ -125,6 +125,18 @@ func TestPlaySRS(t *testing.T) {
 	res := map[string]Result{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	for name, o := range map[string]Options{
+		"ffmpeg rtmp":     {URL: "rtmp://" + rtmp + "/live/cam1?v=3", Hold: 2 * time.Second},
+		"ffmpeg http-flv": {URL: "http://" + flv + "/live/cam1.flv?v=4", Hold: 2 * time.Second},
+		"ffmpeg none":     {URL: "rtmp://" + rtmp + "/live/none", Silence: 1500 * time.Millisecond},
+	} {
+		wg.Go(func() {
+			r := PlayFFmpeg(ctx, ff, o)
+			mu.Lock()
+			res[name] = r
+			mu.Unlock()
+		})
+	}
 	for name, o := range plays {
 		wg.Go(func() {
 			r := Play(ctx, o)
@@ -145,6 +157,16 @@ func TestPlaySRS(t *testing.T) {
 		if b := r.BitrateBps(); b < 150_000 || b > 1_000_000 {
 			t.Errorf("%s: %.0f bit/s, want about 300,000", name, b)
 		}
+	}
+	for _, name := range []string{"ffmpeg rtmp", "ffmpeg http-flv"} {
+		r := res[name]
+		t.Logf("%s: %s (%s); first frame %v, %d frames, max lag %v", name, r.Ending, r.Err, r.Timeline.FirstFrame, r.VideoFrames, r.MaxLag)
+		if r.Ending != EndHeld || r.Timeline.FirstFrame == 0 || r.VideoFrames < 25 {
+			t.Errorf("%s: %s (%s), %d frames; want held with 2 s of frames", name, r.Ending, r.Err, r.VideoFrames)
+		}
+	}
+	if r := res["ffmpeg none"]; r.Ending != EndSilent || r.Timeline.FirstFrame != 0 {
+		t.Errorf("ffmpeg of a name without publisher: %s (%s); want silent (its read timeout)", r.Ending, r.Err)
 	}
 	if r := res["rtmp none"]; r.Ending != EndSilent || r.Timeline.PlayStart == 0 || r.Timeline.FirstTag != 0 {
 		t.Errorf("rtmp of a name without publisher: %s (%s), %+v; want Play.Start, then silence", r.Ending, r.Err, r.Timeline)

@@ -23,6 +23,7 @@ const LatencyEvery = 10
 // viewers are the run's players: where they play and the publishers' send
 // times their latency sample reads.
 type viewers struct {
+	ffmpeg   string // for engine ffmpeg
 	rtmpBase string // rtmp://[user@]host:port/app/ of the server itself (not the tap)
 	flvBase  string // http://host:port/app/ of its HTTP-FLV listener ("": none)
 	query    string // --target's own query
@@ -71,17 +72,6 @@ func (p *plan) viewerSlots() []scenarios.ViewerSlot {
 		}
 	}
 	return out
-}
-
-// checkViewers refuses, before anything starts, viewers the run cannot
-// serve.
-func checkViewers(sc *scenarios.Scenario) error {
-	for _, g := range sc.Viewers {
-		if g.Engine == scenarios.ViewFFmpeg {
-			return fmt.Errorf("viewer group %q: engine ffmpeg is not available yet: use engine native", g.Group)
-		}
-	}
-	return nil
 }
 
 // runViewers starts every viewer of this shard at its time and waits for
@@ -157,13 +147,18 @@ func (v *viewers) play(ctx context.Context, slot scenarios.ViewerSlot, id string
 	ev.URL = u
 	o := player.Options{URL: u}
 	var lat *latencyRecorder
-	if slot.Seq%LatencyEvery == 0 {
+	if slot.Seq%LatencyEvery == 0 && slot.Engine == scenarios.ViewNative {
 		if st := v.sendTimes(slot.Stream); st != nil {
 			lat = &latencyRecorder{}
 			o.Arrivals = &player.Pairer{Times: st, Record: lat.record}
 		}
 	}
-	res := player.Play(ctx, o)
+	var res player.Result
+	if slot.Engine == scenarios.ViewFFmpeg {
+		res = player.PlayFFmpeg(ctx, v.ffmpeg, o)
+	} else {
+		res = player.Play(ctx, o)
+	}
 	viewFromResult(ev, &res, o)
 	if lat != nil {
 		ev.Latency = lat.sample(o.Arrivals.(*player.Pairer).Unpaired)
@@ -221,7 +216,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // newViewers is where the viewers play: the server itself, not the tap
 // (the tap reads publishes), and its HTTP-FLV listener when one is known.
 func newViewers(tg *target, o Options) *viewers {
-	v := &viewers{rtmpBase: tg.base(tg.addr), query: tg.query}
+	v := &viewers{ffmpeg: o.FFmpeg, rtmpBase: tg.base(tg.addr), query: tg.query}
 	if flv := cmp.Or(tg.flv, o.FLV); flv != "" {
 		v.flvBase = strings.TrimSuffix(flv, "/") + "/" + tg.app + "/"
 	}

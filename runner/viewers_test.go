@@ -27,6 +27,7 @@ publishers:
 viewers:
   - {group: watchers, count: 4, watch: "vw-{i%2}", start: 2s, ramp: 1s}
   - {group: lost, count: 1, watch: "nobody", start: 2s}
+  - {group: witness, count: 1, watch: "vw-0", start: 2s, engine: ffmpeg}
 `), Options{Server: ServerSpec{Kind: ServerNginx}})
 	var views []*schema.ViewEvent
 	for _, ev := range testkit.Events(t, res.ResultsPath) {
@@ -34,13 +35,13 @@ viewers:
 			views = append(views, ev.View)
 		}
 	}
-	if len(views) != 5 {
-		t.Fatalf("%d view events, want 5", len(views))
+	if len(views) != 6 {
+		t.Fatalf("%d view events, want 6", len(views))
 	}
 	ids := map[string]bool{}
 	for _, v := range views {
 		ids[v.ID] = true
-		if !strings.Contains(v.URL, "rtmpload="+v.ID) || v.Protocol != scenarios.ViewRTMP || v.Engine != scenarios.ViewNative {
+		if !strings.Contains(v.URL, "rtmpload="+v.ID) || v.Protocol != scenarios.ViewRTMP || (v.Engine == scenarios.ViewFFmpeg) != (v.Group == "witness") {
 			t.Errorf("%s: url %s protocol %s engine %s", v.ID, v.URL, v.Protocol, v.Engine)
 		}
 		t.Logf("%s %s: %s; play start %v, first keyframe %v, %d frames, %d stalls, max lag %v",
@@ -49,8 +50,8 @@ viewers:
 			t.Errorf("%s: ending %s (%s), want held to the run's end", v.ID, v.Ending, v.Message)
 		}
 		switch v.Group {
-		case "watchers":
-			if v.FirstKeyframe == 0 || v.VideoFrames < 50 || v.MediaBytes == 0 {
+		case "watchers", "witness":
+			if v.FirstFrame == 0 || v.VideoFrames < 50 || (v.Engine == scenarios.ViewNative && (v.FirstKeyframe == 0 || v.MediaBytes == 0)) {
 				t.Errorf("%s: first keyframe %v, %d frames, want 4 s and more of media", v.ID, v.FirstKeyframe, v.VideoFrames)
 			}
 		case "lost":
@@ -59,11 +60,11 @@ viewers:
 			}
 		}
 	}
-	if len(ids) != 5 {
-		t.Errorf("ids %v, want 5 distinct", ids)
+	if len(ids) != 6 {
+		t.Errorf("ids %v, want 6 distinct", ids)
 	}
 	v := res.Summary.Viewers
-	if v == nil || v.Plays != 5 || v.Outcomes[schema.OutcomeOK] != 4 || v.Outcomes[schema.OutcomeNoSuchStream] != 1 {
+	if v == nil || v.Plays != 6 || v.Outcomes[schema.OutcomeOK] != 5 || v.Outcomes[schema.OutcomeNoSuchStream] != 1 {
 		t.Errorf("viewer summary %+v", v)
 	}
 }
