@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rtmpload/rtmpload/internal/option"
 	"github.com/rtmpload/rtmpload/player"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
@@ -74,6 +75,19 @@ func (p *plan) viewerSlots() []scenarios.ViewerSlot {
 	return out
 }
 
+// checkFLV checks Options.FLV: http://host:port.
+func checkFLV(o Options) error {
+	if o.FLV == "" {
+		return nil
+	}
+	if u, err := url.Parse(o.FLV); err != nil || u.Scheme != "http" || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+		return option.New("Options.FLV", func(name string) string {
+			return fmt.Sprintf("%s %q: want http://host:port, the server's HTTP-FLV listener", name, o.FLV)
+		})
+	}
+	return nil
+}
+
 // runViewers starts every viewer of this shard at its time and waits for
 // all of them.
 func (r *run) runViewers(ctx context.Context, start time.Time, vs *viewers) {
@@ -129,7 +143,7 @@ func (v *viewers) playURL(slot scenarios.ViewerSlot, id string) (string, error) 
 	q := joinQuery(v.query, "rtmpload="+url.QueryEscape(id))
 	if slot.Protocol == scenarios.ViewHTTPFLV {
 		if v.flvBase == "" {
-			return "", fmt.Errorf("the server has no HTTP-FLV listener known to rtmpload")
+			return "", fmt.Errorf("http-flv: no HTTP-FLV address is known for this server (Options.FLV gives a target's)")
 		}
 		return v.flvBase + url.PathEscape(slot.Stream) + ".flv?" + q, nil
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/managed"
+	"github.com/rtmpload/rtmpload/player"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -66,5 +67,42 @@ viewers:
 	v := res.Summary.Viewers
 	if v == nil || v.Plays != 6 || v.Outcomes[schema.OutcomeOK] != 5 || v.Outcomes[schema.OutcomeNoSuchStream] != 1 {
 		t.Errorf("viewer summary %+v", v)
+	}
+}
+
+func TestViewerURLs(t *testing.T) {
+	if err := checkFLV(Options{FLV: "rtmp://x:1"}); err == nil || !strings.Contains(err.Error(), "want http://host:port") {
+		t.Errorf("checkFLV(rtmp://) = %v", err)
+	}
+	if err := checkFLV(Options{FLV: "http://127.0.0.1:8080"}); err != nil {
+		t.Error(err)
+	}
+	v := newViewers(&target{addr: "127.0.0.1:1935", app: "live", query: "token=a"}, Options{FLV: "http://127.0.0.1:8080/"})
+	for _, c := range []struct{ proto, want string }{
+		{scenarios.ViewRTMP, "rtmp://127.0.0.1:1935/live/cam%201?token=a&rtmpload=r-v1"},
+		{scenarios.ViewHTTPFLV, "http://127.0.0.1:8080/live/cam%201.flv?token=a&rtmpload=r-v1"},
+	} {
+		if got, err := v.playURL(scenarios.ViewerSlot{Stream: "cam 1", Protocol: c.proto}, "r-v1"); err != nil || got != c.want {
+			t.Errorf("%s: %q, %v; want %q", c.proto, got, err, c.want)
+		}
+	}
+	v = newViewers(&target{addr: "127.0.0.1:1935", app: "live"}, Options{})
+	if _, err := v.playURL(scenarios.ViewerSlot{Stream: "c", Protocol: scenarios.ViewHTTPFLV}, "r-v1"); err == nil {
+		t.Error("an http-flv viewer without an HTTP-FLV address got a URL")
+	}
+}
+
+// TestViewEndingsAreSchemaWords: the runner writes player's endings as they
+// are; the report reads them as schema's words.
+func TestViewEndingsAreSchemaWords(t *testing.T) {
+	for e, w := range map[player.Ending]string{
+		player.EndHeld: schema.ViewHeld, player.EndUnreachable: schema.ViewUnreachable, player.EndSetupTimeout: schema.ViewSetupTimeout,
+		player.EndRefused: schema.ViewRefused, player.EndClosedInSetup: schema.ViewClosedInSetup,
+		player.EndClosedBeforeMedia: schema.ViewClosedBeforeMedia, player.EndSilent: schema.ViewSilent,
+		player.EndClosed: schema.ViewClosed, player.EndReset: schema.ViewReset, player.EndError: schema.ViewError,
+	} {
+		if string(e) != w {
+			t.Errorf("player's %q is schema's %q", e, w)
+		}
 	}
 }
