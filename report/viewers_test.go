@@ -100,4 +100,11 @@ func TestViewerOutcomes(t *testing.T) {
 	if !strings.Contains(out.String(), "## Viewers") || !strings.Contains(out.String(), "| rt | rtmp | 7 |") {
 		t.Errorf("markdown lacks the viewers:\n%s", out.String())
 	}
+	out.Reset()
+	if err := HTML(&out, s, Extras{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `<h2 id="viewers">Viewers</h2>`) || !strings.Contains(out.String(), "publisher_to_viewer") {
+		t.Errorf("HTML lacks the viewers")
+	}
 }
