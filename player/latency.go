@@ -38,8 +38,9 @@ func (s *SendTimes) Sent(ts uint32, key bool, at time.Time) {
 	s.mu.Unlock()
 }
 
-// lookup returns when the message of timestamp ts was sent; newest says ts
-// is after every message sent so far (not sent yet).
+// lookup returns when the message of timestamp ts was sent; future says
+// ts is more than futureMargin after every message sent so far: not sent
+// yet, beyond what a record's lag behind its write explains.
 func (s *SendTimes) lookup(ts uint32) (at int64, ok, future bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -51,8 +52,8 @@ func (s *SendTimes) lookup(ts uint32) (at int64, ok, future bool) {
 		lo = s.n - sendRing
 	}
 	hi := s.n - 1
-	if int32(ts-s.ts[hi%sendRing]) > 0 {
-		return 0, false, true
+	if d := int32(ts - s.ts[hi%sendRing]); d > 0 {
+		return 0, false, d > futureMargin
 	}
 	// Binary search over the ring's order (timestamps rise).
 	for lo < hi {
@@ -91,27 +92,40 @@ func (s *SendTimes) keyBefore(at int64, before uint32, useBefore bool) (uint32, 
 	return 0, false
 }
 
+// Pairing's margins: a viewer's frame can arrive before its publisher
+// recorded sending it (the record follows the write), so the offset is
+// chosen only settle after the first arrival, when the keyframe the GOP
+// cache began with is surely on record; and a frame maps "not sent yet"
+// only when it is futureMargin (ms) past the newest record, which a wrong
+// offset (a whole GOP) is and a record's lag is not.
+const (
+	settle       = 100 * time.Millisecond
+	futureMargin = 250
+)
+
 // Pairer pairs one viewer's arrivals with its stream's SendTimes and gives
 // each video frame's latency from publisher to viewer to Record.
 //
 // A server may give a player timestamps of its own (SRS's time_jitter full
 // starts each player at 0, docs/srs-behaviour.md, "Play"), keeping the
-// publisher's deltas; the Pairer finds the offset from the first keyframe,
-// which starts the GOP cache: it is the newest keyframe the publisher had
-// sent when it arrived, or, if that maps a later frame to one not sent yet,
-// an earlier one. The GOP cache's burst (frames sent before the viewer's
-// first arrival) is left out of the figure.
+// publisher's deltas; the Pairer finds the offset from the viewer's first
+// keyframe, which starts the GOP cache: it is the publisher's newest
+// keyframe, or an earlier one when the newest maps the viewer's frames to
+// frames not sent yet. The GOP cache's burst (frames sent before the
+// viewer's first arrival) is left out of the figure.
 type Pairer struct {
 	Times  *SendTimes
 	Record func(latency time.Duration)
 	// Unpaired counts frames whose send time was not found (the ring
-	// passed them, or the server changed a timestamp).
+	// passed them, the record came late, or the server changed a
+	// timestamp).
 	Unpaired int
 
 	first   int64 // the first arrival, unix ns
+	key     uint32
+	haveKey bool
 	offset  uint32
 	aligned bool
-	key     uint32 // the viewer's first keyframe timestamp
 }
 
 // Arrived implements Arrivals.
@@ -120,31 +134,35 @@ func (p *Pairer) Arrived(ts uint32, key bool, at time.Time) {
 	if p.first == 0 {
 		p.first = now
 	}
-	if !p.aligned {
+	if !p.haveKey {
 		if !key {
 			return
+		}
+		p.key, p.haveKey = ts, true
+	}
+	if !p.aligned {
+		if now-p.first < int64(settle) {
+			return // the burst, or too soon to trust the records
 		}
 		pub, ok := p.Times.keyBefore(now, 0, false)
 		if !ok {
 			return
 		}
-		p.key, p.offset, p.aligned = ts, pub-ts, true
+		p.offset, p.aligned = pub-p.key, true
+		for range 16 {
+			if _, _, future := p.Times.lookup(ts + p.offset); !future {
+				break
+			}
+			// Mapped to a frame not sent yet: the offset is a GOP too late.
+			if pub, ok = p.Times.keyBefore(now, p.key+p.offset, true); !ok {
+				p.aligned = false
+				return
+			}
+			p.offset = pub - p.key
+		}
 	}
-	sent, ok, future := p.Times.lookup(ts + p.offset)
-	if future {
-		// Mapped to a frame not sent yet: the offset is a GOP too late.
-		pub, ok := p.Times.keyBefore(now, p.key+p.offset, true)
-		if !ok {
-			p.aligned = false
-			return
-		}
-		p.offset = pub - p.key
-		sent, ok, future = p.Times.lookup(ts + p.offset)
-		if !ok || future {
-			p.Unpaired++
-			return
-		}
-	} else if !ok {
+	sent, ok, _ := p.Times.lookup(ts + p.offset)
+	if !ok {
 		p.Unpaired++
 		return
 	}

@@ -84,15 +84,17 @@ func publishClip(ctx context.Context, t *testing.T, rawURL string, tags []flvTag
 			if tg.typ == typVideo {
 				cs = 6
 			}
+			// On record as the write begins: a viewer may read the frame
+			// before the write returns.
+			if tg.typ == typVideo && !seq {
+				st.Sent(ts, isKeyframe(tg.body), time.Now())
+			}
 			if err := w.Write(&rawmessage.Message{ChunkStreamID: cs, Type: tg.typ, Timestamp: time.Duration(ts) * time.Millisecond,
 				MessageStreamID: 1, Body: tg.body}); err != nil {
 				if ctx.Err() == nil {
 					t.Errorf("publish: %v", err)
 				}
 				return
-			}
-			if tg.typ == typVideo && !seq {
-				st.Sent(ts, isKeyframe(tg.body), time.Now())
 			}
 		}
 	}

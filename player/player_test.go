@@ -324,26 +324,34 @@ func TestPlayFLV(t *testing.T) {
 }
 
 func TestPairer(t *testing.T) {
-	var st SendTimes
 	base := time.Unix(1000, 0)
-	// The publisher: 25 fps from ts 5000, a keyframe every 25 frames.
-	for i := range 100 {
-		st.Sent(uint32(5000+i*40), i%25 == 0, base.Add(time.Duration(i*40)*time.Millisecond))
+	at := func(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
+	// A publisher at 25 fps from ts 5000, a keyframe every 25 frames.
+	send := func(st *SendTimes, from, to int) {
+		for i := from; i < to; i++ {
+			st.Sent(uint32(5000+i*40), i%25 == 0, at(i*40))
+		}
 	}
-	// A viewer joins after frame 60 (sent at 2.4 s): the GOP cache holds
-	// frames 50..60, the server rebases them to start at 10 ms and sends
-	// them at once, then each frame 30 ms after it was sent.
 	var got []time.Duration
-	p := &Pairer{Times: &st, Record: func(l time.Duration) { got = append(got, l) }}
-	join := base.Add(2410 * time.Millisecond)
+	record := func(l time.Duration) { got = append(got, l) }
+
+	// A viewer joins after frame 60 (sent at 2.4 s): the GOP cache holds
+	// frames 50..60, which the server rebases to start at 10 ms and sends
+	// at once; then each frame comes 30 ms after it was sent.
+	var st SendTimes
+	send(&st, 0, 61)
+	p := &Pairer{Times: &st, Record: record}
 	for i := 50; i <= 60; i++ {
-		p.Arrived(uint32(10+(i-50)*40), i == 50, join)
+		p.Arrived(uint32(10+(i-50)*40), i == 50, at(2410))
 	}
 	for i := 61; i < 70; i++ {
-		p.Arrived(uint32(10+(i-50)*40), false, base.Add(time.Duration(i*40+30)*time.Millisecond))
+		send(&st, i, i+1)
+		p.Arrived(uint32(10+(i-50)*40), false, at(i*40+30))
 	}
-	if len(got) != 9 || p.Unpaired != 0 {
-		t.Fatalf("latencies %v, %d unpaired; want 9 (the burst left out)", got, p.Unpaired)
+	// Frames 61 (at 2.47 s) and earlier are within the settling time; the
+	// burst is left out.
+	if len(got) != 8 || p.Unpaired != 0 {
+		t.Fatalf("latencies %v, %d unpaired; want 8", got, p.Unpaired)
 	}
 	for _, l := range got {
 		if l != 30*time.Millisecond {
@@ -351,26 +359,46 @@ func TestPairer(t *testing.T) {
 		}
 	}
 
-	// A keyframe sent just before the viewer's first arrival is not the one
-	// the cache began with: the frames after it are not sent yet, and the
-	// Pairer steps back a GOP.
-	var st2 SendTimes
-	for i := range 76 {
-		st2.Sent(uint32(i*40), i%25 == 0, base.Add(time.Duration(i*40)*time.Millisecond))
-	}
+	// Keyframe 75 was sent at 3.0 s, just before the viewer's first
+	// arrival, but the cache began at 50: the newest keyframe maps the
+	// viewer's frames to frames not sent yet, and the Pairer steps back a
+	// GOP.
 	got = got[:0]
-	p = &Pairer{Times: &st2, Record: func(l time.Duration) { got = append(got, l) }}
-	at := base.Add(3001 * time.Millisecond) // keyframe 75 was sent at 3.0 s; the cache holds 50..74
+	var st2 SendTimes
+	send(&st2, 0, 76)
+	p = &Pairer{Times: &st2, Record: record}
 	for i := 50; i <= 74; i++ {
-		p.Arrived(uint32(i-50)*40, i == 50, at)
+		p.Arrived(uint32(i-50)*40, i == 50, at(3001))
 	}
-	for i := 76; i < 80; i++ {
-		st2.Sent(uint32(i*40), false, base.Add(time.Duration(i*40)*time.Millisecond))
+	for i := 75; i < 86; i++ {
+		send(&st2, i, i+1)
+		p.Arrived(uint32(i-50)*40, i == 75, at(i*40+10))
 	}
-	p.Arrived(uint32(25*40), true, base.Add(3010*time.Millisecond)) // frame 75
-	p.Arrived(uint32(26*40), false, base.Add(3050*time.Millisecond))
-	if len(got) != 1 || got[0] != 10*time.Millisecond {
-		t.Errorf("latencies %v, want [10ms] (frame 76; 75 was sent before the first arrival)", got)
+	if len(got) != 8 || p.Unpaired != 0 {
+		t.Fatalf("latencies %v, %d unpaired; want 8 (frames 78..85)", got, p.Unpaired)
+	}
+	for _, l := range got {
+		if l != 10*time.Millisecond {
+			t.Errorf("latency %v, want 10ms", l)
+		}
+	}
+
+	// The records lag the writes: the viewer's first keyframe (the newest)
+	// arrives before its send is on record, and live frames before theirs.
+	got = got[:0]
+	var st3 SendTimes
+	send(&st3, 0, 50) // keyframe 50 (sent at 2.0 s) not on record yet
+	p = &Pairer{Times: &st3, Record: record}
+	p.Arrived(10, true, at(2001))
+	send(&st3, 50, 51)
+	for i := 51; i < 60; i++ {
+		p.Arrived(uint32(10+(i-50)*40), false, at(i*40+5)) // before its record
+		send(&st3, i, i+1)
+	}
+	send(&st3, 60, 61)
+	p.Arrived(uint32(10+10*40), false, at(60*40+5)) // frame 60, after its record
+	if len(got) != 1 || got[0] != 5*time.Millisecond || p.Unpaired != 7 {
+		t.Errorf("latencies %v, %d unpaired; want [5ms] (frame 60) and 7 unpaired (53..59 arrived before their records; 51, 52 settling)", got, p.Unpaired)
 	}
 }
 
