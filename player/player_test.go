@@ -209,8 +209,9 @@ func TestPlayRTMP(t *testing.T) {
 		t.Parallel()
 		u := fakeRTMP(t, func(_ net.Conn, w *rawmessage.Writer) { gop(w, 0, 12, 6, 700*time.Millisecond) })
 		r := Play(context.Background(), Options{URL: u, StallAfter: 400 * time.Millisecond})
-		if r.Stalls != 1 || r.MaxLag < 600*time.Millisecond || r.StallTime < 600*time.Millisecond {
-			t.Errorf("%d stalls, max lag %v, stalled %v; want 1 of about 700ms", r.Stalls, r.MaxLag, r.StallTime)
+		// One stall of about 700 ms (a loaded machine may add its own).
+		if r.Stalls < 1 || r.MaxLag < 600*time.Millisecond || r.StallTime < 600*time.Millisecond {
+			t.Errorf("%d stalls, max lag %v, stalled %v; want one of about 700ms", r.Stalls, r.MaxLag, r.StallTime)
 		}
 	})
 	t.Run("held", func(t *testing.T) {
