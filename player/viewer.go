@@ -60,7 +60,8 @@ const (
 	EndSilent Ending = "silent"
 	// Closed: the server closed the connection (EOF) after media came.
 	EndClosed Ending = "closed"
-	// Reset: the connection was reset.
+	// Reset: the connection was reset after media came (before, a reset
+	// is a close: ClosedInSetup, ClosedBeforeMedia).
 	EndReset Ending = "reset"
 	// Error: anything else (a malformed stream, a local error).
 	EndError Ending = "error"
@@ -337,9 +338,12 @@ func (v *viewer) readErr(err error) {
 			return
 		}
 		v.fail(EndSilent, fmt.Errorf("no media for %v", v.o.Silence))
-	case errors.Is(err, syscall.ECONNRESET):
+	case errors.Is(err, syscall.ECONNRESET) && v.res.Timeline.FirstFrame > 0:
 		v.fail(EndReset, err)
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET):
+		// Before any media a reset is the server's close of a connection
+		// with our last command unread (a refusal), as an EOF is.
 		if v.res.Timeline.FirstFrame == 0 {
 			v.fail(EndClosedBeforeMedia, err)
 		} else {
@@ -355,9 +359,8 @@ func (v *viewer) setupErr(ctx context.Context, err error) {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() != nil:
 		v.fail(EndSetupTimeout, err)
-	case errors.Is(err, syscall.ECONNRESET):
-		v.fail(EndReset, err)
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET):
 		v.fail(EndClosedInSetup, err)
 	default:
 		v.fail(EndError, err)
