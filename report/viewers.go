@@ -237,7 +237,9 @@ func (b *Builder) viewerSummary() *ViewerSummary {
 			name string
 			d    time.Duration
 		}{{MetricPlayStart, e.PlayStart}, {MetricFirstFrame, e.FirstFrame}, {MetricFirstKeyframe, e.FirstKeyframe}} {
-			if m.d > 0 {
+			// An ffmpeg witness's steps (from its start, through its probe)
+			// are not the native player's: left out.
+			if m.d > 0 && e.Engine != "ffmpeg" {
 				hists.record(m.name, "viewer", e.Protocol, m.d)
 			}
 		}
