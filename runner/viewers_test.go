@@ -106,3 +106,31 @@ func TestViewEndingsAreSchemaWords(t *testing.T) {
 		}
 	}
 }
+
+func TestViewerSlotsShard(t *testing.T) {
+	sc := scenario(t, `
+duration: 10s
+publishers:
+  - {group: cams, count: 1, name: c}
+viewers:
+  - {group: v, count: 7, watch: c}
+`)
+	seen := map[int]int{}
+	for i := range 3 {
+		p := &plan{sc: sc, o: Options{Shard: i, Shards: 3}}
+		for _, s := range p.viewerSlots() {
+			seen[s.Seq]++
+			if s.Seq%3 != i {
+				t.Errorf("shard %d got viewer %d", i, s.Seq)
+			}
+		}
+	}
+	if len(seen) != 7 {
+		t.Errorf("the shards hold viewers %v, want each of 7 once", seen)
+	}
+	for seq, n := range seen {
+		if n != 1 {
+			t.Errorf("viewer %d in %d shards", seq, n)
+		}
+	}
+}
