@@ -26,8 +26,8 @@ type ViewerSummary struct {
 	Outcomes map[schema.Outcome]int                          `json:"outcomes"`
 	ByState  map[schema.Outcome]map[schema.CallbackState]int `json:"by_state"`
 	Groups   []ViewerGroupSummary                            `json:"groups"`
-	// Latency holds, per protocol (its group: rtmp, http-flv; "all" beside
-	// them when both played), the percentiles of
+	// Latency holds, for all viewers ("all") and per protocol when both
+	// played (its group: rtmp, http-flv), the percentiles of
 	// play_start, first_frame and first_keyframe (from the dial), and
 	// publisher_to_viewer (the latency sample's frames).
 	Latency  []LatencyRow `json:"latency"`
@@ -244,7 +244,7 @@ func (b *Builder) viewerSummary() *ViewerSummary {
 			}
 		}
 		if l := e.Latency; l != nil {
-			for _, key := range []string{e.Protocol} {
+			for _, key := range []string{"all", e.Protocol} {
 				acc := lat[key]
 				for len(acc) < len(l.Buckets) {
 					acc = append(acc, 0)
@@ -273,9 +273,17 @@ func (b *Builder) viewerSummary() *ViewerSummary {
 	s.Latency = hists.rows()
 	keys := make([]string, 0, len(lat))
 	for k := range lat {
-		keys = append(keys, k)
+		if k != "all" {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
+	if len(keys) == 1 {
+		keys = nil // the same figures as the all row
+	}
+	if len(lat) > 0 {
+		keys = append([]string{"all"}, keys...)
+	}
 	for _, k := range keys {
 		var n int64
 		for _, c := range lat[k] {

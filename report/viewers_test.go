@@ -77,7 +77,7 @@ func TestViewerOutcomes(t *testing.T) {
 	}
 	var lat *LatencyRow
 	for i, l := range v.Latency {
-		if l.Metric == MetricPublisherToViewer && l.Group == "rtmp" {
+		if l.Metric == MetricPublisherToViewer && l.Group == "all" {
 			lat = &v.Latency[i]
 		}
 	}
