@@ -84,6 +84,9 @@ func PlayFFmpeg(ctx context.Context, ffmpeg string, o Options) Result {
 			case lag > o.StallAfter:
 				res.Stalls++
 				res.StallTime += lag
+				if len(res.StallAt) < MaxStallTimes {
+					res.StallAt = append(res.StallAt, now.Sub(res.Start))
+				}
 				refWall, refMedia = now, media
 			}
 			res.MaxLag = max(res.MaxLag, lag)

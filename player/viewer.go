@@ -151,7 +151,14 @@ type Result struct {
 	Stalls    int
 	StallTime time.Duration
 	MaxLag    time.Duration
+	// StallAt are the moments (from Start) the first MaxStallTimes stalls
+	// were seen, at their end: for the report to set beside the load
+	// machine's state.
+	StallAt []time.Duration
 }
+
+// MaxStallTimes bounds Result.StallAt.
+const MaxStallTimes = 16
 
 // Playing is the time from the first frame to the end (0 without frames).
 func (r *Result) Playing() time.Duration {
@@ -316,6 +323,9 @@ func (v *viewer) tag(typ uint8, ts uint32, size int, head []byte) {
 			// here.
 			v.res.Stalls++
 			v.res.StallTime += lag
+			if len(v.res.StallAt) < MaxStallTimes {
+				v.res.StallAt = append(v.res.StallAt, now.Sub(v.res.Start))
+			}
 			v.refWall, v.refMedia = now, v.lastTS
 		}
 		if lag > v.res.MaxLag {

@@ -203,7 +203,7 @@ func (b *Builder) Summary() *Summary {
 		s.Failures = []Failure{}
 	}
 	s.Slowest = slowest(attempts)
-	s.Viewers = b.viewerSummary()
+	s.Viewers = b.viewerSummary(s.Machine)
 	return s
 }
 

@@ -41,10 +41,14 @@ type ViewerGroupSummary struct {
 	Plays    int                    `json:"plays"`
 	Outcomes map[schema.Outcome]int `json:"outcomes"`
 	// Stalls sums the plays' stalls; StalledPlays counts plays with any.
-	Stalls       int           `json:"stalls"`
-	StalledPlays int           `json:"stalled_plays"`
-	StallTime    time.Duration `json:"stall_time_ns"`
-	MaxLag       time.Duration `json:"max_lag_ns"`
+	// StallsInStrain counts the stalls on record (a play's first 16) that
+	// ended in, or within StallStrainWindow after, a stretch when the load
+	// machine was strained: the generator may not have kept up.
+	Stalls         int           `json:"stalls"`
+	StallsInStrain int           `json:"stalls_in_strain,omitempty"`
+	StalledPlays   int           `json:"stalled_plays"`
+	StallTime      time.Duration `json:"stall_time_ns"`
+	MaxLag         time.Duration `json:"max_lag_ns"`
 	// BitrateKbps is the mean received media rate of the plays that
 	// played.
 	BitrateKbps float64 `json:"bitrate_kbps"`
@@ -57,6 +61,30 @@ const (
 	MetricFirstKeyframe     = "first_keyframe"
 	MetricPublisherToViewer = "publisher_to_viewer"
 )
+
+// StallStrainWindow is how long after a strained stretch a stall still
+// counts as in it: a stall is seen when the media comes again, at its end.
+const StallStrainWindow = 2 * time.Second
+
+// stallsInStrain counts e's stalls on record that ended in a strained
+// stretch of the load machine or within StallStrainWindow after one.
+func stallsInStrain(e *schema.ViewEvent, m *MachineView) int {
+	if m == nil {
+		return 0
+	}
+	n := 0
+	for _, d := range e.StallAt {
+		at := e.Start.Add(d)
+		for _, st := range m.Strained {
+			// A sample covers the second before its time.
+			if !at.Before(st.From.Add(-time.Second)) && !at.After(st.To.Add(StallStrainWindow)) {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
 
 // MaxViewerFailures bounds ViewerSummary.Failures.
 const MaxViewerFailures = 200
@@ -181,7 +209,7 @@ func viewEvidence(v *Viewer) string {
 
 // viewerSummary joins, classifies and counts the plays (nil without any
 // viewer in the scenario or the stream).
-func (b *Builder) viewerSummary() *ViewerSummary {
+func (b *Builder) viewerSummary(m *MachineView) *ViewerSummary {
 	if len(b.views) == 0 && len(b.header.Scenario.Viewers) == 0 {
 		return nil
 	}
@@ -225,6 +253,7 @@ func (b *Builder) viewerSummary() *ViewerSummary {
 		g.Plays++
 		g.Outcomes[v.Outcome]++
 		g.Stalls += e.Stalls
+		g.StallsInStrain += stallsInStrain(e, m)
 		g.StallTime += e.StallTime
 		g.MaxLag = max(g.MaxLag, e.MaxLag)
 		if e.Stalls > 0 {

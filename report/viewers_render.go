@@ -30,24 +30,34 @@ func viewerRows(v *ViewerSummary) (header []string, rows [][]string) {
 		header = append(header, string(c))
 	}
 	header = append(header, "stalled plays", "stalls", "max lag ms", "kbit/s")
-	var stalled, stalls int
+	var stalled, stalls, inStrain int
 	for _, g := range v.Groups {
 		row := []string{g.Name, g.Protocol, strconv.Itoa(g.Plays)}
 		for _, c := range cols {
 			row = append(row, strconv.Itoa(g.Outcomes[c]))
 		}
-		row = append(row, strconv.Itoa(g.StalledPlays), strconv.Itoa(g.Stalls), ms(float64(g.MaxLag)/float64(time.Millisecond)),
+		row = append(row, strconv.Itoa(g.StalledPlays), stallCell(g.Stalls, g.StallsInStrain), ms(float64(g.MaxLag)/float64(time.Millisecond)),
 			strconv.FormatFloat(g.BitrateKbps, 'f', 0, 64))
 		rows = append(rows, row)
 		stalled += g.StalledPlays
 		stalls += g.Stalls
+		inStrain += g.StallsInStrain
 	}
 	total := []string{"total", "", strconv.Itoa(v.Plays)}
 	for _, c := range cols {
 		total = append(total, strconv.Itoa(v.Outcomes[c]))
 	}
-	total = append(total, strconv.Itoa(stalled), strconv.Itoa(stalls), "", "")
+	total = append(total, strconv.Itoa(stalled), stallCell(stalls, inStrain), "", "")
 	return header, append(rows, total)
+}
+
+// stallCell is a stall count and how many of them fell while the load
+// machine was strained.
+func stallCell(n, inStrain int) string {
+	if inStrain == 0 {
+		return strconv.Itoa(n)
+	}
+	return fmt.Sprintf("%d (%d in strain)", n, inStrain)
 }
 
 // viewerByState is the viewers' outcomes against the callback's state

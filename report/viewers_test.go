@@ -21,6 +21,15 @@ func TestViewerOutcomes(t *testing.T) {
 		Groups: []schema.GroupInfo{{Name: "cams", Count: 1}}, Viewers: []schema.GroupInfo{{Name: "web", Count: 1}, {Name: "rt", Count: 7}},
 	}}})
 	add(schema.Event{Type: schema.TypeState, Time: t0, State: &schema.StateChange{Source: "hook", State: schema.StateUp}})
+	// The load machine: saturated in the second before 5 s, idle after.
+	for i := 1; i <= 10; i++ {
+		busy := 0.2
+		if i == 5 {
+			busy = 0.99
+		}
+		add(schema.Event{Type: schema.TypeMachine, Time: t0.Add(time.Duration(i) * time.Second), Machine: &schema.MachineSample{
+			Span: time.Second, Cores: 2, CPUBusy: busy, RunQueue: 1}})
+	}
 	add(schema.Event{Type: schema.TypeState, Time: t0.Add(20 * time.Second), State: &schema.StateChange{Source: "hook", State: schema.StateDown}})
 	deny, e500 := `{"code":1}`, "oops"
 	add(schema.Event{Type: schema.TypeHook, Hook: &schema.HookCall{Action: schema.ActionPlay, Attempt: "r-v2", Arrived: t0.Add(time.Second),
@@ -48,6 +57,7 @@ func TestViewerOutcomes(t *testing.T) {
 	view("r-v4", "rt", "rtmp", schema.ViewHeld, 0, func(v *schema.ViewEvent) {
 		played(v)
 		v.Stalls, v.StallAfter, v.StallTime, v.MaxLag = 2, time.Second, 3*time.Second, 2*time.Second
+		v.StallAt = []time.Duration{5 * time.Second, 9 * time.Second}
 	})
 	view("r-v5", "rt", "rtmp", schema.ViewHeld, 0, func(v *schema.ViewEvent) { v.PlayStart = 40 * time.Millisecond })
 	view("r-v6", "rt", "rtmp", schema.ViewClosed, 0, played)
@@ -75,6 +85,9 @@ func TestViewerOutcomes(t *testing.T) {
 		v.Groups[1].BitrateKbps < 299 || v.Groups[1].BitrateKbps > 302 {
 		t.Errorf("groups %+v", v.Groups)
 	}
+	if g := v.Groups[1]; g.Stalls != 2 || g.StallsInStrain != 1 {
+		t.Errorf("rt: %d stalls, %d in strain; want 2 and 1 (at 5 s, the machine saturated; not at 9 s)", g.Stalls, g.StallsInStrain)
+	}
 	var lat *LatencyRow
 	for i, l := range v.Latency {
 		if l.Metric == MetricPublisherToViewer && l.Group == "all" {
@@ -88,7 +101,7 @@ func TestViewerOutcomes(t *testing.T) {
 	if err := Table(&out, s); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"Viewers", "no_such_stream", "hook_denied", "Viewers vs callback availability", "publisher_to_viewer", "Viewer failures"} {
+	for _, w := range []string{"Viewers", "2 (1 in strain)", "no_such_stream", "hook_denied", "Viewers vs callback availability", "publisher_to_viewer", "Viewer failures"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("table report lacks %q:\n%s", w, out.String())
 		}

@@ -189,7 +189,7 @@ func viewFromResult(ev *schema.ViewEvent, r *player.Result, o player.Options) {
 	ev.Ending, ev.Message, ev.Status, ev.HTTPStatus = string(r.Ending), r.Err, r.Status, r.HTTPStatus
 	ev.Bytes, ev.MediaBytes = r.Bytes, r.MediaBytes
 	ev.VideoFrames, ev.AudioFrames, ev.Keyframes, ev.MediaSpan = r.VideoFrames, r.AudioFrames, r.Keyframes, r.MediaSpan
-	ev.Stalls, ev.StallTime, ev.MaxLag = r.Stalls, r.StallTime, r.MaxLag
+	ev.Stalls, ev.StallTime, ev.MaxLag, ev.StallAt = r.Stalls, r.StallTime, r.MaxLag, r.StallAt
 	if ev.Stalls > 0 {
 		ev.StallAfter = o.StallAfter
 		if ev.StallAfter == 0 {

@@ -80,6 +80,9 @@ type ViewEvent struct {
 	StallAfter time.Duration `json:"stall_after_ns,omitempty"`
 	StallTime  time.Duration `json:"stall_time_ns,omitempty"`
 	MaxLag     time.Duration `json:"max_lag_ns,omitempty"`
+	// StallAt are the moments (from Start) the first 16 stalls were seen,
+	// at their end.
+	StallAt []time.Duration `json:"stall_at_ns,omitempty"`
 
 	// Latency is the viewer's latency from publisher to viewer, when it was
 	// in the sample and its publisher's send times were known (a native
