@@ -197,6 +197,9 @@ func Play(ctx context.Context, o Options) Result {
 	default:
 		v.fail(EndError, fmt.Errorf("player: %q: the scheme must be rtmp or http", o.URL))
 	}
+	if v.res.Ending == "" {
+		v.fail(EndError, errors.New("player: the play ended without a reason (a bug)"))
+	}
 	v.res.End = time.Since(v.res.Start)
 	return v.res
 }
@@ -207,7 +210,7 @@ type viewer struct {
 	res Result
 	nc  net.Conn
 
-	// deadline is when the current phase ends: the setup, then the hold.
+	// holdEnd is when the hold ends (zero: no hold, ctx ends the play).
 	holdEnd time.Time
 	// The stall clock: refWall and refMedia are a moment when the media
 	// clock was level with the wall clock or ahead of it (the GOP cache's
