@@ -201,6 +201,9 @@ type run struct {
 	// records its own wire phases).
 	native     *native.Engine
 	nativeBase string
+	// onPlay and onStop are the play callbacks the server calls, when the
+	// run has viewers and serves the hook ("": none).
+	onPlay, onStop string
 	// serverCPU and serverRSS are the server process's once the publishers
 	// are done (zero: no process of its own).
 	serverCPU time.Duration

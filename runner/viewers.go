@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/internal/option"
 	"github.com/rtmpload/rtmpload/player"
 	"github.com/rtmpload/rtmpload/scenarios"
@@ -244,4 +245,22 @@ func viewerGroups(sc *scenarios.Scenario) []schema.GroupInfo {
 		gs = append(gs, schema.GroupInfo{Name: g.Group, Count: g.Count})
 	}
 	return gs
+}
+
+// viewerHooks are the play callbacks a server the run starts calls: the
+// built-in hook's on_play and on_stop when the scenario has viewers.
+func viewerHooks(sc *scenarios.Scenario, hk *hook.Server) (play, stop string) {
+	if hk == nil || len(sc.Viewers) == 0 {
+		return "", ""
+	}
+	return hk.OnPlayURL(), hk.OnStopURL()
+}
+
+// viewerFLVListen is the embedded server's HTTP-FLV listener: a free port
+// when the scenario has viewers.
+func viewerFLVListen(sc *scenarios.Scenario) string {
+	if len(sc.Viewers) == 0 {
+		return ""
+	}
+	return "127.0.0.1:0"
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/rtmpload/rtmpload/internal/testkit"
 	"github.com/rtmpload/rtmpload/managed"
 	"github.com/rtmpload/rtmpload/player"
+	"github.com/rtmpload/rtmpload/report"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -131,6 +132,44 @@ viewers:
 	for seq, n := range seen {
 		if n != 1 {
 			t.Errorf("viewer %d in %d shards", seq, n)
+		}
+	}
+}
+
+// TestViewersOnEmbedded plays the embedded server over RTMP and HTTP-FLV,
+// behind the built-in hook's on_play: every play's call names it.
+func TestViewersOnEmbedded(t *testing.T) {
+	testkit.FFmpeg(t)
+	t.Parallel()
+	res := runScenario(t, scenario(t, `
+name: emb-viewers
+duration: 8s
+media: {clip: testsrc-360p, bitrate: 300k}
+publishers:
+  - {group: cams, count: 2, name: "ev-{i}"}
+viewers:
+  - {group: rt, count: 2, watch: "ev-{i%2}", start: 2s}
+  - {group: web, count: 2, watch: "ev-{i%2}", protocol: http-flv, start: 2s}
+  - {group: lost, count: 1, watch: "nobody", protocol: http-flv, start: 2s}
+`), Options{})
+	plays := map[string]int{}
+	for _, ev := range testkit.Events(t, res.ResultsPath) {
+		if ev.Type == schema.TypeHook && ev.Hook.Action == schema.ActionPlay {
+			plays[ev.Hook.Attempt]++
+		}
+	}
+	v := res.Summary.Viewers
+	if v == nil || v.Plays != 5 || v.Outcomes[schema.OutcomeOK] != 4 || v.Outcomes[schema.OutcomeNoSuchStream] != 1 {
+		var b strings.Builder
+		_ = report.Table(&b, res.Summary)
+		t.Fatalf("viewer outcomes %+v\n%s", v, b.String())
+	}
+	if len(plays) != 5 {
+		t.Errorf("on_play calls by play %v, want one for each of the 5", plays)
+	}
+	for _, g := range v.Groups {
+		if g.Name != "lost" && (g.BitrateKbps < 150 || g.BitrateKbps > 1000) {
+			t.Errorf("%s: %.0f kbit/s", g.Name, g.BitrateKbps)
 		}
 	}
 }
