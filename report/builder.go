@@ -27,8 +27,9 @@ type Builder struct {
 	machine  []TimedMachine    // the load machine's samples
 	// views are the viewers' plays, playHooks each play's first on_play
 	// call by its id (viewers.go).
-	views     []*schema.ViewEvent
-	playHooks map[string]*schema.HookCall
+	views       []*schema.ViewEvent
+	playHooks   map[string]*schema.HookCall
+	playRejects map[string]*schema.ServerEvent // the embedded server's refusals of plays, by play id
 }
 
 // NewBuilder returns an empty Builder.
@@ -102,6 +103,14 @@ func (b *Builder) Add(ev schema.Event) error {
 	case schema.TypeServer:
 		se := ev.Server
 		if se == nil || se.Attempt == "" {
+			return nil
+		}
+		if se.Kind == schema.ServerPlayReject {
+			if b.playRejects == nil {
+				b.playRejects = make(map[string]*schema.ServerEvent)
+			}
+			s := *se
+			b.playRejects[se.Attempt] = &s
 			return nil
 		}
 		if se.Kind == schema.ServerReject || se.Kind == schema.ServerAccept {

@@ -13,7 +13,8 @@ import (
 // Viewer is one play attempt, joined with its on_play call through its id.
 type Viewer struct {
 	*schema.ViewEvent
-	Hook      *schema.HookCall     `json:"hook,omitempty"` // its on_play call, when the hook saw one
+	Hook      *schema.HookCall     `json:"hook,omitempty"`   // its on_play call, when the hook saw one
+	Server    *schema.ServerEvent  `json:"server,omitempty"` // the embedded server's refusal, when it refused
 	HookState schema.CallbackState `json:"callback_state,omitempty"`
 	Outcome   schema.Outcome       `json:"outcome"`
 	Evidence  string               `json:"evidence,omitempty"`
@@ -128,6 +129,11 @@ func classifyView(v *Viewer) (schema.Outcome, string) {
 		case h.Status != 200 && h.Status != 201:
 			return schema.OutcomeHookErrorStatus, fmt.Sprintf("hook answered HTTP %d", h.Status) + ev
 		}
+	} else if refusal(e) && v.Server != nil {
+		// The embedded server says why it refused, as for a publish.
+		if o := serverOutcome(v.Server); o != "" {
+			return o, "server refused the play: " + v.Server.Reason + ev
+		}
 	} else if refusal(e) {
 		switch v.HookState {
 		case schema.StateDown:
@@ -203,6 +209,9 @@ func viewEvidence(v *Viewer) string {
 	if v.HookState != "" && v.HookState != schema.StateUnknown {
 		parts = append(parts, "callback "+string(v.HookState))
 	}
+	if v.Server != nil {
+		parts = append(parts, "server: "+v.Server.Reason)
+	}
 	parts = append(parts, "play: "+v.Ending)
 	return " [" + strings.Join(parts, "; ") + "]"
 }
@@ -235,7 +244,7 @@ func (b *Builder) viewerSummary(m *MachineView) *ViewerSummary {
 	lat := map[string][]int64{}
 	rates := map[string][]float64{}
 	for _, e := range b.views {
-		v := &Viewer{ViewEvent: e, Hook: b.playHooks[e.ID]}
+		v := &Viewer{ViewEvent: e, Hook: b.playHooks[e.ID], Server: b.playRejects[e.ID]}
 		decisive := e.Start.Add(e.PlaySent)
 		if v.Hook != nil {
 			decisive = v.Hook.Arrived

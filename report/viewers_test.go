@@ -121,3 +121,26 @@ func TestViewerOutcomes(t *testing.T) {
 		t.Errorf("HTML lacks the viewers")
 	}
 }
+
+// TestViewerRefusedByTheEmbeddedServer: with no on_play call on record (the
+// callback was down), the embedded server's refusal says why.
+func TestViewerRefusedByTheEmbeddedServer(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	b := NewBuilder()
+	for _, ev := range []schema.Event{
+		{Type: schema.TypeRun, Time: t0, Run: &schema.RunHeader{ID: "r"}},
+		{Type: schema.TypeServer, Time: t0.Add(time.Second), Server: &schema.ServerEvent{Kind: schema.ServerPlayReject, Attempt: "r-v1",
+			Stream: "cam", Reason: string(schema.OutcomeHookUnreachable), HookErr: "connection refused"}},
+		{Type: schema.TypeView, Time: t0.Add(time.Second), View: &schema.ViewEvent{ID: "r-v1", Group: "g", Stream: "cam", Protocol: "rtmp",
+			Start: t0, Dial: time.Millisecond, PlaySent: 2 * time.Millisecond, PlayStart: 3 * time.Millisecond, End: time.Second,
+			Ending: schema.ViewClosedBeforeMedia}},
+	} {
+		if err := b.Add(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := b.Summary().Viewers
+	if v == nil || v.Outcomes[schema.OutcomeHookUnreachable] != 1 || !strings.Contains(v.Failures[0].Evidence, "server: hook_unreachable") {
+		t.Errorf("viewers %+v", v)
+	}
+}

@@ -523,7 +523,7 @@ func (r *run) onServerEvent(e server.Event) {
 	switch e.Kind {
 	case server.EventAccept:
 		r.wireOpened(hook.AttemptFromParam(e.Param), e.Time)
-	case server.EventReject, server.EventUnpublish:
+	case server.EventReject, server.EventUnpublish, server.EventPlayReject:
 	default:
 		return
 	}
