@@ -137,7 +137,9 @@ viewers:
 }
 
 // TestViewersOnEmbedded plays the embedded server over RTMP and HTTP-FLV,
-// behind the built-in hook's on_play: every play's call names it.
+// behind the built-in hook's on_play: every play's call names it. The
+// callback is down from 4 s to 6 s: the plays that start then are refused,
+// hook_unreachable, while the publishers go on.
 func TestViewersOnEmbedded(t *testing.T) {
 	testkit.FFmpeg(t)
 	t.Parallel()
@@ -145,12 +147,16 @@ func TestViewersOnEmbedded(t *testing.T) {
 name: emb-viewers
 duration: 8s
 media: {clip: testsrc-360p, bitrate: 300k}
+hook:
+  faults: [{at: 4s, for: 2s, kind: down}]
 publishers:
   - {group: cams, count: 2, name: "ev-{i}"}
 viewers:
   - {group: rt, count: 2, watch: "ev-{i%2}", start: 2s}
   - {group: web, count: 2, watch: "ev-{i%2}", protocol: http-flv, start: 2s}
   - {group: lost, count: 1, watch: "nobody", protocol: http-flv, start: 2s}
+  - {group: late, count: 2, watch: "ev-0", start: 4500ms}
+  - {group: late-web, count: 1, watch: "ev-1", protocol: http-flv, start: 4500ms}
 `), Options{})
 	plays := map[string]int{}
 	for _, ev := range testkit.Events(t, res.ResultsPath) {
@@ -159,16 +165,18 @@ viewers:
 		}
 	}
 	v := res.Summary.Viewers
-	if v == nil || v.Plays != 5 || v.Outcomes[schema.OutcomeOK] != 4 || v.Outcomes[schema.OutcomeNoSuchStream] != 1 {
+	if v == nil || v.Plays != 8 || v.Outcomes[schema.OutcomeOK] != 4 || v.Outcomes[schema.OutcomeNoSuchStream] != 1 ||
+		v.Outcomes[schema.OutcomeHookUnreachable] != 3 || v.ByState[schema.OutcomeHookUnreachable][schema.StateDown] != 3 ||
+		res.Summary.Outcomes[schema.OutcomeOK] != 2 {
 		var b strings.Builder
 		_ = report.Table(&b, res.Summary)
 		t.Fatalf("viewer outcomes %+v\n%s", v, b.String())
 	}
 	if len(plays) != 5 {
-		t.Errorf("on_play calls by play %v, want one for each of the 5", plays)
+		t.Errorf("on_play calls by play %v, want one for each of the 5 that started while the callback was up", plays)
 	}
 	for _, g := range v.Groups {
-		if g.Name != "lost" && (g.BitrateKbps < 150 || g.BitrateKbps > 1000) {
+		if (g.Name == "rt" || g.Name == "web") && (g.BitrateKbps < 150 || g.BitrateKbps > 1000) {
 			t.Errorf("%s: %.0f kbit/s", g.Name, g.BitrateKbps)
 		}
 	}
