@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"maps"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rtmpload/rtmpload/internal/testkit"
@@ -136,15 +138,16 @@ viewers:
 	}
 }
 
-// TestViewersOnEmbedded plays the embedded server over RTMP and HTTP-FLV,
-// behind the built-in hook's on_play: every play's call names it. The
-// callback is down from 4 s to 6 s: the plays that start then are refused,
-// hook_unreachable, while the publishers go on.
-func TestViewersOnEmbedded(t *testing.T) {
+// TestViewersConformance plays the embedded server and SRS 7.0.18 (when
+// RTMPLOAD_SRS names one) over RTMP and HTTP-FLV, behind the built-in
+// hook's on_play: every play's call names it. The callback is down from 4 s
+// to 6 s: the plays that start then are refused, hook_unreachable, while the
+// publishers go on. Each play has the same outcome on both servers.
+func TestViewersConformance(t *testing.T) {
 	testkit.FFmpeg(t)
 	t.Parallel()
-	res := runScenario(t, scenario(t, `
-name: emb-viewers
+	sc := scenario(t, `
+name: viewers-conformance
 duration: 8s
 media: {clip: testsrc-360p, bitrate: 300k}
 hook:
@@ -157,27 +160,53 @@ viewers:
   - {group: lost, count: 1, watch: "nobody", protocol: http-flv, start: 2s}
   - {group: late, count: 2, watch: "ev-0", start: 4500ms}
   - {group: late-web, count: 1, watch: "ev-1", protocol: http-flv, start: 4500ms}
-`), Options{})
-	plays := map[string]int{}
-	for _, ev := range testkit.Events(t, res.ResultsPath) {
-		if ev.Type == schema.TypeHook && ev.Hook.Action == schema.ActionPlay {
-			plays[ev.Hook.Attempt]++
+`)
+	servers := map[string]ServerSpec{"embedded": {}}
+	if bin, _ := testkit.SRSBinary(); bin != "" {
+		servers["srs"] = ServerSpec{Kind: ServerSRS, Binary: bin}
+	}
+	outcomes := map[string]map[int]schema.Outcome{}
+	var mu sync.Mutex
+	// The servers' runs in parallel; the group returns when both are done.
+	t.Run("servers", func(t *testing.T) {
+		for name, spec := range servers {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				res := runScenario(t, sc, Options{Server: spec})
+				plays := map[string]int{}
+				for _, ev := range testkit.Events(t, res.ResultsPath) {
+					if ev.Type == schema.TypeHook && ev.Hook.Action == schema.ActionPlay {
+						plays[ev.Hook.Attempt]++
+					}
+				}
+				v := res.Summary.Viewers
+				if v == nil || v.Plays != 8 || v.Outcomes[schema.OutcomeOK] != 4 || v.Outcomes[schema.OutcomeNoSuchStream] != 1 ||
+					v.Outcomes[schema.OutcomeHookUnreachable] != 3 || v.ByState[schema.OutcomeHookUnreachable][schema.StateDown] != 3 ||
+					res.Summary.Outcomes[schema.OutcomeOK] != 2 {
+					var b strings.Builder
+					_ = report.Table(&b, res.Summary)
+					t.Errorf("%s: viewer outcomes %+v\n%s", name, v, b.String())
+					return
+				}
+				if len(plays) != 5 {
+					t.Errorf("%s: on_play calls by play %v, want one for each of the 5 that started while the callback was up", name, plays)
+				}
+				for _, g := range v.Groups {
+					if (g.Name == "rt" || g.Name == "web") && (g.BitrateKbps < 150 || g.BitrateKbps > 1000) {
+						t.Errorf("%s: %s: %.0f kbit/s", name, g.Name, g.BitrateKbps)
+					}
+				}
+				byPlay := map[int]schema.Outcome{}
+				for _, f := range v.Failures {
+					byPlay[f.Slot] = f.Outcome
+				}
+				mu.Lock()
+				outcomes[name] = byPlay
+				mu.Unlock()
+			})
 		}
-	}
-	v := res.Summary.Viewers
-	if v == nil || v.Plays != 8 || v.Outcomes[schema.OutcomeOK] != 4 || v.Outcomes[schema.OutcomeNoSuchStream] != 1 ||
-		v.Outcomes[schema.OutcomeHookUnreachable] != 3 || v.ByState[schema.OutcomeHookUnreachable][schema.StateDown] != 3 ||
-		res.Summary.Outcomes[schema.OutcomeOK] != 2 {
-		var b strings.Builder
-		_ = report.Table(&b, res.Summary)
-		t.Fatalf("viewer outcomes %+v\n%s", v, b.String())
-	}
-	if len(plays) != 5 {
-		t.Errorf("on_play calls by play %v, want one for each of the 5 that started while the callback was up", plays)
-	}
-	for _, g := range v.Groups {
-		if (g.Name == "rt" || g.Name == "web") && (g.BitrateKbps < 150 || g.BitrateKbps > 1000) {
-			t.Errorf("%s: %.0f kbit/s", g.Name, g.BitrateKbps)
-		}
+	})
+	if len(outcomes) == 2 && !maps.Equal(outcomes["embedded"], outcomes["srs"]) {
+		t.Errorf("plays that were not ok, by slot: embedded %v, SRS %v", outcomes["embedded"], outcomes["srs"])
 	}
 }
