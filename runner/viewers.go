@@ -11,6 +11,7 @@ import (
 
 	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/internal/option"
+	"github.com/rtmpload/rtmpload/native"
 	"github.com/rtmpload/rtmpload/player"
 	"github.com/rtmpload/rtmpload/scenarios"
 	"github.com/rtmpload/rtmpload/schema"
@@ -263,4 +264,13 @@ func viewerFLVListen(sc *scenarios.Scenario) string {
 		return ""
 	}
 	return "127.0.0.1:0"
+}
+
+// sendTimes is the send-time record a native publisher of stream fills,
+// when the run has viewers (nil: none, and no cost).
+func (r *run) sendTimes(stream string) native.SendRecorder {
+	if r.views == nil {
+		return nil
+	}
+	return r.views.SendTimesOf(stream)
 }

@@ -142,7 +142,9 @@ viewers:
 // RTMPLOAD_SRS names one) over RTMP and HTTP-FLV, behind the built-in
 // hook's on_play: every play's call names it. The callback is down from 4 s
 // to 6 s: the plays that start then are refused, hook_unreachable, while the
-// publishers go on. Each play has the same outcome on both servers.
+// publishers go on. Each play has the same outcome on both servers. The
+// publishers are native: the sampled viewer's latency from publisher to
+// viewer is measured.
 func TestViewersConformance(t *testing.T) {
 	testkit.FFmpeg(t)
 	t.Parallel()
@@ -153,7 +155,7 @@ media: {clip: testsrc-360p, bitrate: 300k}
 hook:
   faults: [{at: 4s, for: 2s, kind: down}]
 publishers:
-  - {group: cams, count: 2, name: "ev-{i}"}
+  - {group: cams, count: 2, name: "ev-{i}", engine: native}
 viewers:
   - {group: rt, count: 2, watch: "ev-{i%2}", start: 2s}
   - {group: web, count: 2, watch: "ev-{i%2}", protocol: http-flv, start: 2s}
@@ -196,7 +198,19 @@ viewers:
 						t.Errorf("%s: %s: %.0f kbit/s", name, g.Name, g.BitrateKbps)
 					}
 				}
-				byPlay := map[int]schema.Outcome{}
+				// The first viewer is in the latency sample, its publisher native.
+			var lat *report.LatencyRow
+			for i, l := range v.Latency {
+				if l.Metric == report.MetricPublisherToViewer && l.Group == "all" {
+					lat = &v.Latency[i]
+				}
+			}
+			if lat == nil || lat.Count < 50 || lat.P50 <= 0 || lat.P99 > 1000 {
+				t.Errorf("%s: publisher_to_viewer %+v, want about 4 s of frames under a second", name, lat)
+			} else {
+				t.Logf("%s: publisher_to_viewer n %d p50 %.1f ms p99 %.1f ms", name, lat.Count, lat.P50, lat.P99)
+			}
+			byPlay := map[int]schema.Outcome{}
 				for _, f := range v.Failures {
 					byPlay[f.Slot] = f.Outcome
 				}
