@@ -144,6 +144,9 @@ func fakeRTMP(t *testing.T, after func(nc net.Conn, w *rawmessage.Writer)) strin
 		if sc.Initialize() != nil || sc.Accept() != nil || sc.AcceptAction() != nil {
 			return
 		}
+		// Read what the player sends from now on (its buffer length, its
+		// acknowledgements): a close with it unread would be a reset.
+		go io.Copy(io.Discard, nc)
 		// Media on chunk streams ServerConn does not use, at the chunk size
 		// it announced.
 		bc := bytecounter.NewWriter(nc)
