@@ -197,7 +197,17 @@ type pass struct {
 	bytes []byte
 	ends  []int
 	due   []uint32
+	// frame is each message's kind for the send-time record (Hooks.Sent):
+	// frameAudio, frameVideo or frameKey (a video keyframe).
+	frame []uint8
 }
+
+// Message kinds of a pass (pass.frame).
+const (
+	frameAudio uint8 = iota
+	frameVideo
+	frameKey
+)
 
 func (c *Clip) encoding(chunkSize, sid uint32) (*encoding, error) {
 	k := encKey{chunkSize, sid}
@@ -276,6 +286,14 @@ func (c *Clip) encodePass(chunkSize, sid uint32, prev map[byte]uint32) (pass, er
 		p.bytes = append(p.bytes, b...)
 		p.ends = append(p.ends, len(p.bytes))
 		p.due = append(p.due, ts)
+		kind := frameAudio
+		if t.typ == typeVideo {
+			kind = frameVideo
+			if len(t.body) > 0 && (t.body[0]>>4)&0x7 == 1 {
+				kind = frameKey
+			}
+		}
+		p.frame = append(p.frame, kind)
 	}
 	return p, nil
 }

@@ -170,6 +170,15 @@ type Hooks struct {
 	// flows, like ffmpeg's -progress blocks.
 	OnProgress    func(Progress)
 	ProgressEvery time.Duration
+	// Sent, when set, is told each video message as the writer puts it
+	// on the wire (its timestamp as sent, passes included), for the
+	// latency from publisher to viewer: player.SendTimes implements it.
+	Sent SendRecorder
+}
+
+// SendRecorder records when each video message of a stream was sent.
+type SendRecorder interface {
+	Sent(ts uint32, key bool, at time.Time)
 }
 
 // Progress is how far a publishing attempt got.
@@ -500,7 +509,7 @@ func (a *attempt) startMedia(sid uint32) error {
 	}
 	a.w = nil // setup's writer is done: control messages go through the pconn now
 	a.pc = &pconn{rc: rc, enc: enc, loop: uint32(a.e.clip.loop / time.Millisecond), t0: time.Now(),
-		chunkSize: a.chunkSize, sid: sid}
+		chunkSize: a.chunkSize, sid: sid, record: a.hooks.Sent}
 	a.phase(PhaseMedia)
 	// The metadata, the sequence headers and the first frame go out now,
 	// as ffmpeg sends them right after Publish.Start, not at the next tick;

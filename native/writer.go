@@ -73,6 +73,7 @@ type pconn struct {
 	t0        time.Time
 	chunkSize uint32
 	sid       uint32
+	record    SendRecorder // nil: no send-time record (Hooks.Sent)
 
 	mu       sync.Mutex
 	detached bool
@@ -138,7 +139,7 @@ func (c *pconn) service(now time.Time, w *writer) bool {
 		}
 		// now is when the tick fired: a connection added since is ahead of
 		// it (elapsed 0, not a negative number read as hours of backlog).
-		iov = c.due(iov, elapsed)
+		iov = c.due(iov, elapsed, now)
 	}
 	w.iov = iov[:0]
 	if len(iov) == 0 {
@@ -174,7 +175,7 @@ func (c *pconn) service(now time.Time, w *writer) bool {
 }
 
 // due appends the slices of the messages due by elapsed ms.
-func (c *pconn) due(iov [][]byte, elapsed uint32) [][]byte {
+func (c *pconn) due(iov [][]byte, elapsed uint32, now time.Time) [][]byte {
 	for len(iov) < maxIov {
 		p := &c.enc.next
 		if c.pass == 0 {
@@ -186,6 +187,15 @@ func (c *pconn) due(iov [][]byte, elapsed uint32) [][]byte {
 			j++
 		}
 		if j > c.next {
+			if c.record != nil {
+				// On record as the write begins: a viewer may read a frame
+				// before the write returns.
+				for i := c.next; i < j; i++ {
+					if k := p.frame[i]; k != frameAudio {
+						c.record.Sent(base+p.due[i], k == frameKey, now)
+					}
+				}
+			}
 			from := 0
 			if c.next > 0 {
 				from = p.ends[c.next-1]

@@ -25,6 +25,11 @@ type Builder struct {
 	steps    []schema.Step
 	stalled  []schema.WireConn // connections with no attempt id whose handshake the server never answered
 	machine  []TimedMachine    // the load machine's samples
+	// views are the viewers' plays, playHooks each play's first on_play
+	// call by its id (viewers.go).
+	views       []*schema.ViewEvent
+	playHooks   map[string]*schema.HookCall
+	playRejects map[string]*schema.ServerEvent // the embedded server's refusals of plays, by play id
 }
 
 // NewBuilder returns an empty Builder.
@@ -81,9 +86,31 @@ func (b *Builder) Add(ev schema.Event) error {
 			h := *ev.Hook
 			b.hooks = append(b.hooks, &h)
 		}
+		if ev.Hook.Action == schema.ActionPlay && ev.Hook.Attempt != "" {
+			if b.playHooks == nil {
+				b.playHooks = make(map[string]*schema.HookCall)
+			}
+			if b.playHooks[ev.Hook.Attempt] == nil {
+				h := *ev.Hook
+				b.playHooks[ev.Hook.Attempt] = &h
+			}
+		}
+	case schema.TypeView:
+		if ev.View != nil {
+			v := *ev.View
+			b.views = append(b.views, &v)
+		}
 	case schema.TypeServer:
 		se := ev.Server
 		if se == nil || se.Attempt == "" {
+			return nil
+		}
+		if se.Kind == schema.ServerPlayReject {
+			if b.playRejects == nil {
+				b.playRejects = make(map[string]*schema.ServerEvent)
+			}
+			s := *se
+			b.playRejects[se.Attempt] = &s
 			return nil
 		}
 		if se.Kind == schema.ServerReject || se.Kind == schema.ServerAccept {
@@ -185,6 +212,7 @@ func (b *Builder) Summary() *Summary {
 		s.Failures = []Failure{}
 	}
 	s.Slowest = slowest(attempts)
+	s.Viewers = b.viewerSummary(s.Machine)
 	return s
 }
 

@@ -52,6 +52,17 @@ type htmlData struct {
 	ByState [][]string
 	// Machine is the line about the load machine under that table.
 	Machine string
+	// Viewers: the viewers' tables (nil: no viewers).
+	Viewers *htmlViewers
+}
+
+type htmlViewers struct {
+	Header   []string
+	Rows     [][]string
+	States   []schema.CallbackState
+	ByState  [][]string
+	Latency  []LatencyRow
+	Failures []Viewer
 }
 
 type htmlGroup struct {
@@ -86,6 +97,14 @@ func HTML(w io.Writer, s *Summary, x Extras) error {
 			hg.Counts = append(hg.Counts, g.Outcomes[c])
 		}
 		d.Groups = append(d.Groups, hg)
+	}
+	if v := s.Viewers; v != nil {
+		hv := &htmlViewers{Latency: v.Latency, Failures: v.Failures}
+		hv.Header, hv.Rows = viewerRows(v)
+		if viewerFaulted(v) {
+			hv.States, hv.ByState = viewerByState(v)
+		}
+		d.Viewers = hv
 	}
 	if x.Timeline != nil {
 		d.Timeline = timelineSVG(x.Timeline, s)

@@ -34,7 +34,8 @@ const (
 
 // LatencyMetrics lists every latency metric a summary can hold: what a
 // latency threshold may name.
-var LatencyMetrics = append(slices.Clone(metricOrder), MetricUpstreamLatency)
+var LatencyMetrics = append(slices.Clone(metricOrder), MetricUpstreamLatency,
+	MetricPlayStart, MetricFirstFrame, MetricFirstKeyframe, MetricPublisherToViewer)
 
 // metricOrder is the order of a publish: latency tables follow it.
 var metricOrder = []string{

@@ -41,6 +41,10 @@ func Markdown(w io.Writer, s *Summary, x Extras) error {
 		mdLatency(ew, s.Latency)
 	}
 
+	if v := s.Viewers; v != nil {
+		mdViewers(ew, v)
+	}
+
 	ew.printf("## Hook\n\n%d calls; on_publish answers: %s; orphan calls: %d.\n\n", s.Hook.Calls, verdictList(s.Hook.Verdicts), s.Hook.Orphans)
 	if u := s.Hook.Upstream; u != nil {
 		ew.printf("%s.\n\n", upstreamLine(u))

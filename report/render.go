@@ -44,6 +44,11 @@ func Table(w io.Writer, s *Summary) error {
 			return err
 		}
 	}
+	if v := s.Viewers; v != nil {
+		if err := viewersTable(w, v); err != nil {
+			return err
+		}
+	}
 	if c := s.Capacity; c != nil {
 		if err := capacityTable(w, c); err != nil {
 			return err

@@ -40,6 +40,8 @@ type Summary struct {
 	Server *ServerView `json:"server_view,omitempty"`
 	// Capacity is the step table and knee of a capacity run.
 	Capacity *Capacity `json:"capacity,omitempty"`
+	// Viewers is what the scenario's viewers saw (nil: no viewers).
+	Viewers *ViewerSummary `json:"viewers,omitempty"`
 	// Shards is set when the summary merges the shards of one run (Merge).
 	Shards *ShardInfo `json:"shards,omitempty"`
 }

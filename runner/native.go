@@ -75,7 +75,7 @@ func (r *run) nativeAttempt(ctx context.Context, slot scenarios.Slot, id, u stri
 		spec.OnStart(start, 0)
 	}
 	var nr native.Result
-	hooks := native.Hooks{
+	hooks := native.Hooks{Sent: r.sendTimes(slot.Stream),
 		OnPhase: func(p string, at time.Time, so native.Timeline) {
 			if p != native.PhaseMedia {
 				return

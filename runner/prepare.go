@@ -56,6 +56,9 @@ func prepare(o Options, now time.Time) (*plan, error) {
 	if err := checkOptions(o); err != nil {
 		return nil, err
 	}
+	if err := checkFLV(o); err != nil {
+		return nil, err
+	}
 	if o.Shards < 0 || o.Shard < 0 || (o.Shards > 0 && o.Shard >= o.Shards) {
 		return nil, fmt.Errorf("shard %d/%d: want i/n with 0 <= i < n", o.Shard, o.Shards)
 	}

@@ -81,6 +81,10 @@ type Options struct {
 	RunID         string
 	Shard, Shards int
 
+	// FLV is the HTTP-FLV base (http://host:port) of a Target, for the
+	// scenario's http-flv viewers; a server rtmpload starts knows its own.
+	FLV string
+
 	// Metrics, if set, serves live Prometheus metrics on this address.
 	Metrics string
 	// OnMetrics is told the address metrics are served on.
@@ -186,8 +190,9 @@ type run struct {
 	// serverPID is the server's own process (0: none, or in process).
 	serverPID int
 	rtmpBase  string
-	query     string  // --target's own query, before each group's param
-	s         *stream // every event of the run goes here
+	query     string   // --target's own query, before each group's param
+	s         *stream  // every event of the run goes here
+	views     *viewers // the scenario's viewers (viewers.go); nil: none
 	clock     clock
 	spawn     Spawner
 	kids      kidsUsage // what the ffmpegs spawned used
@@ -196,6 +201,9 @@ type run struct {
 	// records its own wire phases).
 	native     *native.Engine
 	nativeBase string
+	// onPlay and onStop are the play callbacks the server calls, when the
+	// run has viewers and serves the hook ("": none).
+	onPlay, onStop string
 	// serverCPU and serverRSS are the server process's once the publishers
 	// are done (zero: no process of its own).
 	serverCPU time.Duration
@@ -224,6 +232,9 @@ func (r *run) publish(ctx context.Context, g *rig) outcome {
 	r.serverPID = g.tg.pid
 	if g.native != nil {
 		r.native, r.nativeBase = g.native, g.tg.base(g.tg.addr)
+	}
+	if len(r.p.sc.Viewers) > 0 {
+		r.views = newViewers(g.tg, r.p.o)
 	}
 	start := time.Now()
 	// The header first, before anything the stream holds already.
@@ -294,7 +305,7 @@ func (r *run) header(g *rig, start time.Time) schema.Event {
 		ID:      r.p.id,
 		Started: start,
 		Scenario: schema.ScenarioInfo{
-			Name: sc.Name, Source: sc.Source, Duration: sc.Duration, Groups: groups,
+			Name: sc.Name, Source: sc.Source, Duration: sc.Duration, Groups: groups, Viewers: viewerGroups(sc),
 		},
 		Target:   g.tg.desc,
 		HookMode: hookDesc(r.p.hook, r.p.mode),
@@ -394,6 +405,9 @@ func (r *run) schedule(ctx context.Context, start time.Time) outcome {
 	bg.Go(func() { r.ticks(bgCtx) })
 
 	var wg sync.WaitGroup
+	if r.views != nil {
+		wg.Go(func() { r.runViewers(runCtx, start, r.views) })
+	}
 	// A batch is one publisher, or several that share one ffmpeg (fan-out).
 	for _, batch := range sc.Batches(r.p.slots, r.p.o.Fanout) {
 		wg.Go(func() {
@@ -509,7 +523,7 @@ func (r *run) onServerEvent(e server.Event) {
 	switch e.Kind {
 	case server.EventAccept:
 		r.wireOpened(hook.AttemptFromParam(e.Param), e.Time)
-	case server.EventReject, server.EventUnpublish:
+	case server.EventReject, server.EventUnpublish, server.EventPlayReject:
 	default:
 		return
 	}

@@ -28,7 +28,9 @@ type target struct {
 	// callback checks) and redacted in every output.
 	userinfo, query string
 	desc            string // for the run header
-	version         string
+	// flv is the http://host:port of its HTTP-FLV listener ("": none known).
+	flv     string
+	version string
 	// poll watches the server's own view until ctx ends (nil: no view).
 	poll func(ctx context.Context, fn func(srsapi.Snapshot))
 	stop func() // ends what the run started; idempotent
@@ -48,6 +50,7 @@ func (r *run) startTarget(ctx context.Context, hk *hook.Server) (*target, error)
 	if hk != nil {
 		pub, unpub = hk.OnPublishURL(), hk.OnUnpublishURL()
 	}
+	r.onPlay, r.onStop = viewerHooks(r.p.sc, hk)
 	switch {
 	case o.Target != "" && !r.p.server.Embedded():
 		return nil, fmt.Errorf("a target and a server to start (%s) both name the server: use one", r.p.server)
@@ -86,6 +89,7 @@ func (r *run) startNginx(ctx context.Context, pub, unpub string) (*target, error
 	o := r.p.o
 	n, err := managed.StartNginx(ctx, managed.NginxConfig{
 		Dir: filepath.Join(o.ResultsDir, "nginx"), RTMPListen: o.Listen, OnPublish: pub, OnPublishDone: unpub,
+		OnPlay: r.onPlay, OnPlayDone: r.onStop,
 	})
 	if err != nil {
 		return nil, err
@@ -106,6 +110,7 @@ func (r *run) startSRS(ctx context.Context, pub, unpub string) (*target, error) 
 	s, err := managed.StartSRS(ctx, managed.SRSConfig{
 		Dir: filepath.Join(o.ResultsDir, "srs"), Binary: r.p.server.Binary,
 		RTMPListen: o.Listen, APIListen: o.APIListen, OnPublish: pub, OnUnpublish: unpub,
+		OnPlay: r.onPlay, OnStop: r.onStop,
 	})
 	if err != nil {
 		return nil, err
@@ -113,6 +118,7 @@ func (r *run) startSRS(ctx context.Context, pub, unpub string) (*target, error) 
 	c := &srsapi.Client{Base: s.APIURL()}
 	return &target{
 		addr: s.RTMPAddr(), app: managed.DefaultApp, desc: "managed SRS rtmp://" + s.RTMPAddr() + " api " + s.APIURL(),
+		flv:     s.FLVBase(),
 		version: s.Version(),
 		poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
 		stop:    stopManaged(s), pid: s.PID(),
@@ -128,12 +134,14 @@ func (r *run) startServe(ctx context.Context, pub, unpub string) (*target, error
 	s, err := managed.StartServe(ctx, managed.ServeConfig{
 		Dir: filepath.Join(o.ResultsDir, "serve"), Binary: o.ServeBinary,
 		RTMPListen: o.Listen, APIListen: o.APIListen, OnPublish: pub, OnUnpublish: unpub, Takeover: o.Takeover,
+		OnPlay: r.onPlay, OnStop: r.onStop, FLVListen: viewerFLVListen(r.p.sc),
 	})
 	if err != nil {
 		return nil, err
 	}
 	c := &srsapi.Client{Base: s.APIURL()}
 	return &target{
+		flv:  s.FLVBase(),
 		addr: s.RTMPAddr(), app: "live", desc: "embedded, its own process (rtmpload serve) rtmp://" + s.RTMPAddr() + " api " + s.APIURL(),
 		version: "embedded SRS-like " + server.DefaultVersion + " (rtmpload serve)",
 		poll:    func(ctx context.Context, fn func(srsapi.Snapshot)) { srsapi.Poll(ctx, c, time.Second, fn) },
@@ -151,12 +159,21 @@ func (r *run) startEmbedded(ctx context.Context, pub, unpub string) (*target, er
 	if pub != "" {
 		cfg.OnPublish, cfg.OnUnpublish = []string{pub}, []string{unpub}
 	}
+	if r.onPlay != "" {
+		cfg.OnPlay, cfg.OnStop = []string{r.onPlay}, []string{r.onStop}
+	}
+	cfg.FLVListen = viewerFLVListen(r.p.sc)
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	c := &srsapi.Client{Base: "http://" + srv.APIAddr()}
+	var flv string
+	if a := srv.FLVAddr(); a != "" {
+		flv = "http://" + a
+	}
 	return &target{
+		flv:  flv,
 		addr: srv.RTMPAddr(), app: "live",
 		desc:    "embedded rtmp://" + srv.RTMPAddr() + " api http://" + srv.APIAddr(),
 		version: "embedded SRS-like " + server.DefaultVersion,

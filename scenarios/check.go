@@ -35,7 +35,7 @@ type problem struct {
 // file's order, so that Parse points at the first offending key.
 func (s *Scenario) check() *problem {
 	for _, section := range []func() *problem{
-		s.checkHeader, s.checkMode, s.checkMedia, s.checkHook, s.checkChurn, s.checkGroups, s.checkExpect,
+		s.checkHeader, s.checkMode, s.checkMedia, s.checkHook, s.checkChurn, s.checkGroups, s.checkViewers, s.checkExpect,
 	} {
 		if p := section(); p != nil {
 			return p

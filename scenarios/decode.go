@@ -23,16 +23,17 @@ import (
 // The file's shape. Separate from the public types so that durations are parsed strictly and
 // the public API keeps plain time.Duration.
 type fileScenario struct {
-	Name        string      `yaml:"name"`
-	Description string      `yaml:"description"`
-	Duration    Duration    `yaml:"duration"`
-	Media       fileMedia   `yaml:"media"`
-	Hook        fileHook    `yaml:"hook"`
-	Publishers  []fileGroup `yaml:"publishers"`
-	Churn       fileChurn   `yaml:"churn"`
-	Mode        string      `yaml:"mode"`
-	Capacity    fileCap     `yaml:"capacity"`
-	Expect      []string    `yaml:"expect"`
+	Name        string            `yaml:"name"`
+	Description string            `yaml:"description"`
+	Duration    Duration          `yaml:"duration"`
+	Media       fileMedia         `yaml:"media"`
+	Hook        fileHook          `yaml:"hook"`
+	Publishers  []fileGroup       `yaml:"publishers"`
+	Viewers     []fileViewerGroup `yaml:"viewers"`
+	Churn       fileChurn         `yaml:"churn"`
+	Mode        string            `yaml:"mode"`
+	Capacity    fileCap           `yaml:"capacity"`
+	Expect      []string          `yaml:"expect"`
 }
 
 type fileCap struct {
@@ -257,6 +258,9 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 			Engine:    g.Engine,
 			Witness:   witness(g.Witness),
 		})
+	}
+	for _, g := range raw.Viewers {
+		s.Viewers = append(s.Viewers, g.group())
 	}
 	if s.Mode == ModeCapacity && s.Duration == 0 && len(s.Publishers) == 1 {
 		s.Duration = s.Capacity.Duration(s.Publishers[0].Count)

@@ -34,6 +34,7 @@ type Scenario struct {
 	Media       Media
 	Hook        Hook
 	Publishers  []Group
+	Viewers     []ViewerGroup // players of the published streams (viewers.go)
 	Churn       Churn
 	// Mode is "load" ("" too: the schedule as written) or "capacity": add
 	// publishers of the one group in steps until a stop rule breaks.

@@ -193,7 +193,7 @@ func TestResolve(t *testing.T) {
 		t.Errorf("Resolve(local file) = %v, %v", s, err)
 	}
 	_, err = Resolve(t.Context(), "no-such-scenario")
-	if err == nil || !strings.Contains(err.Error(), "duplicate-contest, hook-500") || !strings.Contains(err.Error(), "smoke)") {
+	if err == nil || !strings.Contains(err.Error(), "duplicate-contest, hook-500") || !strings.Contains(err.Error(), "smoke, viewers)") {
 		t.Errorf("Resolve(unknown) = %v; want an error listing the built-ins", err)
 	}
 	if _, err := Resolve(t.Context(), "testdata/broken-missing.yaml"); err == nil {

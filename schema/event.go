@@ -85,6 +85,9 @@ type Event struct {
 	// the load machine's state
 	Machine *MachineSample `json:"machine,omitempty"`
 
+	// viewer's play
+	View *ViewEvent `json:"view,omitempty"`
+
 	// end
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
@@ -128,6 +131,7 @@ type ScenarioInfo struct {
 	Source   string        `json:"source"`
 	Duration time.Duration `json:"duration_ns"`
 	Groups   []GroupInfo   `json:"groups"`
+	Viewers  []GroupInfo   `json:"viewers,omitempty"` // viewer groups
 }
 
 // GroupInfo is one publisher group of the scenario.

@@ -116,6 +116,7 @@ var flagNames = map[string]string{
 	"Options.Target":         "--target",
 	"Options.API":            "--api",
 	"Options.RunID":          "--run-id",
+	"Options.FLV":            "--flv",
 	"Options.ResultsDir":     "--out directory",
 	"Options.FanoutParallel": "--fanout-parallel",
 	"Options.NoTap":          "--tap=false",

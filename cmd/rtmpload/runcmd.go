@@ -55,7 +55,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runArgs is the command line of `rtmpload run`, as its flags parse it.
 type runArgs struct {
-	target, api                   string
+	target, api, flv              string
 	server                        serverFlag
 	hook                          hookFlag
 	hookProbe, hookProbeMethod    string
@@ -88,6 +88,7 @@ func runFlags(stderr io.Writer) (*pflag.FlagSet, *runArgs) {
 	a := &runArgs{}
 	fs.StringVar(&a.target, "target", "", "publish to a server rtmpload does not start: rtmp://host:port[/app] (default: the embedded server)")
 	fs.StringVar(&a.api, "api", "", "that server's SRS HTTP API, read about once a second for ground truth: http://host:1985")
+	fs.StringVar(&a.flv, "flv", "", "that server's HTTP-FLV address, for the scenario's http-flv viewers: http://host:8080")
 	fs.Var(&a.server, "server", "start a real server for the run: embedded, serve (the embedded one as a process of its own, its CPU and memory apart), nginx-rtmp, or srs=PATH-TO-SRS")
 	fs.Var(&a.hook, "hook", "the on_publish callback: serve (built-in), proxy=URL (built-in in front of your service), external")
 	fs.StringVar(&a.hookProbe, "hook-probe", "", "with --hook external: the callback URL to watch (TCP connect every second)")
@@ -193,6 +194,7 @@ func (a *runArgs) options(ctx context.Context, scenario string) (runner.Options,
 		Expect:          a.expect,
 		Target:          a.target,
 		API:             a.api,
+		FLV:             a.flv,
 		Server:          a.server.ServerSpec,
 		Hook:            a.hook.HookPlan,
 		HookProbe:       a.hookProbe,

@@ -57,12 +57,21 @@ func (e *ParseError) Caret() string {
 
 func (t Threshold) latency() bool { return slices.Contains(latencyAggs, t.Agg) }
 
+// ViewersGroup names every viewer in a threshold's group:
+// "rate(ok){group=viewers} >= 0.999".
+const ViewersGroup = "viewers"
+
 // Outcome metrics rate and count accept: every attempt outcome plus the
 // duplicate_accepted anomaly.
 func outcomeMetrics() []string {
 	var out []string
 	for _, o := range append(slices.Clone(schema.Outcomes), schema.OutcomeDuplicateAccepted) {
 		out = append(out, string(o))
+	}
+	for _, o := range schema.ViewerOutcomes {
+		if !slices.Contains(out, string(o)) {
+			out = append(out, string(o))
+		}
 	}
 	return out
 }
@@ -288,7 +297,11 @@ func (t Threshold) value(s *report.Summary) (v float64, shown string, ok bool, r
 			group = "all"
 		}
 		var metrics []string
-		for _, r := range s.Latency {
+		rows := s.Latency
+		if s.Viewers != nil {
+			rows = append(slices.Clone(rows), s.Viewers.Latency...)
+		}
+		for _, r := range rows {
 			if !slices.Contains(metrics, r.Metric) {
 				metrics = append(metrics, r.Metric)
 			}
@@ -310,6 +323,18 @@ func (t Threshold) value(s *report.Summary) (v float64, shown string, ok bool, r
 		for _, g := range s.Groups {
 			if g.Name == t.Group {
 				attempts, outcomes, found = g.Attempts, g.Outcomes, true
+			}
+		}
+		// A viewer group's plays, or every viewer's ({group=viewers}, unless
+		// a group has that name).
+		if v := s.Viewers; v != nil && !found {
+			for _, g := range v.Groups {
+				if g.Name == t.Group {
+					attempts, outcomes, found = g.Plays, g.Outcomes, true
+				}
+			}
+			if !found && t.Group == ViewersGroup {
+				attempts, outcomes, found = v.Plays, v.Outcomes, true
 			}
 		}
 		if !found {

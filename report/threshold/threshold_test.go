@@ -172,3 +172,40 @@ func TestBadAnswerThreshold(t *testing.T) {
 		}
 	}
 }
+
+func TestViewerThresholds(t *testing.T) {
+	s := &report.Summary{
+		Attempts: 2, Outcomes: map[schema.Outcome]int{"ok": 2},
+		Groups: []report.GroupSummary{{Name: "cams", Attempts: 2, Outcomes: map[schema.Outcome]int{"ok": 2}}},
+		Viewers: &report.ViewerSummary{
+			Plays: 1000, Outcomes: map[schema.Outcome]int{"ok": 998, schema.OutcomeStalled: 2},
+			Groups: []report.ViewerGroupSummary{
+				{Name: "rt", Plays: 600, Outcomes: map[schema.Outcome]int{"ok": 598, schema.OutcomeStalled: 2}},
+				{Name: "web", Plays: 400, Outcomes: map[schema.Outcome]int{"ok": 400}},
+			},
+			Latency: []report.LatencyRow{{Metric: report.MetricPublisherToViewer, Source: "viewer", Group: "all", Count: 100, P50: 170, P99: 360}},
+		},
+	}
+	for _, tc := range []struct {
+		expr   string
+		passed bool
+	}{
+		{"rate(ok){group=viewers} >= 0.999", false},
+		{"rate(ok){group=viewers} >= 0.998", true},
+		{"count(stalled){group=rt} == 0", false},
+		{"count(stalled){group=web} == 0", true},
+		{"count(no_such_stream){group=viewers} == 0", true},
+		{"p99(publisher_to_viewer) < 400ms", true},
+		{"p50(publisher_to_viewer) < 100ms", false},
+		{"rate(ok) >= 1", true}, // the publishers
+	} {
+		th, err := Parse(tc.expr)
+		if err != nil {
+			t.Errorf("%q: %v", tc.expr, err)
+			continue
+		}
+		if r := Evaluate(th, s, nil); r.Passed != tc.passed {
+			t.Errorf("%q: passed %v (%s, %s), want %v", tc.expr, r.Passed, r.Actual, r.Reason, tc.passed)
+		}
+	}
+}
