@@ -20,7 +20,10 @@ import (
 //   - 3: an attempt may be a native publisher's (AttemptEvent.Engine
 //     "native": no pid, its exit message what the server did, its wire
 //     record its own); older streams read the same (every attempt ffmpeg's).
-const Schema = 3
+//   - 4: viewers: "view" events, one per play (View), the hook's on_play and
+//     on_stop actions, the embedded server's play kinds, and the viewers'
+//     outcomes (no_such_stream, stalled); older streams have no viewers.
+const Schema = 4
 
 // Event types, the "type" field of every line.
 const (
@@ -34,6 +37,7 @@ const (
 	TypeStep    = "step"     // a capacity step was judged
 	TypeMachine = "machine"  // the load machine's state over the last second (schema 2)
 	TypeEnd     = "end"      // last line
+	// TypeView (view.go): one viewer's play (schema 4).
 )
 
 // Attempt phases (the "phase" field of attempt events).

@@ -137,3 +137,19 @@ func TestSchema3NativeAttempt(t *testing.T) {
 		}
 	}
 }
+
+// Schema 4 adds viewers: a view event reads back with its play, and a
+// stream of schema 3 (no viewers) still reads.
+func TestSchema4ViewEvent(t *testing.T) {
+	for _, v := range []string{"3", "4"} {
+		in := `{"type":"run","t":"2026-12-06T01:00:00Z","run":{"schema":` + v + `,"id":"x"}}` + "\n" +
+			`{"type":"view","t":"2026-12-06T01:00:02Z","view":{"id":"x-v1","group":"viewers","stream":"cam-00","slot":0,"protocol":"rtmp","engine":"native","start":"2026-12-06T01:00:01Z"}}` + "\n"
+		var got []Event
+		if err := Read(strings.NewReader(in), func(ev Event) error { got = append(got, ev); return nil }); err != nil {
+			t.Fatalf("schema %s: %v", v, err)
+		}
+		if len(got) != 2 || got[1].Type != TypeView || got[1].View == nil || got[1].View.ID != "x-v1" || got[1].View.Protocol != "rtmp" {
+			t.Fatalf("schema %s: %+v", v, got[1])
+		}
+	}
+}
