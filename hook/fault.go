@@ -31,7 +31,44 @@ type Fault struct {
 	Delay  time.Duration // for delay:D
 	Period time.Duration // for flap:P
 	Spec   string        // as written, e.g. "status:500"
+
+	// Action is the side the window shapes: FaultPublish (on_publish and
+	// on_unpublish), FaultPlay (on_play and on_stop) or "" for every call.
+	// A one-sided down cannot close the listener the other side shares:
+	// it drops that side's calls without an answer instead, which SRS
+	// fails exactly as a refused connection (docs/srs-behaviour.md, "A
+	// fault on one side").
+	Action string
 }
+
+// Sides a fault window may target (Fault.Action).
+const (
+	FaultPublish = "publish"
+	FaultPlay    = "play"
+)
+
+// ParseFaultAction checks a fault's action as written: publish, play, or
+// "" for every call.
+func ParseFaultAction(a string) (string, error) {
+	switch a {
+	case "", FaultPublish, FaultPlay:
+		return a, nil
+	}
+	return "", fmt.Errorf("unknown fault action %q (want publish or play, or leave it out for every call)", a)
+}
+
+// sideOf is the side of the fault schedule a call of action a meets:
+// on_play and on_stop are the play side, every other call (on_publish,
+// on_unpublish, an unreadable body) the publish side.
+func sideOf(a schema.HookAction) string {
+	if a == schema.ActionPlay || a == schema.ActionStop {
+		return FaultPlay
+	}
+	return FaultPublish
+}
+
+// applies tells whether f shapes the calls of side.
+func (f *Fault) applies(side string) bool { return f.Action == "" || f.Action == side }
 
 // ParseFault reads a fault kind as written: down, deny, garbage, status:N,
 // delay:D or flap:P. The window (At, For) is the caller's to set.
@@ -80,6 +117,9 @@ func checkFault(f Fault) error {
 	case f.Kind == FaultFlap && f.Period <= 0:
 		return errors.New("flap period must be greater than 0")
 	}
+	if _, err := ParseFaultAction(f.Action); err != nil {
+		return err
+	}
 	switch f.Kind {
 	case FaultDown, FaultStatus, FaultDeny, FaultDelay, FaultGarbage, FaultFlap:
 		return nil
@@ -90,6 +130,11 @@ func checkFault(f Fault) error {
 // describe is the detail of a state change that f puts the callback in.
 func describe(f Fault, st schema.CallbackState) string {
 	switch {
+	case st == schema.StateDown && f.Action != "":
+		if f.Action == FaultPlay {
+			return "on_play and on_stop calls dropped without an answer"
+		}
+		return "on_publish and on_unpublish calls dropped without an answer"
 	case st == schema.StateDown:
 		return "listener closed: connections refused"
 	case f.Kind == FaultFlap:
@@ -101,6 +146,9 @@ func describe(f Fault, st schema.CallbackState) string {
 	case f.Kind == FaultDelay:
 		return "answering after " + f.Delay.String()
 	case f.Kind == FaultDeny:
+		if f.Action == FaultPlay {
+			return "denying every play"
+		}
 		return "denying every publish"
 	}
 	return ""

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rtmpload/rtmpload/schema"
 )
@@ -80,5 +81,71 @@ func TestProxyPlay(t *testing.T) {
 	}
 	if c := call(t, s, 1); c.Action != schema.ActionPlay || c.Verdict != VerdictDeny || c.Upstream == nil || c.Attempt != "v1-2" {
 		t.Fatalf("proxied play recorded as %+v", c)
+	}
+}
+
+// playFault is a fault window that shapes only the play side.
+func playFault(t *testing.T, at, dur time.Duration, spec string) Fault {
+	t.Helper()
+	f := fault(t, at, dur, spec)
+	f.Action = FaultPlay
+	return f
+}
+
+// A play-only down window drops on_play and on_stop calls without an answer
+// while the listener stays open and on_publish is answered; each side
+// reports its own state.
+func TestPlayOnlyDown(t *testing.T) {
+	s, clk, log := startFake(t, Config{Faults: []Fault{playFault(t, 100*time.Millisecond, 200*time.Millisecond, "down")}})
+	epoch := clk.Now()
+	ms := func(n int) time.Time { return epoch.Add(time.Duration(n) * time.Millisecond) }
+	s.Arm(epoch)
+	sideState := func(action string, state schema.CallbackState, fault string, at time.Time) {
+		t.Helper()
+		if c := log.next(t); c.Action != action || c.State != state || c.Fault != fault || !c.At.Equal(at) {
+			t.Fatalf("state change %+v, want %s %s (%q) at %s", c, action, state, fault, at.Format("15:04:05.000"))
+		}
+	}
+	sideState(FaultPublish, schema.StateUp, "", epoch)
+	sideState(FaultPlay, schema.StateUp, "", epoch)
+	clk.Advance(ms(100))
+	sideState(FaultPlay, schema.StateDown, "down", ms(100))
+	log.none(t)
+	if s.State() != schema.StateUp {
+		t.Fatalf("State() = %q: the publish side must stay up", s.State())
+	}
+	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", "")); !srsAllows(r) {
+		t.Fatalf("on_publish in a play-only down window: %d %q", r.status, r.body)
+	}
+	if resp, err := client.Post(s.OnPlayURL(), "application/json", strings.NewReader(srsPlayCall("p1", "cam01", "?rtmpload=v1-1"))); err == nil {
+		resp.Body.Close()
+		t.Fatalf("on_play answered %d in a play-only down window, want the connection dropped", resp.StatusCode)
+	}
+	if c := call(t, s, 2); c.Action != schema.ActionPlay || !c.Canceled || c.Status != 0 || c.Reason != "connection dropped by fault down" {
+		t.Fatalf("dropped on_play recorded as %+v", c)
+	}
+	clk.Advance(ms(300))
+	sideState(FaultPlay, schema.StateUp, "", ms(300))
+	log.none(t)
+	if r := post(t, s.OnPlayURL(), srsPlayCall("p2", "cam01", "")); !srsAllows(r) {
+		t.Fatalf("on_play after the window: %d %q", r.status, r.body)
+	}
+}
+
+// A publish-only deny leaves plays allowed; an unknown action is refused.
+func TestPublishOnlyDenyAndBadAction(t *testing.T) {
+	f := fault(t, 0, time.Hour, "deny")
+	f.Action = FaultPublish
+	s, clk, _ := startFake(t, Config{Faults: []Fault{f}})
+	s.Arm(clk.Now())
+	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", "")); srsAllows(r) {
+		t.Fatalf("on_publish allowed in a publish-only deny window")
+	}
+	if r := post(t, s.OnPlayURL(), srsPlayCall("p1", "cam01", "")); !srsAllows(r) {
+		t.Fatalf("on_play refused in a publish-only deny window: %d %q", r.status, r.body)
+	}
+	f.Action = "view"
+	if _, err := Start(Config{Faults: []Fault{f}}); err == nil || !strings.Contains(err.Error(), "want publish or play") {
+		t.Fatalf("Start with action view: %v", err)
 	}
 }

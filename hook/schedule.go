@@ -17,6 +17,22 @@ type StateChange struct {
 	State  schema.CallbackState `json:"state"`
 	Fault  string               `json:"fault,omitempty"` // Spec of the window in effect, "" if none
 	Detail string               `json:"detail,omitempty"`
+	// Action is the side the change is about (FaultPublish or FaultPlay)
+	// when a window of the schedule targets one side, and then each side
+	// reports its own changes; "" when every window shapes every call and
+	// one state holds for both.
+	Action string `json:"action,omitempty"`
+}
+
+// sides are the two sides of a schedule, in the order of its per-side
+// fields.
+var sides = [2]string{FaultPublish, FaultPlay}
+
+func sideIndex(side string) int {
+	if side == FaultPlay {
+		return 1
+	}
+	return 0
 }
 
 // relisten bounds the retries when a down window ends and the port is
@@ -47,6 +63,9 @@ type schedule struct {
 	faults  []Fault
 	onState func(StateChange)
 	clk     clock
+	// sided: some window targets one side, so the two sides' states are
+	// tracked and reported apart (StateChange.Action).
+	sided bool
 
 	// mu serializes Arm, window edges and disarm, so changes are applied
 	// and reported one at a time and in order.
@@ -58,17 +77,20 @@ type schedule struct {
 	cur   sync.Mutex
 	armed bool
 	epoch time.Time
-	state schema.CallbackState
-	fault string
-	// applied is the fault of the state applied last (nil: none, or the up
-	// half of a flap): what shapes a call, so that a call and the state
-	// reported at its arrival agree even when a timer applies an edge late.
-	applied *Fault
+	// By side (sides): the state applied last, its window's Spec, and
+	// applied, the fault of that state (nil: none, or the up half of a
+	// flap): what shapes a call, so that a call and the state reported at
+	// its arrival agree even when a timer applies an edge late.
+	state   [2]schema.CallbackState
+	fault   [2]string
+	applied [2]*Fault
 }
 
 func newSchedule(faults []Fault, onState func(StateChange), clk clock) (*schedule, error) {
 	fs := make([]Fault, len(faults))
+	sided := false
 	for i, f := range faults {
+		sided = sided || f.Action != ""
 		if err := checkFault(f); err != nil {
 			return nil, fmt.Errorf("hook: fault %d (%s): %w", i+1, f.Spec, err)
 		}
@@ -80,14 +102,15 @@ func newSchedule(faults []Fault, onState func(StateChange), clk clock) (*schedul
 	if clk == nil {
 		clk = wallClock{}
 	}
-	return &schedule{faults: fs, onState: onState, clk: clk, state: schema.StateUp}, nil
+	up := schema.StateUp
+	return &schedule{faults: fs, onState: onState, clk: clk, sided: sided, state: [2]schema.CallbackState{up, up}}, nil
 }
 
-// at returns the window in effect d after the epoch (-1 if none) and the
-// state it puts the callback in.
-func (sc *schedule) at(d time.Duration) (int, schema.CallbackState) {
+// at returns the window in effect for the calls of side d after the epoch
+// (-1 if none) and the state it puts that side in.
+func (sc *schedule) at(d time.Duration, side string) (int, schema.CallbackState) {
 	for i, f := range sc.faults {
-		if d < f.At || d >= f.At+f.For {
+		if d < f.At || d >= f.At+f.For || !f.applies(side) {
 			continue
 		}
 		switch f.Kind {
@@ -133,42 +156,44 @@ func (sc *schedule) next(d time.Duration) (time.Duration, bool) {
 	return best, found
 }
 
-// faultNow is the fault that shapes a call arriving now, nil if none (not
-// armed, no window, or the up half of a flap): the fault of the state last
-// applied, not the schedule's at this instant. A window's edge takes effect
-// when its timer applies it (for down, when the listener closed), and that
-// is the time the reported state change carries.
-func (sc *schedule) faultNow() *Fault {
+// faultNow is the fault that shapes a call of side arriving now, nil if
+// none (not armed, no window, or the up half of a flap), and whether it
+// holds that side down: the fault of the state last applied, not the
+// schedule's at this instant. A window's edge takes effect when its timer
+// applies it (for down, when the listener closed), and that is the time
+// the reported state change carries.
+func (sc *schedule) faultNow(side string) (*Fault, bool) {
 	sc.cur.Lock()
 	defer sc.cur.Unlock()
 	if !sc.armed {
-		return nil
+		return nil, false
 	}
-	return sc.applied
+	k := sideIndex(side)
+	return sc.applied[k], sc.applied[k] != nil && sc.state[k] == schema.StateDown
 }
 
-// faultScheduled is the fault the schedule puts at this instant, nil if
-// none: what cut a call in flight at a down edge, which the timer applying
-// the edge reports only once the listener is closed.
-func (sc *schedule) faultScheduled() *Fault {
+// faultScheduled is the fault the schedule puts on side at this instant,
+// nil if none: what cut a call in flight at a down edge, which the timer
+// applying the edge reports only once the listener is closed.
+func (sc *schedule) faultScheduled(side string) *Fault {
 	sc.cur.Lock()
 	armed, epoch := sc.armed, sc.epoch
 	sc.cur.Unlock()
 	if !armed {
 		return nil
 	}
-	i, st := sc.at(sc.clk.Now().Sub(epoch))
+	i, st := sc.at(sc.clk.Now().Sub(epoch), side)
 	if i < 0 || st == schema.StateUp {
 		return nil
 	}
 	return &sc.faults[i]
 }
 
-// current is the state last applied and reported.
-func (sc *schedule) current() (state schema.CallbackState, fault string) {
+// current is the state of side k last applied and reported.
+func (sc *schedule) current(k int) (state schema.CallbackState, fault string) {
 	sc.cur.Lock()
 	defer sc.cur.Unlock()
-	return sc.state, sc.fault
+	return sc.state[k], sc.fault[k]
 }
 
 // disarm stops the schedule; an edge being applied finishes first.
@@ -208,9 +233,11 @@ func (s *Server) Arm(epoch time.Time) {
 	s.scheduleAfter(sc.gen, epoch, d)
 }
 
-// State is the callback's availability now: "up" until Arm.
+// State is the callback's availability to publishers now (the publish
+// side's, which is every call's unless a window targets one side): "up"
+// until Arm.
 func (s *Server) State() schema.CallbackState {
-	st, _ := s.sched.current()
+	st, _ := s.sched.current(0)
 	return st
 }
 
@@ -236,44 +263,70 @@ func (s *Server) scheduleAfter(gen int, epoch time.Time, d time.Duration) {
 }
 
 // apply puts the server in the state of d after the epoch and reports it
-// (always when force, else only when it changed); sc.mu is held.
+// (always when force, else only when it changed); sc.mu is held. The
+// listener closes only when both sides are down: a one-sided down drops
+// its side's calls in serve instead.
 func (s *Server) apply(d time.Duration, at time.Time, force bool) {
 	sc := s.sched
-	i, st := sc.at(d)
-	change := StateChange{At: at, State: st}
-	if i >= 0 {
-		change.Fault = sc.faults[i].Spec
-		change.Detail = describe(sc.faults[i], st)
+	var changes [2]StateChange
+	var win [2]int
+	var want [2]schema.CallbackState
+	for k, side := range sides {
+		i, st := sc.at(d, side)
+		win[k], want[k] = i, st
+		changes[k] = StateChange{At: at, State: st}
+		if i >= 0 {
+			changes[k].Fault = sc.faults[i].Spec
+			changes[k].Detail = describe(sc.faults[i], st)
+		}
+		if sc.sided {
+			changes[k].Action = side
+		}
 	}
 	s.lnMu.Lock()
 	wasListening := s.ln != nil
 	s.lnMu.Unlock()
-	if st == schema.StateDown {
+	if want[0] == schema.StateDown && want[1] == schema.StateDown {
 		s.goDown()
 	} else if err := s.goUp(); err != nil {
-		change.State, change.Detail = schema.StateDown, err.Error()
+		for k := range changes {
+			changes[k].State, changes[k].Detail = schema.StateDown, err.Error()
+		}
 	}
 	s.lnMu.Lock()
 	listening := s.ln != nil
 	s.lnMu.Unlock()
-	if listening != wasListening || change.State != st {
-		// Refusing or accepting connections starts when the listener
-		// really closed or opened, which a late timer puts after the
-		// edge: that is the time a refused caller's evidence must meet.
-		change.At = sc.clk.Now()
+	for k := range changes {
+		if listening != wasListening || changes[k].State != want[k] {
+			// Refusing or accepting connections starts when the listener
+			// really closed or opened, which a late timer puts after the
+			// edge: that is the time a refused caller's evidence must meet.
+			changes[k].At = sc.clk.Now()
+		}
 	}
-	prevState, prevFault := sc.current()
-	if !force && change.State == prevState && change.Fault == prevFault {
-		return
-	}
-	sc.cur.Lock()
-	sc.state, sc.fault, sc.applied = change.State, change.Fault, nil
-	if i >= 0 && st != schema.StateUp {
-		sc.applied = &sc.faults[i]
-	}
-	sc.cur.Unlock()
-	if sc.onState != nil {
-		sc.onState(change)
+	for k := range changes {
+		if !sc.sided && k > 0 {
+			// One state for every call: the play side mirrors the publish
+			// side's, reported once.
+			sc.cur.Lock()
+			sc.state[k], sc.fault[k], sc.applied[k] = sc.state[0], sc.fault[0], sc.applied[0]
+			sc.cur.Unlock()
+			continue
+		}
+		change := changes[k]
+		prevState, prevFault := sc.current(k)
+		if !force && change.State == prevState && change.Fault == prevFault {
+			continue
+		}
+		sc.cur.Lock()
+		sc.state[k], sc.fault[k], sc.applied[k] = change.State, change.Fault, nil
+		if win[k] >= 0 && want[k] != schema.StateUp {
+			sc.applied[k] = &sc.faults[win[k]]
+		}
+		sc.cur.Unlock()
+		if sc.onState != nil {
+			sc.onState(change)
+		}
 	}
 }
 

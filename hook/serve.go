@@ -18,11 +18,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	c.Dialect = dialectOf(r)
 	req, rerr := readRequest(c.Dialect, r.Method, body, readErr)
 	c.setRequest(req)
-	f := s.sched.faultNow()
+	f, down := s.sched.faultNow(sideOf(c.Action))
 	if f != nil {
 		c.Fault = f.Spec
 	}
-	s.hold(r.Context(), &c, f, readErr)
+	s.hold(r.Context(), &c, f, down, readErr)
 
 	ans := s.decide(w, r, &c, f, req, rerr, body)
 	c.Status, c.Answer = ans.status, ans.body
@@ -70,16 +70,19 @@ func (s *Server) abort(c *Call, reason string) {
 }
 
 // hold keeps the caller waiting for the hook's latency, or the delay fault f
-// (nil when none is on), and aborts the call if it cannot be answered.
-func (s *Server) hold(ctx context.Context, c *Call, f *Fault, readErr error) {
+// (nil when none is on), and aborts the call if it cannot be answered; down
+// tells that f holds the call's side down.
+func (s *Server) hold(ctx context.Context, c *Call, f *Fault, down bool, readErr error) {
 	var tooLarge *http.MaxBytesError
 	if readErr != nil && !errors.As(readErr, &tooLarge) {
 		// Cut off (the body timeout) or gone: no answer can reach it.
 		s.abort(c, "body not read: "+readErr.Error())
 	}
-	if f != nil && f.Kind == FaultDown {
+	if down {
 		// Accepted in the instant before the down window closed the
-		// listener: drop it as the closing would have.
+		// listener, or a down window holds only this call's side: drop
+		// it as a closed listener would have (docs/srs-behaviour.md, "A
+		// fault on one side").
 		s.abort(c, "connection dropped by fault "+f.Spec)
 	}
 	wait := s.latency
@@ -87,7 +90,7 @@ func (s *Server) hold(ctx context.Context, c *Call, f *Fault, readErr error) {
 		wait = f.Delay
 	}
 	if err := sleep(ctx, wait); err != nil {
-		s.abort(c, s.cancelReason(c.Arrived))
+		s.abort(c, s.cancelReason(c))
 	}
 }
 
@@ -122,7 +125,7 @@ func (s *Server) askUpstream(r *http.Request, c *Call, body []byte) answer {
 	ans, up := s.forward(ctx, r, body)
 	c.Upstream = up
 	if ctx.Err() != nil {
-		s.abort(c, s.cancelReason(c.Arrived))
+		s.abort(c, s.cancelReason(c))
 	}
 	ans.verdict = verdictOf(c.Dialect, ans.status, ans.body)
 	if ans.verdict != VerdictAllow && ans.reason == "" {
@@ -175,14 +178,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (s *Server) cancelReason(arrived time.Time) string {
+func (s *Server) cancelReason(c *Call) string {
 	if s.closing.Err() != nil {
 		return "hook server closed before answering"
 	}
-	if f := s.sched.faultScheduled(); f != nil && (f.Kind == FaultDown || f.Kind == FaultFlap) {
+	if f := s.sched.faultScheduled(sideOf(c.Action)); f != nil && (f.Kind == FaultDown || f.Kind == FaultFlap) {
 		return "connection cut by fault " + f.Spec
 	}
-	return fmt.Sprintf("caller went away after %s", s.now().Sub(arrived).Round(time.Millisecond))
+	return fmt.Sprintf("caller went away after %s", s.now().Sub(c.Arrived).Round(time.Millisecond))
 }
 
 func joinReason(a, b string) string {
