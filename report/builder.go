@@ -20,11 +20,14 @@ type Builder struct {
 	order    []string
 	hooks    []*schema.HookCall // on_publish calls with no attempt yet (joined at the end)
 	calls    int
-	states   []TimedState
-	view     serverView
-	steps    []schema.Step
-	stalled  []schema.WireConn // connections with no attempt id whose handshake the server never answered
-	machine  []TimedMachine    // the load machine's samples
+	states   []TimedState // the publish side's (every state without an action, and those of action publish)
+	// playStates are the play side's: every state without an action, and
+	// those of action play.
+	playStates []TimedState
+	view       serverView
+	steps      []schema.Step
+	stalled    []schema.WireConn // connections with no attempt id whose handshake the server never answered
+	machine    []TimedMachine    // the load machine's samples
 	// views are the viewers' plays, playHooks each play's first on_play
 	// call by its id (viewers.go).
 	views       []*schema.ViewEvent
@@ -132,7 +135,16 @@ func (b *Builder) Add(ev schema.Event) error {
 		}
 	case schema.TypeState:
 		if ev.State != nil {
-			b.states = append(b.states, TimedState{At: ev.Time, StateChange: *ev.State})
+			// A state about one side (a fault window that targets publish
+			// or play) judges that side's attempts only: publishers read
+			// states, viewers playStates.
+			st := TimedState{At: ev.Time, StateChange: *ev.State}
+			if st.Action != "play" {
+				b.states = append(b.states, st)
+			}
+			if st.Action != "publish" {
+				b.playStates = append(b.playStates, st)
+			}
 		}
 	case schema.TypeWire:
 		if ev.Wire != nil && ev.Wire.Attempt != "" {
@@ -191,6 +203,7 @@ func (b *Builder) Summary() *Summary {
 	attempts, byStream := b.started()
 
 	slices.SortStableFunc(b.states, func(x, y TimedState) int { return x.At.Compare(y.At) })
+	slices.SortStableFunc(b.playStates, func(x, y TimedState) int { return x.At.Compare(y.At) })
 	s.Availability = slices.Clone(b.states)
 	if s.Availability == nil {
 		s.Availability = []TimedState{}

@@ -249,7 +249,7 @@ func (b *Builder) viewerSummary(m *MachineView) *ViewerSummary {
 		if v.Hook != nil {
 			decisive = v.Hook.Arrived
 		}
-		v.HookState = stateAt(b.states, decisive)
+		v.HookState = stateAt(b.playStates, decisive)
 		v.Outcome, v.Evidence = classifyView(v)
 		s.Plays++
 		s.Outcomes[v.Outcome]++

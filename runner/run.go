@@ -480,7 +480,7 @@ func (r *run) onProbeState(c hook.StateChange) { r.state("probe", c) }
 
 func (r *run) state(source string, c hook.StateChange) {
 	r.s.write(schema.Event{Type: schema.TypeState, Time: c.At, State: &schema.StateChange{
-		Source: source, State: c.State, Fault: c.Fault, Detail: c.Detail,
+		Source: source, State: c.State, Fault: c.Fault, Detail: c.Detail, Action: c.Action,
 	}})
 }
 

@@ -132,6 +132,9 @@ func (s *Scenario) checkHook() *problem {
 		if _, err := hook.ParseFault(f.Spec); err != nil {
 			return problemAt(path, "kind", "%v", err)
 		}
+		if _, err := hook.ParseFaultAction(f.Action); err != nil {
+			return problemAt(path, "action", "%v", err)
+		}
 		if f.At < 0 || f.At >= s.Duration {
 			return problemAt(path, "at", "fault %s: at %v must be within the run (0 to %v)", f.Spec, f.At, s.Duration)
 		}

@@ -77,6 +77,9 @@ type fileFault struct {
 	At   Duration `yaml:"at"`
 	For  Duration `yaml:"for"`
 	Kind string   `yaml:"kind"`
+	// Action: publish or play, the side the window shapes; left out, every
+	// call (hook.Fault.Action).
+	Action string `yaml:"action"`
 }
 
 type fileGroup struct {
@@ -231,7 +234,7 @@ func (raw *fileScenario) scenario(source string) *Scenario {
 	for _, f := range raw.Hook.Faults {
 		// A bad kind is reported by check with its position; keep what was written.
 		pf, _ := hook.ParseFault(f.Kind)
-		pf.Spec, pf.At, pf.For = f.Kind, time.Duration(f.At), time.Duration(f.For)
+		pf.Spec, pf.At, pf.For, pf.Action = f.Kind, time.Duration(f.At), time.Duration(f.For), f.Action
 		s.Hook.Faults = append(s.Hook.Faults, pf)
 	}
 	if s.Name == "" {

@@ -255,6 +255,10 @@ type StateChange struct {
 	State  CallbackState `json:"state"`
 	Fault  string        `json:"fault,omitempty"`
 	Detail string        `json:"detail,omitempty"`
+	// Action is the side of the callback the change is about, publish
+	// (on_publish, on_unpublish) or play (on_play, on_stop), when a fault
+	// window targets one side; "" when the state holds for every call.
+	Action string `json:"action,omitempty"`
 }
 
 // Sides of a capacity step's limit (Step.Side).

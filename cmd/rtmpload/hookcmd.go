@@ -34,7 +34,7 @@ func hookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mode := schema.HookAllow
 	fs.Var(&mode, "mode", "allow, deny or conflict (deny a name that is already live)")
 	latency := fs.Duration("latency", 0, "answer every call after this long")
-	faultSpecs := fs.StringArray("fault", nil, `fault window over the time since start, e.g. "at=20s,for=10s,kind=down" (repeatable; kind: down, deny, garbage, status:N, delay:D, flap:P)`)
+	faultSpecs := fs.StringArray("fault", nil, `fault window over the time since start, e.g. "at=20s,for=10s,kind=down" (repeatable; kind: down, deny, garbage, status:N, delay:D, flap:P; action=publish or action=play limits it to one side)`)
 	scenario := fs.String("scenario", "", "take hook.mode, hook.latency and hook.faults from a scenario (file or built-in name); flags given override them")
 	proxy := fs.String("proxy", "", "forward every call to this callback service URL and relay its answers (mode is ignored)")
 	printConfig := fs.String("print-config", "", "print the srs or nginx config snippet pointing at this hook and exit")
@@ -114,7 +114,7 @@ func parseFaultFlag(spec string) (hook.Fault, error) {
 	bad := func(why string) (hook.Fault, error) {
 		return hook.Fault{}, fmt.Errorf("--fault %q: %s (want at=20s,for=10s,kind=down)", spec, why)
 	}
-	var at, dur, kind string
+	var at, dur, kind, action string
 	for part := range strings.SplitSeq(spec, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
@@ -127,6 +127,8 @@ func parseFaultFlag(spec string) (hook.Fault, error) {
 			dur = v
 		case "kind":
 			kind = v
+		case "action":
+			action = v
 		default:
 			return bad(fmt.Sprintf("unknown key %q", k))
 		}
@@ -136,6 +138,9 @@ func parseFaultFlag(spec string) (hook.Fault, error) {
 	}
 	f, err := hook.ParseFault(kind)
 	if err != nil {
+		return bad(err.Error())
+	}
+	if f.Action, err = hook.ParseFaultAction(action); err != nil {
 		return bad(err.Error())
 	}
 	if at != "" {
