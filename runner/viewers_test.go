@@ -140,15 +140,29 @@ viewers:
 
 // TestViewersConformance plays the embedded server and SRS 7.0.18 (when
 // RTMPLOAD_SRS names one) over RTMP and HTTP-FLV, behind the built-in
-// hook's on_play: every play's call names it. The callback is down from 4 s
-// to 6 s: the plays that start then are refused, hook_unreachable, while the
-// publishers go on. Each play has the same outcome on both servers. The
-// publishers are native: the sampled viewer's latency from publisher to
-// viewer is measured.
+// hook's on_play: every play's call names it. Two scenarios, all four runs
+// side by side (the publishers are native and cost next to nothing):
+//
+//   - viewers (a scaled copy of the built-in, with the callback down from
+//     4 s to 6 s): the plays that start then are refused, hook_unreachable,
+//     while the publishers go on; the sampled viewer's latency from
+//     publisher to viewer is measured.
+//   - play-hook-down (a scaled copy of the built-in): only the play side
+//     is down from 3.5 s to 5.5 s, on_play calls dropped without an answer;
+//     the plays that ask then are hook_unreachable with the play side
+//     "down", every other play and every publish is ok.
+//
+// Each play has the same outcome on both servers.
 func TestViewersConformance(t *testing.T) {
 	testkit.FFmpeg(t)
 	t.Parallel()
-	sc := scenario(t, `
+	cases := []struct {
+		name  string
+		sc    *scenarios.Scenario
+		check func(t *testing.T, server string, res *Result, plays map[string]int)
+	}{{
+		name: "viewers",
+		sc: scenario(t, `
 name: viewers-conformance
 duration: 8s
 media: {clip: testsrc-360p, bitrate: 300k}
@@ -162,65 +176,111 @@ viewers:
   - {group: lost, count: 1, watch: "nobody", protocol: http-flv, start: 2s}
   - {group: late, count: 2, watch: "ev-0", start: 4500ms}
   - {group: late-web, count: 1, watch: "ev-1", protocol: http-flv, start: 4500ms}
-`)
+`),
+		check: func(t *testing.T, name string, res *Result, plays map[string]int) {
+			v := res.Summary.Viewers
+			if len(plays) != 5 {
+				t.Errorf("%s: on_play calls by play %v, want one for each of the 5 that started while the callback was up", name, plays)
+			}
+			for _, g := range v.Groups {
+				if (g.Name == "rt" || g.Name == "web") && (g.BitrateKbps < 150 || g.BitrateKbps > 1000) {
+					t.Errorf("%s: %s: %.0f kbit/s", name, g.Name, g.BitrateKbps)
+				}
+			}
+			// The first viewer is in the latency sample, its publisher native.
+			var lat *report.LatencyRow
+			for i, l := range v.Latency {
+				if l.Metric == report.MetricPublisherToViewer && l.Group == "all" {
+					lat = &v.Latency[i]
+				}
+			}
+			if lat == nil || lat.Count < 50 || lat.P50 <= 0 || lat.P99 > 1000 {
+				t.Errorf("%s: publisher_to_viewer %+v, want about 4 s of frames under a second", name, lat)
+			} else {
+				t.Logf("%s: publisher_to_viewer n %d p50 %.1f ms p99 %.1f ms", name, lat.Count, lat.P50, lat.P99)
+			}
+		},
+	}, {
+		name: "play-hook-down",
+		sc: scenario(t, `
+name: play-hook-down-conformance
+duration: 8s
+media: {clip: testsrc-360p, bitrate: 300k}
+hook:
+  faults: [{at: 3500ms, for: 2s, kind: down, action: play}]
+publishers:
+  - {group: cams, count: 2, name: "pd-{i}", engine: native}
+viewers:
+  - {group: rt, count: 3, watch: "pd-{i%2}", start: 2s, ramp: 6s, hold: 1200ms}
+  - {group: web, count: 3, watch: "pd-{i%2}", protocol: http-flv, start: 2400ms, ramp: 5400ms, hold: 1200ms}
+`),
+		check: func(t *testing.T, name string, res *Result, plays map[string]int) {
+			// Every play asked, the two in the window too: their calls
+			// were dropped, not refused.
+			if len(plays) != 6 {
+				t.Errorf("%s: on_play calls by play %v, want one for each of the 6 plays", name, plays)
+			}
+			for _, st := range res.Summary.Availability {
+				if st.State != schema.StateUp {
+					t.Errorf("%s: the publish side was %s at %s", name, st.State, st.At)
+				}
+			}
+		},
+	}}
+	want := map[string]map[schema.Outcome]int{
+		"viewers":        {schema.OutcomeOK: 4, schema.OutcomeNoSuchStream: 1, schema.OutcomeHookUnreachable: 3},
+		"play-hook-down": {schema.OutcomeOK: 4, schema.OutcomeHookUnreachable: 2},
+	}
 	servers := map[string]ServerSpec{"embedded": {}}
 	if bin, _ := testkit.SRSBinary(); bin != "" {
 		servers["srs"] = ServerSpec{Kind: ServerSRS, Binary: bin}
 	}
-	outcomes := map[string]map[int]schema.Outcome{}
+	outcomes := map[string]map[string]map[int]schema.Outcome{}
 	var mu sync.Mutex
-	// The servers' runs in parallel; the group returns when both are done.
-	t.Run("servers", func(t *testing.T) {
-		for name, spec := range servers {
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				res := runScenario(t, sc, Options{Server: spec})
-				plays := map[string]int{}
-				for _, ev := range testkit.Events(t, res.ResultsPath) {
-					if ev.Type == schema.TypeHook && ev.Hook.Action == schema.ActionPlay {
-						plays[ev.Hook.Attempt]++
+	// Every run in parallel; the group returns when all are done.
+	t.Run("runs", func(t *testing.T) {
+		for _, c := range cases {
+			for name, spec := range servers {
+				t.Run(c.name+"/"+name, func(t *testing.T) {
+					t.Parallel()
+					res := runScenario(t, c.sc, Options{Server: spec})
+					plays := map[string]int{}
+					for _, ev := range testkit.Events(t, res.ResultsPath) {
+						if ev.Type == schema.TypeHook && ev.Hook.Action == schema.ActionPlay {
+							plays[ev.Hook.Attempt]++
+						}
 					}
-				}
-				v := res.Summary.Viewers
-				if v == nil || v.Plays != 8 || v.Outcomes[schema.OutcomeOK] != 4 || v.Outcomes[schema.OutcomeNoSuchStream] != 1 ||
-					v.Outcomes[schema.OutcomeHookUnreachable] != 3 || v.ByState[schema.OutcomeHookUnreachable][schema.StateDown] != 3 ||
-					res.Summary.Outcomes[schema.OutcomeOK] != 2 {
-					var b strings.Builder
-					_ = report.Table(&b, res.Summary)
-					t.Errorf("%s: viewer outcomes %+v\n%s", name, v, b.String())
-					return
-				}
-				if len(plays) != 5 {
-					t.Errorf("%s: on_play calls by play %v, want one for each of the 5 that started while the callback was up", name, plays)
-				}
-				for _, g := range v.Groups {
-					if (g.Name == "rt" || g.Name == "web") && (g.BitrateKbps < 150 || g.BitrateKbps > 1000) {
-						t.Errorf("%s: %s: %.0f kbit/s", name, g.Name, g.BitrateKbps)
+					v := res.Summary.Viewers
+					total := 0
+					for _, n := range want[c.name] {
+						total += n
 					}
-				}
-				// The first viewer is in the latency sample, its publisher native.
-				var lat *report.LatencyRow
-				for i, l := range v.Latency {
-					if l.Metric == report.MetricPublisherToViewer && l.Group == "all" {
-						lat = &v.Latency[i]
+					if v == nil || v.Plays != total || !maps.Equal(v.Outcomes, want[c.name]) ||
+						v.ByState[schema.OutcomeHookUnreachable][schema.StateDown] != want[c.name][schema.OutcomeHookUnreachable] ||
+						res.Summary.Outcomes[schema.OutcomeOK] != 2 {
+						var b strings.Builder
+						_ = report.Table(&b, res.Summary)
+						t.Errorf("%s: viewer outcomes %+v\n%s", name, v, b.String())
+						return
 					}
-				}
-				if lat == nil || lat.Count < 50 || lat.P50 <= 0 || lat.P99 > 1000 {
-					t.Errorf("%s: publisher_to_viewer %+v, want about 4 s of frames under a second", name, lat)
-				} else {
-					t.Logf("%s: publisher_to_viewer n %d p50 %.1f ms p99 %.1f ms", name, lat.Count, lat.P50, lat.P99)
-				}
-				byPlay := map[int]schema.Outcome{}
-				for _, f := range v.Failures {
-					byPlay[f.Slot] = f.Outcome
-				}
-				mu.Lock()
-				outcomes[name] = byPlay
-				mu.Unlock()
-			})
+					c.check(t, name, res, plays)
+					byPlay := map[int]schema.Outcome{}
+					for _, f := range v.Failures {
+						byPlay[f.Slot] = f.Outcome
+					}
+					mu.Lock()
+					if outcomes[c.name] == nil {
+						outcomes[c.name] = map[string]map[int]schema.Outcome{}
+					}
+					outcomes[c.name][name] = byPlay
+					mu.Unlock()
+				})
+			}
 		}
 	})
-	if len(outcomes) == 2 && !maps.Equal(outcomes["embedded"], outcomes["srs"]) {
-		t.Errorf("plays that were not ok, by slot: embedded %v, SRS %v", outcomes["embedded"], outcomes["srs"])
+	for _, c := range cases {
+		if o := outcomes[c.name]; len(o) == 2 && !maps.Equal(o["embedded"], o["srs"]) {
+			t.Errorf("%s: plays that were not ok, by slot: embedded %v, SRS %v", c.name, o["embedded"], o["srs"])
+		}
 	}
 }
