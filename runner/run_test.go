@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,8 +55,18 @@ func scenario(t *testing.T, yaml string) *scenarios.Scenario {
 
 func runScenario(t *testing.T, sc *scenarios.Scenario, o Options) *Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), sc.Duration+90*time.Second)
-	defer cancel()
+	res, err := runPrepared(prepareRun(t, sc, o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// prepareRun gives o the scenario, ffmpeg, a results directory and a cache
+// holding the scenario's clip; runPrepared runs it, in any goroutine, so
+// that a test may run several at once.
+func prepareRun(t *testing.T, sc *scenarios.Scenario, o Options) Options {
+	t.Helper()
 	o.Scenario = sc
 	o.FFmpeg = testkit.FFmpeg(t)
 	o.ResultsDir = filepath.Join(t.TempDir(), "out")
@@ -63,14 +74,17 @@ func runScenario(t *testing.T, sc *scenarios.Scenario, o Options) *Result {
 	if err := ensureClip(o.FFmpeg, o.CacheDir, sc); err != nil {
 		t.Fatal(err)
 	}
+	return o
+}
+
+func runPrepared(o Options) (*Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), o.Scenario.Duration+90*time.Second)
+	defer cancel()
 	res, err := Run(ctx, o)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil && ctx.Err() != nil {
+		err = errors.New("run did not end within its bound")
 	}
-	if ctx.Err() != nil {
-		t.Fatal("run did not end within its bound")
-	}
-	return res
+	return res, err
 }
 
 func latency(s *report.Summary, metric string) *report.LatencyRow {

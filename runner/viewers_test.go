@@ -235,15 +235,37 @@ viewers:
 	if bin, _ := testkit.SRSBinary(); bin != "" {
 		servers["srs"] = ServerSpec{Kind: ServerSRS, Binary: bin}
 	}
-	outcomes := map[string]map[string]map[int]schema.Outcome{}
+	// Every run at once, whatever -parallel allows (the runs cost little
+	// CPU: native publishers, a few players), then each one's checks.
+	type ran struct {
+		res *Result
+		err error
+	}
+	runs := map[string]*ran{}
 	var mu sync.Mutex
-	// Every run in parallel; the group returns when all are done.
+	var wg sync.WaitGroup
+	for _, c := range cases {
+		for name, spec := range servers {
+			o := prepareRun(t, c.sc, Options{Server: spec})
+			wg.Go(func() {
+				res, err := runPrepared(o)
+				mu.Lock()
+				runs[c.name+"/"+name] = &ran{res, err}
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	outcomes := map[string]map[string]map[int]schema.Outcome{}
 	t.Run("runs", func(t *testing.T) {
 		for _, c := range cases {
-			for name, spec := range servers {
+			for name := range servers {
 				t.Run(c.name+"/"+name, func(t *testing.T) {
-					t.Parallel()
-					res := runScenario(t, c.sc, Options{Server: spec})
+					r := runs[c.name+"/"+name]
+					if r.err != nil {
+						t.Fatal(r.err)
+					}
+					res := r.res
 					plays := map[string]int{}
 					for _, ev := range testkit.Events(t, res.ResultsPath) {
 						if ev.Type == schema.TypeHook && ev.Hook.Action == schema.ActionPlay {
@@ -263,17 +285,16 @@ viewers:
 						t.Errorf("%s: viewer outcomes %+v\n%s", name, v, b.String())
 						return
 					}
+					t.Logf("%s: plays %v, publishes %v", name, v.Outcomes, res.Summary.Outcomes)
 					c.check(t, name, res, plays)
 					byPlay := map[int]schema.Outcome{}
 					for _, f := range v.Failures {
 						byPlay[f.Slot] = f.Outcome
 					}
-					mu.Lock()
 					if outcomes[c.name] == nil {
 						outcomes[c.name] = map[string]map[int]schema.Outcome{}
 					}
 					outcomes[c.name][name] = byPlay
-					mu.Unlock()
 				})
 			}
 		}
