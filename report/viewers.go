@@ -123,7 +123,10 @@ func classifyView(v *Viewer) (schema.Outcome, string) {
 		}
 		switch {
 		case droppedByDown(h):
-			return schema.OutcomeHookUnreachable, "the callback went down as the call arrived: " + h.Reason + ev
+			// A down window on the play side only drops on_play calls
+			// without closing the listener (docs/srs-behaviour.md, "A
+			// fault on one side"): the same failure for the server.
+			return schema.OutcomeHookUnreachable, "the callback dropped the call without an answer: " + h.Reason + ev
 		case h.Canceled || h.Latency() >= SRSHookTimeout:
 			return schema.OutcomeHookTimeout, fmt.Sprintf("hook took %s (SRS gives up at %s)", h.Latency().Round(time.Millisecond), SRSHookTimeout) + ev
 		case h.Status != 200 && h.Status != 201:

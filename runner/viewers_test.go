@@ -220,6 +220,9 @@ viewers:
 			if len(plays) != 6 {
 				t.Errorf("%s: on_play calls by play %v, want one for each of the 6 plays", name, plays)
 			}
+			for _, f := range res.Summary.Viewers.Failures {
+				t.Logf("%s: %s (%s) %s: %s", name, f.ID, f.Protocol, f.Outcome, f.Evidence)
+			}
 			for _, st := range res.Summary.Availability {
 				if st.State != schema.StateUp {
 					t.Errorf("%s: the publish side was %s at %s", name, st.State, st.At)

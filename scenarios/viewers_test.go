@@ -84,3 +84,31 @@ func TestParseViewersErrors(t *testing.T) {
 		t.Errorf("viewers in a capacity run: %v", err)
 	}
 }
+
+// A fault window may target one side of the callback; any other action is
+// refused with its position.
+func TestFaultAction(t *testing.T) {
+	const src = "duration: 30s\nhook:\n  faults:\n    - {at: 5s, for: 5s, kind: down, action: %s}\n    - {at: 12s, for: 2s, kind: deny}\npublishers:\n  - {group: g, count: 1, name: n}\n"
+	s, err := Parse("f.yaml", []byte(strings.Replace(src, "%s", "play", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Hook.Faults) != 2 || s.Hook.Faults[0].Action != "play" || s.Hook.Faults[0].Kind != "down" || s.Hook.Faults[1].Action != "" {
+		t.Fatalf("faults %+v", s.Hook.Faults)
+	}
+	_, err = Parse("f.yaml", []byte(strings.Replace(src, "%s", "view", 1)))
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:4:") || !strings.Contains(err.Error(), "want publish or play") {
+		t.Fatalf("action view: %v", err)
+	}
+}
+
+// The play-hook-down built-in's window is on the play side only.
+func TestPlayHookDownBuiltin(t *testing.T) {
+	s, err := Builtin("play-hook-down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Hook.Faults) != 1 || s.Hook.Faults[0].Action != "play" || len(s.Viewers) != 2 || len(s.Publishers) != 1 {
+		t.Fatalf("play-hook-down: faults %+v, %d viewer groups, %d publisher groups", s.Hook.Faults, len(s.Viewers), len(s.Publishers))
+	}
+}
