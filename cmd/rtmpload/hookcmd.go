@@ -253,7 +253,11 @@ func (l *hookLog) state(c hook.StateChange) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.readable {
-		line := fmt.Sprintf("%s callback %s", c.At.Format("15:04:05.000"), c.State)
+		side := "callback"
+		if c.Action != "" {
+			side = c.Action + " callback" // a window targets one side: each reports its own
+		}
+		line := fmt.Sprintf("%s %s %s", c.At.Format("15:04:05.000"), side, c.State)
 		if c.Fault != "" {
 			line += " [fault " + c.Fault + "]"
 		}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtmpload/rtmpload/hook"
 	"github.com/rtmpload/rtmpload/internal/testkit"
 )
 
@@ -228,11 +229,25 @@ func TestHookCmdBusyPort(t *testing.T) {
 	}
 }
 
+func TestParseFaultFlagAction(t *testing.T) {
+	f, err := parseFaultFlag("at=2s,for=3s,kind=deny,action=play")
+	if err != nil || f.Action != hook.FaultPlay || f.Kind != hook.FaultDeny || f.At != 2*time.Second || f.For != 3*time.Second {
+		t.Fatalf("parseFaultFlag = %+v, %v", f, err)
+	}
+	if f, err := parseFaultFlag("for=3s,kind=down"); err != nil || f.Action != "" {
+		t.Fatalf("without action: %+v, %v", f, err)
+	}
+	if _, err := parseFaultFlag("for=3s,kind=down,action=view"); err == nil || !strings.Contains(err.Error(), "want publish or play") {
+		t.Fatalf("action=view: %v", err)
+	}
+}
+
 func TestHookCmdBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--fault", "at=1s,kind=down"},
 		{"--fault", "at=1s,for=1s,kind=explode"},
 		{"--fault", "at=1s,for=1s,kind=down,when=now"},
+		{"--fault", "at=1s,for=1s,kind=down,action=view"},
 		{"--mode", "maybe"},
 		{"--proxy", "localhost:80"},
 	} {
