@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,6 +34,10 @@ type ViewerSummary struct {
 	// publisher_to_viewer (the latency sample's frames).
 	Latency  []LatencyRow `json:"latency"`
 	Failures []Viewer     `json:"failures"` // the first MaxViewerFailures plays that were not ok
+	// Availability is the play side's states when a fault window targeted
+	// one side (the summary's own Availability is then the publish
+	// side's); nil when one state held for every call.
+	Availability []TimedState `json:"availability,omitempty"`
 }
 
 // ViewerGroupSummary is one viewer group's figures.
@@ -242,6 +247,9 @@ func (b *Builder) viewerSummary(m *MachineView) *ViewerSummary {
 	}
 	for _, g := range b.header.Scenario.Viewers {
 		group(g.Name)
+	}
+	if slices.ContainsFunc(b.playStates, func(st TimedState) bool { return st.Action != "" }) {
+		s.Availability = slices.Clone(b.playStates)
 	}
 	hists := newHistograms()
 	lat := map[string][]int64{}

@@ -144,3 +144,42 @@ func TestViewerRefusedByTheEmbeddedServer(t *testing.T) {
 		t.Errorf("viewers %+v", v)
 	}
 }
+
+// TestPlaySideStates: with a window on the play side only, the hook reports
+// each side's state; a refused play is judged by the play side's (down),
+// the publishers' availability stays the publish side's (up), and the
+// viewers' summary carries the play side's.
+func TestPlaySideStates(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	b := NewBuilder()
+	st := func(at time.Duration, action string, state schema.CallbackState) schema.Event {
+		return schema.Event{Type: schema.TypeState, Time: t0.Add(at), State: &schema.StateChange{Source: "hook", State: state, Action: action}}
+	}
+	refused := func(id string, start time.Duration) schema.Event {
+		return schema.Event{Type: schema.TypeView, Time: t0.Add(start + time.Second), View: &schema.ViewEvent{ID: id, Group: "g", Stream: "cam",
+			Protocol: "rtmp", Start: t0.Add(start), Dial: time.Millisecond, PlaySent: 2 * time.Millisecond, PlayStart: 3 * time.Millisecond,
+			End: 10 * time.Millisecond, Ending: schema.ViewClosedBeforeMedia}}
+	}
+	for _, ev := range []schema.Event{
+		{Type: schema.TypeRun, Time: t0, Run: &schema.RunHeader{ID: "r"}},
+		st(0, "publish", schema.StateUp), st(0, "play", schema.StateUp),
+		st(time.Second, "play", schema.StateDown), st(3*time.Second, "play", schema.StateUp),
+		refused("r-v1", 2*time.Second), refused("r-v2", 4*time.Second),
+	} {
+		if err := b.Add(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := b.Summary()
+	v := s.Viewers
+	if v == nil || v.Outcomes[schema.OutcomeHookUnreachable] != 1 || v.ByState[schema.OutcomeHookUnreachable][schema.StateDown] != 1 ||
+		v.Outcomes[schema.OutcomeRejectedUnknown] != 1 {
+		t.Fatalf("viewers %+v", v)
+	}
+	if len(v.Availability) != 3 || v.Availability[1].State != schema.StateDown {
+		t.Errorf("viewers' availability %+v, want the play side's 3 states", v.Availability)
+	}
+	if len(s.Availability) != 1 || s.Availability[0].State != schema.StateUp || s.Availability[0].Action != "publish" {
+		t.Errorf("availability %+v, want the publish side's alone", s.Availability)
+	}
+}
