@@ -149,3 +149,39 @@ func TestPublishOnlyDenyAndBadAction(t *testing.T) {
 		t.Fatalf("Start with action view: %v", err)
 	}
 }
+
+// A play-only flap drops play calls (on_stop and nginx-rtmp's play too) in
+// its down halves only; publishes are answered throughout.
+func TestPlayOnlyFlap(t *testing.T) {
+	s, clk, log := startFake(t, Config{Faults: []Fault{playFault(t, 0, time.Second, "flap:100ms")}})
+	epoch := clk.Now()
+	s.Arm(epoch)
+	if c := log.next(t); c.Action != FaultPublish || c.State != schema.StateUp {
+		t.Fatalf("first state change %+v, want the publish side up", c)
+	}
+	if c := log.next(t); c.Action != FaultPlay || c.State != schema.StateDown || c.Fault != "flap:100ms" {
+		t.Fatalf("second state change %+v, want the play side down (the flap's first half)", c)
+	}
+	dropped := func(url, ctype, body string) bool {
+		t.Helper()
+		resp, err := client.Post(url, ctype, strings.NewReader(body))
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil
+	}
+	if !dropped(s.OnStopURL(), "application/json", srsCall("on_stop", "p1", "cam01", "")) ||
+		!dropped(s.OnPlayURL(), "application/x-www-form-urlencoded", nginxCall("play", "12", "cam01", "")) {
+		t.Fatal("a play call was answered in the down half of a play-only flap")
+	}
+	if r := post(t, s.OnPublishURL(), srsCall("on_publish", "1", "cam01", "")); !srsAllows(r) {
+		t.Fatalf("on_publish in a play-only flap: %d %q", r.status, r.body)
+	}
+	clk.Advance(epoch.Add(150 * time.Millisecond))
+	if c := log.next(t); c.Action != FaultPlay || c.State != schema.StateUp || c.Fault != "flap:100ms" {
+		t.Fatalf("state change %+v, want the play side up in the flap", c)
+	}
+	if r := post(t, s.OnPlayURL(), srsPlayCall("p2", "cam01", "")); !srsAllows(r) {
+		t.Fatalf("on_play in the up half: %d %q", r.status, r.body)
+	}
+}
