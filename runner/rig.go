@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rtmpload/rtmpload/native"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/rtmpload/rtmpload/native"
 
 	"github.com/rtmpload/rtmpload/internal/option"
 	"github.com/rtmpload/rtmpload/schema"
