@@ -157,20 +157,10 @@ func classify(a *Attempt, liveOther func(a *Attempt, at time.Time) *Attempt) (sc
 
 	// Not published: the server refused it, or it never got that far.
 	if h := a.Hook; h != nil {
-		switch hookVerdict(a) {
-		case srs.Deny:
-			return schema.OutcomeHookDenied, "hook answered deny" + ev
-		case srs.BadAnswer:
-			return schema.OutcomeHookBadAnswer, badAnswer(h.Status, h.Body) + ev
+		if o, why, ok := hookFailure(h, hookVerdict(a), "the callback went down before it answered the call: ", ev); ok {
+			return o, why
 		}
-		switch {
-		case droppedByDown(h):
-			return schema.OutcomeHookUnreachable, "the callback went down before it answered the call: " + h.Reason + ev
-		case h.Canceled || h.Latency() >= SRSHookTimeout:
-			return schema.OutcomeHookTimeout, fmt.Sprintf("hook took %s (SRS gives up at %s)", h.Latency().Round(time.Millisecond), SRSHookTimeout) + ev
-		case h.Status != 200 && h.Status != 201:
-			return schema.OutcomeHookErrorStatus, fmt.Sprintf("hook answered HTTP %d", h.Status) + ev
-		case callVerdict(h) == srs.Allow:
+		if callVerdict(h) == srs.Allow {
 			if other := liveOther(a, a.verdictTime()); other != nil {
 				return schema.OutcomeStreamBusy, fmt.Sprintf("hook allowed, but %s (%s) was publishing %s", other.ID, other.Group, a.Stream) + ev
 			}
@@ -353,4 +343,26 @@ func evidence(a *Attempt) string {
 		parts = append(parts, fmt.Sprintf("ffmpeg: %s exit %d after %s", a.Class, a.ExitCode, a.Exit.Sub(a.Spawn).Round(time.Millisecond)))
 	}
 	return " [" + strings.Join(parts, "; ") + "]"
+}
+
+// hookFailure is the outcome of an attempt (a publish or a play) whose
+// callback call refused it or failed, in the same words for publishers and
+// viewers: v is the call's verdict, dropped what a call cut by a down window
+// is called. ok is false when the call let the attempt through.
+func hookFailure(h *schema.HookCall, v srs.Verdict, dropped, ev string) (o schema.Outcome, why string, ok bool) {
+	switch v {
+	case srs.Deny:
+		return schema.OutcomeHookDenied, "hook answered deny" + ev, true
+	case srs.BadAnswer:
+		return schema.OutcomeHookBadAnswer, badAnswer(h.Status, h.Body) + ev, true
+	}
+	switch {
+	case droppedByDown(h):
+		return schema.OutcomeHookUnreachable, dropped + h.Reason + ev, true
+	case h.Canceled || h.Latency() >= SRSHookTimeout:
+		return schema.OutcomeHookTimeout, fmt.Sprintf("hook took %s (SRS gives up at %s)", h.Latency().Round(time.Millisecond), SRSHookTimeout) + ev, true
+	case h.Status != 200 && h.Status != 201:
+		return schema.OutcomeHookErrorStatus, fmt.Sprintf("hook answered HTTP %d", h.Status) + ev, true
+	}
+	return "", "", false
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/rtmpload/rtmpload/schema"
-	"github.com/rtmpload/rtmpload/srs"
 )
 
 // Viewer is one play attempt, joined with its on_play call through its id.
@@ -120,22 +119,11 @@ func classifyView(v *Viewer) (schema.Outcome, string) {
 	}
 	// Refused or never got media: the callback first, as for publishers.
 	if h := v.Hook; h != nil {
-		switch callVerdict(h) {
-		case srs.Deny:
-			return schema.OutcomeHookDenied, "hook answered deny" + ev
-		case srs.BadAnswer:
-			return schema.OutcomeHookBadAnswer, badAnswer(h.Status, h.Body) + ev
-		}
-		switch {
-		case droppedByDown(h):
-			// A down window on the play side only drops on_play calls
-			// without closing the listener (docs/srs-behaviour.md, "A
-			// fault on one side"): the same failure for the server.
-			return schema.OutcomeHookUnreachable, "the callback dropped the call without an answer: " + h.Reason + ev
-		case h.Canceled || h.Latency() >= SRSHookTimeout:
-			return schema.OutcomeHookTimeout, fmt.Sprintf("hook took %s (SRS gives up at %s)", h.Latency().Round(time.Millisecond), SRSHookTimeout) + ev
-		case h.Status != 200 && h.Status != 201:
-			return schema.OutcomeHookErrorStatus, fmt.Sprintf("hook answered HTTP %d", h.Status) + ev
+		// A down window on the play side only drops on_play calls without
+		// closing the listener (docs/srs-behaviour.md, "A fault on one
+		// side"): the same failure for the server.
+		if o, why, ok := hookFailure(h, callVerdict(h), "the callback dropped the call without an answer: ", ev); ok {
+			return o, why
 		}
 	} else if refusal(e) && v.Server != nil {
 		// The embedded server says why it refused, as for a publish.
