@@ -24,6 +24,10 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# Build every test binary first, on every core (-exec true runs none of
+# them): the run below, one package at a time, would otherwise also compile
+# one package at a time, minutes on a fresh machine's empty build cache.
+go test -race -count=1 -exec true ./... >/dev/null
 # One package at a time: the end-to-end tests of cmd/ and runner/ each start
 # dozens of real ffmpeg processes, and two such packages at once on a 2-core
 # machine starve them.
