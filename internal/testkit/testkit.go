@@ -24,6 +24,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,5 +175,43 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	if !Poll(d, cond) {
 		t.Fatalf("timed out after %v waiting for %s", d, what)
+	}
+}
+
+// HangingFFmpeg writes a stand-in for an ffmpeg that hangs on every call,
+// ignoring SIGINT and SIGTERM, with a child of its own (a sleep): only a
+// kill of its whole process group ends both. Once running it writes its pid,
+// the leader of that group, to pidFile.
+func HangingFFmpeg(t testing.TB) (ff, pidFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	ff, pidFile = filepath.Join(dir, "ffmpeg"), filepath.Join(dir, "pid")
+	script := "#!/bin/sh\ntrap '' INT TERM\nsleep 300 &\necho $$ > " + pidFile + ".tmp\nmv " + pidFile + ".tmp " + pidFile + "\nwhile kill -0 $! 2>/dev/null; do wait $!; done\n"
+	if err := os.WriteFile(ff, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return ff, pidFile
+}
+
+// GroupGone waits (at most 5 s) until the process group led by the pid in
+// pidFile (HangingFFmpeg's) has no process left; otherwise it kills the
+// group and fails the test.
+func GroupGone(t testing.TB, pidFile string) {
+	t.Helper()
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("the fake ffmpeg never ran: %v", err)
+	}
+	pgid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(-pgid, 0) == nil {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			t.Fatalf("process group %d of the fake ffmpeg outlived the check", pgid)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
