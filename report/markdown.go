@@ -108,15 +108,8 @@ func mdOutcomes(ew *errWriter, s *Summary) {
 // mdByState counts attempts by outcome and the callback's state when each was decided.
 func mdByState(ew *errWriter, s *Summary) {
 	states, rows := byStateTable(s)
-	ew.printf("## Failures vs callback availability\n\nAttempts by outcome and the callback's state when each was decided.\n\n| outcome |")
-	for _, st := range states {
-		ew.printf(" %s |", st)
-	}
-	ew.printf("\n|---|%s\n", strings.Repeat("---:|", len(states)))
-	for _, row := range rows {
-		ew.printf("| %s |\n", strings.Join(row, " | "))
-	}
-	ew.printf("\n")
+	ew.printf("## Failures vs callback availability\n\nAttempts by outcome and the callback's state when each was decided.\n\n")
+	mdStateTable(ew, states, rows)
 	if note := machineNote(s); note != "" {
 		ew.printf("%s\n\n", mdEscape(note))
 	}
@@ -272,4 +265,18 @@ func points(d float64) string { return fmt.Sprintf("%+.1f pt", 100*d) }
 
 func rateCount(r float64, n int) string {
 	return strconv.FormatFloat(100*r, 'f', 1, 64) + "% (" + strconv.Itoa(n) + ")"
+}
+
+// mdStateTable writes a table of outcomes (rows) by the callback's state
+// (columns), then a blank line: attempts and plays alike.
+func mdStateTable[S ~string](ew *errWriter, states []S, rows [][]string) {
+	ew.printf("| outcome |")
+	for _, st := range states {
+		ew.printf(" %s |", st)
+	}
+	ew.printf("\n|---|%s\n", strings.Repeat("---:|", len(states)))
+	for _, row := range rows {
+		ew.printf("| %s |\n", strings.Join(row, " | "))
+	}
+	ew.printf("\n")
 }

@@ -171,15 +171,8 @@ func mdViewers(ew *errWriter, v *ViewerSummary) {
 	ew.printf("\n")
 	if viewerFaulted(v) {
 		states, rows := viewerByState(v)
-		ew.printf("Plays by outcome and the callback's state when each was decided.\n\n| outcome |")
-		for _, st := range states {
-			ew.printf(" %s |", st)
-		}
-		ew.printf("\n|---|%s\n", strings.Repeat("---:|", len(states)))
-		for _, r := range rows {
-			ew.printf("| %s |\n", strings.Join(r, " | "))
-		}
-		ew.printf("\n")
+		ew.printf("Plays by outcome and the callback's state when each was decided.\n\n")
+		mdStateTable(ew, states, rows)
 	}
 	if len(v.Latency) > 0 {
 		ew.printf("Viewer timings (from the dial) and latency from publisher to viewer:\n\n")
